@@ -1,0 +1,44 @@
+# The README's commands. `make run` and `make test` each create .venv and install what they need.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+SENSEX := $(VENV)/bin/sensex
+PIP := $(PY) -m pip install --quiet --disable-pip-version-check
+
+.PHONY: run test test-fast bench lint clean-venv
+
+$(PY):
+	python3 -m venv $(VENV)
+
+# Runtime plus torch 2.13.0 (CPU) for training.
+$(VENV)/.installed-run: pyproject.toml | $(PY)
+	$(PIP) -e '.[train]'
+	touch $@
+
+# Everything above plus the test tools.
+$(VENV)/.installed-dev: pyproject.toml | $(PY)
+	$(PIP) -e '.[dev]'
+	touch $@ $(VENV)/.installed-run
+
+run: $(VENV)/.installed-run
+	$(SENSEX) data update
+	@if $(SENSEX) registry production >/dev/null 2>&1; then \
+		echo "Production model found: not retraining (run 'sensex train' to retrain)."; \
+	else \
+		$(SENSEX) train --preset quick && $(SENSEX) registry setup; \
+	fi
+	$(SENSEX) app
+
+test: $(VENV)/.installed-dev
+	$(PY) -m pytest -q
+
+test-fast: $(VENV)/.installed-dev
+	$(PY) -m pytest -q -m "not slow"
+
+bench: $(VENV)/.installed-dev
+	$(PY) bench/data.py
+
+lint: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check sensex tests bench
+
+clean-venv:
+	rm -rf $(VENV)

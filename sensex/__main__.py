@@ -1,0 +1,3 @@
+from sensex.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""The Streamlit dashboard: reads only, through sensex.serving or the REST API."""

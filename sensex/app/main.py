@@ -1,0 +1,113 @@
+"""SENSEX forecaster dashboard: forecast, market overview, monitoring.
+
+Run with `sensex app`. It only reads: forecasts come from the production model through
+sensex.serving (or the REST API when SENSEX_API_URL is set).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from sensex.app.backend import make_backend
+from sensex.calendar import calendar_status
+from sensex.errors import SensexError
+from sensex.settings import get_settings
+
+st.set_page_config(page_title="SENSEX next-session forecast", layout="wide")
+
+
+@st.cache_resource
+def backend():
+    return make_backend(get_settings())
+
+
+@st.cache_data(ttl=300)
+def market_overview() -> dict:
+    return backend().market_overview()
+
+
+@st.cache_data(ttl=300)
+def data_status() -> dict:
+    return backend().data_status()
+
+
+def synthetic_banner(is_synthetic: bool) -> None:
+    if is_synthetic:
+        st.warning("SYNTHETIC DATA: these prices come from the built-in simulated market, not from BSE. "
+                   "Run `sensex data update --source yfinance` online, or `--source csv`, for real data.")
+
+
+st.title("SENSEX next-session direction")
+try:
+    status = data_status()
+except SensexError as exc:
+    st.error(str(exc))
+    st.stop()
+synthetic_banner(status.get("source") == "synthetic")
+if status.get("stale"):
+    st.info(f"The stored data ends on {status.get('last_date')}, before the last completed BSE session.")
+calendar_note = calendar_status().get("message")
+if calendar_note:
+    st.info(calendar_note)
+
+forecast_tab, market_tab, monitor_tab = st.tabs(["Forecast", "Market overview", "Monitoring"])
+
+with forecast_tab:
+    st.write("The production model's probability that the SENSEX closes above today's close on the next BSE session.")
+    if st.button("Run Prediction", key="run_prediction", type="primary"):
+        try:
+            st.session_state["forecast"] = backend().predict()
+        except SensexError as exc:
+            st.session_state["forecast"] = None
+            st.error(str(exc))
+    forecast = st.session_state.get("forecast")
+    if forecast:
+        synthetic_banner(forecast.get("synthetic", False))
+        cols = st.columns(4)
+        cols[0].metric("Direction", forecast["direction"])
+        cols[1].metric("P(UP)", f"{forecast['probability']:.1%}")
+        cols[2].metric("Confidence", forecast["confidence"])
+        cols[3].metric("Target date", forecast["target_date"])
+        st.caption(f"Risk: {forecast['risk']} · model v{forecast['model_version']} · data to {forecast['as_of']}"
+                   f" ({forecast['data_source']}){' · STALE' if forecast.get('stale') else ''}")
+        st.info(forecast["note"])
+
+with market_tab:
+    try:
+        overview = market_overview()
+    except SensexError as exc:
+        st.error(str(exc))
+        overview = {"available": False}
+    if overview.get("available"):
+        index = overview["index"]
+        cols = st.columns(3)
+        cols[0].metric(f"SENSEX ({overview['as_of']})", f"{index['level']:,.2f}", f"{index['change_pct']:+.2f}%")
+        cols[1].metric("Advancing", overview["breadth"]["advancing"])
+        cols[2].metric("Declining", overview["breadth"]["declining"])
+        left, right = st.columns(2)
+        left.subheader("Top gainers")
+        left.dataframe(pd.DataFrame(overview["top_gainers"]), hide_index=True)
+        right.subheader("Top losers")
+        right.dataframe(pd.DataFrame(overview["top_losers"]), hide_index=True)
+        st.subheader("Sectors")
+        st.bar_chart(pd.DataFrame(overview["sectors"]).set_index("sector"))
+    else:
+        st.write("No market data yet: run `sensex data update`.")
+
+with monitor_tab:
+    health = backend().health()
+    st.subheader(f"Model server: {health['status']}")
+    st.json(health["checks"])
+    st.subheader("Data pipeline")
+    stats = status["statistics"]
+    st.write(f"Status **{status['status']}**, {stats['valid_symbols']}/{stats['total_symbols']} members valid "
+             f"({stats['data_coverage']}% coverage), last session {status['last_date']}, source {status['source']}.")
+    st.subheader("Prediction history")
+    history = backend().predictions(50)
+    if history:
+        st.dataframe(pd.DataFrame([{**h["prediction"], "as_of": h["as_of"], "target_date": h["target_date"],
+                                    "model_version": h["model_version"], "realized": h["realized"]} for h in history]),
+                     hide_index=True)
+    else:
+        st.write("No forecasts logged yet.")

@@ -1,0 +1,146 @@
+"""BSE trading sessions (exchange_calendars "XBOM"), with a fallback past its recorded range.
+
+exchange_calendars records XBOM holidays only up to a fixed year (2026 in 4.13) and raises for
+any later date. Past that range we use weekdays minus the holidays in CSV files that the user
+drops into `$SENSEX_HOME/holidays/` (one `date` column, optional `description`; BSE publishes
+next year's list each December). The fallback is announced by `calendar_status()` and shown
+in `sensex data status` and the app, because weekdays alone would count holidays as sessions.
+
+Before the recorded range (1997) plain weekdays are used too; that only matters for very old
+history, where a missing weekday is reported but does not exclude a symbol.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, time
+from functools import lru_cache
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import exchange_calendars as xcals
+import pandas as pd
+
+log = logging.getLogger(__name__)
+
+IST = ZoneInfo("Asia/Kolkata")
+# The close is 15:30 IST; Yahoo's daily bar settles within the hour after it.
+SESSION_DATA_READY = time(16, 30)
+RECORDED_START = pd.Timestamp("1997-01-01")
+
+
+@lru_cache(maxsize=1)
+def _xbom() -> xcals.ExchangeCalendar:
+    return xcals.get_calendar("XBOM", start=RECORDED_START)
+
+
+def recorded_end() -> pd.Timestamp:
+    """Last date for which exchange_calendars knows BSE holidays."""
+    return pd.Timestamp(_xbom().last_session).tz_localize(None)
+
+
+def _holiday_dirs() -> list[Path]:
+    from sensex.settings import get_settings  # leaf import, resolved at call time
+
+    return [get_settings().holidays_dir]
+
+
+def extra_holidays() -> pd.DatetimeIndex:
+    """Holidays from user-supplied files, used only past the recorded range."""
+    dates: list[pd.Timestamp] = []
+    for directory in _holiday_dirs():
+        if not directory.is_dir():
+            continue
+        for path in sorted(directory.glob("*.csv")):
+            try:
+                table = pd.read_csv(path)
+                dates.extend(pd.to_datetime(table["date"]).dt.normalize())
+            except (KeyError, ValueError) as exc:
+                log.warning("Ignoring holiday file %s (%s): it needs a 'date' column.", path, exc)
+    return pd.DatetimeIndex(sorted(set(dates)))
+
+
+def _weekday_sessions(start: pd.Timestamp, end: pd.Timestamp) -> pd.DatetimeIndex:
+    days = pd.bdate_range(start, end)
+    return days.difference(extra_holidays())
+
+
+def sessions(start: str | pd.Timestamp, end: str | pd.Timestamp) -> pd.DatetimeIndex:
+    """All BSE sessions in [start, end], inclusive."""
+    start, end = pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize()
+    if end < start:
+        return pd.DatetimeIndex([])
+    parts = []
+    if start < RECORDED_START:
+        parts.append(_weekday_sessions(start, min(end, RECORDED_START - pd.Timedelta(days=1))))
+    last = recorded_end()
+    lo, hi = max(start, RECORDED_START), min(end, last)
+    if lo <= hi:
+        parts.append(pd.DatetimeIndex(_xbom().sessions_in_range(lo, hi)).tz_localize(None))
+    if end > last:
+        parts.append(_weekday_sessions(max(start, last + pd.Timedelta(days=1)), end))
+    out = parts[0]
+    for part in parts[1:]:
+        out = out.append(part)
+    return pd.DatetimeIndex(out, name=None).unique().sort_values()
+
+
+def is_session(day: str | pd.Timestamp) -> bool:
+    day = pd.Timestamp(day).normalize()
+    return len(sessions(day, day)) == 1
+
+
+def next_session(day: str | pd.Timestamp) -> pd.Timestamp:
+    """First session strictly after `day`."""
+    day = pd.Timestamp(day).normalize()
+    found = sessions(day + pd.Timedelta(days=1), day + pd.Timedelta(days=20))
+    return found[0]
+
+
+def previous_session(day: str | pd.Timestamp) -> pd.Timestamp:
+    """Last session strictly before `day`."""
+    day = pd.Timestamp(day).normalize()
+    found = sessions(day - pd.Timedelta(days=20), day - pd.Timedelta(days=1))
+    return found[-1]
+
+
+def now_ist() -> datetime:
+    return datetime.now(IST)
+
+
+def last_completed_session(now: datetime | None = None) -> pd.Timestamp:
+    """The latest session whose daily bar should exist by `now` (IST)."""
+    now = (now or now_ist()).astimezone(IST)
+    today = pd.Timestamp(now.date())
+    if is_session(today) and now.time() >= SESSION_DATA_READY:
+        return today
+    return previous_session(today)
+
+
+def is_stale(last_date: str | pd.Timestamp | None, now: datetime | None = None) -> bool:
+    """Stale when the store lacks a session that has already completed."""
+    if last_date is None:
+        return True
+    return pd.Timestamp(last_date).normalize() < last_completed_session(now)
+
+
+def calendar_status(day: str | pd.Timestamp | None = None) -> dict:
+    """Where the calendar's answers come from around `day` (default: today)."""
+    day = pd.Timestamp(day).normalize() if day is not None else pd.Timestamp(now_ist().date())
+    end = recorded_end()
+    fallback = day > end
+    holidays = extra_holidays()
+    message = None
+    if fallback:
+        message = (
+            f"BSE holidays are recorded only through {end.date()}: sessions after it are weekdays"
+            f" minus {len(holidays)} holidays from {_holiday_dirs()[0]}; add next year's BSE"
+            " holiday list there as a CSV with a 'date' column."
+        )
+    return {
+        "calendar": "XBOM",
+        "recorded_through": str(end.date()),
+        "fallback": fallback,
+        "extra_holidays": len(holidays),
+        "message": message,
+    }

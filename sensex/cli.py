@@ -1,0 +1,276 @@
+"""`sensex`: a thin shell over `sensex.pipeline`, the registry and the model server.
+
+Every command takes `--json` and then prints exactly one JSON object on stdout; logs go to
+stderr; a SensexError becomes one line on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import warnings
+from typing import Optional
+
+import typer
+
+from sensex.errors import SensexError
+from sensex.settings import get_settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="SENSEX next-session direction forecaster.")
+data_app = typer.Typer(no_args_is_help=True, help="Fetch, import and check market data.")
+registry_app = typer.Typer(no_args_is_help=True, help="MLflow Model Registry: versions, promotion, drift.")
+app.add_typer(data_app, name="data")
+app.add_typer(registry_app, name="registry")
+
+JsonOption = typer.Option(False, "--json", help="Print one JSON object on stdout.")
+
+
+def _emit(payload: dict, as_json: bool, human: str) -> None:
+    if as_json:
+        print(json.dumps(payload, default=str))
+    else:
+        print(human)
+
+
+def _pct(x) -> str:
+    return "n/a" if x is None else f"{x:.3f}"
+
+
+@data_app.command("update")
+def data_update(
+    source: Optional[str] = typer.Option(None, help="auto | yfinance | csv | synthetic (default: SENSEX_DATA_SOURCE or auto)"),
+    csv_dir: Optional[str] = typer.Option(None, "--csv-dir", help="Directory of per-symbol CSV files (csv source)."),
+    start: Optional[str] = typer.Option(None, help="First date to fetch (default: incremental)."),
+    end: Optional[str] = typer.Option(None, help="Last date to fetch (default: last completed session)."),
+    universe: Optional[str] = typer.Option(None, help="Universe CSV (default: SENSEX members)."),
+    as_json: bool = JsonOption,
+):
+    """Fetch or import prices into the store, incrementally."""
+    from sensex.universe import load_universe
+    from sensex.update import update_store
+
+    result = update_store(get_settings(), load_universe(universe), source, csv_dir, start, end)
+    quality = result["quality"]
+    human = (
+        f"{result['message']}\nStore: {result['rows_added']} rows added, {result['rows_revised']} revised,"
+        f" last session {result['last_date']}, source {result['source']}"
+        f"{' (SYNTHETIC prices, not real)' if result['synthetic'] else ''}; quality {quality['status']}"
+        f" ({quality['statistics']['valid_symbols']}/{quality['statistics']['total_symbols']} members valid)."
+    )
+    _emit(result, as_json, human)
+
+
+@data_app.command("status")
+def data_status(universe: Optional[str] = typer.Option(None), as_json: bool = JsonOption):
+    """Data-quality report of the store."""
+    from sensex import pipeline
+
+    report = pipeline.data_status(get_settings(), universe)
+    stats = report["statistics"]
+    lines = [
+        f"Status {report['status']} (ready: {report['readiness']}), source {report['source']}"
+        f"{' SYNTHETIC' if report.get('synthetic') else ''}, last session {report['last_date']}, stale: {report['stale']}",
+        f"Valid members {stats['valid_symbols']}/{stats['total_symbols']} ({stats['data_coverage']}% coverage)",
+    ]
+    if report.get("calendar", {}).get("message"):
+        lines.append(report["calendar"]["message"])
+    for symbol, detail in report["symbols"].items():
+        for issue in detail.get("issues", []):
+            lines.append(f"  {symbol}: {issue['kind']} x{issue['count']} ({issue['first']} .. {issue['last']})")
+    _emit(report, as_json, "\n".join(lines))
+
+
+@app.command()
+def train(
+    preset: str = typer.Option("quick", help="quick | full | path to a YAML config"),
+    model: str = typer.Option("convlstm", help="convlstm | lstm"),
+    train_end: Optional[str] = typer.Option(None, "--train-end"),
+    valid_end: Optional[str] = typer.Option(None, "--valid-end"),
+    test_end: Optional[str] = typer.Option(None, "--test-end"),
+    universe: Optional[str] = typer.Option(None),
+    as_json: bool = JsonOption,
+):
+    """Train and evaluate a model; log the run to MLflow."""
+    from sensex import pipeline
+
+    result = pipeline.train(get_settings(), preset, model, train_end, valid_end, test_end, universe)
+    m = result["metrics"]
+    lines = [
+        f"Run {result['run_id']} ({result['model']}, {result['preset']}, {result['seconds']} s)"
+        f"{' on SYNTHETIC data' if result['synthetic'] else ''}; test {result['segments']['test'][0]}..{result['segments']['test'][1]} (n={m['test_n']}, UP share {m['test_up_share']:.3f})",
+        f"  {'model':<10} accuracy {m['test_accuracy']:.3f}  AUC {m['test_auc']:.3f}  Brier {m['test_brier']:.4f}",
+    ]
+    for name, b in result["baselines"].items():
+        lines.append(f"  {name:<10} accuracy {b['accuracy']:.3f}  AUC {b['auc']:.3f}  Brier {b['brier']:.4f}")
+    lines.append("Next: `sensex registry setup` registers it and promotes the best version that passes the gate.")
+    _emit(result, as_json, "\n".join(lines))
+
+
+@app.command()
+def evaluate(
+    start: str = typer.Option(..., help="First session to score."),
+    end: str = typer.Option(..., help="Last session to score."),
+    run_id: Optional[str] = typer.Option(None, "--run-id"),
+    version: Optional[str] = typer.Option(None, "--version"),
+    as_json: bool = JsonOption,
+):
+    """Score a trained model on any stored range, beside the baselines."""
+    from sensex import pipeline
+
+    result = pipeline.evaluate(get_settings(), start, end, run_id, version)
+    m = result["metrics"]
+    lines = [f"Run {result['run_id']} on {result['start']}..{result['end']} (n={result['n']}, {result['overlaps_training_rows']} rows inside its training window)",
+             f"  {'model':<10} accuracy {m['accuracy']:.3f}  AUC {m['auc']:.3f}  Brier {m['brier']:.4f}"]
+    for name, b in result["baselines"].items():
+        lines.append(f"  {name:<10} accuracy {b['accuracy']:.3f}  AUC {b['auc']:.3f}  Brier {b['brier']:.4f}")
+    _emit(result, as_json, "\n".join(lines))
+
+
+def _registry():
+    from sensex.serving.model_registry import ModelRegistry
+
+    return ModelRegistry(get_settings())
+
+
+def _version_line(v: dict) -> str:
+    m = v.get("metrics", {})
+    return (f"v{v['version']} {v['stage']:<10} aliases={','.join(v['aliases']) or '-'} "
+            f"test_accuracy={_pct(m.get('test_accuracy'))} test_auc={_pct(m.get('test_auc'))} run={v['run_id']}")
+
+
+@registry_app.command("setup")
+def registry_setup(as_json: bool = JsonOption):
+    """Register new runs and promote the best version that passes the gate."""
+    result = _registry().setup_automated_promotion()
+    _emit(result, as_json, f"{'Promoted' if result['promoted'] else 'Kept'}: {_version_line(result)} ({result['reason']})")
+
+
+@registry_app.command("list")
+def registry_list(as_json: bool = JsonOption):
+    """All registered versions with stage and metrics."""
+    versions = _registry().list_all_versions()
+    _emit({"versions": versions}, as_json, "\n".join(_version_line(v) for v in versions) or "No versions registered.")
+
+
+@registry_app.command("production")
+def registry_production(as_json: bool = JsonOption):
+    """The version serving forecasts."""
+    from sensex.errors import ModelNotFoundError
+
+    production = _registry().get_production_model()
+    if production is None:
+        raise ModelNotFoundError("No production model: run `sensex train` then `sensex registry setup`.")
+    _emit(production, as_json, _version_line(production))
+
+
+@registry_app.command("promote")
+def registry_promote(version: str, min_accuracy: Optional[float] = typer.Option(None, "--min-accuracy"),
+                     as_json: bool = JsonOption):
+    """Promote a version to Production if it passes the gate."""
+    result = _registry().promote_model_to_production(version, min_accuracy)
+    _emit(result, as_json, f"Promoted: {_version_line(result)}")
+
+
+@registry_app.command("rollback")
+def registry_rollback(as_json: bool = JsonOption):
+    """Put the previous production version back."""
+    result = _registry().rollback()
+    _emit(result, as_json, f"Rolled back: {_version_line(result)}")
+
+
+@registry_app.command("drift")
+def registry_drift(start: Optional[str] = typer.Option(None, help="Score the production model from this session (default: after its test window)."),
+                   end: Optional[str] = typer.Option(None), as_json: bool = JsonOption):
+    """Score production on recent sessions and compare with its test metrics."""
+    from sensex import pipeline
+
+    registry = _registry()
+    production = registry.get_production_model()
+    if production is None:
+        from sensex.errors import ModelNotFoundError
+
+        raise ModelNotFoundError("No production model: run `sensex train` then `sensex registry setup`.")
+    settings = get_settings()
+    if start is None:
+        import pandas as pd
+
+        from sensex import store
+
+        last = pd.Timestamp((store.read_meta(settings.store_dir) or {}).get("last_date"))
+        start = str((last - pd.Timedelta(days=182)).date())
+    end = end or "2100-01-01"
+    current = pipeline.evaluate(settings, start, end, run_id=production["run_id"])
+    result = registry.evaluate_model_drift(current["metrics"]) | {"window": [current["start"], current["end"]], "n": current["n"]}
+    _emit(result, as_json, f"Drift {'DETECTED' if result['drift_detected'] else 'not detected'} for v{result['version']} on {current['start']}..{current['end']}: {result['metrics']}")
+
+
+@app.command()
+def predict(as_of: Optional[str] = typer.Option(None, "--as-of", help="Forecast from this stored session instead of the latest."),
+            as_json: bool = JsonOption):
+    """Next-session forecast from the production model."""
+    from sensex.serving.model_server import ModelServer
+
+    forecast = ModelServer(get_settings()).predict(as_of)
+    human = (
+        f"{'[SYNTHETIC DATA] ' if forecast['synthetic'] else ''}SENSEX {forecast['target_date']}: {forecast['direction']}"
+        f" P(UP)={forecast['probability']:.3f} confidence {forecast['confidence']} risk {forecast['risk']}"
+        f" (model v{forecast['model_version']}, data to {forecast['as_of']}{', STALE' if forecast['stale'] else ''})\n{forecast['note']}"
+    )
+    _emit(forecast, as_json, human)
+
+
+@app.command()
+def serve(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000), workers: int = typer.Option(1)):
+    """Run the REST API (FastAPI on uvicorn)."""
+    import uvicorn
+
+    uvicorn.run("sensex.serving.api:create_app", factory=True, host=host, port=port, workers=workers, log_level="info")
+
+
+@app.command("app")
+def run_app(port: Optional[int] = typer.Option(None, help="Default: STREAMLIT_SERVER_PORT or 8501"),
+            address: Optional[str] = typer.Option(None, help="Default: STREAMLIT_SERVER_ADDRESS or 127.0.0.1")):
+    """Run the Streamlit dashboard."""
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent / "app" / "main.py"
+    port = port or int(os.environ.get("STREAMLIT_SERVER_PORT", "8501"))
+    address = address or os.environ.get("STREAMLIT_SERVER_ADDRESS", "127.0.0.1")
+    print(f"Dashboard: http://{address}:{port}  (Ctrl-C stops it)", flush=True)
+    args = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
+            "--server.address", address, "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    os.execv(sys.executable, args)
+
+
+def _quiet_libraries() -> None:
+    warnings.filterwarnings("ignore")
+    for name in ("mlflow", "alembic", "urllib3", "yfinance", "httpx", "onnxscript"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def main() -> None:
+    logging.basicConfig(level=os.environ.get("SENSEX_LOG_LEVEL", "INFO"), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _quiet_libraries()
+    try:
+        app(standalone_mode=False)
+    except SensexError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        sys.exit(130)
+    except Exception as exc:  # click usage errors and the like
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Exit):
+            sys.exit(exc.exit_code)
+        raise
+
+
+if __name__ == "__main__":
+    main()

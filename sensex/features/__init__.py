@@ -1,0 +1,1 @@
+"""Features: TA-Lib indicators per stock, market context, labels and 60-session windows."""

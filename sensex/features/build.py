@@ -1,0 +1,111 @@
+"""From the canonical OHLCV frame to a panel: per-stock indicators, market context, label.
+
+Everything here is causal: the value at session t uses rows up to t only (a test changes
+rows after t and checks nothing at t moves). The label is the one deliberate look-ahead:
+1 when the index's next stored session closes above session t, NaN on the last session.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import talib
+
+from sensex.errors import DataError
+from sensex.features.indicators import STOCK_FEATURE_NAMES, compute_stock_features
+from sensex.universe import Universe
+
+MARKET_FEATURE_NAMES = [
+    "index_ret_1", "index_ret_5", "index_ret_20", "index_realized_vol_20",
+    "index_rsi_14", "index_sma_ratio_50", "index_range",
+    "breadth_advancing", "breadth_above_sma50", "dispersion", "turbulence",
+]
+
+
+@dataclass
+class Panel:
+    dates: pd.DatetimeIndex  # (D,) sessions on which the index closed
+    symbols: list[str]  # (S,) members in model order
+    stock: np.ndarray  # (D, S, F) indicators, NaN where undefined
+    market: np.ndarray  # (D, M) market context
+    available: np.ndarray  # (D, S) bool: member traded and all its indicators are defined
+    index_close: np.ndarray  # (D,)
+    label: np.ndarray  # (D,) 1.0 up next session, 0.0 not up, NaN unknown (last session)
+    stock_feature_names: list[str]
+    market_feature_names: list[str]
+
+
+def _series(rows: pd.DataFrame) -> dict[str, np.ndarray]:
+    return {c: rows[c].to_numpy(np.float64) for c in ("open", "high", "low", "close", "adj_close", "volume")}
+
+
+def build_panel(ohlcv: pd.DataFrame, universe: Universe) -> Panel:
+    index_rows = ohlcv[ohlcv["symbol"] == universe.index_symbol].sort_values("date")
+    index_rows = index_rows.dropna(subset=["close"]).drop_duplicates("date", keep="last")
+    if index_rows.empty:
+        raise DataError(
+            f"The store has no {universe.index_symbol} index rows: run `sensex data update` to fetch them."
+        )
+    dates = pd.DatetimeIndex(index_rows["date"].to_numpy())
+    n_dates, symbols = len(dates), universe.symbols
+    missing = [s for s in symbols if s not in set(ohlcv["symbol"].unique())]
+    if len(missing) == len(symbols):
+        raise DataError("The store holds none of the universe's members: run `sensex data update`.")
+
+    n_features = len(STOCK_FEATURE_NAMES)
+    stock = np.full((n_dates, len(symbols), n_features), np.nan)  # (D, S, F)
+    grouped = {sym: rows for sym, rows in ohlcv.groupby("symbol", sort=False)}
+    for j, symbol in enumerate(symbols):
+        rows = grouped.get(symbol)
+        if rows is None or len(rows) < 2:
+            continue
+        rows = rows.sort_values("date").dropna(subset=["open", "high", "low", "close", "adj_close"])
+        rows = rows.drop_duplicates("date", keep="last")
+        # Indicators run on the stock's own sessions, so a missing day is a gap, not a NaN that
+        # TA-Lib's recursive averages would carry forward for ever.
+        values = compute_stock_features(_series(rows))  # (n_rows, F)
+        position = dates.get_indexer(pd.DatetimeIndex(rows["date"].to_numpy()))
+        on_panel = position >= 0
+        stock[position[on_panel], j, :] = values[on_panel]
+    available = np.isfinite(stock).all(axis=2)  # (D, S)
+
+    close = index_rows["close"].to_numpy(np.float64)
+    high, low = index_rows["high"].to_numpy(np.float64), index_rows["low"].to_numpy(np.float64)
+    log_close = np.log(close)
+    ret_1 = np.concatenate([[np.nan], np.diff(log_close)])
+
+    def lagged(n: int) -> np.ndarray:
+        out = np.full(n_dates, np.nan)
+        out[n:] = log_close[n:] - log_close[:-n]
+        return out
+
+    member_ret = np.where(available, stock[:, :, STOCK_FEATURE_NAMES.index("ret_1")], np.nan)
+    member_sma50 = np.where(available, stock[:, :, STOCK_FEATURE_NAMES.index("sma_ratio_50")], np.nan)
+    member_vol = np.where(available, stock[:, :, STOCK_FEATURE_NAMES.index("realized_vol_60")], np.nan)
+    # Sessions where no member is available give NaN on purpose; numpy's warnings say the same.
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        counted = np.maximum(available.sum(axis=1), 1)
+        any_available = available.any(axis=1)
+        breadth_adv = np.where(any_available, np.nansum(member_ret > 0, axis=1) / counted, np.nan)
+        breadth_sma = np.where(any_available, np.nansum(member_sma50 > 0, axis=1) / counted, np.nan)
+        dispersion = np.where(any_available, np.nanstd(np.where(available, member_ret, np.nan), axis=1), np.nan)
+        turbulence = np.where(any_available, np.nanmean((member_ret / member_vol) ** 2, axis=1), np.nan)
+    market = np.column_stack([
+        ret_1, lagged(5), lagged(20), talib.STDDEV(ret_1, timeperiod=20),
+        talib.RSI(close, timeperiod=14) / 100.0 - 0.5,
+        close / talib.SMA(close, timeperiod=50) - 1.0,
+        (high - low) / close,
+        breadth_adv - 0.5, breadth_sma - 0.5, dispersion, np.log1p(turbulence),
+    ])  # (D, M)
+
+    label = np.full(n_dates, np.nan)
+    label[:-1] = (close[1:] > close[:-1]).astype(np.float64)
+    return Panel(
+        dates=dates, symbols=list(symbols), stock=stock, market=market, available=available,
+        index_close=close, label=label, stock_feature_names=list(STOCK_FEATURE_NAMES),
+        market_feature_names=list(MARKET_FEATURE_NAMES),
+    )

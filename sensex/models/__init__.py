@@ -1,0 +1,1 @@
+"""Models: the ConvLSTM (training only, torch), baselines, calibration, evaluation, export."""

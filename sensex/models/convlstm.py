@@ -1,0 +1,83 @@
+"""ConvLSTM over the member axis: convolution inside the LSTM gates, features as channels.
+
+Members are ordered by sector, so the kernel sees sector peers side by side. The final hidden
+state is pooled over available members (the mask channel) and mapped to one logit for
+P(index up next session).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class ConvLSTMConfig:
+    n_channels: int  # C: stock indicators + market context + mask
+    n_stocks: int  # S
+    window: int = 60  # T
+    hidden: int = 16  # H
+    projection: int = 16  # P: 1x1 convolution of the inputs before the recurrence
+    kernel: int = 3
+    dropout: float = 0.1
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class ConvLSTM(nn.Module):
+    def __init__(self, config: ConvLSTMConfig):
+        super().__init__()
+        self.config = config
+        c = config
+        self.project = nn.Conv1d(c.n_channels, c.projection, kernel_size=1)
+        self.gates = nn.Conv1d(c.projection + c.hidden, 4 * c.hidden, c.kernel, padding=c.kernel // 2)
+        self.dropout = nn.Dropout(c.dropout)
+        self.head = nn.Linear(2 * c.hidden, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        assert x.ndim == 4, "expected (B, T, S, C)"
+        batch, steps, stocks, channels = x.shape
+        hidden = self.config.hidden
+        mask = x[:, -1, :, -1]  # (B, S): availability on the last session
+        inputs = x.permute(0, 1, 3, 2).reshape(batch * steps, channels, stocks)  # (B*T, C, S)
+        inputs = torch.relu(self.project(inputs)).reshape(batch, steps, -1, stocks)  # (B, T, P, S)
+        h = x.new_zeros(batch, hidden, stocks)  # (B, H, S)
+        c = x.new_zeros(batch, hidden, stocks)
+        for t in range(steps):
+            gates = self.gates(torch.cat([inputs[:, t], h], dim=1))  # (B, 4H, S)
+            i, f, g, o = gates.chunk(4, dim=1)
+            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+            h = torch.sigmoid(o) * torch.tanh(c)
+        weights = mask.unsqueeze(1)  # (B, 1, S)
+        mean = (h * weights).sum(dim=2) / weights.sum(dim=2).clamp(min=1.0)  # (B, H)
+        peak = (h - 1e4 * (1.0 - weights)).amax(dim=2)  # (B, H): max over available members
+        pooled = torch.cat([mean, peak], dim=1)  # (B, 2H)
+        return self.head(self.dropout(pooled)).squeeze(1)  # (B,) logits
+
+
+class PooledLSTM(nn.Module):
+    """The plain-LSTM control: members averaged away, so no convolution over the member axis."""
+
+    def __init__(self, config: ConvLSTMConfig):
+        super().__init__()
+        self.config = config
+        self.lstm = nn.LSTM(config.n_channels, config.hidden, batch_first=True)
+        self.dropout = nn.Dropout(config.dropout)
+        self.head = nn.Linear(config.hidden, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        assert x.ndim == 4, "expected (B, T, S, C)"
+        mask = x[..., -1:]  # (B, T, S, 1)
+        pooled = (x * mask).sum(dim=2) / mask.sum(dim=2).clamp(min=1.0)  # (B, T, C)
+        out, _ = self.lstm(pooled)  # (B, T, H)
+        return self.head(self.dropout(out[:, -1])).squeeze(1)  # (B,)
+
+
+NETWORKS = {"convlstm": ConvLSTM, "lstm": PooledLSTM}
+
+
+def build_network(kind: str, config: ConvLSTMConfig) -> nn.Module:
+    return NETWORKS[kind](config)

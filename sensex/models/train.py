@@ -1,0 +1,226 @@
+"""Training: panel -> segments -> scaler -> network with early stopping -> calibration ->
+evaluation beside the baselines -> ONNX bundle. MLflow stays outside (see `sensex.tracking`)."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from sensex.config import Config
+from sensex.errors import ConfigError, DataError
+from sensex.features.build import Panel, build_panel
+from sensex.features.indicators import MAX_WARMUP, registry_table
+from sensex.features.windows import Scaler, fit_scaler, make_windows, model_input, window_ends
+from sensex.models.baselines import baseline_predictions
+from sensex.models.bundle import ONNX_FILE, STATE_FILE, write_bundle_json
+from sensex.models.calibrate import apply_calibration, fit_platt
+from sensex.models.convlstm import NETWORKS, ConvLSTMConfig, build_network
+from sensex.models.evaluate import bootstrap_intervals, classification_metrics
+from sensex.models.export import export_onnx, parity_gap
+from sensex.universe import Universe
+
+log = logging.getLogger(__name__)
+MIN_TRAIN_WINDOWS = 100
+
+
+@dataclass
+class Segments:
+    train: np.ndarray  # positions in panel.dates of labelled window ends
+    valid: np.ndarray
+    test: np.ndarray
+
+    def bounds(self, panel: Panel) -> dict[str, list[str]]:
+        return {
+            name: [str(panel.dates[rows[0]].date()), str(panel.dates[rows[-1]].date())]
+            for name, rows in (("train", self.train), ("valid", self.valid), ("test", self.test))
+        }
+
+
+def split_segments(panel: Panel, config: Config) -> Segments:
+    """Time-ordered train / valid / test window ends; the only split axis is time."""
+    window, train_cfg = config.features.window, config.train
+    # The first windows would see indicators still warming up: skip those sessions.
+    ends = window_ends(panel, window)
+    ends = ends[ends >= window - 1 + MAX_WARMUP]
+    ends = ends[np.isfinite(panel.label[ends])]
+    needed = window + MAX_WARMUP + MIN_TRAIN_WINDOWS + train_cfg.valid_sessions + train_cfg.test_sessions
+    if len(ends) == 0:
+        raise DataError(f"Too little history: training needs about {needed} sessions, the store has {len(panel.dates)}.")
+    dates = panel.dates[ends]
+    if train_cfg.train_end:
+        train_end = pd.Timestamp(train_cfg.train_end)
+        valid_end = pd.Timestamp(train_cfg.valid_end) if train_cfg.valid_end else None
+        test_end = pd.Timestamp(train_cfg.test_end) if train_cfg.test_end else dates[-1]
+        if valid_end is None:
+            raise ConfigError("--train-end needs --valid-end too: the validation window must be named.")
+        if not train_end < valid_end <= test_end:
+            raise ConfigError("Segment dates must be ordered: train-end < valid-end <= test-end.")
+        train = ends[dates <= train_end]
+        valid = ends[(dates > train_end) & (dates <= valid_end)]
+        test = ends[(dates > valid_end) & (dates <= test_end)]
+    else:
+        n_test, n_valid = train_cfg.test_sessions, train_cfg.valid_sessions
+        test, valid, train = ends[-n_test:], ends[-n_test - n_valid : -n_test], ends[: -n_test - n_valid]
+    if train_cfg.max_train_windows:
+        train = train[-train_cfg.max_train_windows :]
+    if len(train) < MIN_TRAIN_WINDOWS or len(valid) < 20 or len(test) < 20:
+        raise DataError(
+            f"Too little history: training needs about {needed} sessions"
+            f" ({window}-session windows, {MAX_WARMUP} warm-up, {MIN_TRAIN_WINDOWS}+ training windows,"
+            f" validation and test windows); the store has {len(panel.dates)} index sessions."
+        )
+    return Segments(train=train, valid=valid, test=test)
+
+
+def _batches(n: int, size: int, rng: np.random.Generator | None):
+    order = rng.permutation(n) if rng is not None else np.arange(n)
+    for start in range(0, n, size):
+        yield order[start : start + size]
+
+
+def _logits(network: nn.Module, tensor: np.ndarray, ends: np.ndarray, window: int, batch: int = 256) -> np.ndarray:
+    network.eval()
+    out = []
+    with torch.no_grad():
+        for idx in _batches(len(ends), batch, None):
+            x = torch.from_numpy(make_windows(tensor, ends[idx], window))
+            out.append(network(x).numpy())
+    return np.concatenate(out).astype(np.float64)
+
+
+def fit_network(
+    network: nn.Module, tensor: np.ndarray, label: np.ndarray, segments: Segments, config: Config
+) -> tuple[nn.Module, list[dict]]:
+    """Adam on BCE with early stopping on validation loss; returns the best network and history."""
+    cfg, window = config.train, config.features.window
+    rng = np.random.default_rng(cfg.seed)
+    optimizer = torch.optim.AdamW(network.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+    loss_fn = nn.BCEWithLogitsLoss()
+    valid_y = label[segments.valid]
+    best_loss, best_state, stale, history = float("inf"), None, 0, []
+    for epoch in range(cfg.epochs):
+        network.train()
+        total, count = 0.0, 0
+        for idx in _batches(len(segments.train), cfg.batch_size, rng):
+            ends = segments.train[idx]
+            x = torch.from_numpy(make_windows(tensor, ends, window))  # (B, T, S, C)
+            y = torch.from_numpy(label[ends].astype(np.float32))
+            optimizer.zero_grad()
+            loss = loss_fn(network(x), y)
+            loss.backward()
+            nn.utils.clip_grad_norm_(network.parameters(), 1.0)
+            optimizer.step()
+            total += loss.item() * len(idx)
+            count += len(idx)
+        valid_logits = _logits(network, tensor, segments.valid, window)
+        valid_loss = float(
+            loss_fn(torch.from_numpy(valid_logits), torch.from_numpy(valid_y.astype(np.float64)))
+        )
+        history.append({"epoch": epoch, "train_loss": total / count, "valid_loss": valid_loss})
+        log.info("epoch %d train_loss %.4f valid_loss %.4f", epoch, total / count, valid_loss)
+        if valid_loss < best_loss - 1e-5:
+            best_loss, best_state, stale = valid_loss, copy.deepcopy(network.state_dict()), 0
+        else:
+            stale += 1
+            if stale >= cfg.patience:
+                break
+    if best_state is not None:
+        network.load_state_dict(best_state)
+    return network, history
+
+
+def _report(y: np.ndarray, p: np.ndarray, decision: np.ndarray | None, seed: int) -> dict:
+    report = classification_metrics(y, p, decision)
+    report["intervals"] = bootstrap_intervals(y, p, decision, seed=seed)
+    return report
+
+
+def train_model(
+    ohlcv: pd.DataFrame, universe: Universe, config: Config, bundle_dir: Path,
+    model_kind: str = "convlstm", data_info: dict | None = None,
+) -> dict:
+    """Train one network, evaluate it beside the baselines and write its bundle; returns the report."""
+    if model_kind not in NETWORKS:
+        raise ConfigError(f"Unknown model {model_kind!r}: use one of {', '.join(NETWORKS)}.")
+    started = time.perf_counter()
+    torch.manual_seed(config.train.seed)
+    torch.set_num_threads(config.train.threads)
+    torch.use_deterministic_algorithms(True)
+
+    panel = build_panel(ohlcv, universe)
+    usable = panel.available.any(axis=0)
+    if not usable.any():
+        raise DataError("Every member's indicators are undefined (NaN): the stored prices are unusable; run `sensex data status`.")
+    segments = split_segments(panel, config)
+    window = config.features.window
+    first_train_session = panel.dates[segments.train[0] - window + 1]
+    scaler: Scaler = fit_scaler(panel, first_train_session, panel.dates[segments.train[-1]], config.features.clip)
+    tensor = model_input(panel, scaler)  # (D, S, C)
+
+    net_config = ConvLSTMConfig(
+        n_channels=tensor.shape[2], n_stocks=tensor.shape[1], window=window,
+        hidden=config.model.hidden, projection=config.model.projection,
+        kernel=config.model.kernel, dropout=config.model.dropout,
+    )
+    network = build_network(model_kind, net_config)
+    network, history = fit_network(network, tensor, panel.label, segments, config)
+
+    logits = {name: _logits(network, tensor, rows, window) for name, rows in
+              (("valid", segments.valid), ("test", segments.test))}
+    bounds = segments.bounds(panel)
+    calibration = fit_platt(logits["valid"], panel.label[segments.valid], *bounds["valid"])
+    seed = config.train.seed
+    evaluation: dict = {"model": {}, "baselines": {}}
+    for name, rows in (("valid", segments.valid), ("test", segments.test)):
+        p = apply_calibration(calibration, logits[name])
+        evaluation["model"][name] = _report(panel.label[rows], p, None, seed)
+    baselines = baseline_predictions(panel, segments.train, {"valid": segments.valid, "test": segments.test})
+    for baseline, by_segment in baselines.items():
+        evaluation["baselines"][baseline] = {
+            name: _report(panel.label[rows], *by_segment[name], seed)
+            for name, rows in (("valid", segments.valid), ("test", segments.test))
+        }
+
+    bundle_dir.mkdir(parents=True, exist_ok=True)
+    torch.save({"config": net_config.to_dict(), "kind": model_kind, "state_dict": network.state_dict()},
+               bundle_dir / STATE_FILE)
+    export_onnx(network, make_windows(tensor, segments.test[:1], window), bundle_dir / ONNX_FILE)
+    gap = parity_gap(network, bundle_dir / ONNX_FILE, make_windows(tensor, segments.test[:32], window))
+
+    meta = {
+        "kind": model_kind,
+        "network": net_config.to_dict(),
+        "window": window,
+        "warmup": config.features.warmup,
+        "symbols": panel.symbols,
+        "index_symbol": universe.index_symbol,
+        "stock_features": panel.stock_feature_names,
+        "market_features": panel.market_feature_names,
+        "feature_registry": registry_table(),
+        "calibration": calibration.to_dict(),
+        "segments": bounds,
+        "data": data_info or {},
+        "config": config.to_dict(),
+        "onnx_parity_max_abs": gap,
+        "test_metrics": {k: evaluation["model"]["test"][k] for k in ("accuracy", "auc", "brier", "f1")},
+    }
+    write_bundle_json(bundle_dir, scaler, meta)
+    return {
+        "model": model_kind,
+        "segments": bounds,
+        "evaluation": evaluation,
+        "history": history,
+        "epochs_run": len(history),
+        "onnx_parity_max_abs": gap,
+        "seconds": round(time.perf_counter() - started, 2),
+        "bundle_dir": str(bundle_dir),
+        "example_window": make_windows(tensor, segments.test[-1:], window),
+    }

@@ -1,0 +1,124 @@
+"""The REST API: a thin FastAPI shell over ModelServer. The model loads in `lifespan`."""
+
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import asynccontextmanager
+from importlib.metadata import PackageNotFoundError, version
+
+from fastapi import FastAPI, Query, Request
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from pydantic import BaseModel, Field
+
+from sensex.errors import SensexError
+from sensex.serving.model_server import ModelServer
+from sensex.serving.realtime_data import RealtimeDataFetcher
+from sensex.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+
+class PredictRequest(BaseModel):
+    as_of: str | None = Field(None, description="Forecast from this stored session (YYYY-MM-DD); default latest.",
+                              pattern=r"^\d{4}-\d{2}-\d{2}$")
+
+
+class Forecast(BaseModel):
+    direction: str
+    probability: float
+    confidence: str
+    risk: str
+    model_version: str
+    as_of: str
+    target_date: str
+    data_source: str
+    synthetic: bool
+    stale: bool
+    note: str
+    model_kind: str | None = None
+    model_test_auc: float | None = None
+    model_test_accuracy: float | None = None
+    latency_ms: float | None = None
+    cached: bool = False
+
+
+def _package_version() -> str:
+    try:
+        return version("sensex")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def create_app(settings: Settings | None = None, server: ModelServer | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    metrics = CollectorRegistry()
+    requests = Counter("sensex_predictions_total", "Forecasts served", ["cached"], registry=metrics)
+    failures = Counter("sensex_prediction_errors_total", "Forecast requests that failed", ["error"], registry=metrics)
+    latency = Histogram("sensex_prediction_seconds", "Forecast latency", registry=metrics,
+                        buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        app.state.server = server or ModelServer(settings)
+        app.state.fetcher = RealtimeDataFetcher(settings, app.state.server.universe)
+        try:
+            app.state.server.load_production_model()
+        except SensexError as exc:  # the API still starts; /health says why it cannot forecast
+            log.warning("Starting without a model: %s", exc)
+        yield
+
+    app = FastAPI(title="SENSEX forecaster", version=_package_version(), lifespan=lifespan,
+                  description="Next-session direction of the S&P BSE SENSEX from the production model.")
+
+    @app.exception_handler(SensexError)
+    async def sensex_error(_: Request, exc: SensexError):
+        failures.labels(type(exc).__name__).inc()
+        return JSONResponse(status_code=exc.http_status, content={"detail": str(exc), "error": type(exc).__name__})
+
+    @app.get("/health")
+    def health(request: Request):
+        report = request.app.state.server.health_check()
+        return JSONResponse(status_code=503 if report["status"] == "unhealthy" else 200, content=report)
+
+    @app.get("/version")
+    def version_info(request: Request):
+        info = request.app.state.server.model_info or {}
+        return {"package": _package_version(), "model_name": info.get("name"), "model_version": info.get("version")}
+
+    @app.get("/model")
+    def model(request: Request):
+        server = request.app.state.server
+        server.ensure_loaded()
+        meta = server.bundle.meta
+        return {**server.model_info, "kind": meta.get("kind"), "segments": meta.get("segments"),
+                "data": meta.get("data"), "test_metrics": meta.get("test_metrics"),
+                "calibration": meta.get("calibration"), "window": meta.get("window"),
+                "n_stock_features": len(meta.get("stock_features", [])), "loaded_at": server.loaded_at}
+
+    @app.post("/predict", response_model=Forecast)
+    def predict(request: Request, body: PredictRequest | None = None):
+        started = time.perf_counter()
+        forecast = request.app.state.server.predict(body.as_of if body else None)
+        latency.observe(time.perf_counter() - started)
+        requests.labels(str(forecast["cached"]).lower()).inc()
+        return forecast
+
+    @app.get("/predictions")
+    def predictions(request: Request, limit: int = Query(50, ge=1, le=5000)):
+        return {"predictions": request.app.state.server.prediction_history(limit)}
+
+    @app.get("/market")
+    def market(request: Request):
+        return request.app.state.fetcher.get_market_overview()
+
+    @app.get("/data/status")
+    def data_status(request: Request):
+        return request.app.state.fetcher.validate_data_quality()
+
+    @app.get("/metrics")
+    def prometheus():
+        return PlainTextResponse(generate_latest(metrics), media_type=CONTENT_TYPE_LATEST)
+
+    return app

@@ -1,0 +1,215 @@
+"""The MLflow Model Registry with the seed's vocabulary mapped onto MLflow 3 aliases.
+
+Production = alias `production`, Staging = alias `staging`, Archived = version tag
+`stage=Archived`; the production it replaced keeps alias `previous` for rollback.
+Every promotion, rollback and rejection is appended to `model_promotion_log.json`.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+
+from sensex import jsonlog, tracking
+from sensex.config import PromotionConfig
+from sensex.errors import ModelNotFoundError, PromotionRejected
+from sensex.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+MODEL_NAME = "sensex-convlstm-model"
+PRODUCTION, STAGING, PREVIOUS = "production", "staging", "previous"
+GATE_METRICS = ("test_accuracy", "test_auc", "test_brier", "test_f1", "test_ece",
+                "baseline_always_up_test_accuracy", "baseline_logreg_test_auc", "baseline_always_up_test_brier")
+
+
+class ModelRegistry:
+    def __init__(self, settings: Settings | None = None, model_name: str = MODEL_NAME,
+                 promotion: PromotionConfig | None = None):
+        self.settings = settings or get_settings()
+        self.model_name = model_name
+        self.promotion = promotion or PromotionConfig()
+        self._client = None
+
+    # -- plumbing -----------------------------------------------------------------------------
+    @property
+    def client(self):
+        if self._client is None:
+            from mlflow import MlflowClient
+
+            self.experiment_id = tracking.configure(self.settings)
+            self._client = MlflowClient(tracking_uri=self.settings.tracking_uri)
+        return self._client
+
+    def _log_event(self, event_type: str, version: str | None, stage: str, **extra) -> None:
+        jsonlog.append(self.settings.logs_dir / jsonlog.PROMOTION_LOG, {
+            "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "model_name": self.model_name, "version": version, "stage": stage,
+            "event_type": event_type, **extra,
+        })
+
+    def _ensure_registered_model(self) -> None:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            self.client.get_registered_model(self.model_name)
+        except MlflowException:
+            self.client.create_registered_model(
+                self.model_name, description="Next-session SENSEX direction (P(UP)), ONNX.")
+
+    def _versions(self):
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return self.client.search_model_versions(f"name='{self.model_name}'")
+        except MlflowException:
+            return []
+
+    def _describe(self, mv) -> dict:
+        run = self.client.get_run(mv.run_id) if mv.run_id else None
+        metrics = {k: v for k, v in (run.data.metrics.items() if run else []) if k in GATE_METRICS or k.startswith("test_")}
+        aliases = list(getattr(mv, "aliases", []) or [])
+        if PRODUCTION in aliases:
+            stage = "Production"
+        elif STAGING in aliases:
+            stage = "Staging"
+        elif (mv.tags or {}).get("stage") == "Archived":
+            stage = "Archived"
+        else:
+            stage = "None"
+        return {
+            "version": str(mv.version), "run_id": mv.run_id, "stage": stage, "aliases": aliases,
+            "metrics": metrics,
+            "model_kind": (run.data.tags.get("model_kind") if run else None),
+            "data_source": (run.data.tags.get("data_source") if run else None),
+            "created": datetime.fromtimestamp(mv.creation_timestamp / 1000, timezone.utc).isoformat(timespec="seconds"),
+        }
+
+    def _version_for_alias(self, alias: str):
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return self.client.get_model_version_by_alias(self.model_name, alias)
+        except MlflowException:
+            return None
+
+    # -- the seed's API ------------------------------------------------------------------------
+    def register_new_runs(self) -> list[str]:
+        """Register every finished training run that has no version yet; returns new versions."""
+        import mlflow
+
+        self._ensure_registered_model()
+        registered = {mv.run_id for mv in self._versions()}
+        runs = self.client.search_runs([self.experiment_id], "attributes.status = 'FINISHED'")
+        created = []
+        for run in sorted(runs, key=lambda r: r.info.start_time):
+            model_uri = run.data.tags.get(tracking.MODEL_URI_TAG)
+            if run.info.run_id in registered or "test_auc" not in run.data.metrics or not model_uri:
+                continue
+            mv = mlflow.register_model(model_uri, self.model_name)
+            created.append(str(mv.version))
+        return created
+
+    def list_all_versions(self) -> list[dict]:
+        return [self._describe(mv) for mv in sorted(self._versions(), key=lambda m: int(m.version))]
+
+    def get_production_model(self) -> dict | None:
+        mv = self._version_for_alias(PRODUCTION)
+        return self._describe(mv) if mv is not None else None
+
+    def gate(self, metrics: dict, min_accuracy: float | None = None) -> list[str]:
+        """Reasons a version may not serve; empty when it passes."""
+        min_accuracy = self.promotion.min_accuracy if min_accuracy is None else min_accuracy
+        reasons = []
+        accuracy, auc = metrics.get("test_accuracy"), metrics.get("test_auc")
+        if accuracy is None or auc is None:
+            return ["it has no test metrics"]
+        if accuracy < min_accuracy:
+            reasons.append(f"test accuracy {accuracy:.3f} < {min_accuracy:.3f}")
+        if auc < self.promotion.min_auc:
+            reasons.append(f"test AUC {auc:.3f} < {self.promotion.min_auc:.3f}")
+        return reasons
+
+    def promote_model_to_production(self, version: str | int, min_accuracy: float | None = None) -> dict:
+        version = str(version)
+        candidate = next((v for v in self.list_all_versions() if v["version"] == version), None)
+        if candidate is None:
+            raise ModelNotFoundError(f"Version {version} of {self.model_name} does not exist: see `sensex registry list`.")
+        reasons = self.gate(candidate["metrics"], min_accuracy)
+        if reasons:
+            self._log_event("rejected", version, candidate["stage"], reasons=reasons)
+            raise PromotionRejected(f"Version {version} fails the promotion gate ({'; '.join(reasons)}): train a better model or lower --min-accuracy.")
+        current = self._version_for_alias(PRODUCTION)
+        if current is not None and str(current.version) != version:
+            self.client.set_registered_model_alias(self.model_name, PREVIOUS, current.version)
+            self.client.set_model_version_tag(self.model_name, current.version, "stage", "Archived")
+            self._log_event("archived", str(current.version), "Archived")
+        self.client.set_registered_model_alias(self.model_name, PRODUCTION, version)
+        self.client.set_model_version_tag(self.model_name, version, "stage", "Production")
+        self._log_event("promotion", version, "Production", metrics=candidate["metrics"])
+        return self.get_production_model()
+
+    def setup_automated_promotion(self) -> dict:
+        """Register new runs, pick the best version that passes the gate, promote it if it beats
+        the current production on the promotion metric."""
+        new_versions = self.register_new_runs()
+        versions = self.list_all_versions()
+        if not versions:
+            raise ModelNotFoundError("No trained model to register: run `sensex train` first.")
+        metric = self.promotion.metric
+        passing = [v for v in versions if not self.gate(v["metrics"]) and metric in v["metrics"]]
+        current = self.get_production_model()
+        result = {"registered": new_versions, "candidates": len(versions)}
+        if not passing:
+            reasons = {v["version"]: self.gate(v["metrics"]) for v in versions}
+            self._log_event("rejected", None, "None", reasons=reasons)
+            raise PromotionRejected(
+                f"No version passes the promotion gate ({reasons}): train a better model or relax the gate in the config."
+            )
+        best = max(passing, key=lambda v: (v["metrics"][metric], int(v["version"])))
+        if current is not None and current["metrics"].get(metric, float("-inf")) >= best["metrics"][metric]:
+            return {**result, **current, "promoted": False,
+                    "reason": f"production version {current['version']} is already the best by {metric}"}
+        promoted = self.promote_model_to_production(best["version"])
+        return {**result, **promoted, "promoted": True, "reason": f"best {metric} among versions passing the gate"}
+
+    def rollback(self) -> dict:
+        previous = self._version_for_alias(PREVIOUS)
+        if previous is None:
+            raise ModelNotFoundError("There is no previous production version to roll back to.")
+        current = self._version_for_alias(PRODUCTION)
+        self.client.set_registered_model_alias(self.model_name, PRODUCTION, previous.version)
+        self.client.set_model_version_tag(self.model_name, previous.version, "stage", "Production")
+        if current is not None:
+            self.client.set_registered_model_alias(self.model_name, PREVIOUS, current.version)
+            self.client.set_model_version_tag(self.model_name, current.version, "stage", "Archived")
+        else:
+            self.client.delete_registered_model_alias(self.model_name, PREVIOUS)
+        self._log_event("rollback", str(previous.version), "Production")
+        return self.get_production_model()
+
+    def evaluate_model_drift(self, current_metrics: dict) -> dict:
+        """Compare live metrics (e.g. from `sensex evaluate` on new sessions) with the production
+        model's test metrics; drift when accuracy or AUC fall, or Brier rises, beyond tolerance."""
+        production = self.get_production_model()
+        if production is None:
+            raise ModelNotFoundError("No production model: run `sensex registry setup` after `sensex train`.")
+        tolerance = self.promotion.drift_tolerance
+        changes, drifted = {}, []
+        for key, worse_if_lower in (("accuracy", True), ("auc", True), ("brier", False)):
+            reference = production["metrics"].get(f"test_{key}")
+            current = current_metrics.get(key, current_metrics.get(f"test_{key}"))
+            if reference is None or current is None:
+                continue
+            delta = current - reference
+            changes[key] = {"reference": reference, "current": current, "change": delta}
+            if (worse_if_lower and delta < -tolerance) or (not worse_if_lower and delta > tolerance):
+                drifted.append(key)
+        return {
+            "version": production["version"], "drift_detected": bool(drifted), "drifted_metrics": drifted,
+            "tolerance": tolerance, "metrics": changes,
+            "recommendation": "retrain and re-run `sensex registry setup`" if drifted else "no action",
+        }
+
+    def production_model_uri(self) -> str:
+        return f"models:/{self.model_name}@{PRODUCTION}"

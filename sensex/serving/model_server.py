@@ -1,0 +1,233 @@
+"""The model server: the production model on ONNX Runtime, forecasts with caching, health
+checks and the prediction log. No torch in this process.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sensex import calendar, jsonlog, store
+from sensex.errors import DataError, ModelNotFoundError
+from sensex.features.build import build_panel
+from sensex.features.windows import model_input
+from sensex.models.bundle import Bundle, load_bundle
+from sensex.settings import Settings, get_settings
+from sensex.universe import Universe, load_universe
+
+log = logging.getLogger(__name__)
+
+# |P(UP) - 0.5| thresholds for the confidence words.
+CONFIDENCE_BANDS = ((0.15, "High"), (0.05, "Medium"), (0.0, "Low"))
+RISK_FOR = {"High": "Low", "Medium": "Medium", "Low": "High"}
+
+
+def confidence_of(probability: float) -> str:
+    margin = abs(probability - 0.5)
+    return next(word for bound, word in CONFIDENCE_BANDS if margin >= bound)
+
+
+def _find(root: Path, name: str) -> Path:
+    found = sorted(root.rglob(name))
+    if not found:
+        raise ModelNotFoundError(f"The production model lacks {name}: retrain and re-register it.")
+    return found[0]
+
+
+class ModelServer:
+    def __init__(self, settings: Settings | None = None, universe: Universe | None = None, cache=None):
+        self.settings = settings or get_settings()
+        self.universe = universe or load_universe()
+        self.cache_ttl = 300  # seconds a forecast is reused for the same model and data
+        self._cache = cache
+        self.bundle: Bundle | None = None
+        self.model_info: dict | None = None
+        self.loaded_at: str | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def cache(self):
+        if self._cache is None:
+            from sensex.cache import get_cache
+
+            self._cache = get_cache(self.settings)
+        return self._cache
+
+    # -- loading -------------------------------------------------------------------------------
+    def _download(self, version: str) -> Path:
+        """The model's files under SENSEX_HOME/cache/models/v{version}, fetched once."""
+        import mlflow
+
+        target = self.settings.cache_dir / "models" / f"v{version}"
+        if not (target / ".complete").is_file():
+            target.mkdir(parents=True, exist_ok=True)
+            mlflow.set_tracking_uri(self.settings.tracking_uri)
+            mlflow.artifacts.download_artifacts(
+                artifact_uri=f"models:/{self.model_info['name']}/{version}", dst_path=str(target)
+            )
+            (target / ".complete").write_text(version)
+        # The registry copy holds model.onnx at its root and our JSON files under extra_files/.
+        onnx_path = _find(target, "model.onnx")
+        bundle_dir = target / "bundle"
+        bundle_dir.mkdir(exist_ok=True)
+        for name in ("model.onnx", "preprocessing.json", "model.json"):
+            link = bundle_dir / name
+            if not link.exists():
+                link.symlink_to(onnx_path if name == "model.onnx" else _find(target, name))
+        return bundle_dir
+
+    def load_production_model(self) -> dict:
+        from sensex.serving.model_registry import ModelRegistry
+
+        registry = ModelRegistry(self.settings)
+        production = registry.get_production_model()
+        if production is None:
+            raise ModelNotFoundError("No production model: run `sensex train` then `sensex registry setup`.")
+        with self._lock:
+            self.model_info = {**production, "name": registry.model_name, "uri": registry.production_model_uri()}
+            bundle = load_bundle(self._download(production["version"]))
+            if bundle.symbols != self.universe.symbols:
+                raise ModelNotFoundError(
+                    "The production model was trained on another member list than the current universe: retrain it."
+                )
+            bundle.session()  # build the ONNX session now, not on the first request
+            self.bundle = bundle
+            self.loaded_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        return self.model_info
+
+    def ensure_loaded(self) -> Bundle:
+        if self.bundle is None:
+            self.load_production_model()
+        return self.bundle
+
+    # -- forecasting ---------------------------------------------------------------------------
+    def _latest_window(self, bundle: Bundle, as_of: pd.Timestamp | None) -> tuple[np.ndarray, pd.Timestamp]:
+        from sensex import quality
+
+        frame = store.read(self.settings.store_dir, end=as_of)
+        sessions = np.sort(frame.loc[frame["symbol"] == self.universe.index_symbol, "date"].unique())
+        need = bundle.window + int(bundle.meta.get("warmup", 250))
+        if len(sessions) < bundle.window:
+            raise DataError(
+                f"Insufficient data for prediction: {len(sessions)} index sessions stored, {bundle.window} needed; run `sensex data update`."
+            )
+        start = sessions[max(0, len(sessions) - need)]
+        recent = quality.repair(frame[frame["date"] >= start])
+        panel = build_panel(recent, self.universe)
+        tensor = model_input(panel, bundle.scaler)  # (D, S, C)
+        window = tensor[-bundle.window:][None]  # (1, T, S, C)
+        if panel.available[-1].sum() == 0:
+            raise DataError("No member has usable data on the last stored session: run `sensex data status`.")
+        return window, panel.dates[-1]
+
+    def predict(self, as_of: str | None = None, log_prediction: bool = True) -> dict:
+        bundle = self.ensure_loaded()
+        meta = store.read_meta(self.settings.store_dir) or {}
+        version = self.model_info["version"]
+        key = f"forecast:{version}:{meta.get('content_hash')}:{as_of or 'latest'}"
+        cached = self.cache.get(key)
+        if cached is not None:
+            return {**cached, "cached": True}
+        started = time.perf_counter()
+        window, last_session = self._latest_window(bundle, pd.Timestamp(as_of) if as_of else None)
+        probability = float(bundle.probabilities(window)[0])
+        confidence = confidence_of(probability)
+        test = bundle.meta.get("test_metrics", {})
+        source = meta.get("source", "unknown")
+        forecast = {
+            "direction": "UP" if probability >= 0.5 else "DOWN",
+            "probability": round(probability, 4),
+            "confidence": confidence,
+            "risk": RISK_FOR[confidence],
+            "model_version": version,
+            "model_kind": bundle.meta.get("kind"),
+            "as_of": str(last_session.date()),
+            "target_date": str(calendar.next_session(last_session).date()),
+            "data_source": source,
+            "synthetic": source == "synthetic",
+            "stale": calendar.is_stale(last_session) if as_of is None else False,
+            "model_test_auc": test.get("auc"),
+            "model_test_accuracy": test.get("accuracy"),
+            "note": self._note(probability, test),
+            "latency_ms": round((time.perf_counter() - started) * 1000, 1),
+            "cached": False,
+        }
+        self.cache.set(key, forecast, self.cache_ttl)
+        if log_prediction:
+            jsonlog.append(self.settings.logs_dir / jsonlog.PREDICTION_LOG, {
+                "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "prediction": {k: forecast[k] for k in ("direction", "probability", "confidence")},
+                "model_version": version,
+                "as_of": forecast["as_of"],
+                "target_date": forecast["target_date"],
+                "data_source": source,
+            })
+        return forecast
+
+    @staticmethod
+    def _note(probability: float, test: dict) -> str:
+        auc = test.get("auc")
+        if auc is not None and auc < 0.52:
+            return f"The model's out-of-sample AUC is {auc:.2f}: treat this forecast as no better than a coin flip."
+        if abs(probability - 0.5) < 0.02:
+            return "P(UP) is within 2 points of 50%: this forecast is no better than a coin flip."
+        return f"Out-of-sample AUC {auc:.2f}; a forecast, not advice." if auc is not None else "A forecast, not advice."
+
+    def prediction_history(self, limit: int = 50) -> list[dict]:
+        """Logged forecasts, newest first, with the realized direction once the target session closed."""
+        records = jsonlog.read(self.settings.logs_dir / jsonlog.PREDICTION_LOG, limit)
+        closes = pd.Series(dtype=float)
+        if store.exists(self.settings.store_dir):
+            index = store.read(self.settings.store_dir, symbols=[self.universe.index_symbol])
+            closes = index.set_index("date")["close"]
+        out = []
+        for record in reversed(records):
+            as_of, target = pd.Timestamp(record.get("as_of")), pd.Timestamp(record.get("target_date"))
+            realized = None
+            if as_of in closes.index and target in closes.index:
+                realized = "UP" if closes[target] > closes[as_of] else "DOWN"
+            direction = record.get("prediction", {}).get("direction")
+            out.append({**record, "realized": realized, "correct": None if realized is None else realized == direction})
+        return out
+
+    # -- health ----------------------------------------------------------------------------------
+    def health_check(self) -> dict:
+        checks = {"model_loaded": False, "model_inference": False, "cache_healthy": False, "data_fresh": False}
+        detail: dict = {}
+        try:
+            bundle = self.ensure_loaded()
+            checks["model_loaded"] = True
+            probe = np.zeros((1, bundle.window, len(bundle.symbols), bundle.scaler.n_channels), np.float32)
+            checks["model_inference"] = bool(np.isfinite(bundle.probabilities(probe)).all())
+        except Exception as exc:  # health must report, never raise
+            detail["model"] = str(exc)
+        try:
+            self.cache.set("health:probe", 1, 5)
+            checks["cache_healthy"] = self.cache.get("health:probe") == 1
+            detail["cache"] = self.cache.stats()
+        except Exception as exc:
+            detail["cache"] = str(exc)
+        meta = store.read_meta(self.settings.store_dir) if store.exists(self.settings.store_dir) else None
+        if meta:
+            checks["data_fresh"] = not calendar.is_stale(meta.get("last_date"))
+            detail["data"] = {"last_date": meta.get("last_date"), "source": meta.get("source")}
+        else:
+            detail["data"] = "no data stored: run `sensex data update`"
+        if not (checks["model_loaded"] and checks["model_inference"]):
+            status = "unhealthy"
+        elif all(checks.values()):
+            status = "healthy"
+        else:
+            status = "degraded"
+        return {
+            "status": status, "checks": checks, "detail": detail,
+            "model_version": self.model_info["version"] if self.model_info else None,
+            "loaded_at": self.loaded_at,
+            "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }

@@ -1,0 +1,90 @@
+"""The seed's RealtimeDataFetcher: fresh data into the store, reads from it through the TTL
+cache, the data-quality report and the market overview."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from sensex import store
+from sensex.settings import Settings, get_settings
+from sensex.universe import Universe, load_universe
+
+
+class RealtimeDataFetcher:
+    def __init__(self, settings: Settings | None = None, universe: Universe | None = None, cache=None):
+        self.settings = settings or get_settings()
+        self.universe = universe or load_universe()
+        self._cache = cache
+
+    @property
+    def cache(self):
+        if self._cache is None:
+            from sensex.cache import get_cache
+
+            self._cache = get_cache(self.settings)
+        return self._cache
+
+    def _key(self, name: str) -> str:
+        meta = store.read_meta(self.settings.store_dir) or {}
+        return f"{name}:{meta.get('content_hash')}"
+
+    def fetch_latest(self, source: str | None = None) -> dict:
+        """Bring the store up to date from `source` (default: the settings' source)."""
+        from sensex.update import update_store
+
+        return update_store(self.settings, self.universe, source)
+
+    def get_history(self, days: int = 60) -> pd.DataFrame:
+        """The last `days` index sessions of every symbol, from the store via the history cache."""
+        from sensex.cache import HISTORY_TTL, cached
+
+        def load() -> pd.DataFrame:
+            frame = store.read(self.settings.store_dir)
+            dates = np.sort(frame.loc[frame["symbol"] == self.universe.index_symbol, "date"].unique())
+            return frame[frame["date"] >= dates[-days]].reset_index(drop=True) if len(dates) else frame
+
+        return cached(self.cache, self._key(f"history:{days}"), HISTORY_TTL, load)
+
+    def validate_data_quality(self, data: pd.DataFrame | None = None) -> dict:
+        from sensex import quality
+
+        data = store.read(self.settings.store_dir) if data is None else data
+        meta = store.read_meta(self.settings.store_dir) or {}
+        return quality.validate_data_quality(data, self.universe, source=meta.get("source"))
+
+    def get_market_overview(self, top: int = 5) -> dict:
+        """Latest SENSEX level and change, breadth, top movers and sector moves, each as of its session."""
+        from sensex.cache import PRICE_TTL, cached
+
+        return cached(self.cache, self._key(f"overview:{top}"), PRICE_TTL, lambda: self._overview(top))
+
+    def _overview(self, top: int) -> dict:
+        frame = self.get_history(days=2 + 5)
+        close = frame.pivot_table(index="date", columns="symbol", values="close").sort_index()
+        index = close[self.universe.index_symbol].dropna()
+        if len(index) < 2:
+            return {"available": False}
+        as_of, previous = index.index[-1], index.index[-2]
+        members = [s for s in self.universe.symbols if s in close.columns]
+        change = (close.loc[as_of, members] / close.loc[previous, members] - 1.0).dropna()
+        movers = change.sort_values()
+        sectors = pd.Series({s: self.universe.sector_of(s) for s in change.index})
+        weights = pd.Series({m.symbol: m.weight for m in self.universe.members}).reindex(change.index)
+        by_sector = (change * weights).groupby(sectors).sum() / weights.groupby(sectors).sum()
+        meta = store.read_meta(self.settings.store_dir) or {}
+        return {
+            "available": True,
+            "as_of": str(as_of.date()),
+            "previous_session": str(previous.date()),
+            "source": meta.get("source"),
+            "synthetic": meta.get("source") == "synthetic",
+            "index": {"symbol": self.universe.index_symbol, "level": float(index.iloc[-1]),
+                      "change": float(index.iloc[-1] - index.iloc[-2]),
+                      "change_pct": float(index.iloc[-1] / index.iloc[-2] - 1.0) * 100},
+            "breadth": {"advancing": int((change > 0).sum()), "declining": int((change < 0).sum()),
+                        "unchanged": int((change == 0).sum())},
+            "top_gainers": [{"symbol": s, "change_pct": float(v) * 100} for s, v in movers[::-1][:top].items()],
+            "top_losers": [{"symbol": s, "change_pct": float(v) * 100} for s, v in movers[:top].items()],
+            "sectors": [{"sector": s, "change_pct": float(v) * 100} for s, v in by_sector.sort_values(ascending=False).items()],
+        }

@@ -1,0 +1,162 @@
+"""A built-in synthetic market: 30 named members plus an index built from them.
+
+Used when there is no network and no CSV files, and as the fixture of every test. It is
+labelled synthetic everywhere it shows. The generator is:
+
+- deterministic for a seed and prefix-stable: every random stream is drawn day by day from its
+  own generator, starting at a fixed origin (2005-01-03), so asking for a later end date never
+  changes earlier rows;
+- on BSE sessions (`sensex.calendar`), up to the last completed session by default;
+- a factor model: stock return = beta * market + sector factor + idiosyncratic noise, with
+  Student-t innovations (fat tails) and GARCH(1,1) variances (volatility clustering); volume
+  rises with |return|;
+- with one small, documented predictable component, so a model has something to learn:
+  the market factor's expected return on day t+1 is
+  `-PREDICTABILITY * sigma_t * tanh(r5_t / (sigma_t * sqrt(5)))`, where r5_t is the market
+  factor's return over the last five sessions (a short-term reversal). A model that knew this
+  exactly would reach a next-day AUC of about 0.6 on the index; real markets offer far less.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from sensex import calendar
+from sensex.schema import COLUMNS, canonicalize
+from sensex.universe import Universe
+
+ORIGIN = pd.Timestamp("2005-01-03")
+PREDICTABILITY = 0.35
+INDEX_BASE_LEVEL = 10_000.0
+TAIL_DF = 4.0  # Student-t degrees of freedom: kurtosis well above the normal's
+
+
+def _unit_t(rng: np.random.Generator, size: tuple[int, ...]) -> np.ndarray:
+    """Student-t draws scaled to unit variance."""
+    return rng.standard_t(TAIL_DF, size=size) / np.sqrt(TAIL_DF / (TAIL_DF - 2.0))
+
+
+def generate(
+    universe: Universe,
+    start: str | pd.Timestamp | None = None,
+    end: str | pd.Timestamp | None = None,
+    seed: int = 7,
+) -> pd.DataFrame:
+    """Canonical OHLCV rows for every member and the index on sessions in [start, end]."""
+    end = pd.Timestamp(end) if end is not None else calendar.last_completed_session()
+    start = pd.Timestamp(start) if start is not None else ORIGIN
+    days = calendar.sessions(ORIGIN, end)
+    n_days, n_stocks = len(days), len(universe.members)
+    if n_days == 0:
+        return canonicalize(pd.DataFrame(columns=COLUMNS))
+
+    # One independent stream per component: each is consumed in day order only.
+    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(8)]
+    static = np.random.default_rng(np.random.SeedSequence([seed, 99]))
+
+    sectors = sorted({m.sector for m in universe.members})
+    sector_index = np.array([sectors.index(m.sector) for m in universe.members])
+    beta = static.uniform(0.7, 1.3, n_stocks)
+    idio_scale = static.uniform(0.010, 0.018, n_stocks)
+    drift = static.uniform(0.0, 0.0006, n_stocks)
+    start_price = np.exp(static.uniform(np.log(100), np.log(4000), n_stocks))
+    base_volume = np.exp(static.uniform(np.log(2e5), np.log(2e7), n_stocks))
+    weights = np.array([m.weight for m in universe.members], dtype=float)
+    weights = weights / weights.sum()
+
+    market_shock = _unit_t(streams[0], (n_days,))
+    sector_shock = _unit_t(streams[1], (n_days, len(sectors)))
+    idio_shock = _unit_t(streams[2], (n_days, n_stocks))
+    gap_noise = streams[3].standard_normal((n_days, n_stocks))
+    range_noise = np.abs(streams[4].standard_normal((n_days, n_stocks, 2)))
+    volume_noise = streams[5].standard_normal((n_days, n_stocks))
+    index_range_noise = np.abs(streams[6].standard_normal((n_days, 2)))
+
+    # GARCH(1,1) for the market factor and each stock's idiosyncratic part.
+    alpha, persistence = 0.08, 0.90
+    market_var_target = 0.0095**2
+    market_var = np.empty(n_days)
+    market = np.empty(n_days)
+    idio_var = np.empty((n_days, n_stocks))
+    idio = np.empty((n_days, n_stocks))
+    prev_market_var, prev_market_eps = market_var_target, 0.0
+    prev_idio_var, prev_idio_eps = idio_scale**2, np.zeros(n_stocks)
+    for t in range(n_days):
+        market_var[t] = (
+            market_var_target * (1 - alpha - persistence)
+            + alpha * prev_market_eps**2
+            + persistence * prev_market_var
+        )
+        sigma = np.sqrt(market_var[t])
+        recent = market[max(0, t - 5) : t].sum()
+        mean = -PREDICTABILITY * sigma * np.tanh(recent / (sigma * np.sqrt(5.0))) if t else 0.0
+        eps = sigma * market_shock[t]
+        market[t] = mean + eps
+        prev_market_var, prev_market_eps = market_var[t], eps
+
+        idio_var[t] = (
+            idio_scale**2 * (1 - alpha - persistence)
+            + alpha * prev_idio_eps**2
+            + persistence * prev_idio_var
+        )
+        idio[t] = np.sqrt(idio_var[t]) * idio_shock[t]
+        prev_idio_var, prev_idio_eps = idio_var[t], idio[t]
+
+    sector_part = 0.006 * sector_shock[:, sector_index]  # (D, S)
+    log_return = drift + beta * market[:, None] + sector_part + idio  # (D, S)
+    total_sigma = np.sqrt(beta**2 * market_var[:, None] + 0.006**2 + idio_var)  # (D, S)
+
+    close = start_price * np.exp(np.cumsum(log_return, axis=0))  # (D, S)
+    prev_close = np.vstack([start_price[None, :], close[:-1]])
+    # Part of each day's move happens overnight: the open gaps toward the close.
+    gap = 0.3 * log_return + 0.2 * total_sigma * gap_noise
+    open_ = prev_close * np.exp(gap)
+    high = np.maximum(open_, close) * np.exp(0.5 * total_sigma * range_noise[..., 0])
+    low = np.minimum(open_, close) * np.exp(-0.5 * total_sigma * range_noise[..., 1])
+    volume = np.round(
+        base_volume * np.exp(0.6 * np.abs(log_return) / total_sigma + 0.3 * volume_noise)
+    )
+
+    # The index: free-float-weighted average of member simple returns, chained.
+    simple = close / prev_close - 1.0
+    index_close = INDEX_BASE_LEVEL * np.cumprod(1.0 + simple @ weights)
+    index_prev = np.concatenate([[INDEX_BASE_LEVEL], index_close[:-1]])
+    index_open = index_prev * (1.0 + (open_ / prev_close - 1.0) @ weights)
+    index_sigma = np.sqrt(market_var)
+    index_high = np.maximum(index_open, index_close) * np.exp(0.4 * index_sigma * index_range_noise[:, 0])
+    index_low = np.minimum(index_open, index_close) * np.exp(-0.4 * index_sigma * index_range_noise[:, 1])
+    index_volume = np.round(volume.sum(axis=1) / 1000.0)
+
+    keep = (days >= start.normalize()) & (days <= end.normalize())
+    frames = []
+    for j, member in enumerate(universe.members):
+        frames.append(
+            pd.DataFrame(
+                {
+                    "date": days[keep],
+                    "symbol": member.symbol,
+                    "open": open_[keep, j],
+                    "high": high[keep, j],
+                    "low": low[keep, j],
+                    "close": close[keep, j],
+                    "adj_close": close[keep, j],  # no dividends in the synthetic market
+                    "volume": volume[keep, j],
+                }
+            )
+        )
+    frames.append(
+        pd.DataFrame(
+            {
+                "date": days[keep],
+                "symbol": universe.index_symbol,
+                "open": index_open[keep],
+                "high": index_high[keep],
+                "low": index_low[keep],
+                "close": index_close[keep],
+                "adj_close": index_close[keep],
+                "volume": index_volume[keep],
+            }
+        )
+    )
+    return canonicalize(pd.concat(frames, ignore_index=True))

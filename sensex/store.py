@@ -1,0 +1,163 @@
+"""The only data I/O: the Parquet store under `$SENSEX_HOME/store`.
+
+`ohlcv.parquet` holds the canonical frame sorted by (symbol, date); `meta.json` beside it records
+the source, when it was fetched, per-symbol ranges and a content hash. Both are written to a
+temporary file and renamed into place, so a crash mid-update never leaves a broken store, and a
+failed fetch never replaces or empties what is stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from sensex.errors import NoStoreError
+from sensex.schema import COLUMNS, canonicalize, empty_frame
+
+DATA_FILE = "ohlcv.parquet"
+META_FILE = "meta.json"
+SYNTHETIC = "synthetic"
+
+# Parsed store kept per process, keyed on the file's (mtime, size): the app and the API read
+# the same 60-session window many times between updates.
+_memo: dict[Path, tuple[tuple[int, int], pd.DataFrame]] = {}
+_memo_lock = threading.Lock()
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def content_hash(frame: pd.DataFrame) -> str:
+    """Order-independent fingerprint of the rows; logged with every training run."""
+    canonical = canonicalize(frame)
+    hashed = pd.util.hash_pandas_object(canonical, index=False).to_numpy()
+    return hashlib.sha256(hashed.tobytes()).hexdigest()[:16]
+
+
+def exists(store_dir: Path) -> bool:
+    return (store_dir / DATA_FILE).is_file()
+
+
+def read_meta(store_dir: Path) -> dict | None:
+    path = store_dir / META_FILE
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text())
+
+
+def _read_all(store_dir: Path) -> pd.DataFrame:
+    path = store_dir / DATA_FILE
+    stat = path.stat()
+    key = (stat.st_mtime_ns, stat.st_size)
+    with _memo_lock:
+        hit = _memo.get(path)
+        if hit is not None and hit[0] == key:
+            return hit[1]
+    frame = pq.read_table(path).to_pandas()
+    with _memo_lock:
+        _memo[path] = (key, frame)
+    return frame
+
+
+def read(
+    store_dir: Path,
+    symbols: list[str] | None = None,
+    start: str | pd.Timestamp | None = None,
+    end: str | pd.Timestamp | None = None,
+) -> pd.DataFrame:
+    """Stored rows, optionally filtered; raises NoStoreError when nothing is stored."""
+    if not exists(store_dir):
+        raise NoStoreError(f"No data in {store_dir}: run `sensex data update` first.")
+    frame = _read_all(store_dir)
+    keep = pd.Series(True, index=frame.index)
+    if symbols is not None:
+        keep &= frame["symbol"].isin(symbols)
+    if start is not None:
+        keep &= frame["date"] >= pd.Timestamp(start)
+    if end is not None:
+        keep &= frame["date"] <= pd.Timestamp(end)
+    return frame.loc[keep].reset_index(drop=True) if not keep.all() else frame.copy()
+
+
+def symbol_ranges(frame: pd.DataFrame) -> dict[str, dict]:
+    grouped = frame.groupby("symbol")["date"].agg(["min", "max", "count"])
+    return {
+        str(sym): {"first": str(r["min"].date()), "last": str(r["max"].date()), "rows": int(r["count"])}
+        for sym, r in grouped.iterrows()
+    }
+
+
+def merge(old: pd.DataFrame, new: pd.DataFrame) -> tuple[pd.DataFrame, int, int]:
+    """New rows win over stored rows for the same (symbol, date); returns (merged, added, revised)."""
+    if old.empty:
+        merged = canonicalize(new).drop_duplicates(["symbol", "date"], keep="last")
+        return merged.reset_index(drop=True), len(merged), 0
+    new = canonicalize(new).drop_duplicates(["symbol", "date"], keep="last")
+    keys_old = pd.MultiIndex.from_frame(old[["symbol", "date"]])
+    keys_new = pd.MultiIndex.from_frame(new[["symbol", "date"]])
+    overlap = keys_new.isin(keys_old)
+    added = int((~overlap).sum())
+    revised = 0
+    if overlap.any():
+        stored = old.set_index(["symbol", "date"]).loc[keys_new[overlap]]
+        incoming = new.loc[overlap].set_index(["symbol", "date"])
+        values = ["open", "high", "low", "close", "adj_close", "volume"]
+        same = (stored[values].round(6).fillna(-1).to_numpy() == incoming[values].round(6).fillna(-1).to_numpy()).all(axis=1)
+        revised = int((~same).sum())
+    merged = pd.concat([old[~keys_old.isin(keys_new)], new], ignore_index=True)
+    return canonicalize(merged), added, revised
+
+
+def write(store_dir: Path, frame: pd.DataFrame, source: str, extra_meta: dict | None = None) -> dict:
+    """Replace the store atomically with `frame`; returns the new metadata."""
+    frame = canonicalize(frame)
+    sink = pa.BufferOutputStream()
+    pq.write_table(pa.Table.from_pandas(frame[COLUMNS], preserve_index=False), sink, compression="zstd")
+    meta = {
+        "source": source,
+        "synthetic": source == SYNTHETIC,
+        "fetched_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "rows": len(frame),
+        "first_date": str(frame["date"].min().date()) if len(frame) else None,
+        "last_date": str(frame["date"].max().date()) if len(frame) else None,
+        "content_hash": content_hash(frame),
+        "symbols": symbol_ranges(frame),
+        **(extra_meta or {}),
+    }
+    # Data first, then metadata: a crash between the two leaves old metadata describing
+    # new data, which the next update rewrites; never a half-written file.
+    _atomic_write_bytes(store_dir / DATA_FILE, sink.getvalue().to_pybytes())
+    _atomic_write_bytes(store_dir / META_FILE, json.dumps(meta, indent=2).encode())
+    return meta
+
+
+def touch_meta(store_dir: Path, **fields) -> dict:
+    """Update metadata fields (e.g. the last check time) without rewriting the data."""
+    meta = read_meta(store_dir) or {}
+    meta.update(fields)
+    _atomic_write_bytes(store_dir / META_FILE, json.dumps(meta, indent=2).encode())
+    return meta
+
+
+def read_or_empty(store_dir: Path) -> pd.DataFrame:
+    return read(store_dir) if exists(store_dir) else empty_frame()
