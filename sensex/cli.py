@@ -11,7 +11,6 @@ import logging
 import os
 import sys
 import warnings
-from typing import Optional
 
 import typer
 
@@ -40,11 +39,11 @@ def _pct(x) -> str:
 
 @data_app.command("update")
 def data_update(
-    source: Optional[str] = typer.Option(None, help="auto | yfinance | csv | synthetic (default: SENSEX_DATA_SOURCE or auto)"),
-    csv_dir: Optional[str] = typer.Option(None, "--csv-dir", help="Directory of per-symbol CSV files (csv source)."),
-    start: Optional[str] = typer.Option(None, help="First date to fetch (default: incremental)."),
-    end: Optional[str] = typer.Option(None, help="Last date to fetch (default: last completed session)."),
-    universe: Optional[str] = typer.Option(None, help="Universe CSV (default: SENSEX members)."),
+    source: str | None = typer.Option(None, help="auto | yfinance | csv | synthetic (default: SENSEX_DATA_SOURCE or auto)"),
+    csv_dir: str | None = typer.Option(None, "--csv-dir", help="Directory of per-symbol CSV files (csv source)."),
+    start: str | None = typer.Option(None, help="First date to fetch (default: incremental)."),
+    end: str | None = typer.Option(None, help="Last date to fetch (default: last completed session)."),
+    universe: str | None = typer.Option(None, help="Universe CSV (default: SENSEX members)."),
     as_json: bool = JsonOption,
 ):
     """Fetch or import prices into the store, incrementally."""
@@ -63,7 +62,7 @@ def data_update(
 
 
 @data_app.command("status")
-def data_status(universe: Optional[str] = typer.Option(None), as_json: bool = JsonOption):
+def data_status(universe: str | None = typer.Option(None), as_json: bool = JsonOption):
     """Data-quality report of the store."""
     from sensex import pipeline
 
@@ -86,10 +85,10 @@ def data_status(universe: Optional[str] = typer.Option(None), as_json: bool = Js
 def train(
     preset: str = typer.Option("quick", help="quick | full | path to a YAML config"),
     model: str = typer.Option("convlstm", help="convlstm | lstm"),
-    train_end: Optional[str] = typer.Option(None, "--train-end"),
-    valid_end: Optional[str] = typer.Option(None, "--valid-end"),
-    test_end: Optional[str] = typer.Option(None, "--test-end"),
-    universe: Optional[str] = typer.Option(None),
+    train_end: str | None = typer.Option(None, "--train-end"),
+    valid_end: str | None = typer.Option(None, "--valid-end"),
+    test_end: str | None = typer.Option(None, "--test-end"),
+    universe: str | None = typer.Option(None),
     as_json: bool = JsonOption,
 ):
     """Train and evaluate a model; log the run to MLflow."""
@@ -112,8 +111,8 @@ def train(
 def evaluate(
     start: str = typer.Option(..., help="First session to score."),
     end: str = typer.Option(..., help="Last session to score."),
-    run_id: Optional[str] = typer.Option(None, "--run-id"),
-    version: Optional[str] = typer.Option(None, "--version"),
+    run_id: str | None = typer.Option(None, "--run-id"),
+    version: str | None = typer.Option(None, "--version"),
     as_json: bool = JsonOption,
 ):
     """Score a trained model on any stored range, beside the baselines."""
@@ -166,7 +165,7 @@ def registry_production(as_json: bool = JsonOption):
 
 
 @registry_app.command("promote")
-def registry_promote(version: str, min_accuracy: Optional[float] = typer.Option(None, "--min-accuracy"),
+def registry_promote(version: str, min_accuracy: float | None = typer.Option(None, "--min-accuracy"),
                      as_json: bool = JsonOption):
     """Promote a version to Production if it passes the gate."""
     result = _registry().promote_model_to_production(version, min_accuracy)
@@ -181,8 +180,8 @@ def registry_rollback(as_json: bool = JsonOption):
 
 
 @registry_app.command("drift")
-def registry_drift(start: Optional[str] = typer.Option(None, help="Score the production model from this session (default: after its test window)."),
-                   end: Optional[str] = typer.Option(None), as_json: bool = JsonOption):
+def registry_drift(start: str | None = typer.Option(None, help="Score the production model from this session (default: after its test window)."),
+                   end: str | None = typer.Option(None), as_json: bool = JsonOption):
     """Score production on recent sessions and compare with its test metrics."""
     from sensex import pipeline
 
@@ -207,7 +206,7 @@ def registry_drift(start: Optional[str] = typer.Option(None, help="Score the pro
 
 
 @app.command()
-def predict(as_of: Optional[str] = typer.Option(None, "--as-of", help="Forecast from this stored session instead of the latest."),
+def predict(as_of: str | None = typer.Option(None, "--as-of", help="Forecast from this stored session instead of the latest."),
             as_json: bool = JsonOption):
     """Next-session forecast from the production model."""
     from sensex.serving.model_server import ModelServer
@@ -230,8 +229,8 @@ def serve(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000),
 
 
 @app.command("app")
-def run_app(port: Optional[int] = typer.Option(None, help="Default: STREAMLIT_SERVER_PORT or 8501"),
-            address: Optional[str] = typer.Option(None, help="Default: STREAMLIT_SERVER_ADDRESS or 127.0.0.1")):
+def run_app(port: int | None = typer.Option(None, help="Default: STREAMLIT_SERVER_PORT or 8501"),
+            address: str | None = typer.Option(None, help="Default: STREAMLIT_SERVER_ADDRESS or 127.0.0.1")):
     """Run the Streamlit dashboard."""
     from pathlib import Path
 

@@ -13,7 +13,7 @@ import json
 import os
 import tempfile
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -136,7 +136,7 @@ def write(store_dir: Path, frame: pd.DataFrame, source: str, extra_meta: dict | 
     meta = {
         "source": source,
         "synthetic": source == SYNTHETIC,
-        "fetched_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "fetched_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "rows": len(frame),
         "first_date": str(frame["date"].min().date()) if len(frame) else None,
         "last_date": str(frame["date"].max().date()) if len(frame) else None,

@@ -18,18 +18,32 @@ st.set_page_config(page_title="SENSEX next-session forecast", layout="wide")
 
 
 @st.cache_resource
-def backend():
+def _backend(home: str, api_url: str | None):
     return make_backend(get_settings())
 
 
+def backend():
+    # Keyed on where the state lives, so a changed SENSEX_HOME or API gets its own backend.
+    settings = get_settings()
+    return _backend(str(settings.home), settings.api_url)
+
+
 @st.cache_data(ttl=300)
-def market_overview() -> dict:
+def _market_overview(home: str) -> dict:
     return backend().market_overview()
 
 
 @st.cache_data(ttl=300)
-def data_status() -> dict:
+def _data_status(home: str) -> dict:
     return backend().data_status()
+
+
+def market_overview() -> dict:
+    return _market_overview(str(get_settings().home))
+
+
+def data_status() -> dict:
+    return _data_status(str(get_settings().home))
 
 
 def synthetic_banner(is_synthetic: bool) -> None:

@@ -8,7 +8,7 @@ Every promotion, rollback and rejection is appended to `model_promotion_log.json
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sensex import jsonlog, tracking
 from sensex.config import PromotionConfig
@@ -43,7 +43,7 @@ class ModelRegistry:
 
     def _log_event(self, event_type: str, version: str | None, stage: str, **extra) -> None:
         jsonlog.append(self.settings.logs_dir / jsonlog.PROMOTION_LOG, {
-            "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
             "model_name": self.model_name, "version": version, "stage": stage,
             "event_type": event_type, **extra,
         })
@@ -82,7 +82,7 @@ class ModelRegistry:
             "metrics": metrics,
             "model_kind": (run.data.tags.get("model_kind") if run else None),
             "data_source": (run.data.tags.get("data_source") if run else None),
-            "created": datetime.fromtimestamp(mv.creation_timestamp / 1000, timezone.utc).isoformat(timespec="seconds"),
+            "created": datetime.fromtimestamp(mv.creation_timestamp / 1000, UTC).isoformat(timespec="seconds"),
         }
 
     def _version_for_alias(self, alias: str):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -98,7 +98,7 @@ class ModelServer:
                 )
             bundle.session()  # build the ONNX session now, not on the first request
             self.bundle = bundle
-            self.loaded_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            self.loaded_at = datetime.now(UTC).isoformat(timespec="seconds")
         return self.model_info
 
     def ensure_loaded(self) -> Bundle:
@@ -161,7 +161,7 @@ class ModelServer:
         self.cache.set(key, forecast, self.cache_ttl)
         if log_prediction:
             jsonlog.append(self.settings.logs_dir / jsonlog.PREDICTION_LOG, {
-                "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
                 "prediction": {k: forecast[k] for k in ("direction", "probability", "confidence")},
                 "model_version": version,
                 "as_of": forecast["as_of"],
@@ -229,5 +229,5 @@ class ModelServer:
             "status": status, "checks": checks, "detail": detail,
             "model_version": self.model_info["version"] if self.model_info else None,
             "loaded_at": self.loaded_at,
-            "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
         }

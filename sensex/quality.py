@@ -1,0 +1,504 @@
+"""Data-quality report of an OHLCV frame: the seed's `validate_data_quality`, with detail.
+
+Every finding is `{kind, count, first, last, action, detail}`: `count` is the number of rows
+(sessions) concerned, `first`/`last` their earliest and latest dates (ISO), `action` what the
+project does about it. Findings describe the frame as given; validity is judged on the frame
+after `repair`, which is what features and models read.
+
+Repaired (`repair` drops the rows; the gap they leave is a missing session, which the feature
+builder masks rather than fills):
+- `duplicates`: several rows for one (symbol, date); the last one wins (Yahoo appends revisions).
+- `non_monotonic_dates`: a row dated before the row above it; sorting fixes it.
+- `filler_rows`: member rows with volume 0 and Open = High = Low = Close. Yahoo writes them on
+  holidays and stale days, often with a wrong (unadjusted) price that fakes a one-day spike.
+  For the index they are only a warning and kept (its volume is 0 for years before mid-2003).
+- `missing_values`, `non_positive_prices`: a row without a usable price carries no information.
+
+Exclude a symbol (it is not `valid`, and readiness counts only valid members):
+- `no_data`: the symbol is in the universe but has no row;
+- `insufficient_history`: fewer than `MIN_SESSIONS` (30) usable rows after repair;
+- `lagging`: its last usable row is more than `LAG_SESSIONS` (30) sessions before the index's
+  last row (delisted, suspended or no longer updated).
+
+Warn only (the rows stay; they are real prices or cannot be told from real prices):
+- `high_low_inconsistent`: High below max(Open, Close, Low) or Low above min(Open, Close, High)
+  (relative tolerance `HIGH_LOW_TOLERANCE`); common in Yahoo's data before 2002.
+- `stale_stretch`: the close unchanged for at least `STALE_STRETCH_SESSIONS` (5) rows in a row
+  (moves and stretches are judged on rows with usable prices, filler rows included).
+- `extreme_move`: |close / previous close - 1| > `EXTREME_MOVE` (40%) that no split explains.
+  A move is split-like when the ratio (or its inverse) is within `SPLIT_TOLERANCE` (3%) of a
+  simple split or bonus factor (2, 3, 4, 5, 10, 3/2, 5/2: 1/2, 1/5, 1/10, 2/3, ...) AND the
+  price holds both levels: each of the `SPLIT_HOLD_SESSIONS` (10) closes before the jump stays
+  within `SPLIT_HOLD_BAND` (25%) of the old close, and each of the 10 after it within 25% of
+  the new close. A spike that reverts, and the reversal of such a spike, are never splits.
+- `split_like_move`: a move beyond 40% that the split rule explains. Prices are meant to be
+  split-adjusted, so it is still shown: it may be an unadjusted split (a fake return for the
+  model) or a level change a split cannot be told from without corporate-action data.
+- `missing_sessions`: BSE sessions (`sensex.calendar`) between a symbol's first and last row
+  with no row in the frame as given (rows that `repair` drops leave further gaps). Rows on
+  dates the calendar does not list (muhurat sessions on Diwali, other special sessions) are
+  not errors and are not reported. Before 1997 the calendar is weekdays, so holidays of that
+  era show up here.
+- `zero_volume_index`: index rows with volume 0.
+
+Status: `invalid` when not ready (the index is not valid, or fewer than 25 of 30 members are:
+the seed's rule, scaled as ceil(n * 25 / 30) for a universe of n members); `degraded` when ready
+but stale, or some members are invalid, or the calendar is past its recorded range; `valid`
+otherwise. Stale means the index's last usable session is older than the last completed BSE
+session (`calendar.last_completed_session(now)`).
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+
+from sensex import calendar
+from sensex.schema import COLUMNS, INDEX_SYMBOL, PRICE_COLUMNS
+from sensex.universe import Universe
+
+MIN_SESSIONS = 30
+VALID_FRACTION = 25 / 30
+LAG_SESSIONS = 30
+STALE_STRETCH_SESSIONS = 5
+EXTREME_MOVE = 0.40
+SPLIT_FACTORS = (2.0, 3.0, 4.0, 5.0, 10.0, 1.5, 2.5)
+SPLIT_TOLERANCE = 0.03
+SPLIT_HOLD_SESSIONS = 10
+SPLIT_HOLD_BAND = 0.25
+HIGH_LOW_TOLERANCE = 1e-6
+
+REPAIRED = "repaired"
+EXCLUDES = "excludes"
+WARNS = "warns"
+ACTIONS = {
+    "duplicates": REPAIRED,
+    "non_monotonic_dates": REPAIRED,
+    "filler_rows": REPAIRED,
+    "missing_values": REPAIRED,
+    "non_positive_prices": REPAIRED,
+    "no_data": EXCLUDES,
+    "insufficient_history": EXCLUDES,
+    "lagging": EXCLUDES,
+    "high_low_inconsistent": WARNS,
+    "stale_stretch": WARNS,
+    "extreme_move": WARNS,
+    "split_like_move": WARNS,
+    "missing_sessions": WARNS,
+    "zero_volume_index": WARNS,
+}
+
+
+def thresholds() -> dict:
+    return {
+        "min_sessions": MIN_SESSIONS,
+        "valid_fraction": round(VALID_FRACTION, 4),
+        "lag_sessions": LAG_SESSIONS,
+        "stale_stretch_sessions": STALE_STRETCH_SESSIONS,
+        "extreme_move": EXTREME_MOVE,
+        "split_factors": list(SPLIT_FACTORS),
+        "split_tolerance": SPLIT_TOLERANCE,
+        "split_hold_sessions": SPLIT_HOLD_SESSIONS,
+        "split_hold_band": SPLIT_HOLD_BAND,
+        "high_low_tolerance": HIGH_LOW_TOLERANCE,
+        "actions": dict(ACTIONS),
+    }
+
+
+def _iso(value: object) -> str | None:
+    return None if value is None or pd.isna(value) else pd.Timestamp(value).strftime("%Y-%m-%d")
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" + ("" if count == 1 else ("es" if word.endswith("ch") else "s"))
+
+
+def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.sort_values(["symbol", "date"], kind="stable").reset_index(drop=True)
+
+
+def _filler(frame: pd.DataFrame) -> pd.Series:
+    return (
+        (frame["volume"] == 0)
+        & (frame["open"] == frame["high"])
+        & (frame["high"] == frame["low"])
+        & (frame["low"] == frame["close"])
+    )
+
+
+def _unusable(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Rows with a missing price, and rows with a zero or negative price."""
+    prices = frame[PRICE_COLUMNS]
+    return prices.isna().any(axis=1), (prices <= 0).any(axis=1)
+
+
+def repair(frame: pd.DataFrame, index_symbol: str = INDEX_SYMBOL) -> pd.DataFrame:
+    """The rows features may use: sorted, one per (symbol, date), no filler or priceless rows.
+
+    Drops member filler rows (volume 0 and O = H = L = C; the index keeps its own), rows with a
+    missing or non-positive price, and all but the last row of a duplicated (symbol, date).
+    Never mutates `frame`.
+    """
+    out = _sorted(frame[COLUMNS])
+    out = out[~out.duplicated(["symbol", "date"], keep="last")]
+    missing, non_positive = _unusable(out)
+    filler = _filler(out) & (out["symbol"] != index_symbol)
+    return out[~(filler | missing | non_positive)].reset_index(drop=True)
+
+
+def _finding(kind: str, count: int, first: object, last: object, detail: str | None = None) -> dict:
+    return {
+        "kind": kind,
+        "count": int(count),
+        "first": _iso(first),
+        "last": _iso(last),
+        "action": ACTIONS[kind],
+        "detail": detail,
+    }
+
+
+def _per_symbol(
+    issues: dict[str, list[dict]], kind: str, dates: pd.Series, symbols: pd.Series, detail=None
+) -> None:
+    """One finding per symbol for the rows where the mask held (dates/symbols already masked)."""
+    if dates.empty:
+        return
+    summary = (
+        pd.DataFrame({"symbol": symbols.to_numpy(), "date": dates.to_numpy()})
+        .groupby("symbol")["date"]
+        .agg(["size", "min", "max"])
+    )
+    for symbol, row in summary.iterrows():
+        text = detail(symbol) if detail is not None else None
+        issues.setdefault(symbol, []).append(
+            _finding(kind, row["size"], row["min"], row["max"], text)
+        )
+
+
+def _stale_stretches(data: pd.DataFrame, issues: dict[str, list[dict]]) -> None:
+    symbol, close = data["symbol"], data["close"]
+    same = (symbol == symbol.shift()) & (close == close.shift())
+    run = (~same).cumsum()
+    length = run.map(run.value_counts())
+    stale = length >= STALE_STRETCH_SESSIONS
+    if not stale.any():
+        return
+    rows = data.loc[stale, ["symbol", "date"]].assign(run=run[stale])
+    runs = rows.groupby("run").agg(
+        symbol=("symbol", "first"),
+        first=("date", "min"),
+        last=("date", "max"),
+        sessions=("date", "size"),
+    )
+    for name, group in runs.groupby("symbol"):
+        longest = group.loc[group["sessions"].idxmax()]
+        detail = (
+            f"{_plural(len(group), 'stretch')} of an unchanged close; the longest lasts"
+            f" {longest['sessions']} rows ({_iso(longest['first'])} to {_iso(longest['last'])})."
+        )
+        issues.setdefault(name, []).append(
+            _finding(
+                "stale_stretch",
+                group["sessions"].sum(),
+                group["first"].min(),
+                group["last"].max(),
+                detail,
+            )
+        )
+
+
+def _holds(level: float, closes: np.ndarray) -> bool:
+    return len(closes) > 0 and bool(np.all(np.abs(closes / level - 1.0) <= SPLIT_HOLD_BAND))
+
+
+def _split_like(close: np.ndarray, at: int, start: int, end: int) -> bool:
+    """A jump at row `at` (of a symbol's rows start..end-1) that a split explains.
+
+    The ratio is near a simple factor, the old level held before it and the new level holds
+    after it. With no rows on one side it cannot be told from an error, so it is not a split.
+    """
+    ratio = close[at] / close[at - 1]
+    step = abs(math.log(max(ratio, 1.0 / ratio)))
+    if not any(abs(step - math.log(f)) <= math.log1p(SPLIT_TOLERANCE) for f in SPLIT_FACTORS):
+        return False
+    before = close[max(start, at - 1 - SPLIT_HOLD_SESSIONS) : at - 1]
+    after = close[at + 1 : min(end, at + 1 + SPLIT_HOLD_SESSIONS)]
+    return _holds(close[at - 1], before) and _holds(close[at], after)
+
+
+def _extreme_moves(data: pd.DataFrame, issues: dict[str, list[dict]]) -> None:
+    symbol = data["symbol"].to_numpy()
+    close = data["close"].to_numpy(dtype=np.float64)
+    dates = data["date"].to_numpy()
+    same_symbol = np.zeros(len(data), dtype=bool)
+    same_symbol[1:] = symbol[1:] == symbol[:-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        change = np.full(len(data), np.nan)
+        change[1:] = close[1:] / close[:-1] - 1.0
+    candidates = np.flatnonzero(same_symbol & (np.abs(change) > EXTREME_MOVE))
+    if len(candidates) == 0:
+        return
+    # Rows are sorted by symbol, so a symbol's rows end where the next symbol starts.
+    codes = pd.factorize(symbol)[0]
+    starts = np.searchsorted(codes, codes[candidates], side="left")
+    ends = np.searchsorted(codes, codes[candidates], side="right")
+    split = np.array(
+        [
+            _split_like(close, at, start, end)
+            for at, start, end in zip(candidates, starts, ends, strict=True)
+        ],
+        dtype=bool,
+    )
+    moves = pd.DataFrame(
+        {"symbol": symbol[candidates], "date": dates[candidates], "change": change[candidates]}
+    )
+    for kind, chosen, why in (
+        ("extreme_move", ~split, "which no split explains"),
+        (
+            "split_like_move",
+            split,
+            "a split-like ratio with both levels holding, so possibly an unadjusted split",
+        ),
+    ):
+        found = moves[chosen]
+
+        def detail(name: str, found: pd.DataFrame = found, why: str = why) -> str:
+            own = found[found["symbol"] == name]
+            worst = own.loc[own["change"].abs().idxmax()]
+            return f"largest move {worst['change']:+.0%} on {_iso(worst['date'])}, {why}."
+
+        _per_symbol(issues, kind, found["date"], found["symbol"], detail)
+
+
+def _missing_sessions(data: pd.DataFrame, issues: dict[str, list[dict]]) -> np.ndarray:
+    """Report calendar sessions without a row; returns the calendar (int64 ns) it used."""
+    if data.empty:
+        return np.array([], dtype=np.int64)
+    days = calendar.sessions(data["date"].min(), data["date"].max()).asi8
+    for name, dates in data.groupby("symbol", sort=False)["date"]:
+        stamps = dates.to_numpy().astype("datetime64[ns]").astype(np.int64)
+        lo, hi = np.searchsorted(days, [stamps[0], stamps[-1]])
+        window = days[lo : hi + 1]
+        missing = ~np.isin(window, stamps, assume_unique=True)
+        if not missing.any():
+            continue
+        positions = np.flatnonzero(missing)
+        breaks = np.flatnonzero(np.diff(positions) != 1)
+        starts = np.concatenate([[0], breaks + 1])
+        stops = np.concatenate([breaks, [len(positions) - 1]])
+        longest = int(np.argmax(stops - starts))
+        gap_from = pd.Timestamp(window[positions[starts[longest]]])
+        gap_to = pd.Timestamp(window[positions[stops[longest]]])
+        detail = (
+            f"{_plural(len(starts), 'gap')}; the longest is"
+            f" {_plural(int(stops[longest] - starts[longest] + 1), 'session')}"
+            f" ({_iso(gap_from)} to {_iso(gap_to)})."
+        )
+        issues.setdefault(name, []).append(
+            _finding(
+                "missing_sessions",
+                missing.sum(),
+                pd.Timestamp(window[positions[0]]),
+                pd.Timestamp(window[positions[-1]]),
+                detail,
+            )
+        )
+    return days
+
+
+def _analyse(frame: pd.DataFrame, universe: Universe) -> tuple[dict[str, list[dict]], pd.DataFrame]:
+    """Findings per symbol, and the repaired frame they were judged on."""
+    issues: dict[str, list[dict]] = {}
+    given = frame[COLUMNS]
+
+    previous = given.groupby("symbol", sort=False)["date"].shift()
+    backwards = given["date"] < previous
+    _per_symbol(issues, "non_monotonic_dates", given["date"][backwards], given["symbol"][backwards])
+
+    ordered = _sorted(given)
+    duplicated = ordered.duplicated(["symbol", "date"], keep="last")
+    _per_symbol(issues, "duplicates", ordered["date"][duplicated], ordered["symbol"][duplicated])
+    data = ordered[~duplicated].reset_index(drop=True)
+
+    is_index = data["symbol"] == universe.index_symbol
+    missing, non_positive = _unusable(data)
+    filler = _filler(data)
+    low_side = data[["open", "close", "high"]].min(axis=1)
+    high_side = data[["open", "close", "low"]].max(axis=1)
+    inconsistent = (data["high"] < high_side * (1 - HIGH_LOW_TOLERANCE)) | (
+        data["low"] > low_side * (1 + HIGH_LOW_TOLERANCE)
+    )
+    for kind, mask in (
+        ("missing_values", missing),
+        ("non_positive_prices", non_positive),
+        ("filler_rows", filler),
+        ("high_low_inconsistent", inconsistent),
+        ("zero_volume_index", is_index & (data["volume"] == 0)),
+    ):
+        _per_symbol(issues, kind, data["date"][mask], data["symbol"][mask])
+    for finding in issues.get(universe.index_symbol, []):
+        if finding["kind"] == "filler_rows":
+            finding["action"] = WARNS  # the index keeps them: see the module docstring
+
+    # Moves and stretches are judged on priced rows: a missing or zero price is its own finding.
+    priced = data[~(missing | non_positive)]
+    _stale_stretches(priced, issues)
+    _extreme_moves(priced, issues)
+    days = _missing_sessions(data, issues)
+
+    usable = data[~((filler & ~is_index) | missing | non_positive)]
+    _exclusions(usable, universe, days, issues)
+    for findings in issues.values():
+        findings.sort(key=lambda f: list(ACTIONS).index(f["kind"]))
+    return issues, usable.reset_index(drop=True)
+
+
+def _exclusions(
+    usable: pd.DataFrame, universe: Universe, days: np.ndarray, issues: dict[str, list[dict]]
+) -> None:
+    spans = usable.groupby("symbol")["date"].agg(["size", "min", "max"])
+    index_last = (
+        spans.loc[universe.index_symbol, "max"]
+        if universe.index_symbol in spans.index
+        else (usable["date"].max() if not usable.empty else None)
+    )
+    for name in dict.fromkeys([*universe.all_symbols, *spans.index]):
+        if name not in spans.index:
+            detail = "no usable row: fetch or import this symbol."
+            issues.setdefault(name, []).append(_finding("no_data", 0, None, None, detail))
+            continue
+        size, first, last = spans.loc[name]
+        if size < MIN_SESSIONS:
+            detail = f"only {size} usable rows; at least {MIN_SESSIONS} are needed."
+            issues.setdefault(name, []).append(
+                _finding("insufficient_history", size, first, last, detail)
+            )
+        if index_last is not None and last < index_last:
+            behind_from, behind_to = np.searchsorted(
+                days, [pd.Timestamp(last).value, pd.Timestamp(index_last).value], side="right"
+            )
+            behind = int(behind_to - behind_from)
+            if behind > LAG_SESSIONS:
+                detail = (
+                    f"last usable row {_iso(last)} is {behind} sessions before the index's"
+                    f" {_iso(index_last)}; update or drop this symbol."
+                )
+                issues.setdefault(name, []).append(
+                    _finding("lagging", behind, pd.Timestamp(days[behind_from]), index_last, detail)
+                )
+
+
+def find_issues(frame: pd.DataFrame, universe: Universe) -> dict[str, list[dict]]:
+    """Findings per symbol (universe symbols and any other symbol in `frame`).
+
+    Each finding is `{kind, count, first, last, action, detail}`; symbols without findings
+    map to an empty list.
+    """
+    issues, _ = _analyse(frame, universe)
+    names = dict.fromkeys([*universe.all_symbols, *frame["symbol"].unique()])
+    return {name: issues.get(name, []) for name in names}
+
+
+def validate_data_quality(
+    frame: pd.DataFrame,
+    universe: Universe,
+    now: datetime | None = None,
+    source: str | None = None,
+) -> dict:
+    """The seed's quality report (`status`, `readiness`, `statistics`), with per-symbol detail."""
+    issues, usable = _analyse(frame, universe)
+    given = frame.groupby("symbol")["date"].agg(["size", "min", "max"])
+    kept = usable.groupby("symbol")["date"].agg(["size", "max"])
+
+    def entry(name: str) -> dict:
+        findings = issues.get(name, [])
+        excluded = [f["kind"] for f in findings if f["action"] == EXCLUDES]
+        return {
+            "rows": int(given.loc[name, "size"]) if name in given.index else 0,
+            "usable_rows": int(kept.loc[name, "size"]) if name in kept.index else 0,
+            "first": _iso(given.loc[name, "min"]) if name in given.index else None,
+            "last": _iso(given.loc[name, "max"]) if name in given.index else None,
+            "valid": not excluded,
+            "excluded_by": excluded,
+            "issues": findings,
+        }
+
+    symbols = {name: entry(name) for name in universe.all_symbols}
+    members = universe.symbols
+    valid_members = [s for s in members if symbols[s]["valid"]]
+    required = math.ceil(len(members) * VALID_FRACTION - 1e-9)
+    index_valid = symbols[universe.index_symbol]["valid"]
+    readiness = bool(index_valid and len(valid_members) >= required)
+
+    if universe.index_symbol in kept.index:
+        last_date = kept.loc[universe.index_symbol, "max"]
+    else:
+        last_date = usable["date"].max() if not usable.empty else None
+    now = now or calendar.now_ist()
+    expected = calendar.last_completed_session(now)
+    stale = last_date is None or pd.Timestamp(last_date) < expected
+    calendar_info = calendar.calendar_status(now.astimezone(calendar.IST).date())
+
+    warnings: list[str] = []
+    if not index_valid:
+        warnings.append(
+            f"The {universe.index_symbol} index is not usable"
+            f" ({', '.join(symbols[universe.index_symbol]['excluded_by'])}): fetch or import it."
+        )
+    invalid = [s for s in members if not symbols[s]["valid"]]
+    if invalid:
+        reasons = ", ".join(f"{s} ({'/'.join(symbols[s]['excluded_by'])})" for s in invalid[:10])
+        more = f" and {len(invalid) - 10} more" if len(invalid) > 10 else ""
+        warnings.append(
+            f"{len(invalid)} of {len(members)} members are not valid: {reasons}{more};"
+            f" at least {required} valid members are needed."
+        )
+    if stale:
+        warnings.append(
+            f"The data ends on {_iso(last_date) or 'no date'} but the last completed BSE session"
+            f" is {_iso(expected)}: run `sensex data update`."
+        )
+    if calendar_info.get("fallback") and calendar_info.get("message"):
+        warnings.append(calendar_info["message"])
+
+    if not readiness:
+        status = "invalid"
+    elif stale or invalid or calendar_info.get("fallback"):
+        status = "degraded"
+    else:
+        status = "valid"
+
+    issue_counts: dict[str, int] = {}
+    for findings in issues.values():
+        for finding in findings:
+            issue_counts[finding["kind"]] = issue_counts.get(finding["kind"], 0) + finding["count"]
+    known = set(universe.all_symbols)
+    return {
+        "status": status,
+        "readiness": readiness,
+        "source": source,
+        "last_date": _iso(last_date),
+        "expected_last_date": _iso(expected),
+        "stale": bool(stale),
+        "checked_at": now.isoformat(timespec="seconds"),
+        "calendar": calendar_info,
+        "warnings": warnings,
+        "statistics": {
+            "valid_symbols": len(valid_members),
+            "total_symbols": len(members),
+            "required_valid_symbols": required,
+            "data_coverage": round(100.0 * len(valid_members) / len(members), 1)
+            if members
+            else 0.0,
+            "index_valid": bool(index_valid),
+            "rows": len(frame),
+            "usable_rows": len(usable),
+            "issue_counts": issue_counts,
+        },
+        "symbols": symbols,
+        "unknown_symbols": sorted(s for s in given.index if s not in known),
+        "thresholds": thresholds(),
+    }

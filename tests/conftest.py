@@ -1,0 +1,78 @@
+"""Shared fixtures. Everything is offline: data comes from the synthetic market."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from sensex.settings import get_settings, load_settings
+from sensex.sources import synthetic
+from sensex.universe import load_universe
+
+REPO = Path(__file__).resolve().parents[1]
+REAL_DATA = REPO.parent / "shared" / "data" / "sensex-real"
+# A fixed end keeps every test independent of today's date.
+FIXTURE_START, FIXTURE_END = "2018-06-01", "2021-12-31"
+
+TINY_CONFIG = """
+name: tiny
+model: {hidden: 4, projection: 4, dropout: 0.0}
+train: {epochs: 2, patience: 1, max_train_windows: 200, valid_sessions: 60, test_sessions: 60, batch_size: 32}
+"""
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch, tmp_path_factory):
+    """No test sees the developer's SENSEX_HOME, MLflow server or Redis unless it asks."""
+    for name in ("MLFLOW_TRACKING_URI", "SENSEX_REDIS_URL", "SENSEX_API_URL", "SENSEX_DATA_SOURCE", "SENSEX_CSV_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    if "SENSEX_HOME" not in os.environ or not os.environ["SENSEX_HOME"].startswith(str(tmp_path_factory.getbasetemp())):
+        monkeypatch.setenv("SENSEX_HOME", str(tmp_path_factory.mktemp("home")))
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def universe():
+    return load_universe()
+
+
+@pytest.fixture(scope="session")
+def market(universe) -> pd.DataFrame:
+    return synthetic.generate(universe, FIXTURE_START, FIXTURE_END)
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("SENSEX_HOME", str(tmp_path / "home"))
+    get_settings.cache_clear()
+    return load_settings()
+
+
+@pytest.fixture
+def tiny_config(tmp_path) -> Path:
+    path = tmp_path / "tiny.yaml"
+    path.write_text(TINY_CONFIG)
+    return path
+
+
+@pytest.fixture(scope="session")
+def trained_home(tmp_path_factory, universe):
+    """A SENSEX_HOME with synthetic data, one tiny trained model, promoted to production."""
+    from sensex import pipeline
+    from sensex.serving.model_registry import ModelRegistry
+    from sensex.update import update_store
+
+    root = tmp_path_factory.mktemp("trained")
+    settings = load_settings({"SENSEX_HOME": str(root / "home")})
+    update_store(settings, universe, "synthetic", start=FIXTURE_START, end=FIXTURE_END,
+                 yahoo_reachable=lambda: False)
+    config = root / "tiny.yaml"
+    config.write_text(TINY_CONFIG)
+    trained = pipeline.train(settings, str(config))
+    promoted = ModelRegistry(settings).setup_automated_promotion()
+    return {"settings": settings, "train": trained, "promoted": promoted}

@@ -1,0 +1,92 @@
+import os
+
+import pandas as pd
+import pytest
+
+from sensex import store
+from sensex.errors import DataSourceError, NoStoreError
+from sensex.update import update_store
+
+
+def test_round_trip_keeps_every_row(home, market):
+    meta = store.write(home.store_dir, market, "synthetic")
+    back = store.read(home.store_dir)
+    pd.testing.assert_frame_equal(back, market)
+    assert meta["content_hash"] == store.content_hash(back)
+    assert store.read_meta(home.store_dir)["symbols"]["SENSEX"]["last"] == "2021-12-31"
+    assert not [p for p in home.store_dir.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_read_filters_by_symbol_and_date(home, market):
+    store.write(home.store_dir, market, "synthetic")
+    part = store.read(home.store_dir, symbols=["TCS"], start="2021-01-01", end="2021-01-31")
+    assert set(part["symbol"]) == {"TCS"}
+    assert part["date"].between("2021-01-01", "2021-01-31").all()
+
+
+def test_reading_an_empty_store_says_what_to_do(home):
+    with pytest.raises(NoStoreError, match="sensex data update"):
+        store.read(home.store_dir)
+
+
+def test_merge_counts_added_and_revised_rows(market):
+    old = market[market["date"] <= "2021-06-30"]
+    new = market[market["date"] >= "2021-06-01"].copy()
+    new.loc[new["date"] == pd.Timestamp("2021-06-01"), "close"] *= 1.01
+    merged, added, revised = store.merge(old, new)
+    assert len(merged) == len(market)
+    assert added == int((market["date"] > "2021-06-30").sum())
+    assert revised == 31  # the one revised session, for every symbol
+
+
+def test_update_is_incremental_and_a_second_run_adds_nothing(home, universe):
+    first = update_store(
+        home,
+        universe,
+        "synthetic",
+        start="2021-01-01",
+        end="2021-06-30",
+        yahoo_reachable=lambda: False,
+    )
+    assert first["rows_added"] > 0 and first["synthetic"] is True
+    mtime = os.stat(home.store_dir / store.DATA_FILE).st_mtime_ns
+    again = update_store(
+        home, universe, "synthetic", end="2021-06-30", yahoo_reachable=lambda: False
+    )
+    assert again["rows_added"] == 0 and again["rows_revised"] == 0
+    assert os.stat(home.store_dir / store.DATA_FILE).st_mtime_ns == mtime  # nothing rewritten
+    later = update_store(
+        home, universe, "synthetic", end="2021-07-31", yahoo_reachable=lambda: False
+    )
+    assert later["rows_added"] == 31 * 21 and later["last_date"] == "2021-07-30"
+
+
+def test_auto_offline_keeps_a_real_store_as_it_is(home, universe, market):
+    store.write(home.store_dir, market, "csv")
+    before = store.read_meta(home.store_dir)["content_hash"]
+    result = update_store(home, universe, "auto", yahoo_reachable=lambda: False)
+    assert result["source"] == "csv" and "Offline" in result["message"]
+    assert store.read_meta(home.store_dir)["content_hash"] == before
+
+
+def test_network_failure_never_empties_the_store(home, universe, market, monkeypatch):
+    from sensex.sources import yahoo
+
+    store.write(home.store_dir, market, "yfinance")
+    before = store.read_meta(home.store_dir)["content_hash"]
+
+    def down(*args, **kwargs):
+        raise DataSourceError("Yahoo Finance returned no data for any symbol: check the network.")
+
+    monkeypatch.setattr(yahoo, "fetch", down)
+    with pytest.raises(DataSourceError):
+        update_store(home, universe, "yfinance", yahoo_reachable=lambda: True)
+    assert store.read_meta(home.store_dir)["content_hash"] == before
+    assert len(store.read(home.store_dir)) == len(market)
+
+
+def test_unknown_source_is_refused(home, universe):
+    from sensex.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="Unknown source"):
+        update_store(home, universe, "bloomberg", yahoo_reachable=lambda: False)

@@ -1,0 +1,49 @@
+import pytest
+from fastapi.testclient import TestClient
+
+from sensex.serving.api import create_app
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def client(trained_home):
+    with TestClient(create_app(trained_home["settings"])) as client:
+        yield client
+
+
+def test_predict(client):
+    response = client.post("/predict")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["direction"] in ("UP", "DOWN") and body["synthetic"] is True
+    assert body["target_date"] == "2022-01-03"
+    again = client.post("/predict").json()
+    assert again["cached"] is True and again["probability"] == body["probability"]
+
+
+def test_predict_rejects_a_malformed_date(client):
+    assert client.post("/predict", json={"as_of": "yesterday"}).status_code == 422
+
+
+def test_health_version_model_history_metrics(client):
+    health = client.get("/health")
+    assert health.status_code == 200
+    assert health.json()["checks"]["model_loaded"] is True
+    assert client.get("/version").json()["model_version"] == "1"
+    assert client.get("/model").json()["kind"] == "convlstm"
+    client.post("/predict")
+    assert client.get("/predictions?limit=5").json()["predictions"]
+    metrics = client.get("/metrics").text
+    assert "sensex_predictions_total" in metrics
+    overview = client.get("/market").json()
+    assert overview["as_of"] == "2021-12-31" and overview["synthetic"] is True
+
+
+def test_no_production_model_is_503_with_a_reason(home):
+    with TestClient(create_app(home)) as client:
+        health = client.get("/health")
+        assert health.status_code == 503 and health.json()["status"] == "unhealthy"
+        response = client.post("/predict")
+        assert response.status_code == 503
+        assert "sensex registry setup" in response.json()["detail"]

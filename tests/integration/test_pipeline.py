@@ -1,0 +1,103 @@
+"""data update -> train -> registry setup -> predict, in a temporary SENSEX_HOME."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from sensex import jsonlog
+from sensex.serving.model_server import ModelServer
+
+pytestmark = pytest.mark.integration
+
+
+def sensex_cli(home, *args, check=True):
+    env = {**os.environ, "SENSEX_HOME": str(home), "SENSEX_LOG_LEVEL": "WARNING"}
+    out = subprocess.run([sys.executable, "-m", "sensex", *args], capture_output=True, text=True, env=env, timeout=300)
+    if check:
+        assert out.returncode == 0, out.stderr
+    return out
+
+
+def test_training_logs_metrics_beside_baselines(trained_home):
+    result = trained_home["train"]
+    for key in ("test_accuracy", "test_auc", "test_brier", "test_f1"):
+        assert 0.0 <= result["metrics"][key] <= 1.0
+    assert set(result["baselines"]) >= {"always_up", "prev_day", "logreg"}
+    assert result["onnx_parity_max_abs"] < 1e-5
+    assert result["synthetic"] is True
+
+
+def test_promoted_version_is_production(trained_home):
+    assert trained_home["promoted"]["stage"] == "Production"
+    assert "production" in trained_home["promoted"]["aliases"]
+
+
+def test_predict_returns_the_forecast_contract(trained_home):
+    settings = trained_home["settings"]
+    forecast = ModelServer(settings).predict()
+    assert forecast["direction"] in ("UP", "DOWN")
+    assert 0.0 <= forecast["probability"] <= 1.0
+    assert (forecast["direction"] == "UP") == (forecast["probability"] >= 0.5)
+    assert forecast["confidence"] in ("Low", "Medium", "High")
+    assert forecast["as_of"] == "2021-12-31"
+    assert forecast["target_date"] == "2022-01-03"  # the next BSE session, not the next day
+    assert forecast["data_source"] == "synthetic" and forecast["synthetic"] is True
+    logged = jsonlog.read(settings.logs_dir / jsonlog.PREDICTION_LOG)
+    assert logged[-1]["prediction"]["direction"] == forecast["direction"]
+
+
+def test_forecast_from_an_earlier_session_gets_its_realized_outcome(trained_home):
+    server = ModelServer(trained_home["settings"])
+    forecast = server.predict(as_of="2021-12-15")
+    assert forecast["as_of"] == "2021-12-15" and forecast["target_date"] == "2021-12-16"
+    history = server.prediction_history(10)
+    row = next(h for h in history if h["as_of"] == "2021-12-15")
+    assert row["realized"] in ("UP", "DOWN") and row["correct"] in (True, False)
+
+
+def test_cli_end_to_end_with_json(tmp_path, tiny_config):
+    home = tmp_path / "home"
+    update = json.loads(sensex_cli(home, "data", "update", "--source", "synthetic", "--start", "2018-06-01", "--end", "2021-12-31", "--json").stdout)
+    assert update["source"] == "synthetic" and update["rows_added"] > 0
+    assert update["quality"]["statistics"]["valid_symbols"] == 30
+    status = json.loads(sensex_cli(home, "data", "status", "--json").stdout)
+    assert status["readiness"] is True and status["statistics"]["total_symbols"] == 30
+    trained = json.loads(sensex_cli(home, "train", "--preset", str(tiny_config), "--json").stdout)
+    assert trained["run_id"] and "test_auc" in trained["metrics"] and "logreg" in trained["baselines"]
+    setup = json.loads(sensex_cli(home, "registry", "setup", "--json").stdout)
+    assert setup["version"] == "1" and setup["stage"] == "Production"
+    forecast = json.loads(sensex_cli(home, "predict", "--json").stdout)
+    for key in ("direction", "probability", "confidence", "risk", "model_version", "as_of", "target_date", "data_source"):
+        assert key in forecast
+    evaluated = json.loads(sensex_cli(home, "evaluate", "--run-id", trained["run_id"], "--start", "2021-07-01", "--end", "2021-12-31", "--json").stdout)
+    assert evaluated["n"] > 100 and "auc" in evaluated["metrics"] and "always_up" in evaluated["baselines"]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["data", "update", "--source", "bloomberg"], "Unknown source"),
+        (["data", "update", "--source", "csv"], "--csv-dir"),
+        (["predict"], "sensex train"),
+        (["data", "status"], "sensex data update"),
+    ],
+)
+def test_bad_input_gets_one_sentence_and_nonzero_exit(tmp_path, args, message):
+    out = sensex_cli(tmp_path / "empty-home", *args, check=False)
+    assert out.returncode != 0
+    assert message in out.stderr
+    assert "Traceback" not in out.stderr
+    lines = [line for line in out.stderr.strip().splitlines() if line.startswith("error:")]
+    assert len(lines) == 1
+
+
+def test_predict_without_enough_data_says_what_to_do(trained_home):
+    from sensex.errors import DataError
+
+    server = ModelServer(trained_home["settings"])
+    with pytest.raises(DataError, match="sessions"):
+        server.predict(as_of=str(pd.Timestamp("2018-07-02").date()))
