@@ -327,9 +327,10 @@ def get_cache(settings: Settings | None = None) -> Cache:
     settings = settings or get_settings()
     with _factory_lock:
         if settings.redis_url:
-            cache = _redis_caches.get(settings.redis_url)
+            key = f"{settings.redis_url}|{settings.redis_prefix}"
+            cache = _redis_caches.get(key)
             if cache is None:
-                cache = _redis_caches[settings.redis_url] = RedisCache(settings.redis_url)
+                cache = _redis_caches[key] = RedisCache(settings.redis_url, prefix=settings.redis_prefix)
             return cache
         if _memory_cache is None:
             _memory_cache = MemoryCache()

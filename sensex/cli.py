@@ -44,13 +44,18 @@ def data_update(
     start: str | None = typer.Option(None, help="First date to fetch (default: incremental)."),
     end: str | None = typer.Option(None, help="Last date to fetch (default: last completed session)."),
     universe: str | None = typer.Option(None, help="Universe CSV (default: SENSEX members)."),
+    exchange: str = typer.Option("BO", help="Yahoo listing: BO (BSE, default) or NS (NSE)."),
     as_json: bool = JsonOption,
 ):
     """Fetch or import prices into the store, incrementally."""
+    from sensex.errors import ConfigError
+
+    if exchange.upper() not in ("BO", "NS"):
+        raise ConfigError(f"Unknown exchange {exchange!r}: use BO (BSE) or NS (NSE).")
     from sensex.universe import load_universe
     from sensex.update import update_store
 
-    result = update_store(get_settings(), load_universe(universe), source, csv_dir, start, end)
+    result = update_store(get_settings(), load_universe(universe), source, csv_dir, start, end, exchange=exchange.upper())
     quality = result["quality"]
     human = (
         f"{result['message']}\nStore: {result['rows_added']} rows added, {result['rows_revised']} revised,"

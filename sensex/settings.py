@@ -19,6 +19,7 @@ class Settings:
     data_source: str
     csv_dir: Path | None
     redis_url: str | None
+    redis_prefix: str
     api_url: str | None
 
     @property
@@ -58,6 +59,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         data_source=source,
         csv_dir=Path(csv_dir).expanduser().resolve() if csv_dir else None,
         redis_url=env.get("SENSEX_REDIS_URL") or None,
+        redis_prefix=env.get("SENSEX_REDIS_PREFIX") or "sensex:",
         api_url=env.get("SENSEX_API_URL") or None,
     )
 

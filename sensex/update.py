@@ -21,7 +21,7 @@ OVERLAP_DAYS = 10  # refetch the last ~week so revised rows (late corrections) a
 REAL_SOURCES = {"yfinance", "csv"}
 
 
-def _fetch(source: str, universe: Universe, start, end, csv_dir) -> tuple[pd.DataFrame, dict]:
+def _fetch(source: str, universe: Universe, start, end, csv_dir, exchange: str = "BO") -> tuple[pd.DataFrame, dict]:
     """Rows from one source plus a dict of per-symbol problems."""
     if source == "synthetic":
         from sensex.sources import synthetic
@@ -30,7 +30,7 @@ def _fetch(source: str, universe: Universe, start, end, csv_dir) -> tuple[pd.Dat
     if source == "yfinance":
         from sensex.sources import yahoo
 
-        result = yahoo.fetch(universe, start, end)
+        result = yahoo.fetch(universe, start, end, exchange=exchange)
         return result.frame, result.failed
     from sensex.sources import csv as csv_source
 
@@ -51,6 +51,7 @@ def update_store(
     end: str | None = None,
     now: datetime | None = None,
     yahoo_reachable: Callable[[], bool] | None = None,
+    exchange: str = "BO",
 ) -> dict:
     from sensex import quality
 
@@ -63,7 +64,7 @@ def update_store(
     meta = store.read_meta(settings.store_dir) if store.exists(settings.store_dir) else None
     stored_source = meta.get("source") if meta else None
     choice = choose_source(source, stored_source, yahoo_reachable, str(csv_dir) if csv_dir else None)
-    log.info(choice.message)
+    log.debug(choice.message)  # the CLI prints it; JSON output carries it as "message"
 
     existing = store.read_or_empty(settings.store_dir)
     end_ts = pd.Timestamp(end) if end else calendar.last_completed_session(now)
@@ -84,7 +85,7 @@ def update_store(
             fetch_start = base["date"].max() - pd.Timedelta(days=OVERLAP_DAYS)
         else:
             fetch_start = pd.Timestamp(DEFAULT_HISTORY_START)
-        fetched, problems = _fetch(choice.source, universe, fetch_start, end_ts, csv_dir)
+        fetched, problems = _fetch(choice.source, universe, fetch_start, end_ts, csv_dir, exchange)
         if fetched.empty and len(existing):
             log.warning("The source returned nothing: the store is kept as it was.")
         else:

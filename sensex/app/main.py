@@ -113,6 +113,10 @@ with monitor_tab:
     health = backend().health()
     st.subheader(f"Model server: {health['status']}")
     st.json(health["checks"])
+    cache_stats = health.get("detail", {}).get("cache")
+    if isinstance(cache_stats, dict):
+        st.caption(f"Cache ({cache_stats.get('backend')}): {cache_stats.get('hits')} hits, "
+                   f"{cache_stats.get('misses')} misses, hit rate {cache_stats.get('hit_rate')}")
     st.subheader("Data pipeline")
     stats = status["statistics"]
     st.write(f"Status **{status['status']}**, {stats['valid_symbols']}/{stats['total_symbols']} members valid "
