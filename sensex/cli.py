@@ -244,7 +244,7 @@ def run_app(port: int | None = typer.Option(None, help="Default: STREAMLIT_SERVE
     address = address or os.environ.get("STREAMLIT_SERVER_ADDRESS", "127.0.0.1")
     print(f"Dashboard: http://{address}:{port}  (Ctrl-C stops it)", flush=True)
     args = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
-            "--server.address", address, "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+            "--server.address", address, "--server.headless", "true", "--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal"]
     os.execv(sys.executable, args)
 
 

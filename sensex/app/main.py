@@ -77,14 +77,14 @@ with forecast_tab:
             st.error(str(exc))
     forecast = st.session_state.get("forecast")
     if forecast:
-        synthetic_banner(forecast.get("synthetic", False))
         cols = st.columns(4)
         cols[0].metric("Direction", forecast["direction"])
         cols[1].metric("P(UP)", f"{forecast['probability']:.1%}")
         cols[2].metric("Confidence", forecast["confidence"])
         cols[3].metric("Target date", forecast["target_date"])
         st.caption(f"Risk: {forecast['risk']} · model v{forecast['model_version']} · data to {forecast['as_of']}"
-                   f" ({forecast['data_source']}){' · STALE' if forecast.get('stale') else ''}")
+                   f" ({'SYNTHETIC' if forecast.get('synthetic') else forecast['data_source']})"
+                   f"{' · STALE' if forecast.get('stale') else ''}")
         st.info(forecast["note"])
 
 with market_tab:

@@ -90,3 +90,25 @@ def test_unknown_source_is_refused(home, universe):
 
     with pytest.raises(ConfigError, match="Unknown source"):
         update_store(home, universe, "bloomberg", yahoo_reachable=lambda: False)
+
+
+def test_auto_offline_with_nothing_stored_uses_the_synthetic_market(home, universe):
+    result = update_store(home, universe, "auto", start="2021-01-01", end="2021-03-31", yahoo_reachable=lambda: False)
+    assert result["source"] == "synthetic" and result["synthetic"] is True
+    assert "SYNTHETIC" in result["message"]
+    assert store.read_meta(home.store_dir)["source"] == "synthetic"
+
+
+def test_bad_csv_files_are_reported_and_the_store_keeps_what_it_had(home, universe, market, tmp_path):
+    store.write(home.store_dir, market, "csv")
+    incoming = tmp_path / "incoming"
+    incoming.mkdir()
+    tcs = market[(market["symbol"] == "TCS") & (market["date"] > "2021-12-01")]
+    tcs.rename(columns={"date": "Date", "open": "Open", "high": "High", "low": "Low", "close": "Close",
+                        "adj_close": "Adj Close", "volume": "Volume"}).drop(columns="symbol").to_csv(incoming / "TCS.csv", index=False)
+    (incoming / "INFY.csv").write_text("this is not,a price file\n1,2\n")
+    (incoming / "ITC.csv").write_text("")
+    result = update_store(home, universe, "csv", csv_dir=incoming, yahoo_reachable=lambda: False)
+    assert result["rows_added"] == 0
+    assert set(result["problems"]) >= {"INFY.csv", "ITC.csv"}
+    assert len(store.read(home.store_dir)) == len(market)
