@@ -36,6 +36,7 @@ test-fast: $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed-dev
 	$(PY) bench/data.py
+	$(PY) bench/serving.py
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check sensex tests bench
