@@ -65,10 +65,25 @@ class ModelRegistry:
         except MlflowException:
             return []
 
-    def _describe(self, mv) -> dict:
+    def _aliases(self) -> dict[str, list[str]]:
+        """version -> aliases; search results do not always carry aliases, the registered model does."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            model = self.client.get_registered_model(self.model_name)
+        except MlflowException:
+            return {}
+        out: dict[str, list[str]] = {}
+        for alias, version in (model.aliases or {}).items():
+            out.setdefault(str(version), []).append(alias)
+        return out
+
+    def _describe(self, mv, aliases_by_version: dict[str, list[str]] | None = None) -> dict:
         run = self.client.get_run(mv.run_id) if mv.run_id else None
         metrics = {k: v for k, v in (run.data.metrics.items() if run else []) if k in GATE_METRICS or k.startswith("test_")}
-        aliases = list(getattr(mv, "aliases", []) or [])
+        if aliases_by_version is None:
+            aliases_by_version = self._aliases()
+        aliases = sorted(aliases_by_version.get(str(mv.version), []))
         if PRODUCTION in aliases:
             stage = "Production"
         elif STAGING in aliases:
@@ -111,7 +126,8 @@ class ModelRegistry:
         return created
 
     def list_all_versions(self) -> list[dict]:
-        return [self._describe(mv) for mv in sorted(self._versions(), key=lambda m: int(m.version))]
+        aliases = self._aliases()
+        return [self._describe(mv, aliases) for mv in sorted(self._versions(), key=lambda m: int(m.version))]
 
     def get_production_model(self) -> dict | None:
         mv = self._version_for_alias(PRODUCTION)

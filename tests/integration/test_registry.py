@@ -1,0 +1,82 @@
+"""Registry operations with the seed's vocabulary on MLflow 3 aliases, on a real local MLflow store."""
+
+import pytest
+
+from sensex import jsonlog, pipeline
+from sensex.config import PromotionConfig
+from sensex.errors import ModelNotFoundError, PromotionRejected
+from sensex.serving.model_registry import ModelRegistry
+from sensex.settings import load_settings
+from sensex.update import update_store
+
+from conftest import FIXTURE_END, FIXTURE_START, TINY_CONFIG
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory, universe):
+    root = tmp_path_factory.mktemp("registry")
+    settings = load_settings({"SENSEX_HOME": str(root / "home")})
+    update_store(settings, universe, "synthetic", start=FIXTURE_START, end=FIXTURE_END, yahoo_reachable=lambda: False)
+    config = root / "tiny.yaml"
+    config.write_text(TINY_CONFIG)
+    runs = [pipeline.train(settings, str(config)), pipeline.train(settings, str(config), model="lstm")]
+    return settings, runs
+
+
+def test_no_production_model_before_setup(two_runs):
+    settings, _ = two_runs
+    registry = ModelRegistry(settings, model_name="not-yet-registered")
+    assert registry.get_production_model() is None
+    with pytest.raises(ModelNotFoundError, match="registry setup"):
+        registry.evaluate_model_drift({"accuracy": 0.5})
+
+
+def test_setup_promotes_the_best_version_and_logs_it(two_runs):
+    settings, runs = two_runs
+    registry = ModelRegistry(settings)
+    result = registry.setup_automated_promotion()
+    versions = registry.list_all_versions()
+    assert len(versions) == 2 and result["promoted"] is True
+    best = max(versions, key=lambda v: v["metrics"]["test_auc"])
+    assert result["version"] == best["version"]
+    assert registry.get_production_model()["stage"] == "Production"
+    events = jsonlog.read(settings.logs_dir / jsonlog.PROMOTION_LOG)
+    assert events[-1]["event_type"] == "promotion" and events[-1]["model_name"] == "sensex-convlstm-model"
+    again = registry.setup_automated_promotion()
+    assert again["promoted"] is False and again["version"] == best["version"]
+
+
+def test_promote_archives_the_old_production_and_rollback_restores_it(two_runs):
+    settings, _ = two_runs
+    registry = ModelRegistry(settings, promotion=PromotionConfig(min_accuracy=0.0, min_auc=0.0))
+    current = registry.get_production_model()["version"]
+    other = "1" if current == "2" else "2"
+    promoted = registry.promote_model_to_production(other, min_accuracy=0.0)
+    assert promoted["version"] == other and promoted["stage"] == "Production"
+    old = next(v for v in registry.list_all_versions() if v["version"] == current)
+    assert old["stage"] == "Archived" and "previous" in old["aliases"]
+    back = registry.rollback()
+    assert back["version"] == current
+    assert jsonlog.read(settings.logs_dir / jsonlog.PROMOTION_LOG)[-1]["event_type"] == "rollback"
+
+
+def test_gate_rejects_a_version_below_min_accuracy(two_runs):
+    settings, _ = two_runs
+    registry = ModelRegistry(settings)
+    before = registry.get_production_model()["version"]
+    with pytest.raises(PromotionRejected, match="promotion gate"):
+        registry.promote_model_to_production("1", min_accuracy=0.99)
+    assert registry.get_production_model()["version"] == before
+    assert jsonlog.read(settings.logs_dir / jsonlog.PROMOTION_LOG)[-1]["event_type"] == "rejected"
+
+
+def test_drift_flags_a_fall_in_accuracy(two_runs):
+    settings, _ = two_runs
+    registry = ModelRegistry(settings)
+    reference = registry.get_production_model()["metrics"]
+    same = registry.evaluate_model_drift({"accuracy": reference["test_accuracy"], "auc": reference["test_auc"]})
+    assert same["drift_detected"] is False
+    worse = registry.evaluate_model_drift({"accuracy": reference["test_accuracy"] - 0.10, "auc": reference["test_auc"]})
+    assert worse["drift_detected"] is True and worse["drifted_metrics"] == ["accuracy"]
