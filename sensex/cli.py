@@ -185,29 +185,16 @@ def registry_rollback(as_json: bool = JsonOption):
 
 
 @registry_app.command("drift")
-def registry_drift(start: str | None = typer.Option(None, help="Score the production model from this session (default: after its test window)."),
-                   end: str | None = typer.Option(None), as_json: bool = JsonOption):
-    """Score production on recent sessions and compare with its test metrics."""
+def registry_drift(start: str | None = typer.Option(None, help="First session to score (default: the day after the model's test window)."),
+                   end: str | None = typer.Option(None, help="Last session to score (default: the last stored one)."),
+                   as_json: bool = JsonOption):
+    """Score production on sessions it has not seen and compare with its test metrics."""
     from sensex import pipeline
 
-    registry = _registry()
-    production = registry.get_production_model()
-    if production is None:
-        from sensex.errors import ModelNotFoundError
-
-        raise ModelNotFoundError("No production model: run `sensex train` then `sensex registry setup`.")
-    settings = get_settings()
-    if start is None:
-        import pandas as pd
-
-        from sensex import store
-
-        last = pd.Timestamp((store.read_meta(settings.store_dir) or {}).get("last_date"))
-        start = str((last - pd.Timedelta(days=182)).date())
-    end = end or "2100-01-01"
-    current = pipeline.evaluate(settings, start, end, run_id=production["run_id"])
-    result = registry.evaluate_model_drift(current["metrics"]) | {"window": [current["start"], current["end"]], "n": current["n"]}
-    _emit(result, as_json, f"Drift {'DETECTED' if result['drift_detected'] else 'not detected'} for v{result['version']} on {current['start']}..{current['end']}: {result['metrics']}")
+    result = pipeline.drift(get_settings(), start, end)
+    changes = ", ".join(f"{k} {v['reference']:.3f} -> {v['current']:.3f}" for k, v in result["metrics"].items())
+    _emit(result, as_json, f"Drift {'DETECTED in ' + ', '.join(result['drifted_metrics']) if result['drift_detected'] else 'not detected'}"
+                           f" for v{result['version']} on {result['window'][0]}..{result['window'][1]} (n={result['n']}): {changes}")
 
 
 @app.command()

@@ -137,3 +137,29 @@ def evaluate(settings: Settings, start: str, end: str, run_id: str | None = None
                       for name, seg in baselines.items()},
         "data_source": data_info(settings).get("source"),
     }
+
+
+def drift(settings: Settings, start: str | None = None, end: str | None = None, min_sessions: int = 20) -> dict:
+    """Score the production model on sessions it has not seen (by default: after its test window)
+    and compare with its test metrics."""
+    from sensex.serving.model_registry import ModelRegistry
+
+    registry = ModelRegistry(settings)
+    production = registry.get_production_model()
+    if production is None:
+        raise ModelNotFoundError("No production model: run `sensex train` then `sensex registry setup`.")
+    run_id, bundle = _bundle_for(settings, production["run_id"], None)
+    test_end = pd.Timestamp(bundle.meta["segments"]["test"][1])
+    start = start or str((test_end + pd.Timedelta(days=1)).date())
+    end = end or (store.read_meta(settings.store_dir) or {}).get("last_date") or start
+    advice = (f"drift needs {min_sessions} labelled sessions not seen in training (the model's test window ends"
+              f" {test_end.date()}): wait for new data or pass --start/--end.")
+    try:
+        current = evaluate(settings, start, end, run_id=run_id)
+    except DataError as exc:
+        raise DataError(f"Too few sessions from {start} to {end}: {advice}") from exc
+    if current["n"] < min_sessions:
+        raise DataError(f"Only {current['n']} sessions from {start} to {end}: {advice}")
+    return registry.evaluate_model_drift(current["metrics"]) | {
+        "window": [current["start"], current["end"]], "n": current["n"], "baselines": current["baselines"],
+    }

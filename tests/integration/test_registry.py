@@ -80,3 +80,20 @@ def test_drift_flags_a_fall_in_accuracy(two_runs):
     assert same["drift_detected"] is False
     worse = registry.evaluate_model_drift({"accuracy": reference["test_accuracy"] - 0.10, "auc": reference["test_auc"]})
     assert worse["drift_detected"] is True and worse["drifted_metrics"] == ["accuracy"]
+
+
+def test_drift_cli_scores_sessions_after_the_test_window(trained_home):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "SENSEX_HOME": str(trained_home["settings"].home), "SENSEX_LOG_LEVEL": "WARNING"}
+    run = lambda *a: subprocess.run([sys.executable, "-m", "sensex", "registry", "drift", *a], env=env,  # noqa: E731
+                                    capture_output=True, text=True, timeout=120)
+    nothing_new = run("--json")
+    assert nothing_new.returncode != 0 and "wait for new data" in nothing_new.stderr
+    scored = run("--start", "2021-06-01", "--json")
+    assert scored.returncode == 0, scored.stderr
+    result = json.loads(scored.stdout)
+    assert result["n"] > 100 and set(result["metrics"]) == {"accuracy", "auc", "brier"}
