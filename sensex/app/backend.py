@@ -27,6 +27,9 @@ class LocalBackend:
     def health(self) -> dict:
         return self.server.health_check()
 
+    def explain(self) -> dict:
+        return self.server.explain()
+
     def predictions(self, limit: int = 50) -> list[dict]:
         return self.server.prediction_history(limit)
 
@@ -60,6 +63,9 @@ class ApiBackend:
 
     def health(self) -> dict:
         return self._get("/health")
+
+    def explain(self) -> dict:
+        return self._get("/explain")
 
     def predictions(self, limit: int = 50) -> list[dict]:
         return self._get("/predictions", params={"limit": limit})["predictions"]

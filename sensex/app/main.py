@@ -65,7 +65,7 @@ calendar_note = calendar_status().get("message")
 if calendar_note:
     st.info(calendar_note)
 
-forecast_tab, market_tab, monitor_tab = st.tabs(["Forecast", "Market overview", "Monitoring"])
+forecast_tab, market_tab, monitor_tab, explain_tab = st.tabs(["Forecast", "Market overview", "Monitoring", "Explanations"])
 
 with forecast_tab:
     st.write("The production model's probability that the SENSEX closes above today's close on the next BSE session.")
@@ -129,3 +129,21 @@ with monitor_tab:
                      hide_index=True)
     else:
         st.write("No forecasts logged yet.")
+
+with explain_tab:
+    st.write("What moved the latest forecast: each group of inputs is removed in turn (occlusion) and the change "
+             "in P(UP) is shown. Positive pushes toward UP. This explains the model, not the market.")
+    if st.button("Explain the latest forecast", key="explain"):
+        try:
+            st.session_state["explanation"] = backend().explain()
+        except SensexError as exc:
+            st.session_state["explanation"] = None
+            st.error(str(exc))
+    explanation = st.session_state.get("explanation")
+    if explanation:
+        st.caption(f"P(UP) {explanation['probability']:.1%} from data to {explanation['as_of']}, model v{explanation['model_version']}")
+        left, right = st.columns(2)
+        left.subheader("Indicator families")
+        left.bar_chart(pd.DataFrame(explanation["families"]).set_index("group")["delta"])
+        right.subheader("Members")
+        right.bar_chart(pd.DataFrame(explanation["members"]).set_index("symbol")["delta"])

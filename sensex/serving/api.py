@@ -105,6 +105,10 @@ def create_app(settings: Settings | None = None, server: ModelServer | None = No
         requests.labels(str(forecast["cached"]).lower()).inc()
         return forecast
 
+    @app.get("/explain")
+    def explain(request: Request, as_of: str | None = Query(None, pattern=r"^\d{4}-\d{2}-\d{2}$")):
+        return request.app.state.server.explain(as_of)
+
     @app.get("/predictions")
     def predictions(request: Request, limit: int = Query(50, ge=1, le=5000)):
         return {"predictions": request.app.state.server.prediction_history(limit)}

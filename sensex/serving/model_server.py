@@ -179,6 +179,16 @@ class ModelServer:
             return "P(UP) is within 2 points of 50%: this forecast is no better than a coin flip."
         return f"Out-of-sample AUC {auc:.2f}; a forecast, not advice." if auc is not None else "A forecast, not advice."
 
+    def explain(self, as_of: str | None = None) -> dict:
+        """Occlusion explanation of the forecast from `as_of` (default: the latest session)."""
+        from sensex.serving.explain import occlusion
+
+        bundle = self.ensure_loaded()
+        window, last_session = self._latest_window(bundle, pd.Timestamp(as_of) if as_of else None)
+        sectors = {m.symbol: m.sector for m in self.universe.members}
+        return {**occlusion(bundle, window, sectors), "as_of": str(last_session.date()),
+                "model_version": self.model_info["version"]}
+
     def prediction_history(self, limit: int = 50) -> list[dict]:
         """Logged forecasts, newest first, with the realized direction once the target session closed."""
         records = jsonlog.read(self.settings.logs_dir / jsonlog.PREDICTION_LOG, limit)

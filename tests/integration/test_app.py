@@ -22,6 +22,9 @@ def test_run_prediction_shows_the_forecast(trained_home, monkeypatch):
     assert labels["Target date"] == "2022-01-03"
     assert labels["Confidence"] in ("Low", "Medium", "High")
     assert labels["P(UP)"].endswith("%")
+    at.button(key="explain").click().run()
+    assert not at.exception
+    assert any("P(UP)" in c.value for c in at.caption)
 
 
 def test_app_without_data_says_what_to_do(home):
