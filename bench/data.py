@@ -15,7 +15,6 @@ import platform
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -23,22 +22,16 @@ import pandas as pd
 from sensex import store
 from sensex.cache import MemoryCache, cached
 from sensex.settings import load_settings
-from sensex.sources import csv as csv_source
 from sensex.sources import synthetic
 from sensex.universe import load_universe
 from sensex.update import update_store
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "bench"))
+from timing import timed  # noqa: E402
+
 REAL = REPO.parent / "shared" / "data" / "sensex-real"
 
-
-def timed(fn, repeats: int) -> list[float]:
-    out = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - started)
-    return out
 
 
 def main() -> None:

@@ -16,10 +16,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "bench"))
+from timing import timed  # noqa: E402
 
 
 class NoCache:
@@ -34,14 +35,6 @@ class NoCache:
     def stats(self):
         return {}
 
-
-def timed(fn, repeats: int) -> list[float]:
-    out = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - started)
-    return out
 
 
 def prepare_home() -> Path:
@@ -59,11 +52,16 @@ def main() -> None:
     args = parser.parse_args()
     home = args.home or prepare_home()
 
-    cold = [float(subprocess.run(
-        [sys.executable, "-c", "import time; t=time.perf_counter(); from sensex.serving.model_server import ModelServer; "
-         "from sensex.settings import load_settings; s=ModelServer(load_settings({'SENSEX_HOME': %r})); s.load_production_model(); "
-         "s.predict(log_prediction=False); print(time.perf_counter()-t)" % str(home)],
-        capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]) for _ in range(3)]
+    cold_start = (
+        "import time; t = time.perf_counter()\n"
+        "from sensex.serving.model_server import ModelServer\n"
+        "from sensex.settings import load_settings\n"
+        f"server = ModelServer(load_settings({{'SENSEX_HOME': {str(home)!r}}}))\n"
+        "server.load_production_model(); server.predict(log_prediction=False)\n"
+        "print(time.perf_counter() - t)\n"
+    )
+    cold = [float(subprocess.run([sys.executable, "-c", cold_start], capture_output=True, text=True,
+                                 check=True).stdout.strip().splitlines()[-1]) for _ in range(3)]
 
     from fastapi.testclient import TestClient
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 import pandas as pd
@@ -22,6 +23,13 @@ name: tiny
 model: {hidden: 4, projection: 4, dropout: 0.0}
 train: {epochs: 2, patience: 1, max_train_windows: 200, valid_sessions: 60, test_sessions: 60, batch_size: 32}
 """
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now, for servers the tests start."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 @pytest.fixture(autouse=True)

@@ -39,9 +39,9 @@ def occlusion(bundle: Bundle, window: np.ndarray, sectors: dict[str, str]) -> di
         variants.append(absent)
     probabilities = bundle.probabilities(np.concatenate([window] + variants, axis=0))  # one batched run
     base, rest = float(probabilities[0]), probabilities[1:]
-    families = [{"group": g, "delta": float(base - p)} for g, p in zip(groups, rest[: len(groups)])]
+    families = [{"group": g, "delta": float(base - p)} for g, p in zip(groups, rest[: len(groups)], strict=True)]
     members = [{"symbol": sym, "sector": sectors.get(sym, ""), "delta": float(base - p)}
-               for sym, p in zip(symbols, rest[len(groups):])]
+               for sym, p in zip(symbols, rest[len(groups):], strict=True)]
     return {
         "probability": base,
         "families": sorted(families, key=lambda r: -abs(r["delta"])),

@@ -2,29 +2,24 @@
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
 
 import httpx
 import pytest
+from conftest import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
 def dashboard(trained_home):
     if not os.path.exists(CHROMIUM):
         pytest.skip("Debian's chromium is not installed (apt-get install chromium); .ci/run installs it")
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "SENSEX_HOME": str(trained_home["settings"].home), "STREAMLIT_SERVER_PORT": str(port)}
     process = subprocess.Popen([sys.executable, "-m", "sensex", "app"], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -1,7 +1,6 @@
 """Two API processes, started as users start them, share one Redis cache."""
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -9,6 +8,7 @@ import uuid
 
 import httpx
 import pytest
+from conftest import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.services, pytest.mark.slow]
 REDIS_URL = os.environ.get("SENSEX_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -24,11 +24,6 @@ def _redis_or_skip():
     except redis.RedisError as exc:
         pytest.skip(f"Redis is not reachable at {REDIS_URL} ({exc})")
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _wait_until_up(url: str, process: subprocess.Popen, seconds: float = 90) -> None:
@@ -49,12 +44,12 @@ def test_second_api_process_serves_the_first_ones_cached_forecast(trained_home):
     prefix = f"sensex-test-{uuid.uuid4().hex[:8]}:"
     env = {**os.environ, "SENSEX_HOME": str(trained_home["settings"].home), "SENSEX_REDIS_URL": REDIS_URL,
            "SENSEX_REDIS_PREFIX": prefix, "SENSEX_LOG_LEVEL": "WARNING"}
-    ports = [_free_port(), _free_port()]
+    ports = [free_port(), free_port()]
     processes = [subprocess.Popen([sys.executable, "-m", "sensex", "serve", "--port", str(p)], env=env,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for p in ports]
     try:
         urls = [f"http://127.0.0.1:{p}" for p in ports]
-        for url, process in zip(urls, processes):
+        for url, process in zip(urls, processes, strict=True):
             _wait_until_up(url, process)
         first = httpx.post(f"{urls[0]}/predict", timeout=60).json()
         second = httpx.post(f"{urls[1]}/predict", timeout=60).json()

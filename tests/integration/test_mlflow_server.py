@@ -1,7 +1,6 @@
 """The whole train -> register -> serve loop against a real MLflow server backed by PostgreSQL."""
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -9,6 +8,7 @@ import uuid
 
 import httpx
 import pytest
+from conftest import FIXTURE_END, FIXTURE_START, TINY_CONFIG, free_port
 
 from sensex import pipeline
 from sensex.serving.model_registry import ModelRegistry
@@ -16,16 +16,9 @@ from sensex.serving.model_server import ModelServer
 from sensex.settings import load_settings
 from sensex.update import update_store
 
-from conftest import FIXTURE_END, FIXTURE_START, TINY_CONFIG
-
 pytestmark = [pytest.mark.integration, pytest.mark.services, pytest.mark.slow]
 PG = os.environ.get("SENSEX_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -39,7 +32,7 @@ def mlflow_server(tmp_path):
     database = f"sensex_mlflow_{uuid.uuid4().hex[:8]}"
     with admin.cursor() as cursor:
         cursor.execute(f"CREATE DATABASE {database}")
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "mlflow", "server", "--backend-store-uri",
          f"{PG.replace('postgresql://', 'postgresql+psycopg2://')}/{database}",
