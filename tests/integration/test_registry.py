@@ -1,6 +1,7 @@
 """Registry operations with the seed's vocabulary on MLflow 3 aliases, on a real local MLflow store."""
 
 import pytest
+from conftest import FIXTURE_END, FIXTURE_START, TINY_CONFIG
 
 from sensex import jsonlog, pipeline
 from sensex.config import PromotionConfig
@@ -8,8 +9,6 @@ from sensex.errors import ModelNotFoundError, PromotionRejected
 from sensex.serving.model_registry import ModelRegistry
 from sensex.settings import load_settings
 from sensex.update import update_store
-
-from conftest import FIXTURE_END, FIXTURE_START, TINY_CONFIG
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
