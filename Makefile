@@ -37,6 +37,7 @@ test-fast: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-dev
 	$(PY) bench/data.py
 	$(PY) bench/serving.py
+	$(PY) bench/model_quality.py
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check sensex tests bench

@@ -44,6 +44,7 @@ class TrainConfig:
     test_end: str | None = None
     valid_sessions: int = 250
     test_sessions: int = 250
+    refit_months: int = 12  # walk-forward: refit every N months, predict the next N-month block
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,11 @@
 """MLflow tracking: the one place training talks to MLflow.
 
 One experiment; a run per training with the whole config as params, model and baseline metrics
-per segment, the data fingerprint, the git commit, and the model logged with `mlflow.onnx`
-(signature included) carrying its preprocessing and metadata as extra files, so that
-`models:/sensex-convlstm-model@production` holds everything serving needs.
+per segment, the data fingerprint, the git commit, a reliability plot of the calibrated test
+probabilities, and the model logged with `mlflow.onnx` (signature included, so
+`mlflow.pyfunc.load_model` returns raw logits under "logit") carrying its preprocessing and
+metadata as extra files, so that `models:/sensex-convlstm-model@production` holds everything
+serving needs.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ log = logging.getLogger(__name__)
 EXPERIMENT = "sensex-next-session-direction"
 MODEL_ARTIFACT = "model"
 MODEL_URI_TAG = "model_uri"
+RELIABILITY_PLOT = "reliability_test.png"
 SUMMARY_METRICS = ("accuracy", "auc", "brier", "f1", "precision", "recall", "ece")
 
 
@@ -63,6 +66,18 @@ def flat_metrics(evaluation: dict) -> dict[str, float]:
     return {k: v for k, v in out.items() if v == v}  # MLflow rejects NaN in some stores
 
 
+def _serving_requirements() -> list[str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = []
+    for package in ("onnx", "onnxruntime", "numpy"):
+        try:
+            out.append(f"{package}=={version(package)}")
+        except PackageNotFoundError:
+            out.append(package)
+    return out
+
+
 def log_training_run(settings: Settings, config, report: dict, data_info: dict) -> str:
     """Log one training run; returns its run id."""
     import mlflow
@@ -70,6 +85,8 @@ def log_training_run(settings: Settings, config, report: dict, data_info: dict) 
     import numpy as np
     import onnx
     from mlflow.models import infer_signature
+
+    from sensex.models.reliability import plot_reliability
 
     experiment_id = configure(settings)
     bundle = Path(report["bundle_dir"])
@@ -81,6 +98,8 @@ def log_training_run(settings: Settings, config, report: dict, data_info: dict) 
         mlflow.log_params(params)
         mlflow.log_metrics(flat_metrics(report["evaluation"]))
         mlflow.log_metric("train_seconds", report["seconds"])
+        for name, seconds in report.get("baseline_seconds", {}).items():
+            mlflow.log_metric(f"baseline_{name}_fit_seconds", seconds)
         mlflow.log_metric("onnx_parity_max_abs", report["onnx_parity_max_abs"])
         for row in report["history"]:
             mlflow.log_metrics({"train_loss": row["train_loss"], "valid_loss": row["valid_loss"]}, step=row["epoch"])
@@ -95,6 +114,16 @@ def log_training_run(settings: Settings, config, report: dict, data_info: dict) 
             path = Path(tmp) / "evaluation.json"
             path.write_text(json.dumps({k: report[k] for k in ("evaluation", "segments", "history")}, indent=1))
             mlflow.log_artifact(str(path))
+            meta = json.loads((bundle / "model.json").read_text())
+            features = Path(tmp) / "features.json"
+            features.write_text(json.dumps({"stock": meta.get("feature_registry", []),
+                                            "market": meta.get("market_features", [])}, indent=1))
+            mlflow.log_artifact(str(features))
+            test = report.get("predictions", {}).get("test")
+            if test is not None:
+                plot = plot_reliability(test["label"], test["probability"], Path(tmp) / RELIABILITY_PLOT,
+                                        f"Reliability: {report['model']} test {'..'.join(report['segments']['test'])}")
+                mlflow.log_artifact(str(plot))
         mlflow.log_artifacts(str(bundle), artifact_path="bundle")
         example = report["example_window"].astype(np.float32)
         signature = infer_signature(example, np.zeros((1,), dtype=np.float32))
@@ -104,6 +133,8 @@ def log_training_run(settings: Settings, config, report: dict, data_info: dict) 
             signature=signature,
             extra_files=[str(bundle / "preprocessing.json"), str(bundle / "model.json")],
             save_as_external_data=False,
+            # Stated, not inferred: inference imports the whole process in a subprocess (seconds).
+            pip_requirements=_serving_requirements(),
         )
         # MLflow 3 keeps logged models apart from run artifacts: remember where it went.
         mlflow.set_tag(MODEL_URI_TAG, model_info.model_uri)

@@ -4,16 +4,33 @@
 - prev_day: calls the previous session's direction; its probabilities are the training
   window's frequencies of UP after an UP day and after a DOWN day.
 - logreg: logistic regression on ten lagged index returns and three volatility features.
+- gbm: gradient-boosted trees on the latest session's features: every stock indicator averaged
+  over the members available that day, plus the market context. It sees what the network sees
+  on the window's last session, without the history or the member axis.
+
+Each is fit on the training rows alone; nothing here looks at an evaluation row's label.
 """
 
 from __future__ import annotations
 
+import time
+import warnings
+
 import numpy as np
+from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 from sensex.features.build import Panel
+
+BASELINES = ("always_up", "prev_day", "logreg", "gbm")
+# Modest on purpose: about 5,000 noisy daily rows support shallow trees and few rounds.
+GBM_PARAMS = {
+    "max_iter": 150, "learning_rate": 0.03, "max_depth": 3, "min_samples_leaf": 80,
+    "l2_regularization": 1.0, "early_stopping": False, "random_state": 7,
+}
 
 
 def index_design(panel: Panel) -> np.ndarray:
@@ -32,20 +49,61 @@ def index_design(panel: Panel) -> np.ndarray:
     return np.column_stack(lags + [rolling_std(ret, 5), rolling_std(ret, 20), day_range])
 
 
-def baseline_predictions(panel: Panel, train_rows: np.ndarray, eval_rows: dict[str, np.ndarray]) -> dict:
-    """{baseline: {segment: (probability, decision)}} for each named set of eval rows."""
+def latest_session_design(panel: Panel) -> np.ndarray:
+    """(D, F + M): member-averaged stock indicators (available members only) and market context.
+
+    NaN where no member is available; the trees route missing values themselves.
+    """
+    stock = np.where(panel.available[:, :, None], panel.stock, np.nan)  # (D, S, F)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # sessions with no member: NaN on purpose
+        member_mean = np.nanmean(stock, axis=1)  # (D, F)
+    return np.column_stack([member_mean, panel.market])
+
+
+def _fit_gbm(design: np.ndarray, y: np.ndarray) -> HistGradientBoostingClassifier | None:
+    if len(np.unique(y)) < 2:
+        return None
+    model = HistGradientBoostingClassifier(**GBM_PARAMS)
+    # One thread: a few thousand rows fit in under a second, while OpenMP's busy-waiting on a
+    # loaded 2-core machine (training running beside it) can make it twenty times slower.
+    with threadpool_limits(1):
+        model.fit(design, y.astype(int))
+    return model
+
+
+def baseline_predictions(
+    panel: Panel, train_rows: np.ndarray, eval_rows: dict[str, np.ndarray], timings: dict | None = None
+) -> dict:
+    """{baseline: {segment: (probability, decision)}} for each named set of eval rows.
+
+    `train_rows` must have known labels; `timings`, when given, receives each baseline's fit seconds.
+    """
+    timings = {} if timings is None else timings
+    started = time.perf_counter()
     y_train = panel.label[train_rows]
     up_share = float(np.mean(y_train))
+    timings["always_up"] = time.perf_counter() - started
+
+    started = time.perf_counter()
     design = index_design(panel)
     prev_up = design[:, 0] > 0
     p_after_up = float(np.mean(y_train[prev_up[train_rows]])) if prev_up[train_rows].any() else up_share
     p_after_down = float(np.mean(y_train[~prev_up[train_rows]])) if (~prev_up[train_rows]).any() else up_share
+    timings["prev_day"] = time.perf_counter() - started
 
+    started = time.perf_counter()
     fit_rows = train_rows[np.isfinite(design[train_rows]).all(axis=1)]
     logreg = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=1000))
     logreg.fit(design[fit_rows], panel.label[fit_rows].astype(int))
+    timings["logreg"] = time.perf_counter() - started
 
-    out: dict[str, dict] = {"always_up": {}, "prev_day": {}, "logreg": {}}
+    started = time.perf_counter()
+    gbm_design = latest_session_design(panel)
+    gbm = _fit_gbm(gbm_design[train_rows], y_train)
+    timings["gbm"] = time.perf_counter() - started
+
+    out: dict[str, dict] = {name: {} for name in BASELINES}
     for segment, rows in eval_rows.items():
         n = len(rows)
         out["always_up"][segment] = (np.full(n, up_share), np.ones(n, dtype=int))
@@ -54,4 +112,10 @@ def baseline_predictions(panel: Panel, train_rows: np.ndarray, eval_rows: dict[s
         x = np.nan_to_num(design[rows])
         p = logreg.predict_proba(x)[:, 1]
         out["logreg"][segment] = (p, (p >= 0.5).astype(int))
+        if gbm is not None:
+            with threadpool_limits(1):
+                p = gbm.predict_proba(gbm_design[rows])[:, 1]
+        else:
+            p = np.full(n, up_share)
+        out["gbm"][segment] = (p, (p >= 0.5).astype(int))
     return out

@@ -1,22 +1,40 @@
-"""Classification metrics for next-session direction, with bootstrap intervals."""
+"""Classification metrics for next-session direction, with bootstrap intervals.
+
+Plain numpy (AUC by the rank-sum formula) so that the bootstrap's thousands of calls stay cheap.
+"""
 
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_score
+from scipy.stats import rankdata
 
 METRICS = ("accuracy", "precision", "recall", "f1", "auc", "brier", "ece")
 
 
 def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
+    """Sum over ten equal-width probability bins of (share of rows) * |observed UP rate - mean p|."""
+    y, p = np.asarray(y, dtype=np.float64), np.asarray(p, dtype=np.float64)
+    if len(y) == 0:
+        return float("nan")
     edges = np.linspace(0.0, 1.0, bins + 1)
     which = np.clip(np.digitize(p, edges[1:-1]), 0, bins - 1)
-    total = 0.0
-    for b in range(bins):
-        chosen = which == b
-        if chosen.any():
-            total += chosen.mean() * abs(y[chosen].mean() - p[chosen].mean())
-    return float(total)
+    count = np.bincount(which, minlength=bins)
+    y_sum = np.bincount(which, weights=y, minlength=bins)
+    p_sum = np.bincount(which, weights=p, minlength=bins)
+    used = count > 0
+    gap = np.abs(y_sum[used] - p_sum[used]) / count[used]
+    return float(np.sum(count[used] / len(y) * gap))
+
+
+def roc_auc(y: np.ndarray, p: np.ndarray) -> float:
+    """Probability that a random UP day scores above a random DOWN day (ties count half)."""
+    y = np.asarray(y, dtype=int)
+    n_pos = int(y.sum())
+    n_neg = len(y) - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    ranks = rankdata(p)
+    return float((ranks[y == 1].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
 def classification_metrics(y: np.ndarray, p: np.ndarray, decision: np.ndarray | None = None) -> dict:
@@ -24,16 +42,21 @@ def classification_metrics(y: np.ndarray, p: np.ndarray, decision: np.ndarray | 
     y = np.asarray(y, dtype=int)
     p = np.asarray(p, dtype=np.float64)
     call = (p >= 0.5).astype(int) if decision is None else np.asarray(decision, dtype=int)
-    two_classes = len(np.unique(y)) == 2
+    n = len(y)
+    true_pos = int(np.sum((call == 1) & (y == 1)))
+    called_up, actual_up = int(call.sum()), int(y.sum())
+    precision = true_pos / called_up if called_up else 0.0
+    recall = true_pos / actual_up if actual_up else 0.0
+    f1 = 2 * true_pos / (called_up + actual_up) if called_up + actual_up else 0.0
     return {
-        "n": int(len(y)),
-        "up_share": float(y.mean()) if len(y) else float("nan"),
-        "accuracy": float((call == y).mean()),
-        "precision": float(precision_score(y, call, zero_division=0)),
-        "recall": float(recall_score(y, call, zero_division=0)),
-        "f1": float(f1_score(y, call, zero_division=0)),
-        "auc": float(roc_auc_score(y, p)) if two_classes else float("nan"),
-        "brier": float(np.mean((p - y) ** 2)),
+        "n": int(n),
+        "up_share": float(y.mean()) if n else float("nan"),
+        "accuracy": float((call == y).mean()) if n else float("nan"),
+        "precision": float(precision),
+        "recall": float(recall),
+        "f1": float(f1),
+        "auc": roc_auc(y, p),
+        "brier": float(np.mean((p - y) ** 2)) if n else float("nan"),
         "ece": expected_calibration_error(y, p),
     }
 
@@ -59,3 +82,44 @@ def bootstrap_intervals(
             samples[key].append(m[key])
     lo, hi = (1 - level) / 2, 1 - (1 - level) / 2
     return {k: [float(np.nanquantile(v, lo)), float(np.nanquantile(v, hi))] for k, v in samples.items()}
+
+
+def report(y: np.ndarray, p: np.ndarray, decision: np.ndarray | None = None, seed: int = 0) -> dict:
+    """Metrics plus their 90% block-bootstrap intervals under `intervals`."""
+    out = classification_metrics(y, p, decision)
+    out["intervals"] = bootstrap_intervals(y, p, decision, seed=seed)
+    return out
+
+
+def paired_difference(
+    y: np.ndarray, p_a: np.ndarray, p_b: np.ndarray,
+    n_boot: int = 200, block: int = 10, seed: int = 0, level: float = 0.9,
+) -> dict[str, list[float]]:
+    """AUC and Brier of model a minus model b on the same rows, with a paired moving-block
+    bootstrap interval: {"auc": [difference, low, high], "brier": [...]}.
+
+    Two intervals that overlap say little; the interval of the difference says whether a beats b.
+    """
+    y, p_a, p_b = np.asarray(y), np.asarray(p_a, dtype=np.float64), np.asarray(p_b, dtype=np.float64)
+    n = len(y)
+
+    def differences(idx: np.ndarray) -> tuple[float, float]:
+        auc = roc_auc(y[idx], p_a[idx]) - roc_auc(y[idx], p_b[idx])
+        brier = float(np.mean((p_a[idx] - y[idx]) ** 2) - np.mean((p_b[idx] - y[idx]) ** 2))
+        return auc, brier
+
+    point = differences(np.arange(n))
+    if n < 2 * block:
+        return {"auc": [point[0], float("nan"), float("nan")], "brier": [point[1], float("nan"), float("nan")]}
+    rng = np.random.default_rng(seed)
+    n_blocks = int(np.ceil(n / block))
+    samples = []
+    for _ in range(n_boot):
+        starts = rng.integers(0, n - block + 1, n_blocks)
+        samples.append(differences((starts[:, None] + np.arange(block)[None, :]).ravel()[:n]))
+    samples_array = np.asarray(samples)
+    lo, hi = (1 - level) / 2, 1 - (1 - level) / 2
+    return {
+        name: [float(point[i]), float(np.nanquantile(samples_array[:, i], lo)), float(np.nanquantile(samples_array[:, i], hi))]
+        for i, name in enumerate(("auc", "brier"))
+    }

@@ -21,9 +21,9 @@ from sensex.features.indicators import MAX_WARMUP, registry_table
 from sensex.features.windows import Scaler, fit_scaler, make_windows, model_input, window_ends
 from sensex.models.baselines import baseline_predictions
 from sensex.models.bundle import ONNX_FILE, STATE_FILE, write_bundle_json
-from sensex.models.calibrate import apply_calibration, fit_platt
+from sensex.models.calibrate import Calibration, apply_calibration, fit_platt
 from sensex.models.convlstm import NETWORKS, ConvLSTMConfig, build_network
-from sensex.models.evaluate import bootstrap_intervals, classification_metrics
+from sensex.models.evaluate import report
 from sensex.models.export import export_onnx, parity_gap
 from sensex.universe import Universe
 
@@ -44,13 +44,18 @@ class Segments:
         }
 
 
-def split_segments(panel: Panel, config: Config) -> Segments:
-    """Time-ordered train / valid / test window ends; the only split axis is time."""
-    window, train_cfg = config.features.window, config.train
+def labelled_ends(panel: Panel, window: int) -> np.ndarray:
+    """Positions of sessions that end a full window of settled indicators and have a known label."""
     # The first windows would see indicators still warming up: skip those sessions.
     ends = window_ends(panel, window)
     ends = ends[ends >= window - 1 + MAX_WARMUP]
-    ends = ends[np.isfinite(panel.label[ends])]
+    return ends[np.isfinite(panel.label[ends])]
+
+
+def split_segments(panel: Panel, config: Config) -> Segments:
+    """Time-ordered train / valid / test window ends; the only split axis is time."""
+    window, train_cfg = config.features.window, config.train
+    ends = labelled_ends(panel, window)
     needed = window + MAX_WARMUP + MIN_TRAIN_WINDOWS + train_cfg.valid_sessions + train_cfg.test_sessions
     if len(ends) == 0:
         raise DataError(f"Too little history: training needs about {needed} sessions, the store has {len(panel.dates)}.")
@@ -75,7 +80,9 @@ def split_segments(panel: Panel, config: Config) -> Segments:
         raise DataError(
             f"Too little history: training needs about {needed} sessions"
             f" ({window}-session windows, {MAX_WARMUP} warm-up, {MIN_TRAIN_WINDOWS}+ training windows,"
-            f" validation and test windows); the store has {len(panel.dates)} index sessions."
+            f" validation and test windows); the store has {len(panel.dates)} index sessions, which give"
+            f" {len(train)} training, {len(valid)} validation and {len(test)} test windows"
+            f" (at least {MIN_TRAIN_WINDOWS}, 20 and 20 are needed)."
         )
     return Segments(train=train, valid=valid, test=test)
 
@@ -137,10 +144,61 @@ def fit_network(
     return network, history
 
 
-def _report(y: np.ndarray, p: np.ndarray, decision: np.ndarray | None, seed: int) -> dict:
-    report = classification_metrics(y, p, decision)
-    report["intervals"] = bootstrap_intervals(y, p, decision, seed=seed)
-    return report
+@dataclass
+class FittedNetwork:
+    """One network fit on one set of segments, with everything needed to score other rows."""
+
+    kind: str
+    network: nn.Module
+    net_config: ConvLSTMConfig
+    scaler: Scaler
+    tensor: np.ndarray  # (D, S, C) the whole panel scaled with this fit's scaler
+    calibration: Calibration
+    history: list[dict]
+    seconds: float
+
+    def logits(self, rows: np.ndarray) -> np.ndarray:
+        return _logits(self.network, self.tensor, rows, self.net_config.window)
+
+    def probabilities(self, rows: np.ndarray) -> np.ndarray:
+        """Calibrated P(UP) for windows ending at `rows`."""
+        return apply_calibration(self.calibration, self.logits(rows))
+
+
+def check_usable(panel: Panel) -> None:
+    """Refuse, before any training, a panel whose indicators are undefined everywhere."""
+    if not panel.available.any():
+        raise DataError(
+            "Every member's indicators are undefined (NaN): the stored prices are unusable; run `sensex data status`."
+        )
+
+
+def fit_fold(panel: Panel, segments: Segments, config: Config, model_kind: str = "convlstm") -> FittedNetwork:
+    """Scaler on the training rows' sessions, network with early stopping on the validation rows,
+    Platt calibration on the validation rows. Nothing after the last validation row is read."""
+    if model_kind not in NETWORKS:
+        raise ConfigError(f"Unknown model {model_kind!r}: use one of {', '.join(NETWORKS)}.")
+    started = time.perf_counter()
+    # Seeded per fit, so a fold's network does not depend on what was trained before it.
+    torch.manual_seed(config.train.seed)
+    torch.set_num_threads(config.train.threads)
+    torch.use_deterministic_algorithms(True)
+    window = config.features.window
+    first_train_session = panel.dates[segments.train[0] - window + 1]
+    scaler = fit_scaler(panel, first_train_session, panel.dates[segments.train[-1]], config.features.clip)
+    tensor = model_input(panel, scaler)  # (D, S, C)
+    net_config = ConvLSTMConfig(
+        n_channels=tensor.shape[2], n_stocks=tensor.shape[1], window=window,
+        hidden=config.model.hidden, projection=config.model.projection,
+        kernel=config.model.kernel, dropout=config.model.dropout,
+    )
+    network = build_network(model_kind, net_config)
+    network, history = fit_network(network, tensor, panel.label, segments, config)
+    valid_logits = _logits(network, tensor, segments.valid, window)
+    valid_bounds = [str(panel.dates[segments.valid[0]].date()), str(panel.dates[segments.valid[-1]].date())]
+    calibration = fit_platt(valid_logits, panel.label[segments.valid], *valid_bounds)
+    return FittedNetwork(model_kind, network, net_config, scaler, tensor, calibration, history,
+                         time.perf_counter() - started)
 
 
 def train_model(
@@ -151,41 +209,29 @@ def train_model(
     if model_kind not in NETWORKS:
         raise ConfigError(f"Unknown model {model_kind!r}: use one of {', '.join(NETWORKS)}.")
     started = time.perf_counter()
-    torch.manual_seed(config.train.seed)
-    torch.set_num_threads(config.train.threads)
-    torch.use_deterministic_algorithms(True)
-
     panel = build_panel(ohlcv, universe)
-    usable = panel.available.any(axis=0)
-    if not usable.any():
-        raise DataError("Every member's indicators are undefined (NaN): the stored prices are unusable; run `sensex data status`.")
+    check_usable(panel)
     segments = split_segments(panel, config)
     window = config.features.window
-    first_train_session = panel.dates[segments.train[0] - window + 1]
-    scaler: Scaler = fit_scaler(panel, first_train_session, panel.dates[segments.train[-1]], config.features.clip)
-    tensor = model_input(panel, scaler)  # (D, S, C)
+    fitted = fit_fold(panel, segments, config, model_kind)
+    network, tensor, calibration, net_config = fitted.network, fitted.tensor, fitted.calibration, fitted.net_config
 
-    net_config = ConvLSTMConfig(
-        n_channels=tensor.shape[2], n_stocks=tensor.shape[1], window=window,
-        hidden=config.model.hidden, projection=config.model.projection,
-        kernel=config.model.kernel, dropout=config.model.dropout,
-    )
-    network = build_network(model_kind, net_config)
-    network, history = fit_network(network, tensor, panel.label, segments, config)
-
-    logits = {name: _logits(network, tensor, rows, window) for name, rows in
-              (("valid", segments.valid), ("test", segments.test))}
     bounds = segments.bounds(panel)
-    calibration = fit_platt(logits["valid"], panel.label[segments.valid], *bounds["valid"])
     seed = config.train.seed
     evaluation: dict = {"model": {}, "baselines": {}}
+    predictions: dict = {}
     for name, rows in (("valid", segments.valid), ("test", segments.test)):
-        p = apply_calibration(calibration, logits[name])
-        evaluation["model"][name] = _report(panel.label[rows], p, None, seed)
-    baselines = baseline_predictions(panel, segments.train, {"valid": segments.valid, "test": segments.test})
+        p = fitted.probabilities(rows)
+        predictions[name] = {"label": panel.label[rows], "probability": p}
+        evaluation["model"][name] = report(panel.label[rows], p, None, seed)
+    baseline_seconds: dict[str, float] = {}
+    baselines = baseline_predictions(panel, segments.train, {"valid": segments.valid, "test": segments.test},
+                                     timings=baseline_seconds)
+    for name in predictions:
+        predictions[name]["baselines"] = {baseline: by_segment[name][0] for baseline, by_segment in baselines.items()}
     for baseline, by_segment in baselines.items():
         evaluation["baselines"][baseline] = {
-            name: _report(panel.label[rows], *by_segment[name], seed)
+            name: report(panel.label[rows], *by_segment[name], seed)
             for name, rows in (("valid", segments.valid), ("test", segments.test))
         }
 
@@ -212,15 +258,19 @@ def train_model(
         "onnx_parity_max_abs": gap,
         "test_metrics": {k: evaluation["model"]["test"][k] for k in ("accuracy", "auc", "brier", "f1")},
     }
-    write_bundle_json(bundle_dir, scaler, meta)
+    write_bundle_json(bundle_dir, fitted.scaler, meta)
     return {
         "model": model_kind,
         "segments": bounds,
         "evaluation": evaluation,
-        "history": history,
-        "epochs_run": len(history),
+        "history": fitted.history,
+        "epochs_run": len(fitted.history),
         "onnx_parity_max_abs": gap,
+        "fit_seconds": round(fitted.seconds, 2),
+        "baseline_seconds": {k: round(v, 3) for k, v in baseline_seconds.items()},
         "seconds": round(time.perf_counter() - started, 2),
         "bundle_dir": str(bundle_dir),
+        "predictions": predictions,
         "example_window": make_windows(tensor, segments.test[-1:], window),
     }
+

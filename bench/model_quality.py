@@ -1,0 +1,231 @@
+"""Model-quality benchmark on real SENSEX data: the networks beside every baseline, out of sample.
+
+(a) Fixed split: train on windows ending up to 2017-12-31, validate (early stopping and
+    calibration) on 2018, test on 2019-2021.
+(b) Walk-forward over 2012-2021: refit every 12 months on everything before the block (its last
+    250 windows validate), predict the block, pool the ten blocks.
+
+Rows: ConvLSTM, LSTM, gbm, logreg, always_up, prev_day. Columns: accuracy, AUC, Brier, ECE, each
+with a 90% moving-block bootstrap interval, and training seconds. Prints the tables and writes
+bench/results/model_quality.json (model_quality_quick.json with --quick). Needs
+../shared/data/sensex-real (imported into a temporary SENSEX_HOME); without it, says so and stops.
+
+    .venv/bin/python bench/model_quality.py                 # full preset + walk-forward preset
+    .venv/bin/python bench/model_quality.py --quick         # smoke run: quick preset, two short blocks
+    .venv/bin/python bench/model_quality.py --preset full --walk-forward-preset walkforward
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from sensex import quality, store
+from sensex.config import load_config
+from sensex.features.build import build_panel
+from sensex.models.evaluate import paired_difference
+from sensex.models.train import train_model
+from sensex.models.walkforward import walk_forward
+from sensex.settings import load_settings
+from sensex.universe import load_universe
+from sensex.update import update_store
+
+REPO = Path(__file__).resolve().parents[1]
+REAL = REPO.parent / "shared" / "data" / "sensex-real"
+RESULTS = REPO / "bench" / "results"
+SEGMENTS = {"train_end": "2017-12-31", "valid_end": "2018-12-31", "test_end": "2021-12-31"}
+WALK_FORWARD = ("2012-01-01", "2021-12-31")
+QUICK_WALK_FORWARD = ("2020-01-01", "2021-12-31")
+ROWS = ("convlstm", "lstm", "gbm", "logreg", "always_up", "prev_day")
+LABELS = {"convlstm": "ConvLSTM", "lstm": "LSTM"}
+COLUMNS = ("accuracy", "auc", "brier", "ece")
+BASELINES = ("gbm", "logreg", "always_up", "prev_day")
+
+
+def _row(name: str, report: dict, seconds: float | None) -> dict:
+    return {"model": name, **{k: report[k] for k in COLUMNS + ("n", "up_share")},
+            "intervals": {k: report.get("intervals", {}).get(k) for k in COLUMNS},
+            "train_seconds": None if seconds is None else round(seconds, 2)}
+
+
+def _cell(value: float, interval: list[float] | None, digits: int) -> str:
+    if interval is None:
+        return f"{value:.{digits}f}"
+    return f"{value:.{digits}f} [{interval[0]:.{digits}f}, {interval[1]:.{digits}f}]"
+
+
+def print_table(title: str, rows: list[dict]) -> None:
+    print(f"\n{title}")
+    header = f"{'model':<10}" + "".join(f"{c:>24}" for c in ("accuracy", "AUC", "Brier", "ECE")) + f"{'train s':>10}"
+    print(header)
+    print("-" * len(header))
+    for row in rows:
+        cells = [_cell(row[c], row["intervals"][c], 4 if c == "brier" else 3) for c in COLUMNS]
+        seconds = "-" if row["train_seconds"] is None else f"{row['train_seconds']:.1f}"
+        print(f"{LABELS.get(row['model'], row['model']):<10}" + "".join(f"{c:>24}" for c in cells) + f"{seconds:>10}")
+
+
+def verdict(rows: list[dict], y: np.ndarray, probabilities: dict[str, np.ndarray]) -> dict:
+    """Does the ConvLSTM beat every baseline on AUC (higher) and Brier (lower)? Plainly stated,
+    with paired block-bootstrap intervals of the differences (same rows, same resamples)."""
+    by_name = {r["model"]: r for r in rows}
+    conv = by_name["convlstm"]
+    baselines = [by_name[b] for b in BASELINES if b in by_name]
+    best_auc = max(baselines, key=lambda r: r["auc"])
+    best_brier = min(baselines, key=lambda r: r["brier"])
+    beats_auc = conv["auc"] > best_auc["auc"]
+    beats_brier = conv["brier"] < best_brier["brier"]
+    differences = {name: paired_difference(y, probabilities["convlstm"], probabilities[name])
+                   for name in ROWS if name != "convlstm"}
+
+    def describe(metric: str, other: str) -> str:
+        diff, low, high = differences[other][metric]
+        better = (low > 0) if metric == "auc" else (high < 0)
+        worse = (high < 0) if metric == "auc" else (low > 0)
+        judgement = "significantly better" if better else "significantly worse" if worse else "within noise"
+        digits = 3 if metric == "auc" else 4
+        return f"{diff:+.{digits}f} [{low:+.{digits}f}, {high:+.{digits}f}] ({judgement})"
+
+    suspicious = [r["model"] for r in rows if r["accuracy"] > 0.60]
+    text = (f"ConvLSTM AUC {conv['auc']:.3f} vs best baseline {best_auc['model']} {best_auc['auc']:.3f}: "
+            f"{'beats' if beats_auc else 'LOSES'}, difference {describe('auc', best_auc['model'])}; "
+            f"Brier {conv['brier']:.4f} vs best baseline {best_brier['model']} {best_brier['brier']:.4f}: "
+            f"{'beats' if beats_brier else 'LOSES'}, difference {describe('brier', best_brier['model'])}. "
+            f"ConvLSTM minus LSTM control: AUC {describe('auc', 'lstm')}, Brier {describe('brier', 'lstm')}.")
+    if suspicious:
+        text += f" Accuracy above 60% for {suspicious}: treat as a leak until proven otherwise."
+    return {"beats_every_baseline_auc": beats_auc, "beats_every_baseline_brier": beats_brier,
+            "best_baseline_auc": best_auc["model"], "best_baseline_brier": best_brier["model"],
+            "convlstm_minus": differences, "suspicious_accuracy": suspicious, "text": text}
+
+
+def fixed_split(frame, universe, preset: str, work: Path) -> dict:
+    config = load_config(preset).with_segments(**SEGMENTS)
+    reports = {}
+    for kind in ("convlstm", "lstm"):
+        started = time.perf_counter()
+        reports[kind] = train_model(frame, universe, config, work / f"bundle-{kind}", kind)
+        reports[kind]["wall_seconds"] = time.perf_counter() - started
+        print(f"  fixed split: {kind} trained in {reports[kind]['fit_seconds']:.1f} s "
+              f"({reports[kind]['epochs_run']} epochs; {reports[kind]['wall_seconds']:.1f} s with features,"
+              f" baselines and ONNX export)", file=sys.stderr)
+    conv = reports["convlstm"]
+    rows = [_row(kind, reports[kind]["evaluation"]["model"]["test"], reports[kind]["fit_seconds"])
+            for kind in ("convlstm", "lstm")]
+    rows += [_row(name, conv["evaluation"]["baselines"][name]["test"], conv["baseline_seconds"][name])
+             for name in BASELINES]
+    rows.sort(key=lambda r: ROWS.index(r["model"]))
+    test = conv["predictions"]["test"]
+    probabilities = {"convlstm": test["probability"], "lstm": reports["lstm"]["predictions"]["test"]["probability"],
+                     **test["baselines"]}
+    return {
+        "preset": config.name, "config": config.to_dict(), "segments": conv["segments"],
+        "rows": rows, "verdict": verdict(rows, test["label"], probabilities),
+        "validation": {kind: {k: reports[kind]["evaluation"]["model"]["valid"][k] for k in COLUMNS}
+                       for kind in reports},
+        "epochs_run": {kind: reports[kind]["epochs_run"] for kind in reports},
+        "wall_seconds": {kind: round(reports[kind]["wall_seconds"], 1) for kind in reports},
+        "onnx_parity_max_abs": {kind: reports[kind]["onnx_parity_max_abs"] for kind in reports},
+    }
+
+
+def walk_forward_run(frame, universe, preset: str, span: tuple[str, str]) -> dict:
+    config = load_config(preset)
+    panel = build_panel(frame, universe)
+    started = time.perf_counter()
+    result = walk_forward(panel, config, *span, kinds=("convlstm", "lstm"))
+    wall = time.perf_counter() - started
+    rows = [_row(name, result["pooled"][name], result["seconds"].get(name)) for name in ROWS]
+    blocks = [{"block": b["block"], "n": b["n"], "up_share": b["up_share"],
+               "auc": {name: b["metrics"][name]["auc"] for name in ROWS},
+               "brier": {name: b["metrics"][name]["brier"] for name in ROWS},
+               "epochs_run": {k: f["epochs_run"] for k, f in b["fits"].items()}} for b in result["blocks"]]
+    return {"preset": config.name, "config": config.to_dict(), "span": list(span),
+            "refit_months": result["refit_months"], "rows": rows,
+            "verdict": verdict(rows, result["predictions"]["label"], result["predictions"]),
+            "blocks": blocks, "wall_seconds": round(wall, 1),
+            "mean_block_auc": {n: float(np.mean([b["auc"][n] for b in blocks])) for n in ROWS}}
+
+
+def print_blocks(blocks: list[dict]) -> None:
+    # Pooled AUC also ranks rows across blocks, so a per-block constant (always_up) need not score
+    # 0.5 pooled; the mean of the blocks' own AUCs does not mix blocks.
+    mean_auc = {n: float(np.mean([b["auc"][n] for b in blocks])) for n in ROWS}
+    print("\nMean of per-block AUCs: " + ", ".join(f"{LABELS.get(n, n)} {v:.3f}" for n, v in mean_auc.items()))
+    print("\nWalk-forward AUC by block")
+    print(f"{'block':<24}{'n':>5}{'UP':>7}" + "".join(f"{LABELS.get(n, n):>10}" for n in ROWS))
+    for b in blocks:
+        print(f"{b['block'][0] + '..' + b['block'][1]:<24}{b['n']:>5}{b['up_share']:>7.3f}"
+              + "".join(f"{b['auc'][n]:>10.3f}" for n in ROWS))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--preset", default=None, help="preset for the fixed split (default: full; quick with --quick)")
+    parser.add_argument("--walk-forward-preset", default=None,
+                        help="preset for the walk-forward (default: walkforward; quick with --quick)")
+    parser.add_argument("--quick", action="store_true", help="fast smoke run: quick presets, walk-forward 2020-2021 only")
+    parser.add_argument("--skip-walk-forward", action="store_true")
+    parser.add_argument("--data", default=str(REAL), help="directory of real per-symbol CSV files")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(asctime)s %(message)s")
+    logging.getLogger("sensex.models.walkforward").setLevel(logging.INFO)  # one line per block
+    data = Path(args.data)
+    if not data.is_dir():
+        print(f"model_quality: skipped, real data not found at {data} (the benchmark runs on real prices only).")
+        return 0
+    preset = args.preset or ("quick" if args.quick else "full")
+    wf_preset = args.walk_forward_preset or ("quick" if args.quick else "walkforward")
+    span = QUICK_WALK_FORWARD if args.quick else WALK_FORWARD
+    universe = load_universe()
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="sensex-model-bench-") as tmp:
+        work = Path(tmp)
+        settings = load_settings({"SENSEX_HOME": str(work / "home")})
+        imported = update_store(settings, universe, "csv", csv_dir=data, yahoo_reachable=lambda: False)
+        frame = quality.repair(store.read(settings.store_dir))
+        meta = store.read_meta(settings.store_dir) or {}
+        print(f"Imported {imported['rows_added']} rows from {data} (quality {imported['quality']['status']},"
+              f" last session {imported['last_date']}, content hash {str(meta.get('content_hash'))[:12]}).",
+              file=sys.stderr)
+        result: dict = {
+            "benchmark": "model_quality", "quick": args.quick,
+            "data": {"dir": str(data), "content_hash": meta.get("content_hash"),
+                     "first_date": meta.get("first_date"), "last_date": meta.get("last_date")},
+            "machine": {"python": platform.python_version(), "platform": platform.platform(),
+                        "cpus": os.cpu_count()},
+        }
+        result["fixed_split"] = fixed_split(frame, universe, preset, work)
+        fixed = result["fixed_split"]
+        test = fixed["segments"]["test"]
+        print_table(f"Fixed split ({fixed['preset']} preset): train ..{SEGMENTS['train_end']}, valid 2018,"
+                    f" test {test[0]}..{test[1]} (n={fixed['rows'][0]['n']},"
+                    f" UP share {fixed['rows'][0]['up_share']:.3f}); 90% block-bootstrap intervals", fixed["rows"])
+        print(fixed["verdict"]["text"])
+        if not args.skip_walk_forward:
+            result["walk_forward"] = walk_forward_run(frame, universe, wf_preset, span)
+            wf = result["walk_forward"]
+            print_table(f"Walk-forward ({wf['preset']} preset): {span[0]}..{span[1]}, refit every"
+                        f" {wf['refit_months']} months (n={wf['rows'][0]['n']}, UP share {wf['rows'][0]['up_share']:.3f});"
+                        f" pooled over blocks, train s summed over refits", wf["rows"])
+            print(wf["verdict"]["text"])
+            print_blocks(wf["blocks"])
+    result["total_seconds"] = round(time.perf_counter() - started, 1)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / ("model_quality_quick.json" if args.quick else "model_quality.json")
+    out.write_text(json.dumps(result, indent=1, default=lambda x: x.item() if isinstance(x, np.generic) else str(x)))
+    print(f"\nTotal {result['total_seconds']} s; wrote {out.relative_to(REPO)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

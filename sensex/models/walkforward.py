@@ -1,0 +1,154 @@
+"""Walk-forward evaluation: refit every N months, predict the next block, pool the blocks.
+
+For each block [block_start, block_start + N months): the fold's history is every labelled
+window that ends before block_start. Its last `valid_sessions` windows validate (early stopping
+and calibration), the ones before them train (capped at `max_train_windows`, most recent kept);
+the scaler is fit on the training sessions alone. The block's rows are only ever predicted.
+Every network kind and every baseline is scored on exactly the same rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from sensex.config import Config
+from sensex.errors import ConfigError, DataError
+from sensex.features.build import Panel
+from sensex.features.indicators import MAX_WARMUP
+from sensex.models.baselines import baseline_predictions
+from sensex.models.evaluate import classification_metrics, report
+from sensex.models.train import MIN_TRAIN_WINDOWS, Segments, check_usable, fit_fold, labelled_ends
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Fold:
+    block_start: pd.Timestamp
+    block_end: pd.Timestamp
+    segments: Segments  # train and valid from before the block; test is the block itself
+
+
+def walk_forward_folds(panel: Panel, config: Config, start: str, end: str, refit_months: int | None = None) -> list[Fold]:
+    """The folds of a walk-forward over [start, end], one per `refit_months` block."""
+    months = refit_months or config.train.refit_months
+    if months < 1:
+        raise ConfigError(f"refit_months must be at least 1, not {months}.")
+    window, n_valid = config.features.window, config.train.valid_sessions
+    first, last = pd.Timestamp(start), pd.Timestamp(end)
+    if not first < last:
+        raise ConfigError(f"Walk-forward start {start} must come before its end {end}.")
+    ends = labelled_ends(panel, window)
+    dates = panel.dates[ends]
+    folds: list[Fold] = []
+    block_start = first
+    while block_start <= last:
+        block_end = min(block_start + pd.DateOffset(months=months) - pd.Timedelta(days=1), last)
+        test = ends[(dates >= block_start) & (dates <= block_end)]
+        history = ends[dates < block_start]
+        if len(test):
+            cut = max(len(history) - n_valid, 0)
+            train, valid = history[:cut], history[cut:]
+            if config.train.max_train_windows:
+                train = train[-config.train.max_train_windows :]
+            if len(train) < MIN_TRAIN_WINDOWS or len(valid) < 20:
+                sessions_before = int((panel.dates < block_start).sum())
+                needed = window + MAX_WARMUP + MIN_TRAIN_WINDOWS + n_valid
+                raise DataError(
+                    f"Too little history for a walk-forward block starting {block_start.date()}: each fold"
+                    f" needs about {needed} sessions before its block ({window}-session windows,"
+                    f" {MAX_WARMUP} warm-up, {MIN_TRAIN_WINDOWS}+ training and {n_valid} validation windows);"
+                    f" the store has {sessions_before}. Start the walk-forward later or store more history."
+                )
+            folds.append(Fold(block_start, block_end, Segments(train=train, valid=valid, test=test)))
+        block_start = block_start + pd.DateOffset(months=months)
+    if not folds:
+        raise DataError(f"No labelled sessions between {start} and {end} to walk forward over.")
+    return folds
+
+
+def _weights_digest(network) -> str:
+    digest = hashlib.sha256()
+    for name, tensor in network.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def _bounds(panel: Panel, rows: np.ndarray) -> list[str]:
+    return [str(panel.dates[rows[0]].date()), str(panel.dates[rows[-1]].date())]
+
+
+def walk_forward(
+    panel: Panel, config: Config, start: str, end: str, kinds: tuple[str, ...] = ("convlstm",),
+    refit_months: int | None = None, baselines: bool = True,
+) -> dict:
+    """Refit and predict block by block; per-block metrics and pooled metrics with intervals.
+
+    Returns {"blocks": [...], "pooled": {name: report}, "seconds": {name: s},
+    "predictions": {"date": [...], "label": array, name: array}} where name is each network
+    kind and each baseline.
+    """
+    check_usable(panel)
+    folds = walk_forward_folds(panel, config, start, end, refit_months)
+    names = list(kinds)
+    labels, dates = [], []
+    predictions: dict[str, list[np.ndarray]] = {}
+    seconds: dict[str, float] = {}
+    blocks = []
+    for number, fold in enumerate(folds):
+        seg = fold.segments
+        y = panel.label[seg.test]
+        block: dict = {
+            "block": [str(fold.block_start.date()), str(fold.block_end.date())],
+            "rows": _bounds(panel, seg.test), "train": _bounds(panel, seg.train), "valid": _bounds(panel, seg.valid),
+            "n": int(len(seg.test)), "up_share": float(y.mean()), "fits": {}, "metrics": {},
+        }
+        scored: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
+        for kind in kinds:
+            fitted = fit_fold(panel, seg, config, kind)
+            scored[kind] = (fitted.probabilities(seg.test), None)
+            seconds[kind] = seconds.get(kind, 0.0) + fitted.seconds
+            block["fits"][kind] = {
+                "scaler_fit": [fitted.scaler.fit_start, fitted.scaler.fit_end],
+                "calibration": fitted.calibration.to_dict(),
+                "epochs_run": len(fitted.history),
+                "weights_sha256": _weights_digest(fitted.network),
+                "seconds": round(fitted.seconds, 2),
+            }
+        if baselines:
+            timings: dict[str, float] = {}
+            fitted_baselines = baseline_predictions(panel, seg.train, {"block": seg.test}, timings=timings)
+            for name, by_segment in fitted_baselines.items():
+                scored[name] = by_segment["block"]
+                seconds[name] = seconds.get(name, 0.0) + timings[name]
+        for name, (p, decision) in scored.items():
+            if name not in names:
+                names.append(name)
+            block["metrics"][name] = classification_metrics(y, p, decision)
+            predictions.setdefault(name, []).append(np.asarray(p, dtype=np.float64))
+            if decision is not None:
+                predictions.setdefault(f"{name}:decision", []).append(np.asarray(decision))
+        labels.append(y)
+        dates.extend(str(d.date()) for d in panel.dates[seg.test])
+        blocks.append(block)
+        log.info("walk-forward block %d/%d %s..%s done", number + 1, len(folds), *block["block"])
+
+    y_all = np.concatenate(labels)
+    pooled = {}
+    for name in names:
+        p = np.concatenate(predictions[name])
+        decision = np.concatenate(predictions[f"{name}:decision"]) if f"{name}:decision" in predictions else None
+        pooled[name] = report(y_all, p, decision, config.train.seed)
+    return {
+        "start": str(pd.Timestamp(start).date()), "end": str(pd.Timestamp(end).date()),
+        "refit_months": refit_months or config.train.refit_months, "kinds": list(kinds),
+        "blocks": blocks, "pooled": pooled, "seconds": {k: round(v, 2) for k, v in seconds.items()},
+        "predictions": {"date": dates, "label": y_all,
+                        **{name: np.concatenate(predictions[name]) for name in names}},
+    }

@@ -1,0 +1,86 @@
+"""Evaluation metrics on a hand-made case, every figure computed by hand."""
+
+import numpy as np
+import pytest
+from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_score
+
+from sensex.models.evaluate import (
+    bootstrap_intervals,
+    classification_metrics,
+    expected_calibration_error,
+    paired_difference,
+)
+
+# Eight sessions. Calls (p >= 0.5): 1 1 1 0 0 0 1 1 -> TP 3 (rows 0, 2, 6), FP 2 (1, 7), FN 1 (3), TN 2 (4, 5).
+Y = np.array([1, 0, 1, 1, 0, 0, 1, 0])
+P = np.array([0.92, 0.83, 0.71, 0.44, 0.33, 0.22, 0.58, 0.52])
+
+
+def test_hand_made_case():
+    m = classification_metrics(Y, P)
+    assert m["n"] == 8 and m["up_share"] == 0.5
+    assert m["accuracy"] == pytest.approx(5 / 8)
+    assert m["precision"] == pytest.approx(3 / 5)
+    assert m["recall"] == pytest.approx(3 / 4)
+    assert m["f1"] == pytest.approx(2 * 3 / (2 * 3 + 2 + 1))
+    # UP/DOWN pairs ranked right: 0.92 beats all 4 DOWN days, 0.71 beats 3, 0.44 beats 2, 0.58 beats 3.
+    assert m["auc"] == pytest.approx(12 / 16)
+    squared = [0.08**2, 0.83**2, 0.29**2, 0.56**2, 0.33**2, 0.22**2, 0.42**2, 0.52**2]
+    assert m["brier"] == pytest.approx(sum(squared) / 8)
+    assert m["brier"] == pytest.approx(0.2121375)
+    # Six rows alone in their tenth: |y - p| each, weight 1/8. Rows 6 and 7 share [0.5, 0.6):
+    # observed 0.5, mean p 0.55, weight 2/8.
+    singles = 0.08 + 0.83 + 0.29 + 0.56 + 0.33 + 0.22
+    assert m["ece"] == pytest.approx(singles / 8 + 2 / 8 * 0.05)
+
+
+def test_decision_overrides_the_threshold():
+    always_up = classification_metrics(Y, np.full(8, 0.4), decision=np.ones(8, dtype=int))
+    assert always_up["accuracy"] == 0.5 and always_up["recall"] == 1.0 and always_up["precision"] == 0.5
+    assert always_up["auc"] == 0.5  # one score for every day: no ranking at all
+    assert always_up["ece"] == pytest.approx(0.1)
+
+
+def test_ties_count_half_and_one_class_has_no_auc():
+    assert classification_metrics(np.array([1, 0]), np.array([0.5, 0.5]))["auc"] == 0.5
+    assert np.isnan(classification_metrics(np.array([1, 1, 1]), np.array([0.2, 0.5, 0.9]))["auc"])
+    assert expected_calibration_error(np.array([1, 0, 1, 0]), np.full(4, 0.5)) == 0.0
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_agrees_with_scikit_learn(seed):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, 300)
+    p = np.round(rng.random(300), 2)  # rounding makes ties
+    m = classification_metrics(y, p)
+    call = (p >= 0.5).astype(int)
+    assert m["auc"] == pytest.approx(roc_auc_score(y, p))
+    assert m["precision"] == pytest.approx(precision_score(y, call))
+    assert m["recall"] == pytest.approx(recall_score(y, call))
+    assert m["f1"] == pytest.approx(f1_score(y, call))
+
+
+def test_bootstrap_intervals_bracket_the_estimate():
+    rng = np.random.default_rng(0)
+    p = rng.random(400)
+    y = (rng.random(400) < p).astype(int)
+    point = classification_metrics(y, p)
+    intervals = bootstrap_intervals(y, p, seed=3)
+    for key in ("accuracy", "auc", "brier", "ece"):
+        low, high = intervals[key]
+        assert low < high
+        assert low - 0.02 <= point[key] <= high + 0.02
+    assert bootstrap_intervals(y[:10], p[:10]) == {}  # too few rows for 10-day blocks
+
+
+def test_paired_difference_of_a_model_with_itself_is_zero_and_a_real_edge_shows():
+    rng = np.random.default_rng(1)
+    signal = rng.random(500)
+    y = (rng.random(500) < signal).astype(int)
+    same = paired_difference(y, signal, signal)
+    assert same == {"auc": [0.0, 0.0, 0.0], "brier": [0.0, 0.0, 0.0]}
+    edge = paired_difference(y, signal, np.full(500, 0.5))
+    assert edge["auc"][1] > 0  # the whole interval above zero: better ranking than a coin
+    assert edge["brier"][2] < 0  # and lower Brier
+    diff, low, high = edge["auc"]
+    assert low <= diff <= high
