@@ -2,6 +2,9 @@
 
 The default file holds today's SENSEX members (late 2024). Using today's members for past
 dates is survivorship bias: backtests look better than a point-in-time universe would.
+Optional `member_since` / `member_until` columns (YYYY-MM-DD) make the universe point-in-time:
+outside those dates a member is masked as absent in the model's input. The shipped file leaves
+them empty because we could not verify BSE's historical inclusion dates; fill them in where known.
 Another index (NIFTY 50, ...) is another CSV with the same columns, passed as `--universe`.
 """
 
@@ -28,6 +31,8 @@ class Member:
     name: str
     sector: str
     weight: float
+    member_since: str | None = None  # first session in the index, when known
+    member_until: str | None = None  # last session in the index, when known
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,11 @@ class Universe:
     @property
     def all_symbols(self) -> list[str]:
         return self.symbols + [self.index_symbol]
+
+    def membership(self) -> dict[str, tuple[str | None, str | None]]:
+        """symbol -> (member_since, member_until) for members whose dates are known."""
+        return {m.symbol: (m.member_since, m.member_until) for m in self.members
+                if m.member_since or m.member_until}
 
     def sector_of(self, symbol: str) -> str:
         return next(m.sector for m in self.members if m.symbol == symbol)
@@ -73,6 +83,14 @@ def load_universe(path: str | Path | None = None) -> Universe:
         raise ConfigError(f"Universe file lacks columns {missing}: it needs {REQUIRED}.")
     if table["symbol"].duplicated().any():
         raise ConfigError("Universe file lists a symbol twice: keep one row per member.")
+    for column in ("member_since", "member_until"):
+        if column not in table.columns:
+            table[column] = None
+        try:
+            parsed = pd.to_datetime(table[column], errors="raise")
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"Universe column {column} has a value that is not a date ({exc}): use YYYY-MM-DD.") from exc
+        table[column] = [None if pd.isna(d) else str(d.date()) for d in parsed]
     table = table.sort_values(["sector", "symbol"], kind="stable")
     members = tuple(
         Member(
@@ -82,6 +100,8 @@ def load_universe(path: str | Path | None = None) -> Universe:
             name=str(r.name),
             sector=str(r.sector),
             weight=float(r.weight),
+            member_since=r.member_since,
+            member_until=r.member_until,
         )
         for r in table.itertuples(index=False)
     )

@@ -71,6 +71,13 @@ def build_panel(ohlcv: pd.DataFrame, universe: Universe) -> Panel:
         on_panel = position >= 0
         stock[position[on_panel], j, :] = values[on_panel]
     available = np.isfinite(stock).all(axis=2)  # (D, S)
+    # A point-in-time universe: outside its index membership a stock counts as absent.
+    for symbol, (since, until) in universe.membership().items():
+        j = symbols.index(symbol)
+        if since:
+            available[dates < pd.Timestamp(since), j] = False
+        if until:
+            available[dates > pd.Timestamp(until), j] = False
 
     close = index_rows["close"].to_numpy(np.float64)
     high, low = index_rows["high"].to_numpy(np.float64), index_rows["low"].to_numpy(np.float64)

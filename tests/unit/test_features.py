@@ -80,3 +80,31 @@ def test_missing_member_days_are_masked_not_zero(market, universe):
     tensor = model_input(panel, fit_scaler(panel, panel.dates[0], panel.dates[-1]))
     assert (tensor[missing, j, -1] == 0).all()  # mask channel says "absent"
     assert panel.available[~missing, j][300:].all()
+
+
+def test_members_outside_their_index_membership_are_masked(market, tmp_path):
+    from importlib.resources import files
+
+    from sensex.universe import load_universe
+
+    table = pd.read_csv(files("sensex") / "data" / "sensex_members.csv")
+    table.loc[table["symbol"] == "TITAN", "member_since"] = "2020-01-01"
+    table.loc[table["symbol"] == "ITC", "member_until"] = "2021-06-30"
+    path = tmp_path / "pit.csv"
+    table.to_csv(path, index=False)
+    universe = load_universe(path)
+    panel = build_panel(market, universe)
+    titan, itc = panel.symbols.index("TITAN"), panel.symbols.index("ITC")
+    assert not panel.available[panel.dates < "2020-01-01", titan].any()
+    assert panel.available[panel.dates >= "2020-01-01", titan].all()
+    assert not panel.available[panel.dates > "2021-06-30", itc].any()
+
+
+def test_a_membership_date_that_is_not_a_date_is_refused(tmp_path):
+    from sensex.errors import ConfigError
+    from sensex.universe import load_universe
+
+    path = tmp_path / "bad.csv"
+    path.write_text("symbol,yahoo_bo,yahoo_ns,name,sector,weight,member_since\nTCS,TCS.BO,TCS.NS,TCS,IT,1,soon\n")
+    with pytest.raises(ConfigError, match="YYYY-MM-DD"):
+        load_universe(path)
