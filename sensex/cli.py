@@ -118,15 +118,25 @@ def evaluate(
     end: str = typer.Option(..., help="Last session to score."),
     run_id: str | None = typer.Option(None, "--run-id"),
     version: str | None = typer.Option(None, "--version"),
+    walk_forward: bool = typer.Option(False, "--walk-forward", help="Refit every N months before each block instead of scoring one model."),
+    preset: str = typer.Option("walkforward", help="Config for --walk-forward (quick, full, walkforward or a YAML file)."),
+    model: str = typer.Option("convlstm", help="Network for --walk-forward: convlstm | lstm"),
+    refit_months: int | None = typer.Option(None, "--refit-months", help="Block length for --walk-forward (default from the preset)."),
     as_json: bool = JsonOption,
 ):
-    """Score a trained model on any stored range, beside the baselines."""
+    """Score a trained model on any stored range, or walk forward over it, beside the baselines."""
     from sensex import pipeline
 
-    result = pipeline.evaluate(get_settings(), start, end, run_id, version)
+    if walk_forward:
+        result = pipeline.walk_forward(get_settings(), start, end, preset, model, refit_months)
+        head = (f"Walk-forward {result['model']} ({result['preset']}, refit every {result['refit_months']} months)"
+                f" on {result['start']}..{result['end']} (n={result['n']}){' on SYNTHETIC data' if result['synthetic'] else ''}, run {result['run_id']}")
+    else:
+        result = pipeline.evaluate(get_settings(), start, end, run_id, version)
+        head = (f"Run {result['run_id']} on {result['start']}..{result['end']} (n={result['n']},"
+                f" {result['overlaps_training_rows']} rows inside its training window)")
     m = result["metrics"]
-    lines = [f"Run {result['run_id']} on {result['start']}..{result['end']} (n={result['n']}, {result['overlaps_training_rows']} rows inside its training window)",
-             f"  {'model':<10} accuracy {m['accuracy']:.3f}  AUC {m['auc']:.3f}  Brier {m['brier']:.4f}"]
+    lines = [head, f"  {'model':<10} accuracy {m['accuracy']:.3f}  AUC {m['auc']:.3f}  Brier {m['brier']:.4f}"]
     for name, b in result["baselines"].items():
         lines.append(f"  {name:<10} accuracy {b['accuracy']:.3f}  AUC {b['auc']:.3f}  Brier {b['brier']:.4f}")
     _emit(result, as_json, "\n".join(lines))

@@ -163,3 +163,33 @@ def drift(settings: Settings, start: str | None = None, end: str | None = None, 
     return registry.evaluate_model_drift(current["metrics"]) | {
         "window": [current["start"], current["end"]], "n": current["n"], "baselines": current["baselines"],
     }
+
+
+def walk_forward(settings: Settings, start: str, end: str, preset: str = "walkforward", model: str = "convlstm",
+                 refit_months: int | None = None, universe_path: str | None = None) -> dict:
+    """Whole-history estimate: refit every N months on everything before a block, predict the block.
+    Logged to MLflow as its own run (tag evaluation=walk-forward); nothing is registered."""
+    from sensex import quality, tracking
+    from sensex.features.build import build_panel
+    from sensex.models.walkforward import walk_forward as run_walk_forward  # imports torch
+
+    config = load_config(preset)
+    universe = load_universe(universe_path)
+    panel = build_panel(quality.repair(store.read(settings.store_dir)), universe)
+    result = run_walk_forward(panel, config, start, end, kinds=(model,), refit_months=refit_months)
+    summary_keys = ("accuracy", "auc", "brier", "ece", "f1", "precision", "recall")
+    pooled = result["pooled"]
+    info = data_info(settings)
+    out = {
+        "model": model, "preset": config.name, "start": result["start"], "end": result["end"],
+        "refit_months": result["refit_months"], "n": int(len(result["predictions"]["label"])),
+        "data_source": info.get("source"), "synthetic": info.get("source") == "synthetic",
+        "metrics": {k: pooled[model][k] for k in summary_keys} | {"up_share": pooled[model]["up_share"]},
+        "intervals": pooled[model].get("intervals", {}),
+        "baselines": {name: {k: r[k] for k in ("accuracy", "auc", "brier")} for name, r in pooled.items() if name != model},
+        "blocks": [{"block": b["block"], "n": b["n"], "auc": {k: m["auc"] for k, m in b["metrics"].items()}}
+                   for b in result["blocks"]],
+        "seconds": result["seconds"],
+    }
+    out["run_id"] = tracking.log_walk_forward_run(settings, config, out, info)
+    return out

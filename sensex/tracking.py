@@ -139,3 +139,22 @@ def log_training_run(settings: Settings, config, report: dict, data_info: dict) 
         # MLflow 3 keeps logged models apart from run artifacts: remember where it went.
         mlflow.set_tag(MODEL_URI_TAG, model_info.model_uri)
         return run.info.run_id
+
+
+def log_walk_forward_run(settings: Settings, config, summary: dict, data_info: dict) -> str:
+    """A walk-forward evaluation as its own run: pooled metrics of the model and the baselines."""
+    import mlflow
+
+    experiment_id = configure(settings)
+    with mlflow.start_run(experiment_id=experiment_id, run_name=f"walk-forward-{summary['model']}-{config.name}") as run:
+        mlflow.log_params({**config.flat(), "model.kind": summary["model"], "walk_forward.start": summary["start"],
+                           "walk_forward.end": summary["end"], "walk_forward.refit_months": summary["refit_months"],
+                           **{f"data.{k}": v for k, v in data_info.items()}})
+        metrics = {f"wf_{k}": v for k, v in summary["metrics"].items()}
+        for name, values in summary["baselines"].items():
+            metrics.update({f"baseline_{name}_wf_{k}": v for k, v in values.items()})
+        mlflow.log_metrics({k: float(v) for k, v in metrics.items() if v == v})
+        mlflow.set_tags({"evaluation": "walk-forward", "model_kind": summary["model"], "git_commit": git_commit() or "unknown",
+                         "data_source": data_info.get("source", "unknown"), "data_hash": data_info.get("content_hash", "")})
+        mlflow.log_dict(summary, "walk_forward.json")
+        return run.info.run_id

@@ -101,3 +101,20 @@ def test_predict_without_enough_data_says_what_to_do(trained_home):
     server = ModelServer(trained_home["settings"])
     with pytest.raises(DataError, match="sessions"):
         server.predict(as_of=str(pd.Timestamp("2018-07-02").date()))
+
+
+def test_walk_forward_cli_reports_pooled_metrics_and_registers_nothing(trained_home, tmp_path):
+    from sensex.serving.model_registry import ModelRegistry
+
+    config = tmp_path / "wf.yaml"
+    config.write_text("model: {hidden: 4, projection: 4, dropout: 0.0}\n"
+                      "train: {epochs: 1, patience: 1, max_train_windows: 200, valid_sessions: 60, batch_size: 32}\n")
+    home = trained_home["settings"].home
+    out = sensex_cli(home, "evaluate", "--walk-forward", "--start", "2021-01-01", "--end", "2021-12-31",
+                     "--preset", str(config), "--refit-months", "6", "--json")
+    result = json.loads(out.stdout)
+    assert [b["block"][0] for b in result["blocks"]] == ["2021-01-01", "2021-07-01"]
+    assert result["n"] == sum(b["n"] for b in result["blocks"]) and result["synthetic"] is True
+    assert {"always_up", "prev_day", "logreg", "gbm"} <= set(result["baselines"])
+    versions = ModelRegistry(trained_home["settings"]).list_all_versions()
+    assert all(v["run_id"] != result["run_id"] for v in versions)
