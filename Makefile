@@ -24,7 +24,8 @@ run: $(VENV)/.installed-run
 	@if $(SENSEX) registry production >/dev/null 2>&1; then \
 		echo "Production model found: not retraining (run 'sensex train' to retrain)."; \
 	else \
-		$(SENSEX) train --preset quick && $(SENSEX) registry setup; \
+		$(SENSEX) train --preset quick && { $(SENSEX) registry setup || \
+			echo "No model passed the promotion gate: the dashboard will say so."; }; \
 	fi
 	$(SENSEX) app
 

@@ -1,7 +1,10 @@
 """Probability calibration fit on the validation window (Platt scaling: sigmoid(a * logit + b)).
 
 A temperature plus a bias: the bias absorbs the base rate of UP days, which a network trained
-with early stopping tends to miss. No torch here: serving applies it with numpy.
+with early stopping tends to miss. The slope is kept positive: calibration may shrink the
+network's confidence toward the base rate, never reverse its ranking (an unconstrained fit on a
+few hundred validation days can, and would then turn a weak signal into its opposite by noise).
+No torch here: serving applies it with numpy.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
+from scipy.optimize import minimize
 
 
 @dataclass(frozen=True)
@@ -31,12 +34,26 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(x, -50, 50)))
 
 
+MIN_SLOPE = 1e-3  # keeps the ranking (and so the AUC) of the raw logits
+
+
 def fit_platt(logits: np.ndarray, labels: np.ndarray, fit_start: str | None = None, fit_end: str | None = None) -> Calibration:
-    if len(np.unique(labels)) < 2:
+    """Maximum-likelihood sigmoid(a * logit + b) with a >= MIN_SLOPE."""
+    y = np.asarray(labels, dtype=np.float64)
+    if len(np.unique(y)) < 2:
         return IDENTITY
-    model = LogisticRegression(C=1e4)
-    model.fit(np.asarray(logits, dtype=np.float64).reshape(-1, 1), labels.astype(int))
-    return Calibration("platt", float(model.coef_[0, 0]), float(model.intercept_[0]), fit_start, fit_end)
+    x = np.asarray(logits, dtype=np.float64)
+
+    def loss(params: np.ndarray) -> tuple[float, np.ndarray]:
+        z = params[0] * x + params[1]
+        nll = np.mean(np.logaddexp(0.0, z) - y * z)
+        residual = sigmoid(z) - y
+        return float(nll), np.array([np.mean(residual * x), np.mean(residual)])
+
+    base = float(np.clip(y.mean(), 1e-6, 1 - 1e-6))
+    start = np.array([1.0, np.log(base / (1 - base))])
+    fit = minimize(loss, start, jac=True, method="L-BFGS-B", bounds=[(MIN_SLOPE, None), (None, None)])
+    return Calibration("platt", float(fit.x[0]), float(fit.x[1]), fit_start, fit_end)
 
 
 def apply_calibration(calibration: Calibration, logits: np.ndarray) -> np.ndarray:

@@ -84,3 +84,23 @@ def test_paired_difference_of_a_model_with_itself_is_zero_and_a_real_edge_shows(
     assert edge["brier"][2] < 0  # and lower Brier
     diff, low, high = edge["auc"]
     assert low <= diff <= high
+
+
+def test_calibration_matches_logistic_regression_and_never_reverses_the_ranking():
+    from sklearn.linear_model import LogisticRegression
+
+    from sensex.models.calibrate import MIN_SLOPE, apply_calibration, fit_platt
+
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=600)
+    labels = (rng.uniform(size=600) < 1 / (1 + np.exp(-(0.7 * logits + 0.2)))).astype(float)
+    fitted = fit_platt(logits, labels)
+    reference = LogisticRegression(C=1e9).fit(logits[:, None], labels)
+    assert fitted.a == pytest.approx(reference.coef_[0, 0], abs=1e-3)
+    assert fitted.b == pytest.approx(reference.intercept_[0], abs=1e-3)
+    # A network whose validation logits point the wrong way is shrunk toward the base rate, not flipped.
+    flipped = fit_platt(-logits, labels)
+    assert flipped.a == pytest.approx(MIN_SLOPE)
+    p = apply_calibration(flipped, -logits)
+    assert np.all(np.diff(p[np.argsort(-logits)]) >= 0)
+    assert abs(p.mean() - labels.mean()) < 0.02
