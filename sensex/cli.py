@@ -142,10 +142,14 @@ def evaluate(
     _emit(result, as_json, "\n".join(lines))
 
 
-def _registry():
+GateOption = typer.Option("quick", "--preset", help="Config whose `promotion` section is the gate (quick, full or a YAML file).")
+
+
+def _registry(preset: str = "quick"):
+    from sensex.config import load_config
     from sensex.serving.model_registry import ModelRegistry
 
-    return ModelRegistry(get_settings())
+    return ModelRegistry(get_settings(), promotion=load_config(preset).promotion)
 
 
 def _version_line(v: dict) -> str:
@@ -155,9 +159,9 @@ def _version_line(v: dict) -> str:
 
 
 @registry_app.command("setup")
-def registry_setup(as_json: bool = JsonOption):
+def registry_setup(preset: str = GateOption, as_json: bool = JsonOption):
     """Register new runs and promote the best version that passes the gate."""
-    result = _registry().setup_automated_promotion()
+    result = _registry(preset).setup_automated_promotion()
     _emit(result, as_json, f"{'Promoted' if result['promoted'] else 'Kept'}: {_version_line(result)} ({result['reason']})")
 
 
@@ -181,9 +185,9 @@ def registry_production(as_json: bool = JsonOption):
 
 @registry_app.command("promote")
 def registry_promote(version: str, min_accuracy: float | None = typer.Option(None, "--min-accuracy"),
-                     as_json: bool = JsonOption):
+                     preset: str = GateOption, as_json: bool = JsonOption):
     """Promote a version to Production if it passes the gate."""
-    result = _registry().promote_model_to_production(version, min_accuracy)
+    result = _registry(preset).promote_model_to_production(version, min_accuracy)
     _emit(result, as_json, f"Promoted: {_version_line(result)}")
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from sensex.config import PromotionConfig
 from sensex.settings import get_settings, load_settings
 from sensex.sources import synthetic
 from sensex.universe import load_universe
@@ -18,11 +19,15 @@ REAL_DATA = REPO.parent / "shared" / "data" / "sensex-real"
 # A fixed end keeps every test independent of today's date.
 FIXTURE_START, FIXTURE_END = "2018-06-01", "2021-12-31"
 
+# A model trained in seconds to exercise the pipeline, not to be good: its gate admits anything,
+# so that registry and serving tests do not depend on a 60-row test AUC landing above 0.5.
 TINY_CONFIG = """
 name: tiny
 model: {hidden: 4, projection: 4, dropout: 0.0}
 train: {epochs: 2, patience: 1, max_train_windows: 200, valid_sessions: 60, test_sessions: 60, batch_size: 32}
+promotion: {min_accuracy: 0.0, min_auc: 0.0}
 """
+TINY_GATE = PromotionConfig(min_accuracy=0.0, min_auc=0.0)
 
 
 def free_port() -> int:
@@ -82,5 +87,5 @@ def trained_home(tmp_path_factory, universe):
     config = root / "tiny.yaml"
     config.write_text(TINY_CONFIG)
     trained = pipeline.train(settings, str(config))
-    promoted = ModelRegistry(settings).setup_automated_promotion()
+    promoted = ModelRegistry(settings, promotion=TINY_GATE).setup_automated_promotion()
     return {"settings": settings, "train": trained, "promoted": promoted}

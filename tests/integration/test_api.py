@@ -47,3 +47,24 @@ def test_no_production_model_is_503_with_a_reason(home):
         response = client.post("/predict")
         assert response.status_code == 503
         assert "sensex registry setup" in response.json()["detail"]
+
+
+def test_the_serving_process_never_imports_torch(trained_home):
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from fastapi.testclient import TestClient\n"
+        "from sensex.serving.api import create_app\n"
+        "with TestClient(create_app()) as client:\n"
+        "    assert client.post('/predict').status_code == 200\n"
+        "    assert client.get('/explain').status_code == 200\n"
+        "    assert client.get('/health').status_code == 200\n"
+        "print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('torch.')))\n"
+    )
+    env = {**os.environ, "SENSEX_HOME": str(trained_home["settings"].home)}
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "[]"

@@ -8,7 +8,7 @@ import uuid
 
 import httpx
 import pytest
-from conftest import FIXTURE_END, FIXTURE_START, TINY_CONFIG, free_port
+from conftest import FIXTURE_END, FIXTURE_START, TINY_CONFIG, TINY_GATE, free_port
 
 from sensex import pipeline
 from sensex.serving.model_registry import ModelRegistry
@@ -68,7 +68,7 @@ def test_train_register_and_serve_through_an_mlflow_server(mlflow_server, tmp_pa
     config = tmp_path / "tiny.yaml"
     config.write_text(TINY_CONFIG)
     trained = pipeline.train(settings, str(config))
-    promoted = ModelRegistry(settings).setup_automated_promotion()
+    promoted = ModelRegistry(settings, promotion=TINY_GATE).setup_automated_promotion()
     assert promoted["stage"] == "Production" and promoted["run_id"] == trained["run_id"]
     forecast = ModelServer(settings).predict()
     assert forecast["model_version"] == promoted["version"] and forecast["target_date"] == "2022-01-03"

@@ -68,7 +68,7 @@ def test_cli_end_to_end_with_json(tmp_path, tiny_config):
     assert status["readiness"] is True and status["statistics"]["total_symbols"] == 30
     trained = json.loads(sensex_cli(home, "train", "--preset", str(tiny_config), "--json").stdout)
     assert trained["run_id"] and "test_auc" in trained["metrics"] and "logreg" in trained["baselines"]
-    setup = json.loads(sensex_cli(home, "registry", "setup", "--json").stdout)
+    setup = json.loads(sensex_cli(home, "registry", "setup", "--preset", str(tiny_config), "--json").stdout)
     assert setup["version"] == "1" and setup["stage"] == "Production"
     forecast = json.loads(sensex_cli(home, "predict", "--json").stdout)
     for key in ("direction", "probability", "confidence", "risk", "model_version", "as_of", "target_date", "data_source"):

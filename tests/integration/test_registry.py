@@ -1,7 +1,7 @@
 """Registry operations with the seed's vocabulary on MLflow 3 aliases, on a real local MLflow store."""
 
 import pytest
-from conftest import FIXTURE_END, FIXTURE_START, TINY_CONFIG
+from conftest import FIXTURE_END, FIXTURE_START, TINY_CONFIG, TINY_GATE
 
 from sensex import jsonlog, pipeline
 from sensex.config import PromotionConfig
@@ -34,7 +34,7 @@ def test_no_production_model_before_setup(two_runs):
 
 def test_setup_promotes_the_best_version_and_logs_it(two_runs):
     settings, runs = two_runs
-    registry = ModelRegistry(settings)
+    registry = ModelRegistry(settings, promotion=TINY_GATE)
     result = registry.setup_automated_promotion()
     versions = registry.list_all_versions()
     assert len(versions) == 2 and result["promoted"] is True
