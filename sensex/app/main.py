@@ -46,6 +46,15 @@ def data_status() -> dict:
     return _data_status(str(get_settings().home))
 
 
+def remember(key: str, call) -> None:
+    """Keep a button's result across reruns; a SensexError becomes its one-sentence message."""
+    try:
+        st.session_state[key] = call()
+    except SensexError as exc:
+        st.session_state[key] = None
+        st.error(str(exc))
+
+
 def synthetic_banner(is_synthetic: bool) -> None:
     if is_synthetic:
         st.warning("SYNTHETIC DATA: these prices come from the built-in simulated market, not from BSE. "
@@ -69,12 +78,11 @@ forecast_tab, market_tab, monitor_tab, explain_tab = st.tabs(["Forecast", "Marke
 
 with forecast_tab:
     st.write("The production model's probability that the SENSEX closes above today's close on the next BSE session.")
+    if backend().model_info() is None:
+        st.warning("No production model yet: run `sensex train` then `sensex registry setup` "
+                   "(a model that fails the promotion gate is not served; `sensex registry list` shows why).")
     if st.button("Run Prediction", key="run_prediction", type="primary"):
-        try:
-            st.session_state["forecast"] = backend().predict()
-        except SensexError as exc:
-            st.session_state["forecast"] = None
-            st.error(str(exc))
+        remember("forecast", backend().predict)
     forecast = st.session_state.get("forecast")
     if forecast:
         cols = st.columns(4)
@@ -134,11 +142,7 @@ with explain_tab:
     st.write("What moved the latest forecast: each group of inputs is removed in turn (occlusion) and the change "
              "in P(UP) is shown. Positive pushes toward UP. This explains the model, not the market.")
     if st.button("Explain the latest forecast", key="explain"):
-        try:
-            st.session_state["explanation"] = backend().explain()
-        except SensexError as exc:
-            st.session_state["explanation"] = None
-            st.error(str(exc))
+        remember("explanation", backend().explain)
     explanation = st.session_state.get("explanation")
     if explanation:
         st.caption(f"P(UP) {explanation['probability']:.1%} from data to {explanation['as_of']}, model v{explanation['model_version']}")

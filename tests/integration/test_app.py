@@ -27,6 +27,23 @@ def test_run_prediction_shows_the_forecast(trained_home, monkeypatch):
     assert any("P(UP)" in c.value for c in at.caption)
 
 
+def test_app_without_a_production_model_says_so(trained_home, tmp_path, monkeypatch):
+    import shutil
+
+    from sensex import store
+
+    home = tmp_path / "no-model"
+    shutil.copytree(trained_home["settings"].store_dir, home / "store")
+    monkeypatch.setenv("SENSEX_HOME", str(home))
+    get_settings.cache_clear()
+    assert store.exists(home / "store")
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception
+    assert any("No production model" in w.value for w in at.warning)
+    at.button(key="run_prediction").click().run()
+    assert any("sensex registry setup" in e.value for e in at.error)
+
+
 def test_app_without_data_says_what_to_do(home):
     at = AppTest.from_file(APP, default_timeout=30).run()
     assert not at.exception
