@@ -9,7 +9,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from pydantic import BaseModel, Field
 
 from sensex.errors import SensexError
@@ -59,10 +59,19 @@ def create_app(settings: Settings | None = None, server: ModelServer | None = No
     latency = Histogram("sensex_prediction_seconds", "Forecast latency", registry=metrics,
                         buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
 
+    # Read at scrape time from the server's own state, so they cannot drift from /health.
+    model_version = Gauge("sensex_model_version", "Production model version being served (0: none)", registry=metrics)
+    cache_hits = Gauge("sensex_cache_hits", "Cache hits as the cache backend counts them", registry=metrics)
+    cache_misses = Gauge("sensex_cache_misses", "Cache misses as the cache backend counts them", registry=metrics)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.server = server or ModelServer(settings)
         app.state.fetcher = RealtimeDataFetcher(settings, app.state.server.universe)
+        served = app.state.server
+        model_version.set_function(lambda: float((served.model_info or {}).get("version") or 0))
+        cache_hits.set_function(lambda: float(served.cache.stats().get("hits") or 0))
+        cache_misses.set_function(lambda: float(served.cache.stats().get("misses") or 0))
         try:
             app.state.server.load_production_model()
         except SensexError as exc:  # the API still starts; /health says why it cannot forecast

@@ -36,6 +36,8 @@ def test_health_version_model_history_metrics(client):
     assert client.get("/predictions?limit=5").json()["predictions"]
     metrics = client.get("/metrics").text
     assert "sensex_predictions_total" in metrics
+    assert "sensex_model_version 1.0" in metrics
+    assert "sensex_cache_hits" in metrics
     overview = client.get("/market").json()
     assert overview["as_of"] == "2021-12-31" and overview["synthetic"] is True
 
