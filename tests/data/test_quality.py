@@ -115,8 +115,11 @@ def test_staleness_follows_the_bse_calendar(frame, universe, now, stale):
 
 def test_calendar_fallback_degrades_fresh_data(universe, monkeypatch, tmp_path):
     monkeypatch.setattr(calendar, "_holiday_dirs", lambda: [tmp_path / "holidays"])
-    fresh = generate(universe, "2026-10-01", "2027-01-08", seed=3)
-    now = datetime(2027, 1, 8, 18, 0, tzinfo=calendar.IST)
+    # A Friday past the range exchange_calendars records (2026 in 4.13, so January 2027).
+    day = calendar.recorded_end() + pd.Timedelta(days=8)
+    friday = day + pd.Timedelta(days=(4 - day.weekday()) % 7)
+    fresh = generate(universe, friday - pd.Timedelta(days=100), friday, seed=3)
+    now = datetime(friday.year, friday.month, friday.day, 18, 0, tzinfo=calendar.IST)
     report = validate_data_quality(fresh, universe, now=now)
     assert report["stale"] is False and report["readiness"] is True
     assert report["calendar"]["fallback"] is True
