@@ -229,3 +229,16 @@ class ModelRegistry:
 
     def production_model_uri(self) -> str:
         return f"models:/{self.model_name}@{PRODUCTION}"
+
+
+if __name__ == "__main__":  # the seed's `python model_registry.py`
+    import json
+    import sys
+
+    from sensex.errors import SensexError
+
+    try:
+        print(json.dumps(ModelRegistry().setup_automated_promotion(), indent=1, default=str))
+    except SensexError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
