@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 SENSEX := $(VENV)/bin/sensex
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 
-.PHONY: run test test-fast bench lint clean-venv
+.PHONY: run test test-fast e2e bench lint clean-venv
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -34,6 +34,10 @@ test: $(VENV)/.installed-dev
 
 test-fast: $(VENV)/.installed-dev
 	$(PY) -m pytest -q -m "not slow"
+
+# The browser test alone (needs Debian's chromium: apt-get install chromium).
+e2e: $(VENV)/.installed-dev
+	$(PY) -m pytest -q -m e2e
 
 bench: $(VENV)/.installed-dev
 	$(PY) bench/data.py
