@@ -257,6 +257,7 @@ def train_model(
         "config": config.to_dict(),
         "onnx_parity_max_abs": gap,
         "test_metrics": {k: evaluation["model"]["test"][k] for k in ("accuracy", "auc", "brier", "f1")},
+        "test_intervals": evaluation["model"]["test"].get("intervals", {}),
     }
     write_bundle_json(bundle_dir, fitted.scaler, meta)
     return {

@@ -154,7 +154,7 @@ class ModelServer:
             "stale": calendar.is_stale(last_session) if as_of is None else False,
             "model_test_auc": test.get("auc"),
             "model_test_accuracy": test.get("accuracy"),
-            "note": self._note(probability, test),
+            "note": self._note(probability, test, bundle.meta.get("test_intervals", {})),
             "latency_ms": round((time.perf_counter() - started) * 1000, 1),
             "cached": False,
         }
@@ -171,13 +171,19 @@ class ModelServer:
         return forecast
 
     @staticmethod
-    def _note(probability: float, test: dict) -> str:
+    def _note(probability: float, test: dict, intervals: dict) -> str:
+        """Say plainly when the forecast is no better than a coin: a test AUC whose interval
+        reaches 0.5, or a probability within two points of 50%."""
         auc = test.get("auc")
-        if auc is not None and auc < 0.52:
-            return f"The model's out-of-sample AUC is {auc:.2f}: treat this forecast as no better than a coin flip."
+        low, high = (intervals.get("auc") or [None, None])[:2]
+        if auc is not None and (auc < 0.5 or (low is not None and low <= 0.5)):
+            span = f" (90% interval {low:.2f}-{high:.2f})" if low is not None else ""
+            return (f"The model's out-of-sample AUC is {auc:.2f}{span}, not distinguishable from a coin:"
+                    " treat this forecast as no better than a coin flip.")
         if abs(probability - 0.5) < 0.02:
             return "P(UP) is within 2 points of 50%: this forecast is no better than a coin flip."
-        return f"Out-of-sample AUC {auc:.2f}; a forecast, not advice." if auc is not None else "A forecast, not advice."
+        span = f" (90% interval {low:.2f}-{high:.2f})" if low is not None else ""
+        return f"Out-of-sample AUC {auc:.2f}{span}; a forecast, not advice." if auc is not None else "A forecast, not advice."
 
     def explain(self, as_of: str | None = None) -> dict:
         """Occlusion explanation of the forecast from `as_of` (default: the latest session)."""
