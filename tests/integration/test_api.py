@@ -30,6 +30,9 @@ def test_health_version_model_history_metrics(client):
     health = client.get("/health")
     assert health.status_code == 200
     assert health.json()["checks"]["model_loaded"] is True
+    # The fixture's data ends in 2021: stale today, so the server is degraded, not healthy.
+    assert health.json()["checks"]["data_fresh"] is False and health.json()["status"] == "degraded"
+    assert client.post("/predict").json()["stale"] is True
     assert client.get("/version").json()["model_version"] == "1"
     assert client.get("/model").json()["kind"] == "convlstm"
     client.post("/predict")
