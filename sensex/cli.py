@@ -175,11 +175,7 @@ def registry_list(as_json: bool = JsonOption):
 @registry_app.command("production")
 def registry_production(as_json: bool = JsonOption):
     """The version serving forecasts."""
-    from sensex.errors import ModelNotFoundError
-
-    production = _registry().get_production_model()
-    if production is None:
-        raise ModelNotFoundError("No production model: run `sensex train` then `sensex registry setup`.")
+    production = _registry().require_production_model()
     _emit(production, as_json, _version_line(production))
 
 

@@ -145,9 +145,7 @@ def drift(settings: Settings, start: str | None = None, end: str | None = None, 
     from sensex.serving.model_registry import ModelRegistry
 
     registry = ModelRegistry(settings)
-    production = registry.get_production_model()
-    if production is None:
-        raise ModelNotFoundError("No production model: run `sensex train` then `sensex registry setup`.")
+    production = registry.require_production_model()
     run_id, bundle = _bundle_for(settings, production["run_id"], None)
     test_end = pd.Timestamp(bundle.meta["segments"]["test"][1])
     start = start or str((test_end + pd.Timedelta(days=1)).date())

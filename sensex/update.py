@@ -61,7 +61,7 @@ def update_store(
         from sensex.sources import yahoo
 
         yahoo_reachable = yahoo.is_reachable
-    meta = store.read_meta(settings.store_dir) if store.exists(settings.store_dir) else None
+    meta = store.read_meta(settings.store_dir)
     stored_source = meta.get("source") if meta else None
     choice = choose_source(source, stored_source, yahoo_reachable, str(csv_dir) if csv_dir else None)
     log.debug(choice.message)  # the CLI prints it; JSON output carries it as "message"

@@ -133,6 +133,13 @@ class ModelRegistry:
         mv = self._version_for_alias(PRODUCTION)
         return self._describe(mv) if mv is not None else None
 
+    def require_production_model(self) -> dict:
+        """The production version, or the one error every caller gives when there is none."""
+        production = self.get_production_model()
+        if production is None:
+            raise ModelNotFoundError("No production model: run `sensex train` then `sensex registry setup`.")
+        return production
+
     def gate(self, metrics: dict, min_accuracy: float | None = None) -> list[str]:
         """Reasons a version may not serve; empty when it passes."""
         min_accuracy = self.promotion.min_accuracy if min_accuracy is None else min_accuracy
@@ -207,9 +214,7 @@ class ModelRegistry:
     def evaluate_model_drift(self, current_metrics: dict) -> dict:
         """Compare live metrics (e.g. from `sensex evaluate` on new sessions) with the production
         model's test metrics; drift when accuracy or AUC fall, or Brier rises, beyond tolerance."""
-        production = self.get_production_model()
-        if production is None:
-            raise ModelNotFoundError("No production model: run `sensex registry setup` after `sensex train`.")
+        production = self.require_production_model()
         tolerance = self.promotion.drift_tolerance
         changes, drifted = {}, []
         for key, worse_if_lower in (("accuracy", True), ("auc", True), ("brier", False)):

@@ -86,9 +86,7 @@ class ModelServer:
         from sensex.serving.model_registry import ModelRegistry
 
         registry = ModelRegistry(self.settings)
-        production = registry.get_production_model()
-        if production is None:
-            raise ModelNotFoundError("No production model: run `sensex train` then `sensex registry setup`.")
+        production = registry.require_production_model()
         with self._lock:
             self.model_info = {**production, "name": registry.model_name, "uri": registry.production_model_uri()}
             bundle = load_bundle(self._download(production["version"]))
@@ -229,7 +227,7 @@ class ModelServer:
             detail["cache"] = self.cache.stats()
         except Exception as exc:
             detail["cache"] = str(exc)
-        meta = store.read_meta(self.settings.store_dir) if store.exists(self.settings.store_dir) else None
+        meta = store.read_meta(self.settings.store_dir)
         if meta:
             checks["data_fresh"] = not calendar.is_stale(meta.get("last_date"))
             detail["data"] = {"last_date": meta.get("last_date"), "source": meta.get("source")}
