@@ -37,7 +37,7 @@ from sensex.models.train import train_model
 from sensex.models.walkforward import walk_forward
 from sensex.settings import load_settings
 from sensex.universe import load_universe
-from sensex.update import update_store
+from sensex.ingest import update_store
 
 REPO = Path(__file__).resolve().parents[1]
 REAL = REPO.parent / "shared" / "data" / "sensex-real"

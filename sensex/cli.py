@@ -1,4 +1,4 @@
-"""`sensex`: a thin shell over `sensex.pipeline`, the registry and the model server.
+"""`sensex`: a thin shell over `sensex.commands`, the registry and the model server.
 
 Every command takes `--json` and then prints exactly one JSON object on stdout; logs go to
 stderr; a SensexError becomes one line on stderr and a non-zero exit, never a traceback.
@@ -53,7 +53,7 @@ def data_update(
     if exchange.upper() not in ("BO", "NS"):
         raise ConfigError(f"Unknown exchange {exchange!r}: use BO (BSE) or NS (NSE).")
     from sensex.universe import load_universe
-    from sensex.update import update_store
+    from sensex.ingest import update_store
 
     result = update_store(get_settings(), load_universe(universe), source, csv_dir, start, end, exchange=exchange.upper())
     quality = result["quality"]
@@ -69,9 +69,9 @@ def data_update(
 @data_app.command("status")
 def data_status(universe: str | None = typer.Option(None), as_json: bool = JsonOption):
     """Data-quality report of the store."""
-    from sensex import pipeline
+    from sensex import commands
 
-    report = pipeline.data_status(get_settings(), universe)
+    report = commands.data_status(get_settings(), universe)
     stats = report["statistics"]
     lines = [
         f"Status {report['status']} (ready: {report['readiness']}), source {report['source']}"
@@ -97,9 +97,9 @@ def train(
     as_json: bool = JsonOption,
 ):
     """Train and evaluate a model; log the run to MLflow."""
-    from sensex import pipeline
+    from sensex import commands
 
-    result = pipeline.train(get_settings(), preset, model, train_end, valid_end, test_end, universe)
+    result = commands.train(get_settings(), preset, model, train_end, valid_end, test_end, universe)
     m = result["metrics"]
     lines = [
         f"Run {result['run_id']} ({result['model']}, {result['preset']}, {result['seconds']} s)"
@@ -125,14 +125,14 @@ def evaluate(
     as_json: bool = JsonOption,
 ):
     """Score a trained model on any stored range, or walk forward over it, beside the baselines."""
-    from sensex import pipeline
+    from sensex import commands
 
     if walk_forward:
-        result = pipeline.walk_forward(get_settings(), start, end, preset, model, refit_months)
+        result = commands.walk_forward(get_settings(), start, end, preset, model, refit_months)
         head = (f"Walk-forward {result['model']} ({result['preset']}, refit every {result['refit_months']} months)"
                 f" on {result['start']}..{result['end']} (n={result['n']}){' on SYNTHETIC data' if result['synthetic'] else ''}, run {result['run_id']}")
     else:
-        result = pipeline.evaluate(get_settings(), start, end, run_id, version)
+        result = commands.evaluate(get_settings(), start, end, run_id, version)
         head = (f"Run {result['run_id']} on {result['start']}..{result['end']} (n={result['n']},"
                 f" {result['overlaps_training_rows']} rows inside its training window)")
     m = result["metrics"]
@@ -199,9 +199,9 @@ def registry_drift(start: str | None = typer.Option(None, help="First session to
                    end: str | None = typer.Option(None, help="Last session to score (default: the last stored one)."),
                    as_json: bool = JsonOption):
     """Score production on sessions it has not seen and compare with its test metrics."""
-    from sensex import pipeline
+    from sensex import commands
 
-    result = pipeline.drift(get_settings(), start, end)
+    result = commands.drift(get_settings(), start, end)
     changes = ", ".join(f"{k} {v['reference']:.3f} -> {v['current']:.3f}" for k, v in result["metrics"].items())
     _emit(result, as_json, f"Drift {'DETECTED in ' + ', '.join(result['drifted_metrics']) if result['drift_detected'] else 'not detected'}"
                            f" for v{result['version']} on {result['window'][0]}..{result['window'][1]} (n={result['n']}): {changes}")

@@ -76,9 +76,9 @@ def tiny_config(tmp_path) -> Path:
 @pytest.fixture(scope="session")
 def trained_home(tmp_path_factory, universe):
     """A SENSEX_HOME with synthetic data, one tiny trained model, promoted to production."""
-    from sensex import pipeline
+    from sensex import commands
     from sensex.serving.model_registry import ModelRegistry
-    from sensex.update import update_store
+    from sensex.ingest import update_store
 
     root = tmp_path_factory.mktemp("trained")
     settings = load_settings({"SENSEX_HOME": str(root / "home")})
@@ -86,6 +86,6 @@ def trained_home(tmp_path_factory, universe):
                  yahoo_reachable=lambda: False)
     config = root / "tiny.yaml"
     config.write_text(TINY_CONFIG)
-    trained = pipeline.train(settings, str(config))
+    trained = commands.train(settings, str(config))
     promoted = ModelRegistry(settings, promotion=TINY_GATE).setup_automated_promotion()
     return {"settings": settings, "train": trained, "promoted": promoted}

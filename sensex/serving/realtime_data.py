@@ -31,7 +31,7 @@ class RealtimeDataFetcher:
 
     def fetch_latest(self, source: str | None = None) -> dict:
         """Bring the store up to date from `source` (default: the settings' source)."""
-        from sensex.update import update_store
+        from sensex.ingest import update_store
 
         return update_store(self.settings, self.universe, source)
 

@@ -5,7 +5,7 @@ import pytest
 
 from sensex import store
 from sensex.errors import DataSourceError, NoStoreError
-from sensex.update import update_store
+from sensex.ingest import update_store
 
 
 def test_round_trip_keeps_every_row(home, market):

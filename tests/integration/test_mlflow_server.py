@@ -10,11 +10,11 @@ import httpx
 import pytest
 from conftest import FIXTURE_END, FIXTURE_START, TINY_CONFIG, TINY_GATE, free_port
 
-from sensex import pipeline
+from sensex import commands
 from sensex.serving.model_registry import ModelRegistry
 from sensex.serving.model_server import ModelServer
 from sensex.settings import load_settings
-from sensex.update import update_store
+from sensex.ingest import update_store
 
 pytestmark = [pytest.mark.integration, pytest.mark.services, pytest.mark.slow]
 PG = os.environ.get("SENSEX_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
@@ -67,7 +67,7 @@ def test_train_register_and_serve_through_an_mlflow_server(mlflow_server, tmp_pa
     update_store(settings, universe, "synthetic", start=FIXTURE_START, end=FIXTURE_END, yahoo_reachable=lambda: False)
     config = tmp_path / "tiny.yaml"
     config.write_text(TINY_CONFIG)
-    trained = pipeline.train(settings, str(config))
+    trained = commands.train(settings, str(config))
     promoted = ModelRegistry(settings, promotion=TINY_GATE).setup_automated_promotion()
     assert promoted["stage"] == "Production" and promoted["run_id"] == trained["run_id"]
     forecast = ModelServer(settings).predict()

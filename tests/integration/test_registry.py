@@ -3,12 +3,12 @@
 import pytest
 from conftest import FIXTURE_END, FIXTURE_START, TINY_CONFIG, TINY_GATE
 
-from sensex import jsonlog, pipeline
+from sensex import commands, jsonlog
 from sensex.config import PromotionConfig
 from sensex.errors import ModelNotFoundError, PromotionRejected
 from sensex.serving.model_registry import ModelRegistry
 from sensex.settings import load_settings
-from sensex.update import update_store
+from sensex.ingest import update_store
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -20,7 +20,7 @@ def two_runs(tmp_path_factory, universe):
     update_store(settings, universe, "synthetic", start=FIXTURE_START, end=FIXTURE_END, yahoo_reachable=lambda: False)
     config = root / "tiny.yaml"
     config.write_text(TINY_CONFIG)
-    runs = [pipeline.train(settings, str(config)), pipeline.train(settings, str(config), model="lstm")]
+    runs = [commands.train(settings, str(config)), commands.train(settings, str(config), model="lstm")]
     return settings, runs
 
 

@@ -47,10 +47,10 @@ def test_members_without_usable_history_in_the_training_window(market, universe,
 
 
 def test_members_missing_from_the_store_are_refused_before_training(home, market, tiny_config):
-    from sensex import pipeline, store
+    from sensex import commands, store
     from sensex.errors import DataError
 
     dropped = ["TCS", "INFY", "ITC", "LT", "SBIN", "NTPC"]
     store.write(home.store_dir, market[~market["symbol"].isin(dropped)], "synthetic")
     with pytest.raises(DataError, match="lacks 6 universe members"):
-        pipeline.train(home, str(tiny_config))
+        commands.train(home, str(tiny_config))

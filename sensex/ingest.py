@@ -1,4 +1,4 @@
-"""`sensex data update`: fetch from the chosen source and merge into the store, incrementally."""
+"""Ingestion (`sensex data update`): fetch from the chosen source and merge into the store, incrementally."""
 
 from __future__ import annotations
 

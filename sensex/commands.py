@@ -1,4 +1,4 @@
-"""The verbs the CLI, API and app call: one library function per command."""
+"""The application's commands: one library function per CLI command (and the API and app reuse them)."""
 
 from __future__ import annotations
 
