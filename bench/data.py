@@ -21,10 +21,10 @@ import pandas as pd
 
 from sensex import store
 from sensex.cache import MemoryCache, cached
+from sensex.ingest import update_store
 from sensex.settings import load_settings
 from sensex.sources import synthetic
 from sensex.universe import load_universe
-from sensex.ingest import update_store
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))

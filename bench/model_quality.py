@@ -29,15 +29,15 @@ from pathlib import Path
 
 import numpy as np
 
-from sensex import quality, store
+from sensex import store
 from sensex.config import load_config
-from sensex.features.build import build_panel
+from sensex.features.dataset import load_panel
+from sensex.ingest import update_store
 from sensex.models.evaluate import paired_difference
 from sensex.models.train import train_model
 from sensex.models.walkforward import walk_forward
 from sensex.settings import load_settings
 from sensex.universe import load_universe
-from sensex.ingest import update_store
 
 REPO = Path(__file__).resolve().parents[1]
 REAL = REPO.parent / "shared" / "data" / "sensex-real"
@@ -108,39 +108,38 @@ def verdict(rows: list[dict], y: np.ndarray, probabilities: dict[str, np.ndarray
             "convlstm_minus": differences, "suspicious_accuracy": suspicious, "text": text}
 
 
-def fixed_split(frame, universe, preset: str, work: Path) -> dict:
+def fixed_split(panel, preset: str, work: Path) -> dict:
     config = load_config(preset).with_segments(**SEGMENTS)
     reports = {}
+    wall = {}
     for kind in ("convlstm", "lstm"):
         started = time.perf_counter()
-        reports[kind] = train_model(frame, universe, config, work / f"bundle-{kind}", kind)
-        reports[kind]["wall_seconds"] = time.perf_counter() - started
-        print(f"  fixed split: {kind} trained in {reports[kind]['fit_seconds']:.1f} s "
-              f"({reports[kind]['epochs_run']} epochs; {reports[kind]['wall_seconds']:.1f} s with features,"
-              f" baselines and ONNX export)", file=sys.stderr)
+        reports[kind] = train_model(panel, config, work / f"bundle-{kind}", kind)
+        wall[kind] = time.perf_counter() - started
+        print(f"  fixed split: {kind} trained in {reports[kind].fit_seconds:.1f} s "
+              f"({reports[kind].epochs_run} epochs; {wall[kind]:.1f} s with baselines and ONNX export)", file=sys.stderr)
     conv = reports["convlstm"]
-    rows = [_row(kind, reports[kind]["evaluation"]["model"]["test"], reports[kind]["fit_seconds"])
+    rows = [_row(kind, reports[kind].evaluation["model"]["test"], reports[kind].fit_seconds)
             for kind in ("convlstm", "lstm")]
-    rows += [_row(name, conv["evaluation"]["baselines"][name]["test"], conv["baseline_seconds"][name])
+    rows += [_row(name, conv.evaluation["baselines"][name]["test"], conv.baseline_seconds[name])
              for name in BASELINES]
     rows.sort(key=lambda r: ROWS.index(r["model"]))
-    test = conv["predictions"]["test"]
-    probabilities = {"convlstm": test["probability"], "lstm": reports["lstm"]["predictions"]["test"]["probability"],
+    test = conv.predictions["test"]
+    probabilities = {"convlstm": test["probability"], "lstm": reports["lstm"].predictions["test"]["probability"],
                      **test["baselines"]}
     return {
-        "preset": config.name, "config": config.to_dict(), "segments": conv["segments"],
+        "preset": config.name, "config": config.to_dict(), "segments": conv.segments,
         "rows": rows, "verdict": verdict(rows, test["label"], probabilities),
-        "validation": {kind: {k: reports[kind]["evaluation"]["model"]["valid"][k] for k in COLUMNS}
+        "validation": {kind: {k: reports[kind].evaluation["model"]["valid"][k] for k in COLUMNS}
                        for kind in reports},
-        "epochs_run": {kind: reports[kind]["epochs_run"] for kind in reports},
-        "wall_seconds": {kind: round(reports[kind]["wall_seconds"], 1) for kind in reports},
-        "onnx_parity_max_abs": {kind: reports[kind]["onnx_parity_max_abs"] for kind in reports},
+        "epochs_run": {kind: reports[kind].epochs_run for kind in reports},
+        "wall_seconds": {kind: round(wall[kind], 1) for kind in reports},
+        "onnx_parity_max_abs": {kind: reports[kind].onnx_parity_max_abs for kind in reports},
     }
 
 
-def walk_forward_run(frame, universe, preset: str, span: tuple[str, str]) -> dict:
+def walk_forward_run(panel, preset: str, span: tuple[str, str]) -> dict:
     config = load_config(preset)
-    panel = build_panel(frame, universe)
     started = time.perf_counter()
     result = walk_forward(panel, config, *span, kinds=("convlstm", "lstm"))
     wall = time.perf_counter() - started
@@ -192,7 +191,7 @@ def main() -> int:
         work = Path(tmp)
         settings = load_settings({"SENSEX_HOME": str(work / "home")})
         imported = update_store(settings, universe, "csv", csv_dir=data, yahoo_reachable=lambda: False)
-        frame = quality.repair(store.read(settings.store_dir))
+        panel = load_panel(settings, universe)
         meta = store.read_meta(settings.store_dir) or {}
         print(f"Imported {imported['rows_added']} rows from {data} (quality {imported['quality']['status']},"
               f" last session {imported['last_date']}, content hash {str(meta.get('content_hash'))[:12]}).",
@@ -204,7 +203,7 @@ def main() -> int:
             "machine": {"python": platform.python_version(), "platform": platform.platform(),
                         "cpus": os.cpu_count()},
         }
-        result["fixed_split"] = fixed_split(frame, universe, preset, work)
+        result["fixed_split"] = fixed_split(panel, preset, work)
         fixed = result["fixed_split"]
         test = fixed["segments"]["test"]
         print_table(f"Fixed split ({fixed['preset']} preset): train ..{SEGMENTS['train_end']}, valid 2018,"
@@ -212,7 +211,7 @@ def main() -> int:
                     f" UP share {fixed['rows'][0]['up_share']:.3f}); 90% block-bootstrap intervals", fixed["rows"])
         print(fixed["verdict"]["text"])
         if not args.skip_walk_forward:
-            result["walk_forward"] = walk_forward_run(frame, universe, wf_preset, span)
+            result["walk_forward"] = walk_forward_run(panel, wf_preset, span)
             wf = result["walk_forward"]
             print_table(f"Walk-forward ({wf['preset']} preset): {span[0]}..{span[1]}, refit every"
                         f" {wf['refit_months']} months (n={wf['rows'][0]['n']}, UP share {wf['rows'][0]['up_share']:.3f});"

@@ -52,8 +52,8 @@ def data_update(
 
     if exchange.upper() not in ("BO", "NS"):
         raise ConfigError(f"Unknown exchange {exchange!r}: use BO (BSE) or NS (NSE).")
-    from sensex.universe import load_universe
     from sensex.ingest import update_store
+    from sensex.universe import load_universe
 
     result = update_store(get_settings(), load_universe(universe), source, csv_dir, start, end, exchange=exchange.upper())
     quality = result["quality"]

@@ -44,3 +44,7 @@ class PromotionRejected(SensexError):
     """A model version failed the promotion gate."""
 
     http_status = 409
+
+
+class CorruptModelError(ModelNotFoundError):
+    """A model's files exist but fail their checks (checksum, unreadable JSON, bad ONNX graph)."""

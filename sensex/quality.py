@@ -3,7 +3,7 @@
 Every finding is `{kind, count, first, last, action, detail}`: `count` is the number of rows
 (sessions) concerned, `first`/`last` their earliest and latest dates (ISO), `action` what the
 project does about it. Findings describe the frame as given; validity is judged on the frame
-after `repair`, which is what features and models read.
+after `sensex.features.dataset.repair`, which is what features and models read.
 
 Repaired (`repair` drops the rows; the gap they leave is a missing session, which the feature
 builder masks rather than fills):
@@ -57,7 +57,7 @@ import numpy as np
 import pandas as pd
 
 from sensex import calendar
-from sensex.schema import COLUMNS, INDEX_SYMBOL, PRICE_COLUMNS
+from sensex.schema import COLUMNS, PRICE_COLUMNS
 from sensex.universe import Universe
 
 MIN_SESSIONS = 30
@@ -120,7 +120,7 @@ def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.sort_values(["symbol", "date"], kind="stable").reset_index(drop=True)
 
 
-def _filler(frame: pd.DataFrame) -> pd.Series:
+def filler_rows(frame: pd.DataFrame) -> pd.Series:
     return (
         (frame["volume"] == 0)
         & (frame["open"] == frame["high"])
@@ -129,24 +129,10 @@ def _filler(frame: pd.DataFrame) -> pd.Series:
     )
 
 
-def _unusable(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+def unusable_rows(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     """Rows with a missing price, and rows with a zero or negative price."""
     prices = frame[PRICE_COLUMNS]
     return prices.isna().any(axis=1), (prices <= 0).any(axis=1)
-
-
-def repair(frame: pd.DataFrame, index_symbol: str = INDEX_SYMBOL) -> pd.DataFrame:
-    """The rows features may use: sorted, one per (symbol, date), no filler or priceless rows.
-
-    Drops member filler rows (volume 0 and O = H = L = C; the index keeps its own), rows with a
-    missing or non-positive price, and all but the last row of a duplicated (symbol, date).
-    Never mutates `frame`.
-    """
-    out = _sorted(frame[COLUMNS])
-    out = out[~out.duplicated(["symbol", "date"], keep="last")]
-    missing, non_positive = _unusable(out)
-    filler = _filler(out) & (out["symbol"] != index_symbol)
-    return out[~(filler | missing | non_positive)].reset_index(drop=True)
 
 
 def _finding(kind: str, count: int, first: object, last: object, detail: str | None = None) -> dict:
@@ -324,8 +310,8 @@ def _analyse(frame: pd.DataFrame, universe: Universe) -> tuple[dict[str, list[di
     data = ordered[~duplicated].reset_index(drop=True)
 
     is_index = data["symbol"] == universe.index_symbol
-    missing, non_positive = _unusable(data)
-    filler = _filler(data)
+    missing, non_positive = unusable_rows(data)
+    filler = filler_rows(data)
     low_side = data[["open", "close", "high"]].min(axis=1)
     high_side = data[["open", "close", "low"]].max(axis=1)
     inconsistent = (data["high"] < high_side * (1 - HIGH_LOW_TOLERANCE)) | (

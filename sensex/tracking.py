@@ -1,11 +1,13 @@
-"""MLflow tracking: the one place training talks to MLflow.
+"""MLflow runs and artifacts: the one place that logs runs and fetches models from them
+(the registry's aliases and versions live in `sensex.serving.model_registry`).
 
 One experiment; a run per training with the whole config as params, model and baseline metrics
 per segment, the data fingerprint, the git commit, a reliability plot of the calibrated test
-probabilities, and the model logged with `mlflow.onnx` (signature included, so
-`mlflow.pyfunc.load_model` returns raw logits under "logit") carrying its preprocessing and
-metadata as extra files, so that `models:/sensex-convlstm-model@production` holds everything
-serving needs.
+probabilities, the torch weights (for retraining, never served), and the model logged ONCE with
+`mlflow.onnx` (signature included, so `mlflow.pyfunc.load_model` returns raw logits under
+"logit") carrying its preprocessing and metadata as extra files: the logged model directory is
+the bundle `sensex.models.bundle` reads, so `models:/sensex-convlstm-model@production` holds
+everything serving needs, and `fetch_bundle` is the one way to get it onto local disk.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -24,6 +27,7 @@ log = logging.getLogger(__name__)
 EXPERIMENT = "sensex-next-session-direction"
 MODEL_ARTIFACT = "model"
 MODEL_URI_TAG = "model_uri"
+WEIGHTS_ARTIFACT = "weights"
 RELIABILITY_PLOT = "reliability_test.png"
 SUMMARY_METRICS = ("accuracy", "auc", "brier", "f1", "precision", "recall", "ece")
 
@@ -78,60 +82,61 @@ def _serving_requirements() -> list[str]:
     return out
 
 
-def log_training_run(settings: Settings, config, report: dict, data_info: dict) -> str:
-    """Log one training run; returns its run id."""
+def log_training_run(settings: Settings, config, report, data_info: dict) -> str:
+    """Log one training run (`report` is a `sensex.models.train.TrainingReport`); returns its run id."""
     import mlflow
     import mlflow.onnx
     import numpy as np
     import onnx
     from mlflow.models import infer_signature
 
+    from sensex.models.bundle import META_FILE, ONNX_FILE, SCALER_FILE, bundle_files, load_bundle
     from sensex.models.reliability import plot_reliability
 
     experiment_id = configure(settings)
-    bundle = Path(report["bundle_dir"])
-    run_name = f"{report['model']}-{config.name}"
+    bundle_dir = Path(report.bundle_dir)
+    meta = load_bundle(bundle_dir).meta
+    run_name = f"{report.model}-{config.name}"
     with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
         params = config.flat()
-        params.update({"model.kind": report["model"], **{f"segment.{k}": f"{v[0]}..{v[1]}" for k, v in report["segments"].items()}})
+        params.update({"model.kind": report.model, **{f"segment.{k}": f"{v[0]}..{v[1]}" for k, v in report.segments.items()}})
         params.update({f"data.{k}": v for k, v in data_info.items() if k != "symbols"})
         mlflow.log_params(params)
-        mlflow.log_metrics(flat_metrics(report["evaluation"]))
-        mlflow.log_metric("train_seconds", report["seconds"])
-        for name, seconds in report.get("baseline_seconds", {}).items():
+        mlflow.log_metrics(flat_metrics(report.evaluation))
+        mlflow.log_metric("train_seconds", report.seconds)
+        for name, seconds in report.baseline_seconds.items():
             mlflow.log_metric(f"baseline_{name}_fit_seconds", seconds)
-        mlflow.log_metric("onnx_parity_max_abs", report["onnx_parity_max_abs"])
-        for row in report["history"]:
+        mlflow.log_metric("onnx_parity_max_abs", report.onnx_parity_max_abs)
+        for row in report.history:
             mlflow.log_metrics({"train_loss": row["train_loss"], "valid_loss": row["valid_loss"]}, step=row["epoch"])
         mlflow.set_tags({
             "git_commit": git_commit() or "unknown",
             "data_source": data_info.get("source", "unknown"),
-            "synthetic": str(data_info.get("source") == "synthetic").lower(),
+            "synthetic": str(bool(data_info.get("synthetic"))).lower(),
             "data_hash": data_info.get("content_hash", ""),
-            "model_kind": report["model"],
+            "model_kind": report.model,
         })
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "evaluation.json"
-            path.write_text(json.dumps({k: report[k] for k in ("evaluation", "segments", "history")}, indent=1))
+            path.write_text(json.dumps({"evaluation": report.evaluation, "segments": report.segments,
+                                        "history": report.history}, indent=1))
             mlflow.log_artifact(str(path))
-            meta = json.loads((bundle / "model.json").read_text())
             features = Path(tmp) / "features.json"
-            features.write_text(json.dumps({"stock": meta.get("feature_registry", []),
-                                            "market": meta.get("market_features", [])}, indent=1))
+            features.write_text(json.dumps({"stock": meta.feature_registry, "market": meta.market_features}, indent=1))
             mlflow.log_artifact(str(features))
-            test = report.get("predictions", {}).get("test")
+            test = report.predictions.get("test")
             if test is not None:
                 plot = plot_reliability(test["label"], test["probability"], Path(tmp) / RELIABILITY_PLOT,
-                                        f"Reliability: {report['model']} test {'..'.join(report['segments']['test'])}")
+                                        f"Reliability: {report.model} test {'..'.join(report.segments['test'])}")
                 mlflow.log_artifact(str(plot))
-        mlflow.log_artifacts(str(bundle), artifact_path="bundle")
-        example = report["example_window"].astype(np.float32)
-        signature = infer_signature(example, np.zeros((1,), dtype=np.float32))
+        mlflow.log_artifact(str(report.weights_file), artifact_path=WEIGHTS_ARTIFACT)
+        files = bundle_files(bundle_dir)
+        signature = infer_signature(report.example_window.astype(np.float32), np.zeros((1,), dtype=np.float32))
         model_info = mlflow.onnx.log_model(
-            onnx.load(str(bundle / "model.onnx")),
+            onnx.load(str(files[ONNX_FILE])),
             name=MODEL_ARTIFACT,
             signature=signature,
-            extra_files=[str(bundle / "preprocessing.json"), str(bundle / "model.json")],
+            extra_files=[str(files[SCALER_FILE]), str(files[META_FILE])],
             save_as_external_data=False,
             # Stated, not inferred: inference imports the whole process in a subprocess (seconds).
             pip_requirements=_serving_requirements(),
@@ -139,6 +144,60 @@ def log_training_run(settings: Settings, config, report: dict, data_info: dict) 
         # MLflow 3 keeps logged models apart from run artifacts: remember where it went.
         mlflow.set_tag(MODEL_URI_TAG, model_info.model_uri)
         return run.info.run_id
+
+
+def fetch_bundle(settings: Settings, run_id: str):
+    """The model logged by run `run_id`, verified, from `$SENSEX_HOME/cache/models/{run_id}`;
+    fetched from MLflow on first use. A cached copy that fails its checks (checksum, unreadable
+    files) is fetched again once; a model that fails again is refused with a sentence."""
+    from sensex.errors import CorruptModelError, ModelNotFoundError
+    from sensex.models.bundle import load_bundle
+
+    target = settings.cache_dir / "models" / run_id
+    if target.is_dir():
+        try:
+            return load_bundle(target)
+        except ModelNotFoundError as exc:  # CorruptModelError included: drop the copy, fetch anew
+            log.warning("Cached model %s failed its checks (%s): fetching it again.", run_id, exc)
+            shutil.rmtree(target, ignore_errors=True)
+    _download_model(settings, run_id, target)
+    try:
+        return load_bundle(target)
+    except ModelNotFoundError as exc:
+        shutil.rmtree(target, ignore_errors=True)
+        raise CorruptModelError(f"The model of run {run_id} fails its checks as stored in MLflow ({exc}) :"
+                                " retrain with `sensex train` and register the new run.") from exc
+
+
+def _download_model(settings: Settings, run_id: str, target: Path) -> None:
+    """Download into a temporary sibling, then rename: a killed download never looks complete."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    from sensex.errors import ModelNotFoundError
+
+    configure(settings)
+    try:
+        model_uri = mlflow.get_run(run_id).data.tags.get(MODEL_URI_TAG)
+    except MlflowException as exc:
+        raise ModelNotFoundError(f"Run {run_id} does not exist in the tracking store: pick a run from `sensex train`.") from exc
+    if not model_uri:
+        raise ModelNotFoundError(f"Run {run_id} logged no model: pick a run from `sensex train`.")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{run_id}-", dir=target.parent))
+    try:
+        mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=str(staging))
+        # download_artifacts puts the model's files directly under dst_path.
+        try:
+            os.replace(staging, target)
+        except OSError:
+            if not target.is_dir():
+                raise
+            # Another process fetched the same model first: keep its copy.
+    except MlflowException as exc:
+        raise ModelNotFoundError(f"The model of run {run_id} cannot be downloaded ({str(exc)[:160]}): check the tracking server.") from exc
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def log_walk_forward_run(settings: Settings, config, summary: dict, data_info: dict) -> str:

@@ -77,8 +77,8 @@ def tiny_config(tmp_path) -> Path:
 def trained_home(tmp_path_factory, universe):
     """A SENSEX_HOME with synthetic data, one tiny trained model, promoted to production."""
     from sensex import commands
-    from sensex.serving.model_registry import ModelRegistry
     from sensex.ingest import update_store
+    from sensex.serving.model_registry import ModelRegistry
 
     root = tmp_path_factory.mktemp("trained")
     settings = load_settings({"SENSEX_HOME": str(root / "home")})

@@ -41,11 +41,9 @@ class LocalBackend:
 
     def model_info(self) -> dict | None:
         try:
-            self.server.ensure_loaded()
+            return self.server.model_card()
         except SensexError:
             return None
-        return {**self.server.model_info, "test_metrics": self.server.bundle.meta.get("test_metrics"),
-                "segments": self.server.bundle.meta.get("segments")}
 
 
 class ApiBackend:

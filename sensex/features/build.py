@@ -16,6 +16,7 @@ import talib
 
 from sensex.errors import DataError
 from sensex.features.indicators import STOCK_FEATURE_NAMES, compute_stock_features
+from sensex.schema import INDEX_SYMBOL
 from sensex.universe import Universe
 
 MARKET_FEATURE_NAMES = [
@@ -36,6 +37,7 @@ class Panel:
     label: np.ndarray  # (D,) 1.0 up next session, 0.0 not up, NaN unknown (last session)
     stock_feature_names: list[str]
     market_feature_names: list[str]
+    index_symbol: str = INDEX_SYMBOL  # the series the label is about
 
 
 def _series(rows: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -114,5 +116,5 @@ def build_panel(ohlcv: pd.DataFrame, universe: Universe) -> Panel:
     return Panel(
         dates=dates, symbols=list(symbols), stock=stock, market=market, available=available,
         index_close=close, label=label, stock_feature_names=list(STOCK_FEATURE_NAMES),
-        market_feature_names=list(MARKET_FEATURE_NAMES),
+        market_feature_names=list(MARKET_FEATURE_NAMES), index_symbol=universe.index_symbol,
     )

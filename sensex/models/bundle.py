@@ -1,51 +1,136 @@
 """A trained model as files: everything serving needs, none of it torch.
 
-    model.onnx          the network, input "window" (B, T, S, C) float32, output "logit" (B,)
-    preprocessing.json  the scaler (fit window named inside)
-    model.json          kind, network config, member order, window, calibration, data fingerprint,
-                        feature registry, summary metrics
-    state_dict.pt       torch weights (for retraining and the parity test only)
+The layout is the MLflow ONNX flavour's, so the directory training writes and the directory
+MLflow hands back are read the same way:
+
+    model.onnx                        the network, input "window" (B, T, S, C) float32, output "logit" (B,)
+    extra_files/preprocessing.json    the scaler (fit window named inside)
+    extra_files/model.json            `BundleMeta`: kind, network config, member order, window,
+                                      calibration, data fingerprint, summary metrics, checksum
+
+The torch weights are not part of the bundle (serving never reads them): training logs them
+beside the model as a run artifact.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
 
-from sensex.errors import ModelNotFoundError
+from sensex.errors import CorruptModelError, ModelNotFoundError
 from sensex.features.windows import Scaler
 from sensex.models.calibrate import Calibration, apply_calibration
 
 ONNX_FILE = "model.onnx"
+EXTRA_DIR = "extra_files"
 SCALER_FILE = "preprocessing.json"
 META_FILE = "model.json"
 STATE_FILE = "state_dict.pt"
+SCHEMA_VERSION = 2  # 1: the free dict before BundleMeta (no checksum, no baselines)
 
 
-def write_bundle_json(directory: Path, scaler: Scaler, meta: dict) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / SCALER_FILE).write_text(scaler.to_json())
-    (directory / META_FILE).write_text(json.dumps(meta, indent=1, default=str))
+@dataclass(frozen=True)
+class NetworkConfig:
+    """The shape of a network: enough to rebuild it from its weights (nanoGPT's GPTConfig)."""
+
+    n_channels: int  # C: stock indicators + market context + mask
+    n_stocks: int  # S
+    window: int = 60  # T
+    hidden: int = 16  # H
+    projection: int = 16  # P: 1x1 convolution of the inputs before the recurrence
+    kernel: int = 3
+    dropout: float = 0.1
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class BundleMeta:
+    """What `model.json` holds; written and read only here."""
+
+    kind: str
+    network: NetworkConfig
+    window: int
+    warmup: int
+    symbols: list[str]
+    index_symbol: str
+    stock_features: list[str]
+    market_features: list[str]
+    calibration: Calibration
+    segments: dict[str, list[str]]  # train/valid/test -> [first, last] session
+    data: dict  # the data fingerprint: source, synthetic, content_hash, first/last date, rows
+    config: dict  # the whole preset the model was trained with
+    onnx_sha256: str = ""
+    onnx_parity_max_abs: float | None = None
+    test_metrics: dict[str, float] = field(default_factory=dict)
+    test_intervals: dict[str, list[float]] = field(default_factory=dict)
+    test_baselines: dict[str, dict[str, float]] = field(default_factory=dict)
+    feature_registry: list[dict] = field(default_factory=list)
+    schema_version: int = SCHEMA_VERSION
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=1, default=str)
+
+    @classmethod
+    def from_json(cls, text: str) -> BundleMeta:
+        raw = json.loads(text)
+        if not isinstance(raw, dict):
+            raise ValueError("model.json is not an object")
+        version = int(raw.get("schema_version", 1))
+        if version > SCHEMA_VERSION:
+            raise ValueError(f"model.json has schema version {version}; this sensex reads up to {SCHEMA_VERSION}")
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in raw.items() if k in known}
+        values["network"] = NetworkConfig(**raw["network"])
+        values["calibration"] = Calibration(**raw["calibration"])
+        values["schema_version"] = version
+        return cls(**values)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_bundle_json(directory: Path, scaler: Scaler, meta: BundleMeta) -> None:
+    extra = directory / EXTRA_DIR
+    extra.mkdir(parents=True, exist_ok=True)
+    (extra / SCALER_FILE).write_text(scaler.to_json())
+    (extra / META_FILE).write_text(meta.to_json())
+
+
+def bundle_files(directory: Path) -> dict[str, Path]:
+    """Where each file of a bundle lives: fixed places, nothing searched for."""
+    return {ONNX_FILE: directory / ONNX_FILE, SCALER_FILE: directory / EXTRA_DIR / SCALER_FILE,
+            META_FILE: directory / EXTRA_DIR / META_FILE}
 
 
 @dataclass
 class Bundle:
     directory: Path
     scaler: Scaler
-    meta: dict
-    calibration: Calibration
+    meta: BundleMeta
     _session: object | None = None
 
     @property
     def window(self) -> int:
-        return int(self.meta["window"])
+        return self.meta.window
 
     @property
     def symbols(self) -> list[str]:
-        return list(self.meta["symbols"])
+        return list(self.meta.symbols)
+
+    @property
+    def calibration(self) -> Calibration:
+        return self.meta.calibration
 
     def session(self):
         if self._session is None:
@@ -53,9 +138,14 @@ class Bundle:
 
             options = ort.SessionOptions()
             options.intra_op_num_threads = 2
-            self._session = ort.InferenceSession(
-                str(self.directory / ONNX_FILE), options, providers=["CPUExecutionProvider"]
-            )
+            try:
+                self._session = ort.InferenceSession(
+                    str(self.directory / ONNX_FILE), options, providers=["CPUExecutionProvider"]
+                )
+            except Exception as exc:  # onnxruntime raises its own untyped errors for bad graphs
+                raise CorruptModelError(
+                    f"ONNX Runtime cannot load {self.directory / ONNX_FILE} ({str(exc)[:120]}): retrain the model."
+                ) from exc
         return self._session
 
     def logits(self, windows: np.ndarray) -> np.ndarray:
@@ -70,16 +160,18 @@ class Bundle:
 
 
 def load_bundle(directory: str | Path) -> Bundle:
+    """Read and verify a bundle: every file present, JSON well formed, model.onnx matching the
+    checksum training recorded. Raises ModelNotFoundError (files missing) or CorruptModelError."""
     directory = Path(directory)
-    missing = [f for f in (ONNX_FILE, SCALER_FILE, META_FILE) if not (directory / f).is_file()]
+    files = bundle_files(directory)
+    missing = [name for name, path in files.items() if not path.is_file()]
     if missing:
-        raise ModelNotFoundError(
-            f"Model files {missing} are missing in {directory}: retrain with `sensex train`."
-        )
-    meta = json.loads((directory / META_FILE).read_text())
-    return Bundle(
-        directory=directory,
-        scaler=Scaler.from_json((directory / SCALER_FILE).read_text()),
-        meta=meta,
-        calibration=Calibration(**meta["calibration"]),
-    )
+        raise ModelNotFoundError(f"Model files {missing} are missing in {directory}: retrain with `sensex train`.")
+    try:
+        meta = BundleMeta.from_json(files[META_FILE].read_text())
+        scaler = Scaler.from_json(files[SCALER_FILE].read_text())
+    except (ValueError, TypeError, KeyError) as exc:
+        raise CorruptModelError(f"The model description in {directory} is unreadable ({str(exc)[:120]}): retrain the model.") from exc
+    if meta.onnx_sha256 and file_sha256(files[ONNX_FILE]) != meta.onnx_sha256:
+        raise CorruptModelError(f"{files[ONNX_FILE]} does not match the checksum recorded at training: it is corrupt.")
+    return Bundle(directory=directory, scaler=scaler, meta=meta)

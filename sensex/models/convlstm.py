@@ -7,28 +7,14 @@ P(index up next session).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
 import torch
 from torch import nn
 
-
-@dataclass(frozen=True)
-class ConvLSTMConfig:
-    n_channels: int  # C: stock indicators + market context + mask
-    n_stocks: int  # S
-    window: int = 60  # T
-    hidden: int = 16  # H
-    projection: int = 16  # P: 1x1 convolution of the inputs before the recurrence
-    kernel: int = 3
-    dropout: float = 0.1
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+from sensex.models.bundle import NetworkConfig
 
 
 class ConvLSTM(nn.Module):
-    def __init__(self, config: ConvLSTMConfig):
+    def __init__(self, config: NetworkConfig):
         super().__init__()
         self.config = config
         c = config
@@ -61,7 +47,7 @@ class ConvLSTM(nn.Module):
 class PooledLSTM(nn.Module):
     """The plain-LSTM control: members averaged away, so no convolution over the member axis."""
 
-    def __init__(self, config: ConvLSTMConfig):
+    def __init__(self, config: NetworkConfig):
         super().__init__()
         self.config = config
         self.lstm = nn.LSTM(config.n_channels, config.hidden, batch_first=True)
@@ -79,5 +65,5 @@ class PooledLSTM(nn.Module):
 NETWORKS = {"convlstm": ConvLSTM, "lstm": PooledLSTM}
 
 
-def build_network(kind: str, config: ConvLSTMConfig) -> nn.Module:
+def build_network(kind: str, config: NetworkConfig) -> nn.Module:
     return NETWORKS[kind](config)

@@ -1,11 +1,15 @@
-"""Classification metrics for next-session direction, with bootstrap intervals.
+"""Evaluation in one place: classification metrics with bootstrap intervals, paired differences,
+and `score`, which scores a trained model on any stored range beside the baselines.
 
 Plain numpy (AUC by the rank-sum formula) so that the bootstrap's thousands of calls stay cheap.
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
+
 import numpy as np
+import pandas as pd
 from scipy.stats import rankdata
 
 METRICS = ("accuracy", "precision", "recall", "f1", "auc", "brier", "ece")
@@ -123,3 +127,52 @@ def paired_difference(
         name: [float(point[i]), float(np.nanquantile(samples_array[:, i], lo)), float(np.nanquantile(samples_array[:, i], hi))]
         for i, name in enumerate(("auc", "brier"))
     }
+
+
+@dataclass(frozen=True)
+class EvalReport:
+    """A trained model scored on a range of sessions, beside baselines fit on its training window."""
+
+    start: str
+    end: str
+    n: int
+    overlaps_training_rows: int  # rows inside the model's training window: their scores flatter it
+    metrics: dict[str, float]
+    intervals: dict[str, list[float]]
+    baselines: dict[str, dict[str, float]]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def score(bundle, panel, start: str, end: str, chunk: int = 256) -> EvalReport:
+    """Score `bundle` (a `sensex.models.bundle.Bundle`) on the labelled sessions of `panel` in
+    [start, end]. The baselines are refit on the model's own training window, so every figure
+    stands on the same rows."""
+    from sensex.errors import DataError
+    from sensex.features.windows import make_windows, model_input
+    from sensex.models.baselines import baseline_predictions
+
+    positions = np.arange(len(panel.dates))
+    in_range = (panel.dates >= pd.Timestamp(start)) & (panel.dates <= pd.Timestamp(end))
+    rows = positions[in_range & np.isfinite(panel.label) & (positions >= bundle.window - 1)]
+    if len(rows) < 10:
+        raise DataError(f"Only {len(rows)} labelled sessions between {start} and {end}: choose a longer range.")
+    train_start, train_end = (pd.Timestamp(d) for d in bundle.meta.segments["train"])
+    in_train = (panel.dates >= train_start) & (panel.dates <= train_end)
+    train_rows = positions[in_train & np.isfinite(panel.label)]
+    tensor = model_input(panel, bundle.scaler)  # (D, S, C)
+    probabilities = np.concatenate([bundle.probabilities(make_windows(tensor, part, bundle.window))
+                                    for part in np.array_split(rows, max(1, len(rows) // chunk))])
+    y = panel.label[rows]
+    metrics = classification_metrics(y, probabilities)
+    baselines = baseline_predictions(panel, train_rows, {"eval": rows})
+    summary = ("accuracy", "auc", "brier")
+    return EvalReport(
+        start=str(panel.dates[rows[0]].date()), end=str(panel.dates[rows[-1]].date()), n=int(len(rows)),
+        overlaps_training_rows=int(in_train[rows].sum()),
+        metrics={k: metrics[k] for k in ("accuracy", "auc", "brier", "f1", "precision", "recall", "ece", "up_share")},
+        intervals=bootstrap_intervals(y, probabilities),
+        baselines={name: {k: v for k, v in classification_metrics(y, *seg["eval"]).items() if k in summary}
+                   for name, seg in baselines.items()},
+    )

@@ -10,22 +10,22 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pandas as pd
 import torch
 from torch import nn
 
 from sensex.config import Config
 from sensex.errors import ConfigError, DataError
-from sensex.features.build import Panel, build_panel
+from sensex.features.build import Panel
 from sensex.features.indicators import MAX_WARMUP, registry_table
 from sensex.features.windows import Scaler, fit_scaler, make_windows, model_input, window_ends
 from sensex.models.baselines import baseline_predictions
-from sensex.models.bundle import ONNX_FILE, STATE_FILE, write_bundle_json
+from sensex.models.bundle import ONNX_FILE, STATE_FILE, BundleMeta, NetworkConfig, file_sha256, write_bundle_json
 from sensex.models.calibrate import Calibration, apply_calibration, fit_platt
-from sensex.models.convlstm import NETWORKS, ConvLSTMConfig, build_network
+from sensex.models.convlstm import NETWORKS, build_network
 from sensex.models.evaluate import report
 from sensex.models.export import export_onnx, parity_gap
-from sensex.universe import Universe
 
 log = logging.getLogger(__name__)
 MIN_TRAIN_WINDOWS = 100
@@ -150,7 +150,7 @@ class FittedNetwork:
 
     kind: str
     network: nn.Module
-    net_config: ConvLSTMConfig
+    net_config: NetworkConfig
     scaler: Scaler
     tensor: np.ndarray  # (D, S, C) the whole panel scaled with this fit's scaler
     calibration: Calibration
@@ -187,7 +187,7 @@ def fit_fold(panel: Panel, segments: Segments, config: Config, model_kind: str =
     first_train_session = panel.dates[segments.train[0] - window + 1]
     scaler = fit_scaler(panel, first_train_session, panel.dates[segments.train[-1]], config.features.clip)
     tensor = model_input(panel, scaler)  # (D, S, C)
-    net_config = ConvLSTMConfig(
+    net_config = NetworkConfig(
         n_channels=tensor.shape[2], n_stocks=tensor.shape[1], window=window,
         hidden=config.model.hidden, projection=config.model.projection,
         kernel=config.model.kernel, dropout=config.model.dropout,
@@ -201,20 +201,42 @@ def fit_fold(panel: Panel, segments: Segments, config: Config, model_kind: str =
                          time.perf_counter() - started)
 
 
-def train_model(
-    ohlcv: pd.DataFrame, universe: Universe, config: Config, bundle_dir: Path,
-    model_kind: str = "convlstm", data_info: dict | None = None,
-) -> dict:
-    """Train one network, evaluate it beside the baselines and write its bundle; returns the report."""
+@dataclass
+class TrainingReport:
+    """What one training produced: the evaluation beside the baselines, and where the bundle is."""
+
+    model: str
+    segments: dict[str, list[str]]
+    evaluation: dict  # {"model": {segment: report}, "baselines": {name: {segment: report}}}
+    history: list[dict]
+    onnx_parity_max_abs: float
+    fit_seconds: float
+    baseline_seconds: dict[str, float]
+    seconds: float
+    bundle_dir: Path
+    weights_file: Path  # torch weights, logged beside the model, never served
+    predictions: dict  # segment -> {"label", "probability", "baselines"}
+    example_window: np.ndarray  # (1, T, S, C) for the model signature
+
+    @property
+    def epochs_run(self) -> int:
+        return len(self.history)
+
+    def test_summary(self) -> dict:
+        return self.evaluation["model"]["test"]
+
+
+def train_model(panel: Panel, config: Config, bundle_dir: Path, model_kind: str = "convlstm",
+                data_info: dict | None = None) -> TrainingReport:
+    """Train one network on a prepared panel, evaluate it beside the baselines and write its bundle."""
     if model_kind not in NETWORKS:
         raise ConfigError(f"Unknown model {model_kind!r}: use one of {', '.join(NETWORKS)}.")
     started = time.perf_counter()
-    panel = build_panel(ohlcv, universe)
     check_usable(panel)
     segments = split_segments(panel, config)
     window = config.features.window
     fitted = fit_fold(panel, segments, config, model_kind)
-    network, tensor, calibration, net_config = fitted.network, fitted.tensor, fitted.calibration, fitted.net_config
+    network, tensor = fitted.network, fitted.tensor
 
     bounds = segments.bounds(panel)
     seed = config.train.seed
@@ -236,42 +258,48 @@ def train_model(
         }
 
     bundle_dir.mkdir(parents=True, exist_ok=True)
-    torch.save({"config": net_config.to_dict(), "kind": model_kind, "state_dict": network.state_dict()},
-               bundle_dir / STATE_FILE)
+    weights_file = bundle_dir.parent / f"{bundle_dir.name}-{STATE_FILE}"
+    torch.save({"config": fitted.net_config.to_dict(), "kind": model_kind, "state_dict": network.state_dict()},
+               weights_file)
     export_onnx(network, make_windows(tensor, segments.test[:1], window), bundle_dir / ONNX_FILE)
     gap = parity_gap(network, bundle_dir / ONNX_FILE, make_windows(tensor, segments.test[:32], window))
+    # MLflow re-serializes the graph when it logs the model: checksum the bytes it will store.
+    onnx.save(onnx.load(str(bundle_dir / ONNX_FILE)), str(bundle_dir / ONNX_FILE))
 
-    meta = {
-        "kind": model_kind,
-        "network": net_config.to_dict(),
-        "window": window,
-        "warmup": config.features.warmup,
-        "symbols": panel.symbols,
-        "index_symbol": universe.index_symbol,
-        "stock_features": panel.stock_feature_names,
-        "market_features": panel.market_feature_names,
-        "feature_registry": registry_table(),
-        "calibration": calibration.to_dict(),
-        "segments": bounds,
-        "data": data_info or {},
-        "config": config.to_dict(),
-        "onnx_parity_max_abs": gap,
-        "test_metrics": {k: evaluation["model"]["test"][k] for k in ("accuracy", "auc", "brier", "f1")},
-        "test_intervals": evaluation["model"]["test"].get("intervals", {}),
-    }
+    test = evaluation["model"]["test"]
+    meta = BundleMeta(
+        kind=model_kind,
+        network=fitted.net_config,
+        window=window,
+        warmup=config.features.warmup,
+        symbols=panel.symbols,
+        index_symbol=panel.index_symbol,
+        stock_features=panel.stock_feature_names,
+        market_features=panel.market_feature_names,
+        feature_registry=registry_table(),
+        calibration=fitted.calibration,
+        segments=bounds,
+        data=data_info or {},
+        config=config.to_dict(),
+        onnx_sha256=file_sha256(bundle_dir / ONNX_FILE),
+        onnx_parity_max_abs=gap,
+        test_metrics={k: test[k] for k in ("accuracy", "auc", "brier", "f1", "ece")},
+        test_intervals=test.get("intervals", {}),
+        test_baselines={name: {k: seg["test"][k] for k in ("accuracy", "auc", "brier")}
+                        for name, seg in evaluation["baselines"].items()},
+    )
     write_bundle_json(bundle_dir, fitted.scaler, meta)
-    return {
-        "model": model_kind,
-        "segments": bounds,
-        "evaluation": evaluation,
-        "history": fitted.history,
-        "epochs_run": len(fitted.history),
-        "onnx_parity_max_abs": gap,
-        "fit_seconds": round(fitted.seconds, 2),
-        "baseline_seconds": {k: round(v, 3) for k, v in baseline_seconds.items()},
-        "seconds": round(time.perf_counter() - started, 2),
-        "bundle_dir": str(bundle_dir),
-        "predictions": predictions,
-        "example_window": make_windows(tensor, segments.test[-1:], window),
-    }
-
+    return TrainingReport(
+        model=model_kind,
+        segments=bounds,
+        evaluation=evaluation,
+        history=fitted.history,
+        onnx_parity_max_abs=gap,
+        fit_seconds=round(fitted.seconds, 2),
+        baseline_seconds={k: round(v, 3) for k, v in baseline_seconds.items()},
+        seconds=round(time.perf_counter() - started, 2),
+        bundle_dir=bundle_dir,
+        weights_file=weights_file,
+        predictions=predictions,
+        example_window=make_windows(tensor, segments.test[-1:], window),
+    )

@@ -13,6 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 from pydantic import BaseModel, Field
 
 from sensex.errors import SensexError
+from sensex.serving.forecast import Forecast
 from sensex.serving.model_server import ModelServer
 from sensex.serving.realtime_data import RealtimeDataFetcher
 from sensex.settings import Settings, get_settings
@@ -23,25 +24,6 @@ log = logging.getLogger(__name__)
 class PredictRequest(BaseModel):
     as_of: str | None = Field(None, description="Forecast from this stored session (YYYY-MM-DD); default latest.",
                               pattern=r"^\d{4}-\d{2}-\d{2}$")
-
-
-class Forecast(BaseModel):
-    direction: str
-    probability: float
-    confidence: str
-    risk: str
-    model_version: str
-    as_of: str
-    target_date: str
-    data_source: str
-    synthetic: bool
-    stale: bool
-    note: str
-    model_kind: str | None = None
-    model_test_auc: float | None = None
-    model_test_accuracy: float | None = None
-    latency_ms: float | None = None
-    cached: bool = False
 
 
 def _package_version() -> str:
@@ -98,13 +80,7 @@ def create_app(settings: Settings | None = None, server: ModelServer | None = No
 
     @app.get("/model")
     def model(request: Request):
-        server = request.app.state.server
-        server.ensure_loaded()
-        meta = server.bundle.meta
-        return {**server.model_info, "kind": meta.get("kind"), "segments": meta.get("segments"),
-                "data": meta.get("data"), "test_metrics": meta.get("test_metrics"),
-                "calibration": meta.get("calibration"), "window": meta.get("window"),
-                "n_stock_features": len(meta.get("stock_features", [])), "loaded_at": server.loaded_at}
+        return request.app.state.server.model_card()
 
     @app.post("/predict", response_model=Forecast)
     def predict(request: Request, body: PredictRequest | None = None):

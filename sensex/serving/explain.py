@@ -18,9 +18,9 @@ def occlusion(bundle: Bundle, window: np.ndarray, sectors: dict[str, str]) -> di
     """`window` is (1, T, S, C); returns base probability and per-group deltas, largest first."""
     assert window.ndim == 4 and window.shape[0] == 1, "expected (1, T, S, C)"
     meta = bundle.meta
-    stock_names: list[str] = meta["stock_features"]
-    n_stock, n_market = len(stock_names), len(meta["market_features"])
-    family_of = {row["name"]: row["family"] for row in meta["feature_registry"]}
+    stock_names = meta.stock_features
+    n_stock, n_market = len(stock_names), len(meta.market_features)
+    family_of = {row["name"]: row["family"] for row in meta.feature_registry}
 
     groups: dict[str, list[int]] = {}
     for c, name in enumerate(stock_names):

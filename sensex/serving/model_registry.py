@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from sensex import jsonlog, tracking
 from sensex.config import PromotionConfig
 from sensex.errors import ModelNotFoundError, PromotionRejected
+from sensex.models.bundle import Bundle
 from sensex.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -139,6 +140,23 @@ class ModelRegistry:
         if production is None:
             raise ModelNotFoundError("No production model: run `sensex train` then `sensex registry setup`.")
         return production
+
+    def resolve(self, version: str | int | None = None, run_id: str | None = None) -> dict:
+        """Which model a request means: a version, a run, or (neither given) production."""
+        if version is not None:
+            match = next((v for v in self.list_all_versions() if v["version"] == str(version)), None)
+            if match is None:
+                raise ModelNotFoundError(f"Version {version} of {self.model_name} does not exist: see `sensex registry list`.")
+            return match
+        if run_id is not None:
+            match = next((v for v in self.list_all_versions() if v["run_id"] == run_id), None)
+            return match or {"version": None, "run_id": run_id, "stage": "None", "aliases": [], "metrics": {}}
+        return self.require_production_model()
+
+    def load(self, version: str | int | None = None, run_id: str | None = None) -> tuple[dict, Bundle]:
+        """The one way to get a model: resolve it, then fetch and verify its bundle."""
+        info = self.resolve(version, run_id)
+        return {**info, "name": self.model_name}, tracking.fetch_bundle(self.settings, info["run_id"])
 
     def gate(self, metrics: dict, min_accuracy: float | None = None) -> list[str]:
         """Reasons a version may not serve; empty when it passes."""

@@ -8,16 +8,16 @@ import logging
 import threading
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from sensex import calendar, jsonlog, store
 from sensex.errors import DataError, ModelNotFoundError
-from sensex.features.build import build_panel
+from sensex.features.dataset import load_panel
 from sensex.features.windows import model_input
-from sensex.models.bundle import Bundle, load_bundle
+from sensex.models.bundle import Bundle
+from sensex.serving.forecast import Forecast
 from sensex.settings import Settings, get_settings
 from sensex.universe import Universe, load_universe
 
@@ -31,13 +31,6 @@ RISK_FOR = {"High": "Low", "Medium": "Medium", "Low": "High"}
 def confidence_of(probability: float) -> str:
     margin = abs(probability - 0.5)
     return next(word for bound, word in CONFIDENCE_BANDS if margin >= bound)
-
-
-def _find(root: Path, name: str) -> Path:
-    found = sorted(root.rglob(name))
-    if not found:
-        raise ModelNotFoundError(f"The production model lacks {name}: retrain and re-register it.")
-    return found[0]
 
 
 class ModelServer:
@@ -60,41 +53,18 @@ class ModelServer:
         return self._cache
 
     # -- loading -------------------------------------------------------------------------------
-    def _download(self, version: str) -> Path:
-        """The model's files under SENSEX_HOME/cache/models/v{version}, fetched once."""
-        import mlflow
-
-        target = self.settings.cache_dir / "models" / f"v{version}"
-        if not (target / ".complete").is_file():
-            target.mkdir(parents=True, exist_ok=True)
-            mlflow.set_tracking_uri(self.settings.tracking_uri)
-            mlflow.artifacts.download_artifacts(
-                artifact_uri=f"models:/{self.model_info['name']}/{version}", dst_path=str(target)
-            )
-            (target / ".complete").write_text(version)
-        # The registry copy holds model.onnx at its root and our JSON files under extra_files/.
-        onnx_path = _find(target, "model.onnx")
-        bundle_dir = target / "bundle"
-        bundle_dir.mkdir(exist_ok=True)
-        for name in ("model.onnx", "preprocessing.json", "model.json"):
-            link = bundle_dir / name
-            if not link.exists():
-                link.symlink_to(onnx_path if name == "model.onnx" else _find(target, name))
-        return bundle_dir
-
     def load_production_model(self) -> dict:
         from sensex.serving.model_registry import ModelRegistry
 
         registry = ModelRegistry(self.settings)
-        production = registry.require_production_model()
+        info, bundle = registry.load()
+        if bundle.symbols != self.universe.symbols:
+            raise ModelNotFoundError(
+                "The production model was trained on another member list than the current universe: retrain it."
+            )
+        bundle.session()  # build the ONNX session now, not on the first request
         with self._lock:
-            self.model_info = {**production, "name": registry.model_name, "uri": registry.production_model_uri()}
-            bundle = load_bundle(self._download(production["version"]))
-            if bundle.symbols != self.universe.symbols:
-                raise ModelNotFoundError(
-                    "The production model was trained on another member list than the current universe: retrain it."
-                )
-            bundle.session()  # build the ONNX session now, not on the first request
+            self.model_info = {**info, "uri": registry.production_model_uri()}
             self.bundle = bundle
             self.loaded_at = datetime.now(UTC).isoformat(timespec="seconds")
         return self.model_info
@@ -106,23 +76,16 @@ class ModelServer:
 
     # -- forecasting ---------------------------------------------------------------------------
     def _latest_window(self, bundle: Bundle, as_of: pd.Timestamp | None) -> tuple[np.ndarray, pd.Timestamp]:
-        from sensex import quality
-
-        frame = store.read(self.settings.store_dir, end=as_of)
-        sessions = np.sort(frame.loc[frame["symbol"] == self.universe.index_symbol, "date"].unique())
-        need = bundle.window + int(bundle.meta.get("warmup", 250))
-        if len(sessions) < bundle.window:
+        # Only the tail the window needs, plus the indicators' warm-up.
+        panel = load_panel(self.settings, self.universe, end=as_of, sessions=bundle.window + bundle.meta.warmup)
+        if len(panel.dates) < bundle.window:
             raise DataError(
-                f"Insufficient data for prediction: {len(sessions)} index sessions stored, {bundle.window} needed; run `sensex data update`."
+                f"Insufficient data for prediction: {len(panel.dates)} index sessions stored, {bundle.window} needed; run `sensex data update`."
             )
-        start = sessions[max(0, len(sessions) - need)]
-        recent = quality.repair(frame[frame["date"] >= start])
-        panel = build_panel(recent, self.universe)
-        tensor = model_input(panel, bundle.scaler)  # (D, S, C)
-        window = tensor[-bundle.window:][None]  # (1, T, S, C)
         if panel.available[-1].sum() == 0:
             raise DataError("No member has usable data on the last stored session: run `sensex data status`.")
-        return window, panel.dates[-1]
+        tensor = model_input(panel, bundle.scaler)  # (D, S, C)
+        return tensor[-bundle.window:][None], panel.dates[-1]  # (1, T, S, C)
 
     def predict(self, as_of: str | None = None, log_prediction: bool = True) -> dict:
         bundle = self.ensure_loaded()
@@ -136,26 +99,24 @@ class ModelServer:
         window, last_session = self._latest_window(bundle, pd.Timestamp(as_of) if as_of else None)
         probability = float(bundle.probabilities(window)[0])
         confidence = confidence_of(probability)
-        test = bundle.meta.get("test_metrics", {})
-        source = meta.get("source", "unknown")
-        forecast = {
-            "direction": "UP" if probability >= 0.5 else "DOWN",
-            "probability": round(probability, 4),
-            "confidence": confidence,
-            "risk": RISK_FOR[confidence],
-            "model_version": version,
-            "model_kind": bundle.meta.get("kind"),
-            "as_of": str(last_session.date()),
-            "target_date": str(calendar.next_session(last_session).date()),
-            "data_source": source,
-            "synthetic": source == "synthetic",
-            "stale": calendar.is_stale(last_session) if as_of is None else False,
-            "model_test_auc": test.get("auc"),
-            "model_test_accuracy": test.get("accuracy"),
-            "note": self._note(probability, test, bundle.meta.get("test_intervals", {})),
-            "latency_ms": round((time.perf_counter() - started) * 1000, 1),
-            "cached": False,
-        }
+        test = bundle.meta.test_metrics
+        forecast = Forecast(
+            direction="UP" if probability >= 0.5 else "DOWN",
+            probability=round(probability, 4),
+            confidence=confidence,
+            risk=RISK_FOR[confidence],
+            model_version=version,
+            model_kind=bundle.meta.kind,
+            as_of=str(last_session.date()),
+            target_date=str(calendar.next_session(last_session).date()),
+            data_source=meta.get("source", "unknown"),
+            synthetic=bool(meta.get("synthetic")),
+            stale=calendar.is_stale(last_session) if as_of is None else False,
+            model_test_auc=test.get("auc"),
+            model_test_accuracy=test.get("accuracy"),
+            note=self._note(probability, test, bundle.meta.test_intervals),
+            latency_ms=round((time.perf_counter() - started) * 1000, 1),
+        ).model_dump()
         self.cache.set(key, forecast, self.cache_ttl)
         if log_prediction:
             jsonlog.append(self.settings.logs_dir / jsonlog.PREDICTION_LOG, {
@@ -164,7 +125,7 @@ class ModelServer:
                 "model_version": version,
                 "as_of": forecast["as_of"],
                 "target_date": forecast["target_date"],
-                "data_source": source,
+                "data_source": forecast["data_source"],
             })
         return forecast
 
@@ -192,6 +153,28 @@ class ModelServer:
         sectors = {m.symbol: m.sector for m in self.universe.members}
         return {**occlusion(bundle, window, sectors), "as_of": str(last_session.date()),
                 "model_version": self.model_info["version"]}
+
+    def model_card(self) -> dict:
+        """What the served model is and how good it was out of sample, beside its baselines:
+        the one description `/model`, the CLI and the dashboard show."""
+        bundle = self.ensure_loaded()
+        meta = bundle.meta
+        return {
+            **self.model_info,
+            "kind": meta.kind,
+            "loaded_at": self.loaded_at,
+            "window": meta.window,
+            "segments": meta.segments,
+            "data": meta.data,
+            "calibration": meta.calibration.to_dict(),
+            "test_metrics": meta.test_metrics,
+            "test_intervals": meta.test_intervals,
+            "test_baselines": meta.test_baselines,
+            "n_stock_features": len(meta.stock_features),
+            "n_market_features": len(meta.market_features),
+            "members": len(meta.symbols),
+            "schema_version": meta.schema_version,
+        }
 
     def prediction_history(self, limit: int = 50) -> list[dict]:
         """Logged forecasts, newest first, with the realized direction once the target session closed."""

@@ -78,7 +78,7 @@ class RealtimeDataFetcher:
             "as_of": str(as_of.date()),
             "previous_session": str(previous.date()),
             "source": meta.get("source"),
-            "synthetic": meta.get("source") == "synthetic",
+            "synthetic": bool(meta.get("synthetic")),
             "index": {"symbol": self.universe.index_symbol, "level": float(index.iloc[-1]),
                       "change": float(index.iloc[-1] - index.iloc[-2]),
                       "change_pct": float(index.iloc[-1] / index.iloc[-2] - 1.0) * 100},

@@ -10,12 +10,12 @@ import pandas as pd
 import pytest
 
 from sensex import calendar
+from sensex.features.dataset import repair
 from sensex.quality import (
     EXCLUDES,
     REPAIRED,
     WARNS,
     find_issues,
-    repair,
     validate_data_quality,
 )
 from sensex.schema import canonicalize

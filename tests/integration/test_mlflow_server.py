@@ -11,10 +11,10 @@ import pytest
 from conftest import FIXTURE_END, FIXTURE_START, TINY_CONFIG, TINY_GATE, free_port
 
 from sensex import commands
+from sensex.ingest import update_store
 from sensex.serving.model_registry import ModelRegistry
 from sensex.serving.model_server import ModelServer
 from sensex.settings import load_settings
-from sensex.ingest import update_store
 
 pytestmark = [pytest.mark.integration, pytest.mark.services, pytest.mark.slow]
 PG = os.environ.get("SENSEX_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432")

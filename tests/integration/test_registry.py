@@ -6,9 +6,9 @@ from conftest import FIXTURE_END, FIXTURE_START, TINY_CONFIG, TINY_GATE
 from sensex import commands, jsonlog
 from sensex.config import PromotionConfig
 from sensex.errors import ModelNotFoundError, PromotionRejected
+from sensex.ingest import update_store
 from sensex.serving.model_registry import ModelRegistry
 from sensex.settings import load_settings
-from sensex.ingest import update_store
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -28,7 +28,7 @@ def test_logged_onnx_model_loads_with_pyfunc_and_matches_the_bundle(trained_home
     windows[..., -1] = 1.0
     out = model.predict(windows)
     logits = np.asarray(out["logit"] if isinstance(out, dict) else out).reshape(-1)
-    local = mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path="bundle", dst_path=str(tmp_path))
+    local = mlflow.artifacts.download_artifacts(artifact_uri=run.data.tags[tracking.MODEL_URI_TAG], dst_path=str(tmp_path))
     np.testing.assert_allclose(logits, load_bundle(local).logits(windows), atol=1e-6)
 
 
@@ -36,7 +36,8 @@ def test_run_has_reliability_plot_features_and_gbm_baseline(trained_home, run, t
     import mlflow
 
     names = {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id)}
-    assert {tracking.RELIABILITY_PLOT, "features.json", "evaluation.json", "bundle"} <= names
+    assert {tracking.RELIABILITY_PLOT, "features.json", "evaluation.json", tracking.WEIGHTS_ARTIFACT} <= names
+    assert "bundle" not in names  # the model is logged once, as the MLflow model
     plot = mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path=tracking.RELIABILITY_PLOT,
                                                dst_path=str(tmp_path))
     with open(plot, "rb") as handle:

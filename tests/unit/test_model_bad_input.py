@@ -5,6 +5,7 @@ import pytest
 
 from sensex.config import config_from_dict
 from sensex.errors import DataError
+from sensex.features.dataset import prepare
 from sensex.models import train
 from sensex.sources import synthetic
 
@@ -25,7 +26,7 @@ def no_training(monkeypatch):
 def test_too_little_history_says_how_much_is_needed(universe, tmp_path, no_training):
     short = synthetic.generate(universe, "2021-01-01", "2021-12-31")
     with pytest.raises(DataError, match=r"Too little history: training needs about (\d+) sessions") as error:
-        train.train_model(short, universe, CONFIG, tmp_path / "bundle")
+        train.train_model(prepare(short, universe), CONFIG, tmp_path / "bundle")
     needed = int(error.value.args[0].split("needs about ")[1].split()[0])
     sessions = short["date"].nunique()
     assert needed > sessions
@@ -37,13 +38,13 @@ def test_nan_only_features_fail_before_training(market, universe, tmp_path, no_t
     members = broken["symbol"] != universe.index_symbol
     broken.loc[members, "volume"] = np.nan  # every volume indicator undefined, so no member is usable
     with pytest.raises(DataError, match=r"undefined \(NaN\)"):
-        train.train_model(broken, universe, CONFIG, tmp_path / "bundle")
+        train.train_model(prepare(broken, universe), CONFIG, tmp_path / "bundle")
 
 
 def test_members_without_usable_history_in_the_training_window(market, universe, tmp_path, no_training):
     late = market[(market["symbol"] == universe.index_symbol) | (market["date"] >= "2021-06-01")]
     with pytest.raises(DataError, match="training window"):
-        train.train_model(late, universe, CONFIG, tmp_path / "bundle")
+        train.train_model(prepare(late, universe), CONFIG, tmp_path / "bundle")
 
 
 def test_members_missing_from_the_store_are_refused_before_training(home, market, tiny_config):

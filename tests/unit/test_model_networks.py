@@ -7,7 +7,8 @@ import torch
 from sensex.config import config_from_dict
 from sensex.features.build import MARKET_FEATURE_NAMES, build_panel
 from sensex.features.indicators import STOCK_FEATURE_NAMES
-from sensex.models.convlstm import NETWORKS, ConvLSTMConfig, build_network
+from sensex.models.bundle import NetworkConfig
+from sensex.models.convlstm import NETWORKS, build_network
 from sensex.models.export import export_onnx, parity_gap
 from sensex.models.train import fit_fold, split_segments
 
@@ -26,7 +27,7 @@ def random_windows(rng: np.random.Generator, n: int, window: int = 60, stocks: i
 @pytest.mark.parametrize("kind", sorted(NETWORKS))
 def test_onnx_runtime_matches_pytorch_on_random_windows(kind, tmp_path):
     torch.manual_seed(0)
-    network = build_network(kind, ConvLSTMConfig(n_channels=CHANNELS, n_stocks=30, hidden=8, projection=8))
+    network = build_network(kind, NetworkConfig(n_channels=CHANNELS, n_stocks=30, hidden=8, projection=8))
     with torch.no_grad():  # weights larger than the initial ones, so the gates do not sit near 0
         for parameter in network.parameters():
             parameter.mul_(3.0)

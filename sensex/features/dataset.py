@@ -1,0 +1,52 @@
+"""The one data-preparation entry point: stored rows -> repaired rows -> panel.
+
+Training, evaluation, walk-forward, serving and the benchmarks all call `load_panel`, so the
+model sees the same preparation when it learns and when it forecasts (as Qlib's DataHandlerLP
+does for both). `quality.py` judges the data and reports; `repair` here decides which rows the
+features may use, with the same masks the report uses.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from sensex import store
+from sensex.features.build import Panel, build_panel
+from sensex.quality import filler_rows, unusable_rows
+from sensex.schema import COLUMNS, INDEX_SYMBOL
+from sensex.settings import Settings
+from sensex.universe import Universe
+
+
+def repair(frame: pd.DataFrame, index_symbol: str = INDEX_SYMBOL) -> pd.DataFrame:
+    """The rows features may use: sorted, one per (symbol, date), no filler or priceless rows.
+
+    Drops member filler rows (volume 0 and O = H = L = C; the index keeps its own), rows with a
+    missing or non-positive price, and all but the last row of a duplicated (symbol, date).
+    Never mutates `frame`.
+    """
+    out = frame[COLUMNS].sort_values(["symbol", "date"], kind="stable").reset_index(drop=True)
+    out = out[~out.duplicated(["symbol", "date"], keep="last")]
+    missing, non_positive = unusable_rows(out)
+    filler = filler_rows(out) & (out["symbol"] != index_symbol)
+    return out[~(filler | missing | non_positive)].reset_index(drop=True)
+
+
+def prepare(frame: pd.DataFrame, universe: Universe) -> Panel:
+    """Repair, then build the panel: for callers that already hold the rows (tests, the benchmark)."""
+    return build_panel(repair(frame, universe.index_symbol), universe)
+
+
+def load_panel(settings: Settings, universe: Universe, end: str | pd.Timestamp | None = None,
+               sessions: int | None = None) -> Panel:
+    """The panel of the stored data up to `end` (default: everything).
+
+    `sessions` keeps only the last N index sessions (plus nothing older), which is what a
+    forecast needs: its window plus the indicators' warm-up.
+    """
+    frame = store.read(settings.store_dir, end=pd.Timestamp(end) if end is not None else None)
+    if sessions is not None and not frame.empty:
+        index_dates = frame.loc[frame["symbol"] == universe.index_symbol, "date"].drop_duplicates().sort_values()
+        if len(index_dates) > sessions:
+            frame = frame[frame["date"] >= index_dates.iloc[-sessions]]
+    return prepare(frame, universe)
