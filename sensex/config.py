@@ -1,113 +1,211 @@
-"""Knobs from YAML presets as frozen dataclasses; `load_config("quick")` or a path."""
+"""Knobs from YAML presets, validated by pydantic; `load_config("quick")` or a path.
+
+Every section is a frozen model that forbids unknown keys and checks types and ranges, so a typo
+or a nonsense value in a preset is one sentence naming the file and the field, not a traceback
+(or a silently ignored key) later in training or in the promotion gate. Numbers must be finite;
+a number written as text (`"0.5"`, or `1e-3`, which YAML 1.1 reads as text) is read as a number.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields, replace
+import math
+from datetime import date, datetime
 from importlib import resources
 from pathlib import Path
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sensex.errors import ConfigError
 
 
-@dataclass(frozen=True)
-class FeatureConfig:
-    window: int = 60  # sessions per model input
-    warmup: int = 250  # extra sessions read before the window so indicators settle
-    clip: float = 5.0  # z-scores beyond this are clipped
+def _iso_date(value: object) -> object:
+    """A segment end as ISO text; YAML reads an unquoted 2020-12-31 as a date, the code wants text."""
+    if isinstance(value, date):
+        return value.isoformat()[:10]
+    if isinstance(value, str):
+        try:
+            datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError("not an ISO date such as 2020-12-31") from None
+    return value
 
 
-@dataclass(frozen=True)
-class ModelConfig:
-    kind: str = "convlstm"
-    hidden: int = 16
-    projection: int = 16
-    kernel: int = 3
-    dropout: float = 0.1
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _not_a_boolean(cls, value: object) -> object:
+        # pydantic would read `epochs: yes` as 1; no knob of a section is a yes/no value.
+        if isinstance(value, bool):
+            raise ValueError("a yes/no value where a number or a name belongs")
+        return value
 
 
-@dataclass(frozen=True)
-class TrainConfig:
-    seed: int = 7
-    epochs: int = 20
-    batch_size: int = 64
-    learning_rate: float = 1e-3
-    weight_decay: float = 1e-3
-    patience: int = 4
-    max_train_windows: int | None = None  # keep only the most recent windows (quick demo)
-    threads: int = 2
+class FeatureConfig(_Section):
+    window: int = Field(60, gt=0)  # sessions per model input
+    warmup: int = Field(250, ge=0)  # extra sessions read before the window so indicators settle
+    clip: float = Field(5.0, gt=0)  # z-scores beyond this are clipped
+
+
+class ModelConfig(_Section):
+    kind: str = Field("convlstm", min_length=1)
+    hidden: int = Field(16, gt=0)
+    projection: int = Field(16, gt=0)
+    kernel: int = Field(3, gt=0)
+    dropout: float = Field(0.1, ge=0, lt=1)
+
+
+class TrainConfig(_Section):
+    seed: int = Field(7, ge=0)
+    epochs: int = Field(20, gt=0)
+    batch_size: int = Field(64, gt=0)
+    learning_rate: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(1e-3, ge=0)
+    patience: int = Field(4, gt=0)  # epochs without a better validation loss before stopping
+    max_train_windows: int | None = Field(None, gt=0)  # keep only the most recent windows (quick demo)
+    threads: int = Field(2, gt=0)
     # Segments, by the date of the window's last session. When unset: the last
     # `test_sessions` labelled sessions are the test window, the `valid_sessions` before it validate.
     train_end: str | None = None
     valid_end: str | None = None
     test_end: str | None = None
-    valid_sessions: int = 250
-    test_sessions: int = 250
-    refit_months: int = 12  # walk-forward: refit every N months, predict the next N-month block
+    valid_sessions: int = Field(250, gt=0)
+    test_sessions: int = Field(250, gt=0)
+    refit_months: int = Field(12, gt=0)  # walk-forward: refit every N months, predict the next N-month block
+
+    @field_validator("train_end", "valid_end", "test_end", mode="before")
+    @classmethod
+    def _segment_end(cls, value: object) -> object:
+        return value if value is None else _iso_date(value)
 
 
-@dataclass(frozen=True)
-class PromotionConfig:
-    metric: str = "test_auc"
-    min_accuracy: float = 0.5
-    min_auc: float = 0.5
-    drift_tolerance: float = 0.05
+class PromotionConfig(_Section):
+    metric: str = Field("test_auc", min_length=1)
+    min_accuracy: float = Field(0.5, ge=0, le=1)
+    min_auc: float = Field(0.5, ge=0, le=1)
+    drift_tolerance: float = Field(0.05, ge=0, le=1)
 
 
-@dataclass(frozen=True)
-class Config:
+SECTION_MODELS: dict[str, type[BaseModel]] = {
+    "features": FeatureConfig, "model": ModelConfig, "train": TrainConfig, "promotion": PromotionConfig,
+}
+
+
+class Config(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
     name: str = "quick"
-    features: FeatureConfig = field(default_factory=FeatureConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
-    promotion: PromotionConfig = field(default_factory=PromotionConfig)
+    features: FeatureConfig = FeatureConfig()
+    model: ModelConfig = ModelConfig()
+    train: TrainConfig = TrainConfig()
+    promotion: PromotionConfig = PromotionConfig()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_sections(cls, data: object) -> object:
+        # `model:` with nothing under it is an empty section (all defaults), as it always was.
+        if isinstance(data, dict):
+            return {key: ({} if key in SECTION_MODELS and value is None else value) for key, value in data.items()}
+        return data
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return self.model_dump()
 
     def flat(self) -> dict[str, object]:
         """`section.key -> value`, for MLflow params."""
         out: dict[str, object] = {"name": self.name}
-        for section in ("features", "model", "train", "promotion"):
-            for key, value in asdict(getattr(self, section)).items():
+        for section in SECTION_MODELS:
+            for key, value in getattr(self, section).model_dump().items():
                 out[f"{section}.{key}"] = value
         return out
 
     def with_segments(self, **dates: str | None) -> Config:
+        """The config with segment end dates (`train_end=...`) replaced, validated like a preset's."""
         given = {k: v for k, v in dates.items() if v}
-        return replace(self, train=replace(self.train, **given)) if given else self
+        if not given:
+            return self
+        for key, value in given.items():
+            try:
+                given[key] = _iso_date(value)
+            except ValueError:
+                option = "--" + key.replace("_", "-")
+                raise ConfigError(f"{option} {value!r} is not a date: give it as YYYY-MM-DD, such as 2020-12-31.") from None
+        train = _validated(TrainConfig, {**self.train.model_dump(), **given}, "with_segments")
+        return self.model_copy(update={"train": train})
 
 
-def _section(cls, values: dict | None, where: str):
-    values = values or {}
-    known = {f.name for f in fields(cls)}
-    unknown = set(values) - known
-    if unknown:
-        raise ConfigError(f"Unknown keys {sorted(unknown)} in {where}: allowed are {sorted(known)}.")
-    return cls(**values)
+def check_threshold(value: float | None, name: str = "--min-accuracy") -> float | None:
+    """A gate threshold given on the command line: None (use the config's) or a finite number in [0, 1]."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or not 0 <= value <= 1:
+        raise ConfigError(f"{name} {value!r} is not a threshold: give a number between 0 and 1, such as 0.55.")
+    return float(value)
 
 
-def config_from_dict(data: dict, name: str) -> Config:
-    return Config(
-        name=data.get("name", name),
-        features=_section(FeatureConfig, data.get("features"), "features"),
-        model=_section(ModelConfig, data.get("model"), "model"),
-        train=_section(TrainConfig, data.get("train"), "train"),
-        promotion=_section(PromotionConfig, data.get("promotion"), "promotion"),
-    )
+def _sentence(error: ValidationError, where: str) -> str:
+    """The first problem of a failed validation as one sentence naming the place and the field."""
+    first = error.errors(include_url=False)[0]
+    loc, kind = tuple(first["loc"]), first["type"]
+    field = ".".join(str(part) for part in loc) or "the top level"
+    if kind == "extra_forbidden":
+        parent = Config if len(loc) == 1 else SECTION_MODELS.get(str(loc[0]))
+        allowed = ", ".join(parent.model_fields) if parent is not None else ""
+        return f"{where}: unknown key {field}; allowed there are {allowed}."
+    if kind == "model_type" or kind == "dict_type":
+        return f"{where}: {field} must be a mapping of keys to values, not {type(first['input']).__name__}."
+    reason = first["msg"].removeprefix("Value error, ")
+    reason = reason[:1].lower() + reason[1:]
+    return f"{where}: {field} = {first['input']!r} is not allowed ({reason}); fix the value."
+
+
+def _validated(cls: type[BaseModel], data: object, where: str):
+    try:
+        return cls.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(_sentence(error, where)) from None
+
+
+def config_from_dict(data: dict, name: str, where: str = "config") -> Config:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where} must be a mapping of sections (features, model, train, promotion), "
+                          f"not {type(data).__name__}: write it as `section: {{key: value}}` lines.")
+    return _validated(Config, {"name": name, **data}, where)
+
+
+def _parse(text: str, where: str) -> dict:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or "not valid YAML"
+        # safe_load refuses tags such as !!python/object: data only, nothing that runs code.
+        problem = " ".join(str(problem).split())
+        raise ConfigError(f"{where} cannot be read{line} ({problem}): write plain YAML keys and values.") from None
+    if data is None:
+        raise ConfigError(f"{where} is empty: write the sections to change (features, model, train, promotion) or use a preset.")
+    return data
 
 
 def load_config(preset: str | Path = "quick") -> Config:
-    """A preset name shipped with the package (quick, full) or a path to a YAML file."""
+    """A preset name shipped with the package (quick, full, walkforward) or a path to a YAML file."""
     path = Path(preset)
     if path.suffix in (".yaml", ".yml"):
+        where = f"Config file {path}"
         if not path.is_file():
-            raise ConfigError(f"Config file {path} does not exist.")
-        text, name = path.read_text(), path.stem
+            raise ConfigError(f"{where} does not exist.")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise ConfigError(f"{where} cannot be read ({error}): check that it is a readable text file.") from None
+        name = path.stem
     else:
         resource = resources.files("sensex") / "configs" / f"{preset}.yaml"
         if not resource.is_file():
-            raise ConfigError(f"Unknown preset {preset!r}: use quick, full, or a path to a YAML file.")
-        text, name = resource.read_text(), str(preset)
-    return config_from_dict(yaml.safe_load(text) or {}, name)
+            raise ConfigError(f"Unknown preset {preset!r}: use quick, full, walkforward, or a path to a YAML file.")
+        where, text, name = f"Preset {preset}", resource.read_text(encoding="utf-8"), str(preset)
+    data = _parse(text, where)
+    return config_from_dict(data, name, where)

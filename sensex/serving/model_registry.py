@@ -11,7 +11,7 @@ import logging
 from datetime import UTC, datetime
 
 from sensex import jsonlog, tracking
-from sensex.config import PromotionConfig
+from sensex.config import PromotionConfig, check_threshold
 from sensex.errors import ModelNotFoundError, PromotionRejected
 from sensex.models.bundle import Bundle
 from sensex.settings import Settings, get_settings
@@ -160,7 +160,7 @@ class ModelRegistry:
 
     def gate(self, metrics: dict, min_accuracy: float | None = None) -> list[str]:
         """Reasons a version may not serve; empty when it passes."""
-        min_accuracy = self.promotion.min_accuracy if min_accuracy is None else min_accuracy
+        min_accuracy = self.promotion.min_accuracy if min_accuracy is None else check_threshold(min_accuracy)
         reasons = []
         accuracy, auc = metrics.get("test_accuracy"), metrics.get("test_auc")
         if accuracy is None or auc is None:
@@ -172,6 +172,7 @@ class ModelRegistry:
         return reasons
 
     def promote_model_to_production(self, version: str | int, min_accuracy: float | None = None) -> dict:
+        check_threshold(min_accuracy)  # a NaN threshold would pass every version: refuse it first
         version = str(version)
         candidate = next((v for v in self.list_all_versions() if v["version"] == version), None)
         if candidate is None:

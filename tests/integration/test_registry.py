@@ -1,11 +1,16 @@
 """Registry operations with the seed's vocabulary on MLflow 3 aliases, on a real local MLflow store."""
 
+import math
+import os
+import subprocess
+import sys
+
 import pytest
 from conftest import FIXTURE_END, FIXTURE_START, TINY_CONFIG, TINY_GATE
 
 from sensex import commands, jsonlog
 from sensex.config import PromotionConfig
-from sensex.errors import ModelNotFoundError, PromotionRejected
+from sensex.errors import ConfigError, ModelNotFoundError, PromotionRejected
 from sensex.ingest import update_store
 from sensex.serving.model_registry import ModelRegistry
 from sensex.settings import load_settings
@@ -69,6 +74,33 @@ def test_gate_rejects_a_version_below_min_accuracy(two_runs):
         registry.promote_model_to_production("1", min_accuracy=0.99)
     assert registry.get_production_model()["version"] == before
     assert jsonlog.read(settings.logs_dir / jsonlog.PROMOTION_LOG)[-1]["event_type"] == "rejected"
+
+
+@pytest.mark.parametrize("threshold", [math.nan, math.inf, 1.5, -0.1])
+def test_gate_refuses_a_threshold_that_is_not_one(two_runs, threshold):
+    """A NaN threshold compares False with every accuracy, so it would pass any version."""
+    settings, _ = two_runs
+    registry = ModelRegistry(settings)
+    before = registry.get_production_model()["version"]
+    events = len(jsonlog.read(settings.logs_dir / jsonlog.PROMOTION_LOG))
+    with pytest.raises(ConfigError, match="is not a threshold: give a number between 0 and 1"):
+        registry.promote_model_to_production("1", min_accuracy=threshold)
+    with pytest.raises(ConfigError, match="is not a threshold"):
+        registry.gate({"test_accuracy": 0.2, "test_auc": 0.2}, threshold)
+    assert registry.get_production_model()["version"] == before
+    assert len(jsonlog.read(settings.logs_dir / jsonlog.PROMOTION_LOG)) == events
+
+
+@pytest.mark.parametrize("threshold", ["nan", "1.5"])
+def test_cli_promote_refuses_a_threshold_that_is_not_one(two_runs, threshold):
+    settings, _ = two_runs
+    env = {**os.environ, "SENSEX_HOME": str(settings.home), "SENSEX_LOG_LEVEL": "WARNING"}
+    done = subprocess.run([sys.executable, "-m", "sensex", "registry", "promote", "1", "--min-accuracy", threshold],
+                          capture_output=True, text=True, env=env, timeout=300, check=False)
+    assert done.returncode != 0
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"--min-accuracy {float(threshold)!r} is not a threshold" in lines[0]
+    assert "Traceback" not in done.stderr
 
 
 def test_drift_flags_a_fall_in_accuracy(two_runs):
