@@ -6,7 +6,7 @@ judged per symbol from the data itself, never from the absence of an exception.
 
 The fetch is one batched download of every symbol first (cheap when Yahoo is healthy), then
 per-symbol retries for what failed, on up to `max_workers` threads, with exponential backoff
-and jitter, all inside one bound on the total time. A hung request cannot be killed in Python,
+and jitter (tenacity), all inside one bound on the total time. A hung request cannot be killed in Python,
 so at the bound the adapter stops waiting for it and reports the symbol as failed.
 
 yfinance is imported only inside the default downloader, so importing this module (and every
@@ -27,6 +27,8 @@ from datetime import date, datetime
 
 import numpy as np
 import pandas as pd
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+from tenacity.wait import wait_base
 
 from sensex.errors import ConfigError, DataSourceError
 from sensex.schema import COLUMNS, canonicalize
@@ -165,21 +167,17 @@ def fetch(
     if failed:
         log.info("Yahoo batch: %d of %d symbols failed; retrying them", len(failed), len(wanted))
 
+    def download_one(symbol: str) -> pd.DataFrame:
+        """One symbol alone; raises _NoRows with the reason when it delivers nothing."""
+        result = download([ticker_of[symbol]], threads=False, **request)
+        found, missing = _split(result, {symbol: ticker_of[symbol]}, start_ts, end_ts)
+        if symbol not in found:
+            raise _NoRows(missing[symbol])
+        return found[symbol]
+
     if failed and retries > 0:
-        retried, failed = _retry(
-            failed,
-            ticker_of,
-            request,
-            download,
-            max_workers,
-            retries,
-            deadline,
-            sleep,
-            clock,
-            rng,
-            start_ts,
-            end_ts,
-        )
+        policy = _RetryPolicy(retries=retries, deadline=deadline, sleep=sleep, clock=clock, rng=rng)
+        retried, failed = _retry(failed, download_one, policy, max_workers)
         frames.update(retried)
 
     seconds = clock() - began
@@ -206,62 +204,89 @@ def _within(seconds: float, call: Callable[[], pd.DataFrame]) -> pd.DataFrame:
         pool.shutdown(wait=False, cancel_futures=True)
 
 
+@dataclass(frozen=True)
+class _RetryPolicy:
+    """How the per-symbol retries wait and when they stop; clock, sleep and rng are injectable for tests."""
+
+    retries: int
+    deadline: float  # on `clock`'s scale
+    sleep: Callable[[float], None]
+    clock: Callable[[], float]
+    rng: random.Random
+
+
+class _EqualJitter(wait_base):
+    """"Equal jitter": half the exponential delay fixed, half random, so a crowd of symbols that
+    failed together does not retry in lockstep. Draws from the injected rng (shared by threads)."""
+
+    def __init__(self, rng: random.Random):
+        self.rng = rng
+        self.lock = threading.Lock()
+
+    def __call__(self, retry_state: RetryCallState) -> float:
+        delay = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (retry_state.attempt_number - 1))
+        with self.lock:
+            return delay / 2 + self.rng.uniform(0, delay / 2)
+
+
+class _NoRows(Exception):
+    """One attempt for one symbol delivered nothing; the message is the reason."""
+
+
+def _retry_one(
+    symbol: str, reason: str, attempt: Callable[[str], pd.DataFrame], policy: _RetryPolicy
+) -> tuple[pd.DataFrame | None, str]:
+    """One symbol's retries: (rows, "") or (None, the last reason and why the retries stopped)."""
+    last_attempt = policy.retries + 1
+    retrying = Retrying(
+        # Attempt 1 is the batch download that already failed, so the first retry waits first.
+        stop=stop_after_attempt(last_attempt)
+        | (lambda state: policy.clock() + state.upcoming_sleep >= policy.deadline),
+        wait=_EqualJitter(policy.rng),
+        sleep=policy.sleep,
+        retry=retry_if_exception_type(Exception),
+        reraise=True,
+    )
+    number = 1
+    try:
+        for trial in retrying:
+            with trial:
+                number = trial.retry_state.attempt_number
+                if number == 1:
+                    raise _NoRows(reason)
+                try:
+                    return attempt(symbol), ""
+                except _NoRows as nothing:
+                    raise _NoRows(f"retry {number - 1}: {nothing}") from None
+                except Exception as error:  # noqa: BLE001 - yfinance raises anything; all mean "retry"
+                    raise _NoRows(f"retry {number - 1} failed: {_one_line(error)}") from None
+    except _NoRows as last:
+        if number < last_attempt:
+            return None, f"{last} (gave up: total time bound reached)"
+        return None, f"{last} (after {policy.retries} retries)"
+    raise AssertionError("unreachable: with reraise=True the loop returns rows or raises _NoRows")
+
+
 def _retry(
     failed: dict[str, str],
-    ticker_of: dict[str, str],
-    request: dict,
-    download: Downloader,
+    attempt: Callable[[str], pd.DataFrame],
+    policy: _RetryPolicy,
     max_workers: int,
-    retries: int,
-    deadline: float,
-    sleep: Callable[[float], None],
-    clock: Callable[[], float],
-    rng: random.Random,
-    start_ts: pd.Timestamp | None,
-    end_ts: pd.Timestamp | None,
 ) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
-    """Per-symbol retries on a thread pool; returns (frames, still failed)."""
-    rng_lock = threading.Lock()
-    reasons = dict(failed)
-
-    def backoff(attempt: int) -> float:
-        # "Equal jitter": half the exponential delay fixed, half random, so a crowd of
-        # symbols that failed together does not retry in lockstep.
-        delay = min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt)
-        with rng_lock:
-            return delay / 2 + rng.uniform(0, delay / 2)
-
-    def one(symbol: str) -> tuple[str, pd.DataFrame | None, str]:
-        reason = reasons[symbol]
-        ticker = ticker_of[symbol]
-        for attempt in range(retries):
-            delay = backoff(attempt)
-            if clock() + delay >= deadline:
-                return symbol, None, f"{reason} (gave up: total time bound reached)"
-            sleep(delay)
-            try:
-                result = download([ticker], threads=False, **request)
-                frames, missing = _split(result, {symbol: ticker}, start_ts, end_ts)
-            except Exception as error:  # noqa: BLE001 - as for the batch
-                reason = f"retry {attempt + 1} failed: {_one_line(error)}"
-                continue
-            if symbol in frames:
-                return symbol, frames[symbol], ""
-            reason = f"retry {attempt + 1}: {missing[symbol]}"
-        return symbol, None, f"{reason} (after {retries} retries)"
-
+    """Per-symbol retries on a thread pool, all inside the deadline; returns (frames, still failed)."""
     frames: dict[str, pd.DataFrame] = {}
     still_failed: dict[str, str] = {}
     pool = ThreadPoolExecutor(max_workers=max(1, max_workers), thread_name_prefix="yahoo")
     try:
-        pending = {pool.submit(one, symbol) for symbol in failed}
+        pending = {pool.submit(_retry_one, symbol, reason, attempt, policy): symbol for symbol, reason in failed.items()}
         while pending:
-            remaining = deadline - clock()
+            remaining = policy.deadline - policy.clock()
             if remaining <= 0:
                 break
-            done, pending = wait(pending, timeout=remaining, return_when=FIRST_COMPLETED)
+            done, _ = wait(pending, timeout=remaining, return_when=FIRST_COMPLETED)
             for future in done:
-                symbol, frame, reason = future.result()
+                symbol = pending.pop(future)
+                frame, reason = future.result()
                 if frame is not None:
                     frames[symbol] = frame
                 else:
@@ -271,7 +296,7 @@ def _retry(
         pool.shutdown(wait=False, cancel_futures=True)
     for symbol in failed:
         if symbol not in frames and symbol not in still_failed:
-            still_failed[symbol] = f"{reasons[symbol]} (gave up: total time bound reached)"
+            still_failed[symbol] = f"{failed[symbol]} (gave up: total time bound reached)"
     return frames, still_failed
 
 

@@ -245,6 +245,16 @@ def test_a_symbol_that_never_answers_is_reported_and_the_rest_kept(universe, his
     assert len(sleeps) == 3
 
 
+def test_a_symbol_whose_downloads_raise_reports_the_last_error(universe, history):
+    fake = FakeYahoo(history, {"TCS.BO": ["raise"]})  # the batch and every retry of TCS raise
+    result, sleeps = _fetch(universe, fake, retries=2)
+    assert list(result.failed) == ["TCS"]
+    assert result.failed["TCS"].startswith("retry 2 failed: ConnectionError: Failed to perform")
+    assert result.failed["TCS"].endswith("(after 2 retries)")
+    assert len(result.frame["symbol"].unique()) == 30
+    assert sum(1 for tickers, _ in fake.calls if tickers == ["TCS.BO"]) == 2
+
+
 def test_backoff_is_exponential_with_jitter(universe, history):
     ticker = universe.yahoo_symbol(universe.symbols[0])
     fake = FakeYahoo(history, {ticker: ["nan"]})
