@@ -32,10 +32,10 @@ def _fetch(source: str, universe: Universe, start, end, csv_dir, exchange: str =
 
         result = yahoo.fetch(universe, start, end, exchange=exchange)
         return result.frame, result.failed
-    from sensex.sources import csv as csv_source
+    from sensex.sources import csvfiles
 
     # CSV files hold the whole history: they are imported whole and merged.
-    imported = csv_source.load_directory(Path(csv_dir), universe)
+    imported = csvfiles.load_directory(Path(csv_dir), universe)
     problems: dict[str, list] = {}
     for problem in imported.problems:
         problems.setdefault(problem["file"], []).append(problem)

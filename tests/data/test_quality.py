@@ -19,7 +19,7 @@ from sensex.quality import (
     validate_data_quality,
 )
 from sensex.schema import canonicalize
-from sensex.sources.csv import load_directory
+from sensex.sources.csvfiles import load_directory
 from sensex.sources.synthetic import generate
 from sensex.universe import load_universe
 

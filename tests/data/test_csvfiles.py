@@ -10,7 +10,7 @@ import pytest
 
 from sensex.errors import DataSourceError
 from sensex.schema import COLUMNS
-from sensex.sources.csv import MAX_ROW_PROBLEMS, load_directory
+from sensex.sources.csvfiles import MAX_ROW_PROBLEMS, load_directory
 from sensex.sources.synthetic import generate
 from sensex.universe import load_universe
 
@@ -376,3 +376,116 @@ def test_real_directory_imports_every_file(universe):
     mm = rows_of(result, "MM")  # M&M.NS in MM.csv
     assert mm["date"].min() == pd.Timestamp("1996-01-01")
     assert not np.isclose(mm["adj_close"], mm["close"]).all()  # dividends are in Adj Close
+
+
+# --- refused prices: non-finite, absurd, and duplicates that would replace real rows -----------
+
+HEADER = "Date,Open,High,Low,Close,Adj Close,Volume\n"
+
+
+def _good_lines(sessions, level: float = 100.0, seed: int = 3) -> list[str]:
+    """Plausible rows: a random walk near `level`, High above and Low below Open and Close."""
+    rng = np.random.default_rng(seed)
+    close = level * np.exp(np.cumsum(rng.normal(0, 0.01, len(sessions))))
+    return [
+        f"{day:%Y-%m-%d},{c * 0.998:.2f},{c * 1.01:.2f},{c * 0.99:.2f},{c:.2f},{c * 0.97:.2f},{1000 + i}\n"
+        for i, (day, c) in enumerate(zip(sessions, close, strict=True))
+    ]
+
+
+def test_non_finite_and_absurd_prices_are_refused_by_row(tmp_path, universe):
+    sessions = pd.bdate_range("2024-04-01", periods=40)
+    good = _good_lines(sessions)
+    bad = [
+        "2024-06-03,100,101,99,inf,99,1000\n",  # line 42: close infinite
+        "2024-06-04,100,101,-inf,100,99,1000\n",  # 43: low -infinite
+        "2024-06-05,100,1e308,99,100,99,1000\n",  # 44: high 1e308
+        "2024-06-06,100,101,99,100,99,inf\n",  # 45: volume infinite
+        "2024-06-07,100,101,99,25000000,99,1000\n",  # 46: close above 10 million
+        "2024-06-10,100,250000,99,100,99,1000\n",  # 47: high 2,500x the level
+        "2024-06-11,0.5,0.6,0.4,0.5,0.49,1000\n",  # 48: every price 200x below
+        "2024-06-12,100,101,99,100,0.001,1000\n",  # 49: Adj Close far below the Adj Close level
+    ]
+    write(tmp_path, "TCS.csv", HEADER + "".join(good + bad))
+    result = load(tmp_path, universe)
+    tcs = rows_of(result, "TCS")
+    assert tcs["date"].tolist() == list(sessions)  # every good row kept, nothing else
+    assert np.isfinite(tcs[["open", "high", "low", "close", "adj_close", "volume"]].to_numpy()).all()
+    listed = {p["row"]: p["problem"] for p in problems_of(result, "TCS.csv") if p["row"]}
+    assert set(listed) == set(range(42, 50))
+    assert listed[42] == "close is infinite"
+    assert listed[43] == "low is infinite"
+    assert listed[44].startswith("high 1e+308 is above 10,000,000")
+    assert listed[45] == "volume is infinite"
+    assert listed[46].startswith("close 2.5e+07 is above 10,000,000")
+    assert "high 250000 is" in listed[47] and "times above the median close" in listed[47]
+    assert "times below the median close" in listed[48]
+    assert listed[49].startswith("adj_close 0.001 is") and "below the median Adj Close" in listed[49]
+    summary = [p["problem"] for p in problems_of(result, "TCS.csv") if p["row"] is None]
+    assert len(summary) == 1
+    assert "dropped 8 of 48 rows (infinite numbers: 3, absurd prices: 5)" in summary[0]
+
+
+def test_a_level_change_the_market_can_make_is_kept(tmp_path, universe):
+    """A 10:1 unadjusted split, a 50% crash and a slow 300x rise are prices, not typos."""
+    sessions = pd.bdate_range("2010-01-01", periods=600)
+    close = np.concatenate([np.full(200, 1000.0), np.full(200, 100.0), np.geomspace(100, 30000, 200)])
+    close[100] = 500.0  # a one-day halving
+    lines = [f"{d:%Y-%m-%d},{c},{c * 1.01},{c * 0.99},{c},{c},10\n" for d, c in zip(sessions, close, strict=True)]
+    write(tmp_path, "LT.csv", HEADER + "".join(lines))
+    result = load(tmp_path, universe)
+    assert len(rows_of(result, "LT")) == 600 and result.problems == []
+
+
+def test_a_duplicate_date_keeps_the_plausible_row(tmp_path, universe):
+    sessions = pd.bdate_range("2024-04-01", periods=40)
+    good = _good_lines(sessions)
+    real = {line.split(",")[0]: float(line.split(",")[4]) for line in good}
+    dates = [f"{d:%Y-%m-%d}" for d in sessions]
+    extra = [
+        f"{dates[5]},1e308,1e308,1e308,1e308,1e308,1000\n",  # 42: absurd duplicate, after the real row
+        f"{dates[10]},3000,3100,2900,3000,2950,1000\n",  # 43: 30x the level: the real row is nearer
+        f"{dates[20]},{real[dates[20]] * 1.01:.2f},{real[dates[20]] * 1.03:.2f},"
+        f"{real[dates[20]] * 0.99:.2f},{real[dates[20]] * 1.01:.2f},{real[dates[20]] * 0.98:.2f},1500\n",  # 44: revision
+    ]
+    write(tmp_path, "INFY.csv", HEADER + "".join(good + extra))
+    result = load(tmp_path, universe)
+    infy = rows_of(result, "INFY").set_index("date")
+    assert list(infy.index) == list(sessions)
+    assert infy.loc[pd.Timestamp(dates[5]), "close"] == real[dates[5]]
+    assert infy.loc[pd.Timestamp(dates[10]), "close"] == real[dates[10]]
+    assert infy.loc[pd.Timestamp(dates[20]), "close"] == pytest.approx(real[dates[20]] * 1.01, abs=0.01)  # later wins
+    listed = {p["row"]: p["problem"] for p in problems_of(result, "INFY.csv") if p["row"]}
+    assert set(listed) == {42, 43, 22}  # line 22 holds the revised (replaced) row of dates[20]
+    assert "is above 10,000,000" in listed[42]
+    assert listed[43].startswith(f"date {dates[10]} appears more than once; the row at line 12 is kept")
+    assert "this row's 3000" in listed[43]
+    assert listed[22] == f"date {dates[20]} appears again further down; the later row is kept"
+
+
+def test_symbol_status_after_importing_refused_rows(tmp_path, universe):
+    """The store keeps only good rows: TCS stays valid with finite prices; a file of absurd rows
+    leaves its symbol without data (invalid) instead of valid with inf prices."""
+    from sensex import store
+    from sensex.settings import load_settings
+    from sensex.update import update_store
+
+    sessions = pd.bdate_range("2024-04-01", periods=40)
+    folder = tmp_path / "csv"
+    folder.mkdir()
+    write(folder, "BSESN.csv", HEADER + "".join(_good_lines(sessions, 70000.0, seed=1)))
+    write(folder, "TCS.csv", HEADER + "".join(_good_lines(sessions, 3800.0, seed=2))
+          + "2024-05-27,inf,inf,inf,inf,inf,10\n2024-05-28,1e308,1e308,1e308,1e308,1e308,10\n")
+    write(folder, "ITC.csv", HEADER + "".join(f"{d:%Y-%m-%d},1e308,1e308,1e308,1e308,1e308,10\n" for d in sessions))
+    settings = load_settings({"SENSEX_HOME": str(tmp_path / "home")})
+    result = update_store(settings, universe, "csv", csv_dir=folder, yahoo_reachable=lambda: False)
+    symbols = result["quality"]["symbols"]
+    assert symbols["TCS"]["valid"] is True and symbols["TCS"]["rows"] == 40
+    assert symbols["SENSEX"]["valid"] is True
+    assert symbols["ITC"]["valid"] is False and symbols["ITC"]["excluded_by"] == ["no_data"]
+    stored = store.read(settings.store_dir)
+    assert np.isfinite(stored[["open", "high", "low", "close", "adj_close", "volume"]].to_numpy()).all()
+    assert stored["close"].max() < 1e5
+    refused = [p for p in result["problems"]["TCS.csv"] if p["row"] is not None]
+    assert [p["row"] for p in refused] == [42, 43]
+    assert "ITC.csv has no usable row (40 read, none kept)" in result["problems"]["ITC.csv"][-1]["problem"]
