@@ -1,9 +1,11 @@
 """Row parsing and validation: typed rows of one file, every refused row reported by line.
 
 Rows that cannot be trusted are refused and reported by file and line number (the 1-based line as
-an editor shows it, header lines included), each for the first check it fails, in this order:
-unparseable dates, unparseable or missing numbers, lines with too many fields, dates after today,
-non-finite numbers (`inf`, `-inf`), zero or negative prices, negative volumes, and absurd prices.
+an editor shows it, header lines included): lines with too many fields as they are read, then each
+row for the first check it fails, in this order: unparseable dates, unparseable or missing numbers,
+dates after today, infinite numbers (`inf`, `-inf`, price or volume), zero or negative prices,
+negative volumes, absurd prices. At most `MAX_ROW_PROBLEMS` rows are listed per file, followed by
+one line with the totals.
 
 A price is absurd (a typo, a unit error, a corrupt export; nothing a market printed) when
 
