@@ -132,7 +132,7 @@ class Config(BaseModel):
             except ValueError:
                 option = "--" + key.replace("_", "-")
                 raise ConfigError(f"{option} {value!r} is not a date: give it as YYYY-MM-DD, such as 2020-12-31.") from None
-        train = _validated(TrainConfig, {**self.train.model_dump(), **given}, "with_segments")
+        train = _validated(TrainConfig, {**self.train.model_dump(), **given}, "Segment dates")
         return self.model_copy(update={"train": train})
 
 
@@ -175,7 +175,7 @@ def config_from_dict(data: dict, name: str, where: str = "config") -> Config:
     return _validated(Config, {"name": name, **data}, where)
 
 
-def _parse(text: str, where: str) -> dict:
+def _parse(text: str, where: str) -> object:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:
@@ -196,7 +196,7 @@ def load_config(preset: str | Path = "quick") -> Config:
     if path.suffix in (".yaml", ".yml"):
         where = f"Config file {path}"
         if not path.is_file():
-            raise ConfigError(f"{where} does not exist.")
+            raise ConfigError(f"{where} does not exist: pass a preset (quick, full, walkforward) or an existing YAML file.")
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as error:

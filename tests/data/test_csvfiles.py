@@ -489,3 +489,11 @@ def test_symbol_status_after_importing_refused_rows(tmp_path, universe):
     refused = [p for p in result["problems"]["TCS.csv"] if p["row"] is not None]
     assert [p["row"] for p in refused] == [42, 43]
     assert "ITC.csv has no usable row (40 read, none kept)" in result["problems"]["ITC.csv"][-1]["problem"]
+
+
+def test_two_rows_cannot_outvote_each_other_but_the_cap_still_applies(tmp_path, universe):
+    write(tmp_path, "ITC.csv", HEADER + "2024-06-24,100,101,99,100,99,10\n2024-06-25,9e6,9e6,9e6,9e6,9e6,10\n")
+    write(tmp_path, "SBIN.csv", HEADER + "2024-06-24,100,101,99,100,99,10\n2024-06-25,2e7,2e7,2e7,2e7,2e7,10\n")
+    result = load(tmp_path, universe)
+    assert len(rows_of(result, "ITC")) == 2  # which of the two is wrong cannot be told
+    assert rows_of(result, "SBIN")["close"].tolist() == [100.0]

@@ -13,7 +13,7 @@ A price is absurd (a typo, a unit error, a corrupt export; nothing a market prin
   magnitude of it (the SENSEX is near 80,000 and the dearest BSE share near 150,000 in 2024); or
 - it is more than `ABSURD_FACTOR` (100) times above or below the median close of the nearest
   `LEVEL_ROWS` (21) rows of the same symbol by date, its own included (Adj Close against the
-  median Adj Close). A session moves a few percent, an unadjusted split up to 10x; the largest
+  median Adj Close), when the symbol has at least 3 rows (with 2, neither can be called wrong). A session moves a few percent, an unadjusted split up to 10x; the largest
   ratio in the 31 real files of ../shared/data/sensex-real is 11.5 (Yahoo's unadjusted filler
   rows, which `quality.repair` drops later).
 
@@ -188,27 +188,29 @@ def _absurd_prices(
     problems.add(lines[too_high], "absurd prices", details)
 
     # The level of each remaining row: the median close (Adj Close) of the nearest rows by date,
-    # per ticker when the file has a ticker column.
+    # per ticker when the file has a ticker column. Fewer than 3 rows cannot say which is wrong.
     considered = np.flatnonzero(keep & ~too_high)
     day = dates.to_numpy()[considered]
     group = np.zeros(len(considered)) if tickers is None else pd.factorize(tickers.to_numpy()[considered])[0]
-    order = considered[np.lexsort((day, group))]
-    group = group[np.lexsort((day, group))]
+    sort = np.lexsort((day, group))
+    order, group = considered[sort], group[sort]
     close_at, adj_at = PRICE_COLUMNS.index("close"), PRICE_COLUMNS.index("adj_close")
-    level = np.empty((len(order), len(PRICE_COLUMNS)))
+    level = np.full((len(order), len(PRICE_COLUMNS)), np.nan)
     for g in np.unique(group):
         part = group == g
-        level[part] = _rolling_median(prices[order[part], close_at])[:, None]
-        level[part, adj_at] = _rolling_median(prices[order[part], adj_at])
+        if part.sum() >= 3:
+            level[part] = _rolling_median(prices[order[part], close_at])[:, None]
+            level[part, adj_at] = _rolling_median(prices[order[part], adj_at])
     distance = np.abs(np.log(prices[order] / level))
-    far = distance.max(axis=1) > np.log(ABSURD_FACTOR)
+    far = np.nan_to_num(distance, nan=0.0).max(axis=1) > np.log(ABSURD_FACTOR)
     too_far = np.zeros(len(keep), dtype=bool)
     too_far[order[far]] = True
-    where = {position: k for k, position in enumerate(order)}
+    rank = np.zeros(len(keep), dtype=np.int64)
+    rank[order] = np.arange(len(order))  # file position -> position in `order`
     details = []
     for i in np.flatnonzero(too_far)[:MAX_ROW_PROBLEMS]:
-        k = where[i]
-        j = int(np.argmax(distance[k]))
+        k = rank[i]
+        j = int(np.nanargmax(distance[k]))
         value, reference = prices[i, j], level[k, j]
         times, direction = (value / reference, "above") if value > reference else (reference / value, "below")
         basis = "Adj Close" if PRICE_COLUMNS[j] == "adj_close" else "close"
