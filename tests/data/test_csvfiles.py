@@ -467,8 +467,8 @@ def test_symbol_status_after_importing_refused_rows(tmp_path, universe):
     """The store keeps only good rows: TCS stays valid with finite prices; a file of absurd rows
     leaves its symbol without data (invalid) instead of valid with inf prices."""
     from sensex import store
+    from sensex.ingest import update_store
     from sensex.settings import load_settings
-    from sensex.update import update_store
 
     sessions = pd.bdate_range("2024-04-01", periods=40)
     folder = tmp_path / "csv"
