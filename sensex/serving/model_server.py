@@ -88,36 +88,42 @@ class ModelServer:
         return tensor[-bundle.window:][None], panel.dates[-1]  # (1, T, S, C)
 
     def predict(self, as_of: str | None = None, log_prediction: bool = True) -> dict:
+        from sensex.cache import cached_or_computed
+
         bundle = self.ensure_loaded()
         meta = store.read_meta(self.settings.store_dir) or {}
         version = self.model_info["version"]
         key = f"forecast:{version}:{meta.get('content_hash')}:{as_of or 'latest'}"
-        cached = self.cache.get(key)
-        if cached is not None:
-            return {**cached, "cached": True}
-        started = time.perf_counter()
-        window, last_session = self._latest_window(bundle, pd.Timestamp(as_of) if as_of else None)
-        probability = float(bundle.probabilities(window)[0])
-        confidence = confidence_of(probability)
-        test = bundle.meta.test_metrics
-        forecast = Forecast(
-            direction="UP" if probability >= 0.5 else "DOWN",
-            probability=round(probability, 4),
-            confidence=confidence,
-            risk=RISK_FOR[confidence],
-            model_version=version,
-            model_kind=bundle.meta.kind,
-            as_of=str(last_session.date()),
-            target_date=str(calendar.next_session(last_session).date()),
-            data_source=meta.get("source", "unknown"),
-            synthetic=bool(meta.get("synthetic")),
-            stale=calendar.is_stale(last_session) if as_of is None else False,
-            model_test_auc=test.get("auc"),
-            model_test_accuracy=test.get("accuracy"),
-            note=self._note(probability, test, bundle.meta.test_intervals),
-            latency_ms=round((time.perf_counter() - started) * 1000, 1),
-        ).model_dump()
-        self.cache.set(key, forecast, self.cache_ttl)
+
+        def compute() -> dict:
+            started = time.perf_counter()
+            window, last_session = self._latest_window(bundle, pd.Timestamp(as_of) if as_of else None)
+            probability = float(bundle.probabilities(window)[0])
+            confidence = confidence_of(probability)
+            test = bundle.meta.test_metrics
+            return Forecast(
+                direction="UP" if probability >= 0.5 else "DOWN",
+                probability=round(probability, 4),
+                confidence=confidence,
+                risk=RISK_FOR[confidence],
+                model_version=version,
+                model_kind=bundle.meta.kind,
+                as_of=str(last_session.date()),
+                target_date=str(calendar.next_session(last_session).date()),
+                data_source=meta.get("source", "unknown"),
+                synthetic=bool(meta.get("synthetic")),
+                stale=calendar.is_stale(last_session) if as_of is None else False,
+                model_test_auc=test.get("auc"),
+                model_test_accuracy=test.get("accuracy"),
+                note=self._note(probability, test, bundle.meta.test_intervals),
+                latency_ms=round((time.perf_counter() - started) * 1000, 1),
+            ).model_dump()
+
+        # Single flight: concurrent identical requests wait for one computation and share it;
+        # only the caller that computed logs, so the log has one line per forecast made.
+        forecast, computed = cached_or_computed(self.cache, key, self.cache_ttl, compute)
+        if not computed:
+            return {**forecast, "cached": True}
         if log_prediction:
             jsonlog.append(self.settings.logs_dir / jsonlog.PREDICTION_LOG, {
                 "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
