@@ -15,6 +15,7 @@ import warnings
 import typer
 
 from sensex.errors import SensexError
+from sensex.redaction import install_log_redaction
 from sensex.settings import get_settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="SENSEX next-session direction forecaster.")
@@ -255,6 +256,7 @@ def main() -> None:
     logging.basicConfig(level=os.environ.get("SENSEX_LOG_LEVEL", "INFO"), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     _quiet_libraries()
+    install_log_redaction()
     try:
         app(standalone_mode=False)
     except SensexError as exc:

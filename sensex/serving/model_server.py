@@ -17,6 +17,7 @@ from sensex.errors import DataError, ModelNotFoundError
 from sensex.features.dataset import load_panel
 from sensex.features.windows import model_input
 from sensex.models.bundle import Bundle
+from sensex.redaction import redact_text
 from sensex.serving.forecast import Forecast
 from sensex.settings import Settings, get_settings
 from sensex.universe import Universe, load_universe
@@ -209,13 +210,13 @@ class ModelServer:
             probe = np.zeros((1, bundle.window, len(bundle.symbols), bundle.scaler.n_channels), np.float32)
             checks["model_inference"] = bool(np.isfinite(bundle.probabilities(probe)).all())
         except Exception as exc:  # health must report, never raise
-            detail["model"] = str(exc)
+            detail["model"] = redact_text(str(exc))
         try:
             self.cache.set("health:probe", 1, 5)
             checks["cache_healthy"] = self.cache.get("health:probe") == 1
             detail["cache"] = self.cache.stats()
         except Exception as exc:
-            detail["cache"] = str(exc)
+            detail["cache"] = redact_text(str(exc))
         meta = store.read_meta(self.settings.store_dir)
         if meta:
             checks["data_fresh"] = not calendar.is_stale(meta.get("last_date"))
