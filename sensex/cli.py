@@ -195,6 +195,18 @@ def registry_rollback(as_json: bool = JsonOption):
     _emit(result, as_json, f"Rolled back: {_version_line(result)}")
 
 
+@registry_app.command("doctor")
+def registry_doctor(as_json: bool = JsonOption):
+    """Repair what a killed promotion or training left: tags, aliases, log events, runs, scratch files."""
+    result = _registry().doctor()
+    human = "\n".join([f"Production: v{result['production']}" if result["production"] else "No production version.",
+                        *[f"  repaired: {c}" for c in result["repairs"]],
+                        *[f"  run marked FAILED: {r}" for r in result["failed_runs"]],
+                        *[f"  removed: {p}" for p in result["removed"]],
+                        "Registry, log, runs and scratch files agree." if not result["changed"] else "Done."])
+    _emit(result, as_json, human)
+
+
 @registry_app.command("drift")
 def registry_drift(start: str | None = typer.Option(None, help="First session to score (default: the day after the model's test window)."),
                    end: str | None = typer.Option(None, help="Last session to score (default: the last stored one)."),

@@ -29,6 +29,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sensex.errors import NoStoreError
+from sensex.processes import is_abandoned, owned_prefix
 from sensex.schema import COLUMNS, canonicalize, empty_frame
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,8 @@ def _remember(memo: dict, path: Path, key: tuple[int, int], value) -> None:
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    # Named after this process, so that `sensex registry doctor` can remove what a kill left.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{owned_prefix(path.name)}", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -232,6 +234,13 @@ def touch_meta(store_dir: Path, **fields) -> dict:
     meta.update(fields)
     _atomic_write_bytes(store_dir / META_FILE, json.dumps(meta, indent=2).encode())
     return meta
+
+
+def abandoned_temp_files(store_dir: Path) -> list[Path]:
+    """Temporary files of writes whose process was killed before the rename."""
+    if not store_dir.is_dir():
+        return []
+    return sorted(p for p in store_dir.glob(".*.tmp") if is_abandoned(p.name))
 
 
 def read_or_empty(store_dir: Path) -> pd.DataFrame:
