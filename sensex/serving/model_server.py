@@ -5,6 +5,7 @@ checks and the prediction log. No torch in this process.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from datetime import UTC, datetime
@@ -23,6 +24,11 @@ from sensex.settings import Settings, get_settings
 from sensex.universe import Universe, load_universe
 
 log = logging.getLogger(__name__)
+
+# Forecasts computed at once in this process. More than the cores only adds threads fighting for
+# the GIL: cached requests then wait behind them, and every extra computation in flight holds
+# its own copy of the stored frame (memory that the allocator keeps after the load has gone).
+COMPUTE_SLOTS = threading.BoundedSemaphore(max(1, os.cpu_count() or 1))
 
 # |P(UP) - 0.5| thresholds for the confidence words.
 CONFIDENCE_BANDS = ((0.15, "High"), (0.05, "Medium"), (0.0, "Low"))
@@ -98,8 +104,9 @@ class ModelServer:
 
         def compute() -> dict:
             started = time.perf_counter()
-            window, last_session = self._latest_window(bundle, pd.Timestamp(as_of) if as_of else None)
-            probability = float(bundle.probabilities(window)[0])
+            with COMPUTE_SLOTS:
+                window, last_session = self._latest_window(bundle, pd.Timestamp(as_of) if as_of else None)
+                probability = float(bundle.probabilities(window)[0])
             confidence = confidence_of(probability)
             test = bundle.meta.test_metrics
             return Forecast(
