@@ -144,3 +144,43 @@ def test_32_concurrent_http_requests_compute_once(trained_home):
         process.terminate()
         process.wait(timeout=30)
     assert _log_lines(settings, as_of) - before == 1
+
+
+def test_computations_in_flight_are_bounded_by_the_compute_slots(trained_home, monkeypatch):
+    """Distinct dates at once: no more computations run together than there are slots (memory
+    and GIL contention grow with each one in flight)."""
+    from sensex.serving import model_server
+
+    monkeypatch.setattr(model_server, "COMPUTE_SLOTS", threading.BoundedSemaphore(2))
+    server = ModelServer(trained_home["settings"], cache=MemoryCache())
+    server.ensure_loaded()
+    real_window = server._latest_window
+    running, most = [0], [0]
+    guard = threading.Lock()
+
+    def counting_window(*args, **kwargs):
+        with guard:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        try:
+            return real_window(*args, **kwargs)
+        finally:
+            with guard:
+                running[0] -= 1
+
+    monkeypatch.setattr(server, "_latest_window", counting_window)
+    days = [f"2021-10-{d:02d}" for d in range(4, 16)]
+    barrier = threading.Barrier(len(days))
+    results = []
+
+    def request(day):
+        barrier.wait()
+        results.append(server.predict(day, log_prediction=False))
+
+    threads = [threading.Thread(target=request, args=(day,)) for day in days]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == len(days) and all(r["cached"] is False for r in results)
+    assert most[0] <= 2  # without the slots all twelve run at once
