@@ -145,14 +145,14 @@ def test_a_crash_between_data_and_meta_is_repaired_on_read(home, market, monkeyp
 
 
 def test_after_the_crash_status_and_updates_report_the_stored_data(home, universe, monkeypatch):
-    from sensex import pipeline
+    from sensex import commands
 
     update_store(home, universe, "synthetic", start="2021-01-01", end="2021-03-31", yahoo_reachable=lambda: False)
     with monkeypatch.context() as patch:
         _crash_before_meta(patch)
         with pytest.raises(SystemExit):
             update_store(home, universe, "synthetic", end="2021-06-30", yahoo_reachable=lambda: False)
-    status = pipeline.data_status(home)
+    status = commands.data_status(home)
     stored = store.read(home.store_dir)
     assert status["store"]["last_date"] == "2021-06-30" and status["store"]["rows"] == len(stored)
     assert status["store"]["content_hash"] == store.content_hash(stored)
@@ -163,7 +163,7 @@ def test_after_the_crash_status_and_updates_report_the_stored_data(home, univers
 
 
 def test_a_crash_while_switching_from_synthetic_to_csv_does_not_keep_saying_synthetic(home, universe, market, tmp_path, monkeypatch):
-    from sensex import pipeline
+    from sensex import commands
 
     store.write(home.store_dir, market[market["date"] <= "2021-03-31"], "synthetic")
     folder = tmp_path / "csv"
@@ -179,7 +179,7 @@ def test_a_crash_while_switching_from_synthetic_to_csv_does_not_keep_saying_synt
     meta = store.read_meta(home.store_dir)
     assert meta["source"] == "csv" and meta["synthetic"] is False
     assert meta["first_date"] == "2021-01-01" and meta["rows"] == len(real)
-    status = pipeline.data_status(home)
+    status = commands.data_status(home)
     assert status["synthetic"] is False and status["store"]["source"] == "csv"
 
 
