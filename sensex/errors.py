@@ -54,3 +54,9 @@ class PromotionRejected(SensexError):
 
 class CorruptModelError(ModelNotFoundError):
     """A model's files exist but fail their checks (checksum, unreadable JSON, bad ONNX graph)."""
+
+
+class RegistryBusy(SensexError):
+    """Another promotion or rollback holds the registry lock."""
+
+    http_status = 409

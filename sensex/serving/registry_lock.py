@@ -34,7 +34,7 @@ import threading
 import time
 from pathlib import Path
 
-from sensex.errors import SensexError
+from sensex.errors import RegistryBusy
 from sensex.processes import Owner, current_owner
 
 log = logging.getLogger(__name__)
@@ -43,13 +43,6 @@ LOCK_INFIX = ".promotion-lock."
 OWNER_PREFIX = "lock."
 RELEASED = "released"
 LEASE_UNTIL = "lease_until"
-
-
-class RegistryBusy(SensexError):
-    """Another process holds the promotion lock for too long."""
-
-    http_status = 409
-    exit_code = 3
 
 
 class RegistryLock:
@@ -207,12 +200,3 @@ class RegistryLock:
                     self._release_file()
         finally:
             self._thread_lock.release()
-
-    def status(self) -> dict:
-        """The registry lock's state, for `sensex registry doctor`."""
-        locks = self._locks()
-        if not locks:
-            return {"held": False}
-        top = max(locks)
-        free, who, _ = self._free(locks[top])
-        return {"held": not free, "holder": who, "number": top}

@@ -20,8 +20,9 @@ import pytest
 
 from sensex import jsonlog, tracking
 from sensex.config import PromotionConfig
+from sensex.errors import RegistryBusy
 from sensex.serving.model_registry import MODEL_NAME, PREVIOUS, PRODUCTION, ModelRegistry
-from sensex.serving.registry_lock import RegistryBusy, RegistryLock
+from sensex.serving.registry_lock import RegistryLock
 from sensex.settings import load_settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
