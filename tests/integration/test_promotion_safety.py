@@ -27,7 +27,6 @@ from sensex.settings import load_settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 OPEN_GATE = PromotionConfig(min_accuracy=0.0, min_auc=0.0)
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
