@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
+from test_mlflow_server import mlflow_server  # noqa: F401 - the fixture: a real mlflow server on PostgreSQL
 
 from sensex import jsonlog, tracking
 from sensex.config import PromotionConfig
@@ -321,3 +322,39 @@ def test_doctor_fails_runs_and_removes_scratch_of_killed_processes(home):
     client.set_terminated(live)
     client.set_terminated(new_untagged)
     assert store.abandoned_temp_files(store_dir) == []
+
+
+@pytest.mark.services
+def test_two_machines_sharing_an_mlflow_server_promote_one_at_a_time(mlflow_server, tmp_path):  # noqa: F811 - the fixture
+    """Two homes (two machines) and one `mlflow server` on PostgreSQL: only the lock held in the
+    registry is shared, through the server's REST API."""
+    from mlflow import MlflowClient
+
+    homes = [tmp_path / "machine-a", tmp_path / "machine-b"]
+    settings = load_settings({"SENSEX_HOME": str(homes[0]), "MLFLOW_TRACKING_URI": mlflow_server})
+    experiment = tracking.configure(settings)
+    client = MlflowClient(tracking_uri=mlflow_server)
+    client.create_registered_model(MODEL_NAME)
+    for accuracy in (0.55, 0.56, 0.57):
+        run = client.create_run(experiment)
+        client.log_metric(run.info.run_id, "test_accuracy", accuracy)
+        client.log_metric(run.info.run_id, "test_auc", accuracy)
+        client.set_terminated(run.info.run_id)
+        client.create_model_version(MODEL_NAME, source=f"runs:/{run.info.run_id}/model", run_id=run.info.run_id)
+    ModelRegistry(settings, promotion=OPEN_GATE).promote_model_to_production("1")
+    go = tmp_path / "go"
+    children = [_child(PROMOTER, str(home), version, str(go), mlflow_server) for home, version in zip(homes, ("2", "3"), strict=True)]
+    for child in children:
+        assert child.stdout.readline().strip() == "ready", child.stderr.read()
+    go.touch()
+    for child in children:
+        _, err = child.communicate(timeout=180)
+        assert child.returncode == 0, err
+    reg = ModelRegistry(settings, promotion=OPEN_GATE)
+    aliases = {alias: str(version) for alias, version in client.get_registered_model(MODEL_NAME).aliases.items()}
+    tagged = sorted(str(mv.version) for mv in reg._versions() if (mv.tags or {}).get("stage") == "Production")
+    winner = aliases[PRODUCTION]
+    assert tagged == [winner] and aliases[PREVIOUS] == ("2" if winner == "3" else "3")
+    archived = [e["version"] for home in homes for e in jsonlog.read(home / "logs" / jsonlog.PROMOTION_LOG)
+                if e["event_type"] == "archived"]
+    assert sorted(archived) == sorted(["1", aliases[PREVIOUS]])
