@@ -5,23 +5,37 @@ Redis lets several API replicas (and the dashboard) share one cache and one set 
 counters; the monitoring page reads `stats()`.
 
 Semantics shared by both backends:
+- Values are data, never code: both backends store the JSON encoding of a value (`encode`), and
+  what is read back is only parsed (`decode`), so whoever can write to a shared Redis can spoil
+  a cached value but cannot run anything. JSON types round-trip, plus pandas DataFrames with a
+  default index and plain column types, pandas Timestamps and numpy scalars; tuples come back
+  as lists. A value that cannot be encoded is not cached (a warning says so); an entry that
+  cannot be decoded is a miss and is deleted.
+- Both backends are bounded. The memory cache holds at most `max_entries` entries
+  (MEMORY_MAX_ENTRIES = 10,000) and `max_bytes` encoded bytes (MEMORY_MAX_BYTES = 64 MiB),
+  evicting expired entries, then the oldest writes. Redis refuses values over
+  `max_value_bytes` (REDIS_MAX_VALUE_BYTES = 8 MiB); the server's own `maxmemory` (with an
+  eviction policy such as `allkeys-lru`) bounds the total, as every key has a TTL.
 - `get` returns None on a miss, so None itself is never cached (`cached` recomputes it).
-- Values are stored by reference in memory and pickled in Redis: callers must not mutate a
-  value they got from the cache. Redis values are unpickled, so the Redis server must be as
-  trusted as the code (the default is a server on localhost).
 - `clear()` removes cached values, not the hit/miss counters (they describe traffic).
+- Concurrent misses on one key in one process compute once (`cached`, `cached_or_computed`).
 """
 
 from __future__ import annotations
 
+import json
 import logging
-import pickle
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
+import numpy as np
+import pandas as pd
+
+from sensex.redaction import redact_url
 from sensex.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -29,8 +43,88 @@ log = logging.getLogger(__name__)
 PRICE_TTL = 300.0  # latest prices, market overview
 HISTORY_TTL = 3600.0  # daily history
 DEFAULT_PREFIX = "sensex:"
+MEMORY_MAX_ENTRIES = 10_000
+MEMORY_MAX_BYTES = 64 * 1024 * 1024
+REDIS_MAX_VALUE_BYTES = 8 * 1024 * 1024
 
 T = TypeVar("T")
+
+
+# -- the data-only encoding ------------------------------------------------------------------------
+_TAG = "__sensex_type__"
+# Column types a cached frame may have; anything else is refused at encode time, and a payload
+# naming another type is refused at decode time, so a crafted entry cannot pick a constructor.
+_FRAME_DTYPES = {"float64", "float32", "int64", "int32", "int16", "int8", "uint64", "uint32", "uint16",
+                 "uint8", "bool", "object", "string", "category", "datetime64[ns]"}
+
+
+class CacheEncodingError(TypeError):
+    """A value that is not plain data (or a frame the encoding does not cover)."""
+
+
+def _to_data(value: Any) -> Any:
+    if isinstance(value, pd.DataFrame):
+        if not isinstance(value.index, pd.RangeIndex) or value.index.start != 0 or value.index.step != 1:
+            raise CacheEncodingError("only frames with a default index are cached: reset_index() first")
+        columns, dtypes, data = [], [], []
+        for name in value.columns:
+            column = value[name]
+            dtype = str(column.dtype)
+            if not isinstance(name, str) or dtype not in _FRAME_DTYPES:
+                raise CacheEncodingError(f"column {name!r} of type {dtype} is not cached")
+            if dtype == "datetime64[ns]":
+                values = column.to_numpy().view("int64").tolist()  # NaT is int64's minimum
+            else:
+                values = column.astype(object).where(column.notna(), None).tolist() if dtype in ("object", "string", "category") else column.tolist()
+            columns.append(name)
+            dtypes.append(dtype)
+            data.append(values)
+        return {_TAG: "frame", "columns": columns, "dtypes": dtypes, "data": data}
+    if isinstance(value, pd.Timestamp):
+        return {_TAG: "timestamp", "value": value.isoformat()}
+    if isinstance(value, np.generic):
+        return value.item()
+    raise CacheEncodingError(f"a {type(value).__name__} is not plain data")
+
+
+def _from_data(obj: dict) -> Any:
+    kind = obj.get(_TAG)
+    if kind is None:
+        return obj
+    if kind == "timestamp":
+        return pd.Timestamp(str(obj["value"]))
+    if kind == "frame":
+        columns, dtypes, data = obj["columns"], obj["dtypes"], obj["data"]
+        if not (len(columns) == len(dtypes) == len(data)) or any(d not in _FRAME_DTYPES for d in dtypes):
+            raise ValueError("malformed frame entry")
+        out = {}
+        for name, dtype, values in zip(columns, dtypes, data, strict=True):
+            if dtype == "datetime64[ns]":
+                out[str(name)] = np.asarray(values, dtype="int64").view("datetime64[ns]")
+            else:
+                out[str(name)] = pd.Series(values, dtype=dtype if dtype != "category" else "object")
+                if dtype == "category":
+                    out[str(name)] = out[str(name)].astype("category")
+        return pd.DataFrame(out, columns=[str(c) for c in columns])
+    raise ValueError(f"unknown cached type {kind!r}")
+
+
+def encode(value: Any) -> bytes:
+    """The JSON bytes of `value`; raises CacheEncodingError for anything that is not data."""
+    try:
+        return json.dumps(value, default=_to_data, separators=(",", ":")).encode()
+    except CacheEncodingError:
+        raise
+    except (TypeError, ValueError) as error:  # e.g. non-string dict keys, circular references
+        raise CacheEncodingError(str(error)) from error
+
+
+def decode(data: bytes | str) -> Any:
+    """The value of `encode`'s bytes; raises ValueError for anything else. Only parses."""
+    try:
+        return json.loads(data, object_hook=_from_data)
+    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as error:
+        raise ValueError(f"not a cache entry: {error}") from error
 
 
 @runtime_checkable
@@ -54,50 +148,73 @@ def _hit_rate(hits: int, misses: int) -> float | None:
 
 
 class MemoryCache:
-    """A thread-safe dict with per-entry expiry on `clock` (monotonic by default)."""
+    """A thread-safe, bounded map of encoded values with per-entry expiry on `clock`.
 
-    def __init__(self, max_entries: int = 10_000, clock: Callable[[], float] = time.monotonic):
-        self._entries: dict[str, tuple[float, Any]] = {}  # key -> (expires at, value)
+    Bounded by entries and by encoded bytes; past either bound, expired entries go first, then
+    the oldest writes. A value bigger than `max_bytes` alone is not cached.
+    """
+
+    def __init__(self, max_entries: int = MEMORY_MAX_ENTRIES, max_bytes: int = MEMORY_MAX_BYTES,
+                 clock: Callable[[], float] = time.monotonic):
+        self._entries: OrderedDict[str, tuple[float, bytes]] = OrderedDict()  # key -> (expires at, data); write order
         self._lock = threading.Lock()
         self._clock = clock
         self._max_entries = max_entries
+        self._max_bytes = max_bytes
+        self._bytes = 0
         self._hits = 0
         self._misses = 0
+        self._errors = 0
 
     def get(self, key: str) -> Any | None:
         with self._lock:
             entry = self._entries.get(key)
-            if entry is not None:
-                if entry[0] > self._clock():
-                    self._hits += 1
-                    return entry[1]
-                del self._entries[key]
-            self._misses += 1
-            return None
+            if entry is not None and entry[0] <= self._clock():
+                self._drop(key)
+                entry = None
+            if entry is None:
+                self._misses += 1
+                return None
+            self._hits += 1
+            data = entry[1]
+        return decode(data)  # outside the lock: decoding a frame takes a while
 
     def set(self, key: str, value: Any, ttl: float) -> None:
+        if ttl <= 0 or value is None:
+            self.delete(key)
+            return
+        try:
+            data = encode(value)
+        except CacheEncodingError as error:
+            log.warning("Value for cache key %r is not plain data; not cached: %s", key, error)
+            with self._lock:
+                self._errors += 1
+            return
         with self._lock:
-            if ttl <= 0 or value is None:
-                self._entries.pop(key, None)
+            self._drop(key)
+            if len(data) > self._max_bytes:
+                log.warning("Value for cache key %r is %d bytes, over the cache's %d: not cached.",
+                            key, len(data), self._max_bytes)
                 return
-            self._entries.pop(key, None)  # re-insert at the end: dict order = age order
-            self._entries[key] = (self._clock() + ttl, value)
-            if len(self._entries) > self._max_entries:
+            self._entries[key] = (self._clock() + ttl, data)
+            self._bytes += len(data)
+            if len(self._entries) > self._max_entries or self._bytes > self._max_bytes:
                 self._purge_expired()
-                while len(self._entries) > self._max_entries:
-                    del self._entries[next(iter(self._entries))]  # oldest write first
+                while len(self._entries) > self._max_entries or self._bytes > self._max_bytes:
+                    self._drop(next(iter(self._entries)))  # oldest write first
 
     def delete(self, key: str) -> None:
         with self._lock:
-            self._entries.pop(key, None)
+            self._drop(key)
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._bytes = 0
 
     def reset_stats(self) -> None:
         with self._lock:
-            self._hits = self._misses = 0
+            self._hits = self._misses = self._errors = 0
 
     def stats(self) -> dict:
         with self._lock:
@@ -108,14 +225,22 @@ class MemoryCache:
                 "misses": self._misses,
                 "hit_rate": _hit_rate(self._hits, self._misses),
                 "size": len(self._entries),
-                "errors": 0,
+                "bytes": self._bytes,
+                "max_entries": self._max_entries,
+                "max_bytes": self._max_bytes,
+                "errors": self._errors,
                 "available": True,
             }
+
+    def _drop(self, key: str) -> None:
+        entry = self._entries.pop(key, None)
+        if entry is not None:
+            self._bytes -= len(entry[1])
 
     def _purge_expired(self) -> None:
         now = self._clock()
         for key in [k for k, (expires, _) in self._entries.items() if expires <= now]:
-            del self._entries[key]
+            self._drop(key)
 
 
 # GET plus the hit or miss count in one round trip, atomically.
@@ -131,7 +256,7 @@ return value
 
 
 class RedisCache:
-    """Pickled values under `{prefix}cache:{key}`; shared counters in the hash `{prefix}cache-stats`.
+    """Encoded values under `{prefix}cache:{key}`; shared counters in the hash `{prefix}cache-stats`.
 
     Redis being down never reaches the caller: `get` returns None, `set` does nothing, the
     error is counted (in this process: Redis cannot hold it) and a warning is logged once per
@@ -148,6 +273,7 @@ class RedisCache:
         retry_after: float = 5.0,
         client: Any | None = None,
         clock: Callable[[], float] = time.monotonic,
+        max_value_bytes: int = REDIS_MAX_VALUE_BYTES,
     ):
         import redis  # optional backend: imported only when used
 
@@ -161,6 +287,7 @@ class RedisCache:
         self._get_and_count = self._client.register_script(_GET_AND_COUNT)
         self._stats_key = f"{prefix}cache-stats"
         self._retry_after = retry_after
+        self._max_value_bytes = max_value_bytes
         self._clock = clock
         self._lock = threading.Lock()
         self._errors = 0
@@ -182,9 +309,11 @@ class RedisCache:
         if data is None:
             return None
         try:
-            return pickle.loads(data)
-        except Exception as error:  # noqa: BLE001 - an incompatible pickle raises anything
+            return decode(data)
+        except ValueError as error:  # written by something else (an old pickle, an attacker): never run
             log.warning("Dropping unreadable cache entry %r: %s", key, error)
+            with self._lock:
+                self._errors += 1
             self.delete(key)
             return None
 
@@ -195,9 +324,13 @@ class RedisCache:
         if self._skipping():
             return
         try:
-            data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-        except (pickle.PicklingError, TypeError, AttributeError) as error:
-            log.warning("Value for cache key %r cannot be pickled; not cached: %s", key, error)
+            data = encode(value)
+        except CacheEncodingError as error:
+            log.warning("Value for cache key %r is not plain data; not cached: %s", key, error)
+            return
+        if len(data) > self._max_value_bytes:
+            log.warning("Value for cache key %r is %d bytes, over the %d allowed in Redis: not cached.",
+                        key, len(data), self._max_value_bytes)
             return
         try:
             self._client.set(self._key(key), data, px=max(1, int(ttl * 1000)))
@@ -266,7 +399,8 @@ class RedisCache:
             "size": size,
             "errors": errors,
             "available": available,
-            "url": _redact(self.url),
+            "max_value_bytes": self._max_value_bytes,
+            "url": redact_url(self.url),
         }
 
     def _pattern(self) -> str:
@@ -288,7 +422,7 @@ class RedisCache:
         if warn:
             log.warning(
                 "Redis cache at %s unavailable (%s: %s): caching is off until it answers again.",
-                _redact(self.url),
+                redact_url(self.url),
                 operation,
                 error,
             )
@@ -298,19 +432,11 @@ class RedisCache:
             with self._lock:
                 was_warned, self._warned = self._warned, False
             if was_warned:
-                log.info("Redis cache at %s is answering again.", _redact(self.url))
+                log.info("Redis cache at %s is answering again.", redact_url(self.url))
 
 
 def _glob_escape(text: str) -> str:
     return "".join("\\" + c if c in "*?[]\\" else c for c in text)
-
-
-def _redact(url: str) -> str:
-    """The URL without its password, for logs and the monitoring page."""
-    if "@" not in url:
-        return url
-    scheme, _, rest = url.partition("://")
-    return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
 
 
 _memory_cache: MemoryCache | None = None
@@ -337,49 +463,79 @@ def get_cache(settings: Settings | None = None) -> Cache:
         return _memory_cache
 
 
+class _Flight:
+    """One key's computation: its lock, how many threads hold or wait for it, and its result."""
+
+    __slots__ = ("lock", "users", "value")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.users = 0
+        self.value: Any | None = None
+
+
 class _SingleFlight:
-    """Per-key locks so concurrent misses on one key compute it once (in this process)."""
+    """Per-key locks so concurrent misses on one key compute once (in this process).
+
+    The first thread computes and leaves its result on the flight; the threads that waited take
+    it from there, so they do not depend on the cache having kept it (Redis down, a value too
+    big to cache). The flight, and the result with it, is dropped when its last user leaves:
+    memory is held only while someone waits.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._locks: dict[tuple[int, str], list] = {}  # key -> [lock, holders + waiters]
+        self._flights: dict[tuple[int, str], _Flight] = {}
 
     @contextmanager
-    def hold(self, key: tuple[int, str]) -> Iterator[bool]:
-        """Yields True when another thread held the key first (it may have filled the cache)."""
+    def hold(self, key: tuple[int, str]) -> Iterator[tuple[_Flight, bool]]:
+        """Yields (flight, waited): waited is True when another thread held the key first."""
         with self._lock:
-            entry = self._locks.setdefault(key, [threading.Lock(), 0])
-            entry[1] += 1
-        contended = not entry[0].acquire(blocking=False)
-        if contended:
-            entry[0].acquire()
+            flight = self._flights.get(key)
+            if flight is None:
+                flight = self._flights[key] = _Flight()
+            flight.users += 1
+        waited = not flight.lock.acquire(blocking=False)
+        if waited:
+            flight.lock.acquire()
         try:
-            yield contended
+            yield flight, waited
         finally:
-            entry[0].release()
+            flight.lock.release()
             with self._lock:
-                entry[1] -= 1
-                if entry[1] == 0:
-                    del self._locks[key]
+                flight.users -= 1
+                if flight.users == 0:
+                    del self._flights[key]
 
 
 _single_flight = _SingleFlight()
 
 
-def cached(cache: Cache, key: str, ttl: float, compute: Callable[[], T]) -> T:
-    """The cached value for `key`, or `compute()` stored for `ttl` seconds.
+def cached_or_computed(cache: Cache, key: str, ttl: float, compute: Callable[[], T]) -> tuple[T, bool]:
+    """(value, computed): the cached value for `key`, or `compute()` stored for `ttl` seconds.
 
-    Concurrent misses in one process compute once; an exception from `compute` propagates
-    and nothing is stored.
+    `computed` is True for exactly one caller per computation, so that caller alone may do
+    what must happen once per value (a log line). Concurrent misses in one process wait for
+    that one computation; an exception from `compute` propagates to its caller, nothing is
+    stored, and a waiting caller then computes itself.
     """
     value = cache.get(key)
     if value is not None:
-        return value
-    with _single_flight.hold((id(cache), key)) as waited:
+        return value, False
+    with _single_flight.hold((id(cache), key)) as (flight, waited):
         if waited:
-            value = cache.get(key)
+            if flight.value is not None:
+                return flight.value, False
+            value = cache.get(key)  # another process may have filled a shared cache
             if value is not None:
-                return value
+                return value, False
         value = compute()
         cache.set(key, value, ttl)
-        return value
+        flight.value = value
+        return value, True
+
+
+def cached(cache: Cache, key: str, ttl: float, compute: Callable[[], T]) -> T:
+    """The cached value for `key`, or `compute()` stored for `ttl` seconds (computed once
+    for concurrent misses in one process; see `cached_or_computed`)."""
+    return cached_or_computed(cache, key, ttl, compute)[0]

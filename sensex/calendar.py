@@ -1,10 +1,15 @@
 """BSE trading sessions (exchange_calendars "XBOM"), with a fallback past its recorded range.
 
 exchange_calendars records XBOM holidays only up to a fixed year (2026 in 4.13) and raises for
-any later date. Past that range we use weekdays minus the holidays in CSV files that the user
-drops into `$SENSEX_HOME/holidays/` (one `date` column, optional `description`; BSE publishes
-next year's list each December). The fallback is announced by `calendar_status()` and shown
-in `sensex data status` and the app, because weekdays alone would count holidays as sessions.
+any later date. Past that range we use weekdays minus the fixed-date holidays BSE closes for
+every year (FIXED_HOLIDAYS) minus the holidays in CSV files that the user drops into
+`$SENSEX_HOME/holidays/` (one `date` column, optional `description`; BSE publishes next year's
+list each December, with the moving festivals). The fallback is announced by
+`calendar_status(day)` for the dates in question (the stored data's, not today's) and shown in
+`sensex data status` and the app, because the moving festivals are missing without a file.
+
+The recorded range is the calendar's own bound, not exchange_calendars' default end (a year
+from today), so every answer depends on the dates asked about, never on the day it is asked.
 
 Before the recorded range (1997) plain weekdays are used too; that only matters for very old
 history, where a missing weekday is reported but does not exclude a symbol.
@@ -27,11 +32,19 @@ IST = ZoneInfo("Asia/Kolkata")
 # The close is 15:30 IST; Yahoo's daily bar settles within the hour after it.
 SESSION_DATA_READY = time(16, 30)
 RECORDED_START = pd.Timestamp("1997-01-01")
+# (month, day) of the holidays BSE has closed for every year exchange_calendars records, when
+# they fall on a weekday: Republic Day, Ambedkar Jayanti, Maharashtra Day, Independence Day,
+# Gandhi Jayanti, Christmas (tests/unit/test_calendar.py checks this against the record).
+FIXED_HOLIDAYS = ((1, 26), (4, 14), (5, 1), (8, 15), (10, 2), (12, 25))
 
 
 @lru_cache(maxsize=1)
 def _xbom() -> xcals.ExchangeCalendar:
-    return xcals.get_calendar("XBOM", start=RECORDED_START)
+    # The class's bound, not the default end (min(today + 1 year, bound)): otherwise the recorded
+    # range, and with it every fallback answer, would move with today's date.
+    from exchange_calendars.exchange_calendar_xbom import XBOMExchangeCalendar
+
+    return XBOMExchangeCalendar(start=RECORDED_START, end=XBOMExchangeCalendar.bound_max())
 
 
 def recorded_end() -> pd.Timestamp:
@@ -60,8 +73,16 @@ def extra_holidays() -> pd.DatetimeIndex:
     return pd.DatetimeIndex(sorted(set(dates)))
 
 
+def fixed_holidays(start: pd.Timestamp, end: pd.Timestamp) -> pd.DatetimeIndex:
+    """FIXED_HOLIDAYS falling in [start, end]."""
+    days = [pd.Timestamp(year, month, day) for year in range(start.year, end.year + 1) for month, day in FIXED_HOLIDAYS]
+    return pd.DatetimeIndex([d for d in days if start <= d <= end])
+
+
 def _weekday_sessions(start: pd.Timestamp, end: pd.Timestamp) -> pd.DatetimeIndex:
     days = pd.bdate_range(start, end)
+    if start > recorded_end():  # before the record (1997) plain weekdays, as documented above
+        days = days.difference(fixed_holidays(start, end))
     return days.difference(extra_holidays())
 
 
@@ -134,8 +155,9 @@ def calendar_status(day: str | pd.Timestamp | None = None) -> dict:
     if fallback:
         message = (
             f"BSE holidays are recorded only through {end.date()}: sessions after it are weekdays"
-            f" minus {len(holidays)} holidays from {_holiday_dirs()[0]}; add next year's BSE"
-            " holiday list there as a CSV with a 'date' column."
+            f" minus the fixed-date holidays (Republic Day, Independence Day, ...) and {len(holidays)}"
+            f" holidays from {_holiday_dirs()[0]}; add next year's BSE holiday list there as a CSV"
+            " with a 'date' column."
         )
     return {
         "calendar": "XBOM",

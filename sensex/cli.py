@@ -15,6 +15,7 @@ import warnings
 import typer
 
 from sensex.errors import SensexError
+from sensex.redaction import install_log_redaction
 from sensex.settings import get_settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="SENSEX next-session direction forecaster.")
@@ -194,6 +195,18 @@ def registry_rollback(as_json: bool = JsonOption):
     _emit(result, as_json, f"Rolled back: {_version_line(result)}")
 
 
+@registry_app.command("doctor")
+def registry_doctor(as_json: bool = JsonOption):
+    """Repair what a killed promotion or training left: tags, aliases, log events, runs, scratch files."""
+    result = _registry().doctor()
+    human = "\n".join([f"Production: v{result['production']}" if result["production"] else "No production version.",
+                        *[f"  repaired: {c}" for c in result["repairs"]],
+                        *[f"  run marked FAILED: {r}" for r in result["failed_runs"]],
+                        *[f"  removed: {p}" for p in result["removed"]],
+                        "Registry, log, runs and scratch files agree." if not result["changed"] else "Done."])
+    _emit(result, as_json, human)
+
+
 @registry_app.command("drift")
 def registry_drift(start: str | None = typer.Option(None, help="First session to score (default: the day after the model's test window)."),
                    end: str | None = typer.Option(None, help="Last session to score (default: the last stored one)."),
@@ -260,6 +273,7 @@ def main() -> None:
     logging.basicConfig(level=os.environ.get("SENSEX_LOG_LEVEL", "INFO"), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     _quiet_libraries()
+    install_log_redaction()
     try:
         app(standalone_mode=False)
     except SensexError as exc:

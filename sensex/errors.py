@@ -11,6 +11,12 @@ class SensexError(Exception):
     exit_code = 2
     http_status = 400
 
+    def __str__(self) -> str:
+        # Messages often quote a URL or a library's error that quotes one: never its password.
+        from sensex.redaction import redact_text
+
+        return redact_text(super().__str__())
+
 
 class ConfigError(SensexError):
     """Bad option, preset or environment value."""
@@ -48,3 +54,9 @@ class PromotionRejected(SensexError):
 
 class CorruptModelError(ModelNotFoundError):
     """A model's files exist but fail their checks (checksum, unreadable JSON, bad ONNX graph)."""
+
+
+class RegistryBusy(SensexError):
+    """Another promotion or rollback holds the registry lock."""
+
+    http_status = 409

@@ -4,15 +4,23 @@
 the source, when it was fetched, per-symbol ranges and a content hash. Both are written to a
 temporary file and renamed into place, so a crash mid-update never leaves a broken store, and a
 failed fetch never replaces or empties what is stored.
+
+The data file is self-describing: the same metadata, with a `write_id` unique to each write, is
+in the Parquet file's own key-value metadata (`sensex.meta`). Two files cannot be replaced in
+one step, so a crash between the data write and the meta.json write leaves meta.json describing
+the previous data; `read_meta` notices (the write ids differ) and rebuilds meta.json from the
+data file, so no reader ever sees the old row count, dates, hash or source.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import tempfile
 import threading
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,21 +29,38 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sensex.errors import NoStoreError
+from sensex.processes import is_abandoned, owned_prefix
 from sensex.schema import COLUMNS, canonicalize, empty_frame
+
+log = logging.getLogger(__name__)
 
 DATA_FILE = "ohlcv.parquet"
 META_FILE = "meta.json"
 SYNTHETIC = "synthetic"
+EMBEDDED_META_KEY = b"sensex.meta"
 
-# Parsed store kept per process, keyed on the file's (mtime, size): the app and the API read
-# the same 60-session window many times between updates.
+# Parsed store (and its embedded metadata) kept per process, keyed on the file's (mtime, size):
+# the app and the API read the same 60-session window many times between updates. A process
+# serves one store; the bound only stops a long-lived process that visits many homes (tests, a
+# notebook) from keeping every one of them.
+MEMO_MAX_STORES = 2
 _memo: dict[Path, tuple[tuple[int, int], pd.DataFrame]] = {}
+_embedded_memo: dict[Path, tuple[tuple[int, int], dict | None]] = {}
 _memo_lock = threading.Lock()
+
+
+def _remember(memo: dict, path: Path, key: tuple[int, int], value) -> None:
+    with _memo_lock:
+        memo.pop(path, None)
+        memo[path] = (key, value)
+        while len(memo) > MEMO_MAX_STORES:
+            del memo[next(iter(memo))]  # the store used least recently
 
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    # Named after this process, so that `sensex registry doctor` can remove what a kill left.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{owned_prefix(path.name)}", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -58,24 +83,69 @@ def exists(store_dir: Path) -> bool:
     return (store_dir / DATA_FILE).is_file()
 
 
-def read_meta(store_dir: Path) -> dict | None:
-    path = store_dir / META_FILE
-    if not path.is_file():
+def _stat_key(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
         return None
-    return json.loads(path.read_text())
+    return (stat.st_mtime_ns, stat.st_size)
+
+
+def embedded_meta(store_dir: Path) -> dict | None:
+    """The metadata written inside the data file; None without a data file or for a store
+    written before files carried it."""
+    path = store_dir / DATA_FILE
+    key = _stat_key(path)
+    if key is None:
+        return None
+    with _memo_lock:
+        hit = _embedded_memo.get(path)
+    if hit is not None and hit[0] == key:
+        return hit[1]
+    raw = (pq.read_schema(path).metadata or {}).get(EMBEDDED_META_KEY)
+    meta = json.loads(raw) if raw else None
+    _remember(_embedded_memo, path, key, meta)
+    return meta
+
+
+def _read_meta_file(store_dir: Path) -> dict | None:
+    try:
+        return json.loads((store_dir / META_FILE).read_text())
+    except FileNotFoundError:
+        return None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None  # torn or foreign: rebuilt below when the data file can say what it holds
+
+
+def read_meta(store_dir: Path) -> dict | None:
+    """The store's metadata, repaired from the data file when meta.json does not describe it."""
+    recorded = _read_meta_file(store_dir)
+    embedded = embedded_meta(store_dir)
+    if embedded is None:
+        if recorded is None and exists(store_dir):  # an old store that lost meta.json
+            embedded = _describe(_read_all(store_dir), "unknown")
+        else:
+            return recorded
+    elif recorded is not None and recorded.get("write_id") == embedded.get("write_id"):
+        return recorded
+    log.warning("%s does not describe %s (an update was interrupted): rebuilding it from the data file.",
+                META_FILE, DATA_FILE)
+    try:
+        _atomic_write_bytes(store_dir / META_FILE, json.dumps(embedded, indent=2).encode())
+    except OSError as exc:  # a read-only home still gets the right answer, just not the repair
+        log.warning("Could not rewrite %s (%s).", store_dir / META_FILE, exc)
+    return dict(embedded)
 
 
 def _read_all(store_dir: Path) -> pd.DataFrame:
     path = store_dir / DATA_FILE
-    stat = path.stat()
-    key = (stat.st_mtime_ns, stat.st_size)
+    key = _stat_key(path)
     with _memo_lock:
         hit = _memo.get(path)
-        if hit is not None and hit[0] == key:
-            return hit[1]
+    if hit is not None and hit[0] == key:
+        return hit[1]
     frame = pq.read_table(path).to_pandas()
-    with _memo_lock:
-        _memo[path] = (key, frame)
+    _remember(_memo, path, key, frame)
     return frame
 
 
@@ -128,12 +198,8 @@ def merge(old: pd.DataFrame, new: pd.DataFrame) -> tuple[pd.DataFrame, int, int]
     return canonicalize(merged), added, revised
 
 
-def write(store_dir: Path, frame: pd.DataFrame, source: str, extra_meta: dict | None = None) -> dict:
-    """Replace the store atomically with `frame`; returns the new metadata."""
-    frame = canonicalize(frame)
-    sink = pa.BufferOutputStream()
-    pq.write_table(pa.Table.from_pandas(frame[COLUMNS], preserve_index=False), sink, compression="zstd")
-    meta = {
+def _describe(frame: pd.DataFrame, source: str, extra_meta: dict | None = None) -> dict:
+    return {
         "source": source,
         "synthetic": source == SYNTHETIC,
         "fetched_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -142,10 +208,21 @@ def write(store_dir: Path, frame: pd.DataFrame, source: str, extra_meta: dict | 
         "last_date": str(frame["date"].max().date()) if len(frame) else None,
         "content_hash": content_hash(frame),
         "symbols": symbol_ranges(frame),
+        "write_id": uuid.uuid4().hex,
         **(extra_meta or {}),
     }
-    # Data first, then metadata: a crash between the two leaves old metadata describing
-    # new data, which the next update rewrites; never a half-written file.
+
+
+def write(store_dir: Path, frame: pd.DataFrame, source: str, extra_meta: dict | None = None) -> dict:
+    """Replace the store atomically with `frame`; returns the new metadata."""
+    frame = canonicalize(frame)
+    meta = _describe(frame, source, extra_meta)
+    table = pa.Table.from_pandas(frame[COLUMNS], preserve_index=False)
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), EMBEDDED_META_KEY: json.dumps(meta).encode()})
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="zstd")
+    # Data first (it carries its own metadata), then meta.json: a crash between the two leaves a
+    # meta.json with the old write id, which `read_meta` detects and rebuilds.
     _atomic_write_bytes(store_dir / DATA_FILE, sink.getvalue().to_pybytes())
     _atomic_write_bytes(store_dir / META_FILE, json.dumps(meta, indent=2).encode())
     return meta
@@ -157,6 +234,13 @@ def touch_meta(store_dir: Path, **fields) -> dict:
     meta.update(fields)
     _atomic_write_bytes(store_dir / META_FILE, json.dumps(meta, indent=2).encode())
     return meta
+
+
+def abandoned_temp_files(store_dir: Path) -> list[Path]:
+    """Temporary files of writes whose process was killed before the rename."""
+    if not store_dir.is_dir():
+        return []
+    return sorted(p for p in store_dir.glob(".*.tmp") if is_abandoned(p.name))
 
 
 def read_or_empty(store_dir: Path) -> pd.DataFrame:

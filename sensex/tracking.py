@@ -20,6 +20,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from sensex.processes import current_owner, owned_prefix, scratch_dir
 from sensex.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -97,7 +98,9 @@ def log_training_run(settings: Settings, config, report, data_info: dict) -> str
     bundle_dir = Path(report.bundle_dir)
     meta = load_bundle(bundle_dir).meta
     run_name = f"{report.model}-{config.name}"
-    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
+    # The owner's identity on the run: a run left RUNNING by a killed process is recognised as such
+    # by `sensex registry doctor` (and marked FAILED).
+    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=current_owner().tags()) as run:
         params = config.flat()
         params.update({"model.kind": report.model, **{f"segment.{k}": f"{v[0]}..{v[1]}" for k, v in report.segments.items()}})
         params.update({f"data.{k}": v for k, v in data_info.items() if k != "symbols"})
@@ -116,7 +119,7 @@ def log_training_run(settings: Settings, config, report, data_info: dict) -> str
             "data_hash": data_info.get("content_hash", ""),
             "model_kind": report.model,
         })
-        with tempfile.TemporaryDirectory() as tmp:
+        with scratch_dir(settings.home, "run") as tmp:
             path = Path(tmp) / "evaluation.json"
             path.write_text(json.dumps({"evaluation": report.evaluation, "segments": report.segments,
                                         "history": report.history}, indent=1))
@@ -184,7 +187,8 @@ def _download_model(settings: Settings, run_id: str, target: Path) -> None:
     if not model_uri:
         raise ModelNotFoundError(f"Run {run_id} logged no model: pick a run from `sensex train`.")
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{run_id}-", dir=target.parent))
+    # Named after this process: `sensex registry doctor` removes what a killed download left.
+    staging = Path(tempfile.mkdtemp(prefix=f".{owned_prefix(run_id)}", dir=target.parent))
     try:
         mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=str(staging))
         # download_artifacts puts the model's files directly under dst_path.
@@ -205,7 +209,8 @@ def log_walk_forward_run(settings: Settings, config, summary: dict, data_info: d
     import mlflow
 
     experiment_id = configure(settings)
-    with mlflow.start_run(experiment_id=experiment_id, run_name=f"walk-forward-{summary['model']}-{config.name}") as run:
+    with mlflow.start_run(experiment_id=experiment_id, run_name=f"walk-forward-{summary['model']}-{config.name}",
+                          tags=current_owner().tags()) as run:
         mlflow.log_params({**config.flat(), "model.kind": summary["model"], "walk_forward.start": summary["start"],
                            "walk_forward.end": summary["end"], "walk_forward.refit_months": summary["refit_months"],
                            **{f"data.{k}": v for k, v in data_info.items()}})

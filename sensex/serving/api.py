@@ -13,6 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 from pydantic import BaseModel, Field
 
 from sensex.errors import SensexError
+from sensex.redaction import install_log_redaction
 from sensex.serving.forecast import Forecast
 from sensex.serving.model_server import ModelServer
 from sensex.serving.realtime_data import RealtimeDataFetcher
@@ -34,6 +35,7 @@ def _package_version() -> str:
 
 
 def create_app(settings: Settings | None = None, server: ModelServer | None = None) -> FastAPI:
+    install_log_redaction()
     settings = settings or get_settings()
     metrics = CollectorRegistry()
     requests = Counter("sensex_predictions_total", "Forecasts served", ["cached"], registry=metrics)

@@ -3,23 +3,41 @@
 Production = alias `production`, Staging = alias `staging`, Archived = version tag
 `stage=Archived`; the production it replaced keeps alias `previous` for rollback.
 Every promotion, rollback and rejection is appended to `model_promotion_log.json`.
+
+A promotion or rollback runs under `RegistryLock` (one at a time, across processes and
+machines) in three steps:
+1. prepare: the version to serve gets tags saying what its promotion is (an id, the event, the
+   version it replaces);
+2. commit: the `production` alias moves to it, one registry write: before it nothing changed
+   for readers, after it the promotion has happened;
+3. finish: alias `previous`, the stage tags, and the log events carrying the promotion id.
+A crash after the commit leaves a state that `doctor()` (`sensex registry doctor`) completes
+from the tags of step 1: it moves `previous`, makes the stage tags agree with the aliases and
+appends the missing log events marked `reconciled`. It also marks training runs left RUNNING
+by a killed process as FAILED and removes the scratch files such processes left.
 """
 
 from __future__ import annotations
 
 import logging
+import time
+import uuid
 from datetime import UTC, datetime
 
-from sensex import jsonlog, tracking
+from sensex import jsonlog, processes, store, tracking
 from sensex.config import PromotionConfig, check_threshold
 from sensex.errors import ModelNotFoundError, PromotionRejected
 from sensex.models.bundle import Bundle
+from sensex.serving.registry_lock import RegistryLock
 from sensex.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
 MODEL_NAME = "sensex-convlstm-model"
 PRODUCTION, STAGING, PREVIOUS = "production", "staging", "previous"
+# Step 1's tags on the version being promoted (see the module docstring).
+PROMOTION_ID, PROMOTION_EVENT, PROMOTION_REPLACES = "promotion_id", "promotion_event", "promotion_replaces"
+STALE_RUN_HOURS = 24.0  # a RUNNING run of another machine this old is a killed one
 GATE_METRICS = ("test_accuracy", "test_auc", "test_brier", "test_f1", "test_ece",
                 "baseline_always_up_test_accuracy", "baseline_logreg_test_auc", "baseline_always_up_test_brier")
 
@@ -31,6 +49,7 @@ class ModelRegistry:
         self.model_name = model_name
         self.promotion = promotion or PromotionConfig()
         self._client = None
+        self._lock: RegistryLock | None = None
 
     # -- plumbing -----------------------------------------------------------------------------
     @property
@@ -41,6 +60,12 @@ class ModelRegistry:
             self.experiment_id = tracking.configure(self.settings)
             self._client = MlflowClient(tracking_uri=self.settings.tracking_uri)
         return self._client
+
+    def lock(self) -> RegistryLock:
+        """The promotion lock (reentrant in this process)."""
+        if self._lock is None:
+            self._lock = RegistryLock(self.client, self.model_name, self.settings.home)
+        return self._lock
 
     def _log_event(self, event_type: str, version: str | None, stage: str, **extra) -> None:
         jsonlog.append(self.settings.logs_dir / jsonlog.PROMOTION_LOG, {
@@ -181,19 +206,69 @@ class ModelRegistry:
         if reasons:
             self._log_event("rejected", version, candidate["stage"], reasons=reasons)
             raise PromotionRejected(f"Version {version} fails the promotion gate ({'; '.join(reasons)}): train a better model or lower --min-accuracy.")
-        current = self._version_for_alias(PRODUCTION)
-        if current is not None and str(current.version) != version:
-            self.client.set_registered_model_alias(self.model_name, PREVIOUS, current.version)
-            self.client.set_model_version_tag(self.model_name, current.version, "stage", "Archived")
-            self._log_event("archived", str(current.version), "Archived")
-        self.client.set_registered_model_alias(self.model_name, PRODUCTION, version)
-        self.client.set_model_version_tag(self.model_name, version, "stage", "Production")
-        self._log_event("promotion", version, "Production", metrics=candidate["metrics"])
+        with self.lock():
+            self._move_production(version, "promotion")
         return self.get_production_model()
+
+    def _move_production(self, version: str, event: str) -> None:
+        """Prepare, commit, finish (module docstring); the caller holds the lock."""
+        current = self._version_for_alias(PRODUCTION)
+        replaces = str(current.version) if current is not None else ""
+        promotion_id = uuid.uuid4().hex
+        for key, value in ((PROMOTION_ID, promotion_id), (PROMOTION_EVENT, event), (PROMOTION_REPLACES, replaces)):
+            self.client.set_model_version_tag(self.model_name, version, key, value)
+        self.lock().verify()
+        self.client.set_registered_model_alias(self.model_name, PRODUCTION, version)  # the commit point
+        self._finish(version, event, promotion_id, replaces or None, reconciled=False)
+
+    def _finish(self, version: str, event: str, promotion_id: str, replaces: str | None, reconciled: bool) -> list[str]:
+        """Everything after the commit point; idempotent, so `doctor` can run it again.
+        Returns what it changed."""
+        changes: list[str] = []
+        aliases = self._aliases()
+        if replaces and replaces != version:
+            if PREVIOUS not in aliases.get(replaces, []):
+                self.client.set_registered_model_alias(self.model_name, PREVIOUS, replaces)
+                changes.append(f"alias previous -> v{replaces}")
+        elif not replaces and PREVIOUS in aliases.get(version, []):
+            # Rolled back to `previous` with nothing in production before: nothing to go back to.
+            self.client.delete_registered_model_alias(self.model_name, PREVIOUS)
+            changes.append("alias previous removed")
+        changes += self._repair_stage_tags(version)
+        logged = {(e.get("event_type"), e.get("promotion_id"))
+                  for e in jsonlog.read(self.settings.logs_dir / jsonlog.PROMOTION_LOG)} if reconciled else set()
+        mark = {"reconciled": True} if reconciled else {}
+        if event == "promotion" and replaces and replaces != version and ("archived", promotion_id) not in logged:
+            self._log_event("archived", replaces, "Archived", promotion_id=promotion_id, **mark)
+            changes.append(f"logged archived v{replaces}")
+        if (event, promotion_id) not in logged:
+            extra = {}
+            if event == "promotion":
+                extra["metrics"] = self._describe(self.client.get_model_version(self.model_name, version))["metrics"]
+            self._log_event(event, version, "Production", promotion_id=promotion_id, **extra, **mark)
+            changes.append(f"logged {event} v{version}")
+        return changes
+
+    def _repair_stage_tags(self, production: str | None) -> list[str]:
+        """Exactly one version tagged Production, the one with the alias; others Archived."""
+        changes = []
+        for mv in self._versions():
+            version, stage = str(mv.version), (mv.tags or {}).get("stage")
+            if version == production and stage != "Production":
+                self.client.set_model_version_tag(self.model_name, version, "stage", "Production")
+                changes.append(f"v{version} tagged Production")
+            elif version != production and stage == "Production":
+                self.client.set_model_version_tag(self.model_name, version, "stage", "Archived")
+                changes.append(f"v{version} tagged Archived (was Production without the alias)")
+        return changes
 
     def setup_automated_promotion(self) -> dict:
         """Register new runs, pick the best version that passes the gate, promote it if it beats
         the current production on the promotion metric."""
+        with self.lock():  # the choice and the promotion see the same production
+            return self._setup_automated_promotion()
+
+    def _setup_automated_promotion(self) -> dict:
         new_versions = self.register_new_runs()
         versions = self.list_all_versions()
         if not versions:
@@ -216,19 +291,76 @@ class ModelRegistry:
         return {**result, **promoted, "promoted": True, "reason": f"best {metric} among versions passing the gate"}
 
     def rollback(self) -> dict:
-        previous = self._version_for_alias(PREVIOUS)
-        if previous is None:
-            raise ModelNotFoundError("There is no previous production version to roll back to.")
-        current = self._version_for_alias(PRODUCTION)
-        self.client.set_registered_model_alias(self.model_name, PRODUCTION, previous.version)
-        self.client.set_model_version_tag(self.model_name, previous.version, "stage", "Production")
-        if current is not None:
-            self.client.set_registered_model_alias(self.model_name, PREVIOUS, current.version)
-            self.client.set_model_version_tag(self.model_name, current.version, "stage", "Archived")
-        else:
-            self.client.delete_registered_model_alias(self.model_name, PREVIOUS)
-        self._log_event("rollback", str(previous.version), "Production")
+        with self.lock():
+            previous = self._version_for_alias(PREVIOUS)
+            if previous is None:
+                raise ModelNotFoundError("There is no previous production version to roll back to.")
+            self._move_production(str(previous.version), "rollback")
         return self.get_production_model()
+
+    # -- repair -----------------------------------------------------------------------------------
+    def doctor(self) -> dict:
+        """Make the registry, the promotion log, runs and scratch files agree after a crash;
+        idempotent: a second run changes nothing (`changed` false)."""
+        with self.lock():
+            changes: list[str] = []
+            production = self._version_for_alias(PRODUCTION)
+            version = str(production.version) if production is not None else None
+            if production is None:
+                changes += self._repair_stage_tags(None)
+            else:
+                tags = production.tags or {}
+                promotion_id = tags.get(PROMOTION_ID)
+                if promotion_id:
+                    changes += self._finish(version, tags.get(PROMOTION_EVENT, "promotion"), promotion_id,
+                                            tags.get(PROMOTION_REPLACES) or None, reconciled=True)
+                else:  # promoted before promotions carried ids: compare with the last logged event
+                    changes += self._repair_stage_tags(version)
+                    events = [e for e in jsonlog.read(self.settings.logs_dir / jsonlog.PROMOTION_LOG)
+                              if e.get("event_type") in ("promotion", "rollback")]
+                    if not events or str(events[-1].get("version")) != version:
+                        self._log_event("promotion", version, "Production", reconciled=True)
+                        changes.append(f"logged promotion v{version}")
+            failed_runs = self._fail_abandoned_runs()
+            removed = [str(p) for p in self._remove_abandoned_files()]
+        return {
+            "model_name": self.model_name, "production": version, "repairs": changes,
+            "failed_runs": failed_runs, "removed": removed,
+            "changed": bool(changes or failed_runs or removed),
+        }
+
+    def _fail_abandoned_runs(self) -> list[str]:
+        """Runs still RUNNING whose process is gone: on this machine by pid and start time,
+        from another machine (or without owner tags) by age."""
+        client, experiment_id = self.client, self.experiment_id
+        failed = []
+        for run in client.search_runs([experiment_id], "attributes.status = 'RUNNING'"):
+            owner = processes.Owner.from_tags(run.data.tags)
+            alive = owner.is_alive() if owner else None
+            age_hours = (time.time() * 1000 - run.info.start_time) / 3_600_000
+            if alive is False or (alive is None and age_hours > STALE_RUN_HOURS):
+                reason = "its process is gone" if alive is False else f"it has been RUNNING for {age_hours:.0f} h"
+                client.set_tag(run.info.run_id, "sensex.failed_reason", f"marked FAILED by registry doctor: {reason}")
+                client.set_terminated(run.info.run_id, status="FAILED")
+                failed.append(run.info.run_id)
+        return failed
+
+    def _remove_abandoned_files(self) -> list:
+        import shutil
+
+        removed = []
+        for path in processes.abandoned_scratch(self.settings.home):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+        for path in store.abandoned_temp_files(self.settings.store_dir):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+        downloads = self.settings.cache_dir / "models"
+        for path in sorted(downloads.glob(".*")) if downloads.is_dir() else []:
+            if processes.is_abandoned(path.name):  # a download killed before its rename
+                shutil.rmtree(path, ignore_errors=True)
+                removed.append(path)
+        return removed
 
     def evaluate_model_drift(self, current_metrics: dict) -> dict:
         """Compare live metrics (e.g. from `sensex evaluate` on new sessions) with the production

@@ -5,6 +5,7 @@ checks and the prediction log. No torch in this process.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from datetime import UTC, datetime
@@ -17,11 +18,17 @@ from sensex.errors import DataError, ModelNotFoundError
 from sensex.features.dataset import load_panel
 from sensex.features.windows import model_input
 from sensex.models.bundle import Bundle
+from sensex.redaction import redact_text
 from sensex.serving.forecast import Forecast
 from sensex.settings import Settings, get_settings
 from sensex.universe import Universe, load_universe
 
 log = logging.getLogger(__name__)
+
+# Forecasts computed at once in this process. More than the cores only adds threads fighting for
+# the GIL: cached requests then wait behind them, and every extra computation in flight holds
+# its own copy of the stored frame (memory that the allocator keeps after the load has gone).
+COMPUTE_SLOTS = threading.BoundedSemaphore(max(1, os.cpu_count() or 1))
 
 # |P(UP) - 0.5| thresholds for the confidence words.
 CONFIDENCE_BANDS = ((0.15, "High"), (0.05, "Medium"), (0.0, "Low"))
@@ -88,36 +95,43 @@ class ModelServer:
         return tensor[-bundle.window:][None], panel.dates[-1]  # (1, T, S, C)
 
     def predict(self, as_of: str | None = None, log_prediction: bool = True) -> dict:
+        from sensex.cache import cached_or_computed
+
         bundle = self.ensure_loaded()
         meta = store.read_meta(self.settings.store_dir) or {}
         version = self.model_info["version"]
         key = f"forecast:{version}:{meta.get('content_hash')}:{as_of or 'latest'}"
-        cached = self.cache.get(key)
-        if cached is not None:
-            return {**cached, "cached": True}
-        started = time.perf_counter()
-        window, last_session = self._latest_window(bundle, pd.Timestamp(as_of) if as_of else None)
-        probability = float(bundle.probabilities(window)[0])
-        confidence = confidence_of(probability)
-        test = bundle.meta.test_metrics
-        forecast = Forecast(
-            direction="UP" if probability >= 0.5 else "DOWN",
-            probability=round(probability, 4),
-            confidence=confidence,
-            risk=RISK_FOR[confidence],
-            model_version=version,
-            model_kind=bundle.meta.kind,
-            as_of=str(last_session.date()),
-            target_date=str(calendar.next_session(last_session).date()),
-            data_source=meta.get("source", "unknown"),
-            synthetic=bool(meta.get("synthetic")),
-            stale=calendar.is_stale(last_session) if as_of is None else False,
-            model_test_auc=test.get("auc"),
-            model_test_accuracy=test.get("accuracy"),
-            note=self._note(probability, test, bundle.meta.test_intervals),
-            latency_ms=round((time.perf_counter() - started) * 1000, 1),
-        ).model_dump()
-        self.cache.set(key, forecast, self.cache_ttl)
+
+        def compute() -> dict:
+            started = time.perf_counter()
+            with COMPUTE_SLOTS:
+                window, last_session = self._latest_window(bundle, pd.Timestamp(as_of) if as_of else None)
+                probability = float(bundle.probabilities(window)[0])
+            confidence = confidence_of(probability)
+            test = bundle.meta.test_metrics
+            return Forecast(
+                direction="UP" if probability >= 0.5 else "DOWN",
+                probability=round(probability, 4),
+                confidence=confidence,
+                risk=RISK_FOR[confidence],
+                model_version=version,
+                model_kind=bundle.meta.kind,
+                as_of=str(last_session.date()),
+                target_date=str(calendar.next_session(last_session).date()),
+                data_source=meta.get("source", "unknown"),
+                synthetic=bool(meta.get("synthetic")),
+                stale=calendar.is_stale(last_session) if as_of is None else False,
+                model_test_auc=test.get("auc"),
+                model_test_accuracy=test.get("accuracy"),
+                note=self._note(probability, test, bundle.meta.test_intervals),
+                latency_ms=round((time.perf_counter() - started) * 1000, 1),
+            ).model_dump()
+
+        # Single flight: concurrent identical requests wait for one computation and share it;
+        # only the caller that computed logs, so the log has one line per forecast made.
+        forecast, computed = cached_or_computed(self.cache, key, self.cache_ttl, compute)
+        if not computed:
+            return {**forecast, "cached": True}
         if log_prediction:
             jsonlog.append(self.settings.logs_dir / jsonlog.PREDICTION_LOG, {
                 "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -203,13 +217,13 @@ class ModelServer:
             probe = np.zeros((1, bundle.window, len(bundle.symbols), bundle.scaler.n_channels), np.float32)
             checks["model_inference"] = bool(np.isfinite(bundle.probabilities(probe)).all())
         except Exception as exc:  # health must report, never raise
-            detail["model"] = str(exc)
+            detail["model"] = redact_text(str(exc))
         try:
             self.cache.set("health:probe", 1, 5)
             checks["cache_healthy"] = self.cache.get("health:probe") == 1
             detail["cache"] = self.cache.stats()
         except Exception as exc:
-            detail["cache"] = str(exc)
+            detail["cache"] = redact_text(str(exc))
         meta = store.read_meta(self.settings.store_dir)
         if meta:
             checks["data_fresh"] = not calendar.is_stale(meta.get("last_date"))

@@ -1,3 +1,4 @@
+import json
 import os
 
 import pandas as pd
@@ -112,3 +113,116 @@ def test_bad_csv_files_are_reported_and_the_store_keeps_what_it_had(home, univer
     assert result["rows_added"] == 0
     assert set(result["problems"]) >= {"INFY.csv", "ITC.csv"}
     assert len(store.read(home.store_dir)) == len(market)
+
+
+def _crash_before_meta(monkeypatch) -> None:
+    """The process dies after the data file is in place and before meta.json is replaced."""
+
+    real = store._atomic_write_bytes
+
+    def dies_at_meta(path, data):
+        if path.name == store.META_FILE:
+            raise SystemExit("killed between the data write and the metadata write")
+        real(path, data)
+
+    monkeypatch.setattr(store, "_atomic_write_bytes", dies_at_meta)
+
+
+def test_a_crash_between_data_and_meta_is_repaired_on_read(home, market, monkeypatch):
+    old = market[market["date"] <= "2021-06-30"]
+    store.write(home.store_dir, old, "synthetic")
+    stale = store.read_meta(home.store_dir)
+    with monkeypatch.context() as patch:
+        _crash_before_meta(patch)
+        with pytest.raises(SystemExit):
+            store.write(home.store_dir, market, "synthetic")
+    assert json.loads((home.store_dir / store.META_FILE).read_text())["rows"] == stale["rows"]  # the crash's state
+    meta = store.read_meta(home.store_dir)
+    assert meta["rows"] == len(market) and meta["last_date"] == "2021-12-31"
+    assert meta["content_hash"] == store.content_hash(store.read(home.store_dir)) != stale["content_hash"]
+    assert meta["symbols"]["SENSEX"]["last"] == "2021-12-31"
+    assert json.loads((home.store_dir / store.META_FILE).read_text())["write_id"] == meta["write_id"]  # repaired on disk
+
+
+def test_after_the_crash_status_and_updates_report_the_stored_data(home, universe, monkeypatch):
+    from sensex import commands
+
+    update_store(home, universe, "synthetic", start="2021-01-01", end="2021-03-31", yahoo_reachable=lambda: False)
+    with monkeypatch.context() as patch:
+        _crash_before_meta(patch)
+        with pytest.raises(SystemExit):
+            update_store(home, universe, "synthetic", end="2021-06-30", yahoo_reachable=lambda: False)
+    status = commands.data_status(home)
+    stored = store.read(home.store_dir)
+    assert status["store"]["last_date"] == "2021-06-30" and status["store"]["rows"] == len(stored)
+    assert status["store"]["content_hash"] == store.content_hash(stored)
+    later = update_store(home, universe, "synthetic", end="2021-07-31", yahoo_reachable=lambda: False)
+    assert later["rows_added"] == 31 * 21 and later["last_date"] == "2021-07-30"
+    meta = store.read_meta(home.store_dir)
+    assert meta["rows"] == len(store.read(home.store_dir)) and meta["last_date"] == "2021-07-30"
+
+
+def test_a_crash_while_switching_from_synthetic_to_csv_does_not_keep_saying_synthetic(home, universe, market, tmp_path, monkeypatch):
+    from sensex import commands
+
+    store.write(home.store_dir, market[market["date"] <= "2021-03-31"], "synthetic")
+    folder = tmp_path / "csv"
+    folder.mkdir()
+    real = market[market["date"] >= "2021-01-01"]
+    for symbol, rows in real.groupby("symbol"):
+        rows.rename(columns={"date": "Date", "open": "Open", "high": "High", "low": "Low", "close": "Close",
+                             "adj_close": "Adj Close", "volume": "Volume"}).drop(columns="symbol").to_csv(folder / f"{symbol}.csv", index=False)
+    with monkeypatch.context() as patch:
+        _crash_before_meta(patch)
+        with pytest.raises(SystemExit):
+            update_store(home, universe, "csv", csv_dir=folder, yahoo_reachable=lambda: False)
+    meta = store.read_meta(home.store_dir)
+    assert meta["source"] == "csv" and meta["synthetic"] is False
+    assert meta["first_date"] == "2021-01-01" and meta["rows"] == len(real)
+    status = commands.data_status(home)
+    assert status["synthetic"] is False and status["store"]["source"] == "csv"
+
+
+def test_a_killed_process_leaves_a_store_that_reads_right(home, market, tmp_path):
+    """The same crash with a real kill (os._exit: no cleanup runs) in another process."""
+    import subprocess
+    import sys
+    import textwrap
+
+    store.write(home.store_dir, market[market["date"] <= "2021-06-30"], "synthetic")
+    market.to_parquet(tmp_path / "all.parquet")
+    child = textwrap.dedent(f"""
+        import os, pandas as pd
+        from pathlib import Path
+        from sensex import store
+        real = store._atomic_write_bytes
+        def dies_at_meta(path, data):
+            if path.name == store.META_FILE:
+                os._exit(9)
+            real(path, data)
+        store._atomic_write_bytes = dies_at_meta
+        store.write(Path({str(home.store_dir)!r}), pd.read_parquet({str(tmp_path / 'all.parquet')!r}), "csv")
+    """)
+    done = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 9, done.stderr
+    meta = store.read_meta(home.store_dir)
+    assert (meta["source"], meta["rows"], meta["last_date"]) == ("csv", len(market), "2021-12-31")
+
+
+def test_a_store_without_meta_json_describes_itself(home, market):
+    store.write(home.store_dir, market, "csv")
+    (home.store_dir / store.META_FILE).unlink()
+    meta = store.read_meta(home.store_dir)
+    assert meta["source"] == "csv" and meta["rows"] == len(market)
+    (home.store_dir / store.META_FILE).write_text("{torn")
+    assert store.read_meta(home.store_dir)["rows"] == len(market)
+
+
+def test_the_parsed_store_memo_is_bounded(tmp_path, market):
+    small = market[market["date"] >= "2021-12-01"]
+    for i in range(store.MEMO_MAX_STORES + 3):
+        store.write(tmp_path / f"s{i}", small, "synthetic")
+        store.read(tmp_path / f"s{i}")
+        store.read_meta(tmp_path / f"s{i}")
+    assert len(store._memo) <= store.MEMO_MAX_STORES
+    assert len(store._embedded_memo) <= store.MEMO_MAX_STORES

@@ -142,9 +142,47 @@ def test_get_cache_picks_redis_from_settings(prefix):
 
 
 def test_unreadable_entry_is_a_miss(backend, client, prefix):
-    client.set(f"{prefix}cache:broken", b"not a pickle", ex=60)
+    client.set(f"{prefix}cache:broken", b"not json", ex=60)
     assert backend.get("broken") is None
     assert not client.exists(f"{prefix}cache:broken")
+
+
+class _WritesAFile:
+    """A pickle whose loading creates a file: what an attacker with write access to Redis sends."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def test_a_pickle_in_redis_is_never_loaded(backend, client, prefix, tmp_path):
+    import pickle
+
+    witness = tmp_path / "pwned"
+    client.set(f"{prefix}cache:overview", pickle.dumps(_WritesAFile(str(witness))), ex=60)
+    assert backend.get("overview") is None
+    assert not witness.exists()
+    assert not client.exists(f"{prefix}cache:overview")  # dropped, so the next set replaces it
+    assert backend.stats()["errors"] == 1
+
+
+def test_what_redis_holds_is_json(backend, client, prefix):
+    frame = pd.DataFrame({"date": pd.to_datetime(["2024-01-02"]), "close": [71_000.5]})
+    backend.set("history", frame, 60)
+    backend.set("forecast", {"direction": "UP", "probability": 0.61}, 60)
+    assert json.loads(client.get(f"{prefix}cache:forecast")) == {"direction": "UP", "probability": 0.61}
+    assert json.loads(client.get(f"{prefix}cache:history"))["__sensex_type__"] == "frame"
+
+
+def test_values_over_the_size_bound_are_not_stored(client, prefix, caplog):
+    small = RedisCache(REDIS_URL, prefix=prefix, max_value_bytes=100)
+    with caplog.at_level("WARNING", logger="sensex.cache"):
+        small.set("big", "x" * 500, 60)
+    assert not client.exists(f"{prefix}cache:big") and "not cached" in caplog.text
+    small.set("small", "x", 60)
+    assert small.get("small") == "x"
 
 
 _CHILD = textwrap.dedent(

@@ -11,6 +11,7 @@ import socket
 import threading
 import time
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -56,8 +57,54 @@ def test_round_trip_and_protocol(memory):
     assert isinstance(memory, Cache)
     frame = pd.DataFrame({"close": [1.0, 2.0]})
     memory.set("history", frame, HISTORY_TTL)
-    assert memory.get("history") is frame  # by reference: no copy on the hot path
+    back = memory.get("history")
+    pd.testing.assert_frame_equal(back, frame)
+    back.loc[0, "close"] = -1.0  # a copy: what a caller does to it never reaches the cache
+    assert memory.get("history").loc[0, "close"] == 1.0
     assert memory.get("absent") is None
+
+
+def test_encoding_round_trips_the_values_we_cache():
+    market = pd.DataFrame({
+        "date": pd.to_datetime(["2024-01-02", "2024-01-03", None]),
+        "symbol": ["SENSEX", None, "TCS"],
+        "close": [71_000.5, float("nan"), 3_500.0],
+        "volume": [10, 20, 30],
+        "flag": [True, False, True],
+        "sector": pd.Categorical(["IT", "IT", "Energy"]),
+    })
+    value = {"frame": market, "when": pd.Timestamp("2024-01-03"), "n": np.int64(3), "p": np.float32(0.5),
+             "nested": [{"a": 1.25}, None, "text"]}
+    back = cache_module.decode(cache_module.encode(value))
+    pd.testing.assert_frame_equal(back["frame"], market)
+    assert back["when"] == pd.Timestamp("2024-01-03") and back["n"] == 3 and back["p"] == 0.5
+    assert back["nested"] == [{"a": 1.25}, None, "text"]
+
+
+@pytest.mark.parametrize("value", [
+    object(),
+    {1, 2},
+    pd.DataFrame({"x": [1]}, index=[5]),
+    pd.DataFrame({"x": [1 + 2j]}),
+    lambda: None,
+])
+def test_values_that_are_not_data_are_refused_and_not_cached(memory, value, caplog):
+    with pytest.raises(cache_module.CacheEncodingError):
+        cache_module.encode(value)
+    with caplog.at_level(logging.WARNING, logger="sensex.cache"):
+        memory.set("k", value, 60)
+    assert memory.get("k") is None and "not cached" in caplog.text
+
+
+@pytest.mark.parametrize("payload", [
+    b"\x80\x04\x95\x00",  # a pickle's header
+    b"{not json",
+    b'{"__sensex_type__": "frame", "columns": ["x"], "dtypes": ["complex128"], "data": [[1]]}',
+    b'{"__sensex_type__": "module", "name": "os"}',
+])
+def test_decoding_refuses_anything_but_our_data(payload):
+    with pytest.raises(ValueError):
+        cache_module.decode(payload)
 
 
 def test_expiry_follows_the_clock(memory, clock):
@@ -109,6 +156,9 @@ def test_stats_count_hits_and_misses(memory, clock):
         "misses": 0,
         "hit_rate": None,
         "size": 0,
+        "bytes": 0,
+        "max_entries": cache_module.MEMORY_MAX_ENTRIES,
+        "max_bytes": cache_module.MEMORY_MAX_BYTES,
         "errors": 0,
         "available": True,
     }
@@ -138,6 +188,22 @@ def test_max_entries_evicts_the_oldest_write(clock):
     assert memory.stats()["size"] == 3
 
 
+def test_max_bytes_evicts_the_oldest_writes_and_counts_exactly(clock):
+    memory = MemoryCache(max_bytes=1000, clock=clock)
+    for i in range(20):
+        memory.set(f"k{i}", "x" * 100, 60)  # 102 encoded bytes each
+    stats = memory.stats()
+    assert stats["bytes"] <= 1000 and stats["size"] == 9
+    assert memory.get("k19") == "x" * 100 and memory.get("k10") is None
+    memory.set("k19", "y", 60)  # overwrite: the old bytes are released
+    assert memory.stats()["bytes"] == 8 * 102 + 3
+    memory.set("huge", "z" * 5000, 60)  # bigger than the whole cache: refused, nothing evicted
+    assert memory.get("huge") is None and memory.stats()["size"] == 9
+    memory.delete("k19")
+    memory.clear()
+    assert memory.stats()["bytes"] == 0
+
+
 def test_max_entries_drops_expired_entries_first(clock):
     memory = MemoryCache(max_entries=2, clock=clock)
     memory.set("old-but-long", 1, 600)
@@ -164,7 +230,7 @@ def test_thread_safety_and_exact_counters():
                     memory.delete(key)
                 else:
                     value = memory.get(key)
-                    assert value is None or isinstance(value, tuple)
+                    assert value is None or isinstance(value, list)  # JSON: tuples come back as lists
                 if i % 500 == 0:
                     memory.stats()
         except BaseException as error:  # noqa: BLE001 - surfaced by the assert below
@@ -216,7 +282,7 @@ class TestCached:
             cached(memory, "k", 60, broken)
         assert memory.get("k") is None
         assert cached(memory, "k", 60, lambda: 5) == 5
-        assert cache_module._single_flight._locks == {}  # no lock left behind
+        assert cache_module._single_flight._flights == {}  # no lock left behind
 
     def test_concurrent_misses_compute_once(self):
         memory = MemoryCache()
@@ -244,7 +310,65 @@ class TestCached:
             thread.join()
         assert results == ["value"] * 8
         assert len(calls) == 1
-        assert cache_module._single_flight._locks == {}
+        assert cache_module._single_flight._flights == {}
+
+    def test_one_caller_per_computation_is_told_it_computed(self):
+        # A cache that keeps nothing (every value is over its byte bound): the waiting threads
+        # must still get the one computation's result, from the flight, not compute again.
+        keeps_nothing = MemoryCache(max_bytes=1)
+        calls, outcomes = [], []
+        barrier = threading.Barrier(16)
+
+        def slow():
+            calls.append(1)
+            time.sleep(0.2)
+            return {"probability": 0.61}
+
+        def worker():
+            barrier.wait()
+            outcomes.append(cache_module.cached_or_computed(keeps_nothing, "forecast", 60, slow))
+
+        threads = [threading.Thread(target=worker) for _ in range(16)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert len(calls) == 1
+        assert sorted(computed for _, computed in outcomes) == [False] * 15 + [True]
+        assert all(value == {"probability": 0.61} for value, _ in outcomes)
+        assert cache_module._single_flight._flights == {}
+
+    def test_waiters_compute_themselves_when_the_first_computation_fails(self):
+        memory = MemoryCache()
+        started, release = threading.Event(), threading.Event()
+        attempts = []
+
+        def flaky():
+            attempts.append(1)
+            if len(attempts) == 1:
+                started.set()
+                release.wait(2)
+                raise RuntimeError("store is being replaced")
+            return "second try"
+
+        errors, results = [], []
+
+        def first():
+            try:
+                cached(memory, "k", 60, flaky)
+            except RuntimeError as error:
+                errors.append(error)
+
+        leader = threading.Thread(target=first)
+        leader.start()
+        started.wait(2)
+        follower = threading.Thread(target=lambda: results.append(cached(memory, "k", 60, flaky)))
+        follower.start()
+        time.sleep(0.05)
+        release.set()
+        leader.join()
+        follower.join()
+        assert len(errors) == 1 and results == ["second try"] and len(attempts) == 2
 
     def test_different_keys_do_not_wait_for_each_other(self):
         memory = MemoryCache()

@@ -1,4 +1,5 @@
 from datetime import datetime
+from pathlib import Path
 
 import pandas as pd
 
@@ -42,3 +43,59 @@ def test_last_completed_session_waits_for_the_close():
     assert calendar.last_completed_session(after_close) == pd.Timestamp("2024-10-31")
     assert calendar.is_stale("2024-10-30", after_close)
     assert not calendar.is_stale("2024-10-31", after_close)
+
+
+def test_fixed_date_holidays_are_closed_every_recorded_year():
+    # The record itself is the evidence for FIXED_HOLIDAYS (1998's list in exchange_calendars
+    # lacks three of them; from 1999 on every weekday occurrence is a holiday).
+    years = range(1999, calendar.recorded_end().year + 1)
+    for year in years:
+        for month, day in calendar.FIXED_HOLIDAYS:
+            date = pd.Timestamp(year, month, day)
+            if date.weekday() < 5:
+                assert not calendar.is_session(date), date
+
+
+def test_republic_day_2027_is_never_a_forecast_target(home):
+    """predict --as-of 2027-01-25 (a Monday) targets the next session: Wednesday the 27th."""
+    assert calendar.next_session("2027-01-25") == pd.Timestamp("2027-01-27")  # fixed holiday, no file
+    home.holidays_dir.mkdir(parents=True)
+    shipped = Path(calendar.__file__).parent / "data" / "bse_holidays_example.csv"
+    (home.holidays_dir / "bse-2027.csv").write_text(shipped.read_text())
+    assert calendar.next_session("2027-01-25") == pd.Timestamp("2027-01-27")
+    assert not calendar.is_session("2027-01-26")
+    assert calendar.previous_session("2027-01-27") == pd.Timestamp("2027-01-25")
+
+
+def test_the_recorded_range_does_not_move_with_today(monkeypatch):
+    """exchange_calendars' default end is a year from today; early in the last recorded year
+    that would cut the record short and send the rest of the year to the fallback."""
+    import exchange_calendars.exchange_calendar as xcals_module
+    from exchange_calendars.calendar_utils import global_calendar_dispatcher
+
+    bound = calendar.recorded_end()
+    calendar._xbom.cache_clear()
+    monkeypatch.setattr(global_calendar_dispatcher, "_factory_output_cache", {})  # no calendar made before "today"
+    monkeypatch.setattr(xcals_module, "GLOBAL_DEFAULT_END", pd.Timestamp(bound.year, 1, 15))
+    try:
+        assert calendar.recorded_end() == bound
+        # Diwali-season holidays late in the recorded year stay holidays.
+        assert calendar.calendar_status(bound)["fallback"] is False
+    finally:
+        calendar._xbom.cache_clear()
+
+
+def test_a_store_extended_past_the_record_reports_the_fallback_today(universe, home):
+    """Judged from the stored dates: today (inside the record) does not hide it."""
+    from sensex.quality import validate_data_quality
+    from sensex.sources.synthetic import generate
+
+    last = calendar.recorded_end() + pd.Timedelta(days=40)
+    extended = generate(universe, calendar.recorded_end() - pd.Timedelta(days=200), last, seed=5)
+    today = calendar.recorded_end() - pd.Timedelta(days=30)
+    now = datetime(today.year, today.month, today.day, 18, 0, tzinfo=calendar.IST)
+    assert calendar.calendar_status(today)["fallback"] is False
+    report = validate_data_quality(extended, universe, now=now)
+    assert report["calendar"]["fallback"] is True
+    assert any("recorded only through" in w for w in report["warnings"])
+    assert pd.Timestamp(f"{last.year}-01-26") not in set(extended["date"])  # nor generated as a session

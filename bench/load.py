@@ -1,0 +1,247 @@
+"""Load test of one `sensex serve` process on loopback: latency, errors, throughput, memory.
+
+Builds a synthetic SENSEX_HOME with a tiny trained model (or uses --home DIR that has a
+production model), starts `sensex serve` on 127.0.0.1, and sends --requests requests at
+--concurrency from threads (httpx), mixed as:
+- `POST /predict` for the latest session, or for a few hot dates: cached after the first;
+- `POST /predict` with a distinct `as_of` (a calendar day never asked before): computed;
+- `GET /health` and `GET /predictions?limit=50`.
+The uncached share of the forecasts is --uncached (default 0.10); --other (default 0.10) of all
+requests go to /health and /predictions, half each. Reads the server's resident memory
+(VmRSS in /proc/PID/status) after one warm-up forecast and after the load, prints a table and
+writes bench/results/load.json.
+
+Bounded: loopback only, a fixed number of requests, a per-request timeout and an overall
+deadline (--max-seconds) after which nothing more is sent.
+
+    .venv/bin/python bench/load.py                      # 1,000 requests, about a minute
+    .venv/bin/python bench/load.py --requests 20000     # the issue's figure
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]
+HOST = "127.0.0.1"
+HISTORY = ("2008-01-01", "2021-12-31")  # fixed: results do not depend on today
+FIRST_AS_OF = "2010-01-01"  # a window plus the indicators' warm-up after HISTORY's start
+TINY = """
+name: tiny
+model: {hidden: 4, projection: 4, dropout: 0.0}
+train: {epochs: 2, patience: 1, max_train_windows: 200, valid_sessions: 60, test_sessions: 60, batch_size: 32}
+promotion: {min_accuracy: 0.0, min_auc: 0.0}
+"""
+
+
+def run_cli(home: Path, *args: str) -> None:
+    env = {**os.environ, "SENSEX_HOME": str(home), "SENSEX_LOG_LEVEL": "WARNING"}
+    for name in ("SENSEX_REDIS_URL", "MLFLOW_TRACKING_URI", "SENSEX_API_URL"):
+        env.pop(name, None)
+    done = subprocess.run([sys.executable, "-m", "sensex", *args], env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"`sensex {' '.join(args)}` failed: {done.stderr.strip()[-2000:]}")
+
+
+def prepare_home() -> Path:
+    home = Path(tempfile.mkdtemp(prefix="sensex-bench-load-")) / "home"
+    home.mkdir()
+    config = home.parent / "tiny.yaml"
+    config.write_text(TINY)
+    print(f"Preparing {home}: synthetic data {HISTORY[0]}..{HISTORY[1]}, a tiny model ...", flush=True)
+    run_cli(home, "data", "update", "--source", "synthetic", "--start", HISTORY[0], "--end", HISTORY[1])
+    run_cli(home, "train", "--preset", str(config))
+    run_cli(home, "registry", "setup", "--preset", str(config))
+    return home
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def resident_mb(pid: int) -> dict[str, float]:
+    """VmRSS (now) and VmHWM (peak) of `pid`, in MB."""
+    out = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            out[key] = int(value.split()[0]) / 1024
+    return out
+
+
+def start_server(home: Path, port: int, redis_url: str | None) -> subprocess.Popen:
+    env = {**os.environ, "SENSEX_HOME": str(home), "SENSEX_LOG_LEVEL": "WARNING"}
+    env.pop("SENSEX_REDIS_URL", None)
+    if redis_url:
+        env["SENSEX_REDIS_URL"] = redis_url
+        env["SENSEX_REDIS_PREFIX"] = f"sensex-bench-{os.getpid()}:"
+    log = open(home.parent / f"serve-{port}.log", "w")  # noqa: SIM115 - closed with the process
+    process = subprocess.Popen([sys.executable, "-m", "sensex", "serve", "--host", HOST, "--port", str(port)],
+                               env=env, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"The server exited at start: see {log.name}")
+        try:
+            if httpx.get(f"http://{HOST}:{port}/version", timeout=2).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    process.kill()
+    raise SystemExit("The server did not answer within 120 s")
+
+
+def plan(n: int, uncached_share: float, other_share: float, seed: int) -> list[tuple[str, str | None]]:
+    """(kind, as_of) per request; kinds: cached, uncached, health, predictions."""
+    rng = random.Random(seed)
+    fresh_days = iter(pd.date_range(FIRST_AS_OF, "2021-12-27", freq="D").strftime("%Y-%m-%d").tolist()[::-1])
+    hot = [None, "2021-12-30", "2021-12-29", "2021-12-28"]
+    out = []
+    for _ in range(n):
+        draw = rng.random()
+        if draw < other_share / 2:
+            out.append(("health", None))
+        elif draw < other_share:
+            out.append(("predictions", None))
+        elif rng.random() < uncached_share:
+            day = next(fresh_days, None)  # each calendar day once; past the supply it would be cached
+            out.append(("uncached", day) if day else ("cached", rng.choice(hot)))
+        else:
+            out.append(("cached", rng.choice(hot)))
+    return out
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--uncached", type=float, default=0.10, help="share of forecasts with a new as_of")
+    parser.add_argument("--other", type=float, default=0.10, help="share of requests to /health and /predictions")
+    parser.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
+    parser.add_argument("--max-seconds", type=float, default=900.0, help="overall deadline")
+    parser.add_argument("--home", type=Path, default=None, help="a SENSEX_HOME with a production model")
+    parser.add_argument("--redis-url", default=None, help="serve with this Redis cache (own key prefix)")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+
+    home = args.home or prepare_home()
+    port = free_port()
+    base = f"http://{HOST}:{port}"
+    server = start_server(home, port, args.redis_url)
+    try:
+        with httpx.Client(base_url=base, timeout=args.timeout,
+                          limits=httpx.Limits(max_connections=args.concurrency, max_keepalive_connections=args.concurrency)) as client:
+            client.post("/predict", json={})  # loads the store and fills the cache once
+            client.get("/health")
+            before = resident_mb(server.pid)
+            requests = plan(args.requests, args.uncached, args.other, args.seed)
+            results: list[dict] = []
+            lock = threading.Lock()
+            deadline = time.monotonic() + args.max_seconds
+
+            def send(item: tuple[str, str | None]) -> None:
+                kind, as_of = item
+                if time.monotonic() > deadline:
+                    return
+                started = time.perf_counter()
+                status, cached = None, None
+                try:
+                    if kind == "health":
+                        response = client.get("/health")
+                    elif kind == "predictions":
+                        response = client.get("/predictions", params={"limit": 50})
+                    else:
+                        response = client.post("/predict", json={"as_of": as_of} if as_of else {})
+                    status = response.status_code
+                    if kind in ("cached", "uncached") and status == 200:
+                        cached = response.json().get("cached")
+                except httpx.TimeoutException:
+                    status = "timeout"
+                except httpx.HTTPError as exc:
+                    status = f"error: {type(exc).__name__}"
+                elapsed = time.perf_counter() - started
+                with lock:
+                    results.append({"kind": kind, "status": status, "seconds": elapsed, "cached": cached})
+
+            wall = time.perf_counter()
+            with ThreadPoolExecutor(args.concurrency) as pool:
+                list(pool.map(send, requests))
+            wall = time.perf_counter() - wall
+            time.sleep(1.0)  # let the server finish what it was doing before reading memory
+            after = resident_mb(server.pid)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+    def group(name: str, keep) -> dict:
+        rows = [r for r in results if keep(r)]
+        ok = [r["seconds"] * 1000 for r in rows if r["status"] == 200]
+        return {"name": name, "count": len(rows),
+                "5xx": sum(1 for r in rows if isinstance(r["status"], int) and r["status"] >= 500),
+                "timeouts": sum(1 for r in rows if r["status"] == "timeout"),
+                "errors": sum(1 for r in rows if isinstance(r["status"], str) and r["status"] != "timeout"),
+                "other_status": sum(1 for r in rows if isinstance(r["status"], int) and r["status"] != 200 and r["status"] < 500),
+                "p50_ms": percentile(ok, 50), "p99_ms": percentile(ok, 99),
+                "mean_ms": statistics.fmean(ok) if ok else None}
+
+    groups = [
+        group("predict, cached", lambda r: r["kind"] in ("cached", "uncached") and r["cached"] is True),
+        group("predict, computed", lambda r: r["kind"] in ("cached", "uncached") and r["cached"] is False),
+        group("predict, failed", lambda r: r["kind"] in ("cached", "uncached") and r["cached"] is None),
+        group("GET /health", lambda r: r["kind"] == "health"),
+        group("GET /predictions", lambda r: r["kind"] == "predictions"),
+        group("all", lambda r: True),
+    ]
+    sent = len(results)
+    summary = {
+        "requests_planned": args.requests, "requests_sent": sent, "concurrency": args.concurrency,
+        "uncached_share_of_forecasts": args.uncached, "other_share": args.other,
+        "wall_seconds": round(wall, 2), "throughput_rps": round(sent / wall, 1) if wall else None,
+        "rss_mb_before": round(before["VmRSS"], 1), "rss_mb_after": round(after["VmRSS"], 1),
+        "rss_ratio": round(after["VmRSS"] / before["VmRSS"], 3), "peak_rss_mb": round(after["VmHWM"], 1),
+        "redis": bool(args.redis_url), "cpus": os.cpu_count(), "groups": groups,
+    }
+
+    def fmt(value) -> str:
+        return "-" if value is None else f"{value:.1f}"
+
+    print(f"\n{sent} of {args.requests} requests at concurrency {args.concurrency} in {wall:.1f} s"
+          f" = {summary['throughput_rps']} req/s; forecasts {args.uncached:.0%} new as_of, {args.other:.0%} other routes")
+    print(f"{'':20} {'count':>6} {'5xx':>5} {'t/o':>5} {'err':>5} {'4xx':>5} {'p50 ms':>9} {'p99 ms':>9}")
+    for g in groups:
+        print(f"{g['name']:20} {g['count']:>6} {g['5xx']:>5} {g['timeouts']:>5} {g['errors']:>5} {g['other_status']:>5}"
+              f" {fmt(g['p50_ms']):>9} {fmt(g['p99_ms']):>9}")
+    print(f"server resident memory: {summary['rss_mb_before']} MB before, {summary['rss_mb_after']} MB after"
+          f" ({summary['rss_ratio']}x), peak {summary['peak_rss_mb']} MB")
+    out = REPO / "bench" / "results" / "load.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(summary, indent=1))
+    print(f"wrote {out.relative_to(REPO)}")
+
+
+if __name__ == "__main__":
+    main()
