@@ -1,15 +1,43 @@
-"""Where the dashboard gets its data: in-process serving, or the REST API when SENSEX_API_URL is set."""
+"""Where the dashboard gets its data: in-process serving, or the REST API when SENSEX_API_URL is set.
+
+Both backends answer the same questions with the same plain data, so every page works in
+both modes; nothing here computes features, models or statistics.
+"""
 
 from __future__ import annotations
 
 import httpx
+import pandas as pd
 
-from sensex.errors import SensexError
+from sensex import calendar
+from sensex.errors import ModelNotFoundError, SensexError
 from sensex.settings import Settings
 
 
 class ApiError(SensexError):
     """The REST API answered with an error."""
+
+
+class ApiUnavailable(ApiError):
+    """The REST API did not answer at all."""
+
+
+def summarize_data(source: str | None, last_date: str | None, synthetic: bool | None = None) -> dict:
+    """What every page needs to know about the stored data: where it comes from and how old it is."""
+    expected = calendar.last_completed_session()
+    behind = 0
+    if last_date is not None and pd.Timestamp(last_date) < expected:
+        behind = len(calendar.sessions(pd.Timestamp(last_date) + pd.Timedelta(days=1), expected))
+    return {
+        "available": last_date is not None,
+        "source": source,
+        "synthetic": bool(synthetic) if synthetic is not None else source == "synthetic",
+        "last_date": last_date,
+        "expected_last_date": str(expected.date()),
+        "stale": last_date is None or behind > 0,
+        "sessions_behind": behind,
+        "days_old": (calendar.now_ist().date() - pd.Timestamp(last_date).date()).days if last_date else None,
+    }
 
 
 class LocalBackend:
@@ -36,10 +64,31 @@ class LocalBackend:
     def market_overview(self) -> dict:
         return self.fetcher.get_market_overview()
 
+    def market_history(self, sessions: int) -> list[dict]:
+        return self.fetcher.get_index_history(sessions)
+
     def data_status(self) -> dict:
         return self.fetcher.validate_data_quality()
 
-    def model_info(self) -> dict | None:
+    def data_summary(self) -> dict:
+        from sensex import store
+
+        meta = store.read_meta(self.settings.store_dir) or {}
+        return summarize_data(meta.get("source"), meta.get("last_date"), meta.get("synthetic"))
+
+    def track_record(self) -> dict:
+        from sensex import jsonlog, store
+        from sensex.serving.track_record import track_record
+
+        records = jsonlog.read(self.settings.logs_dir / jsonlog.PREDICTION_LOG)
+        closes = pd.Series(dtype=float)
+        if records and store.exists(self.settings.store_dir):
+            index = store.read(self.settings.store_dir, symbols=[self.server.universe.index_symbol])
+            closes = index.set_index("date")["close"]
+        return track_record(records, closes)
+
+    def model_card(self) -> dict | None:
+        """The production model's card, or None when there is none."""
         try:
             return self.server.model_card()
         except SensexError:
@@ -48,12 +97,25 @@ class LocalBackend:
 
 class ApiBackend:
     def __init__(self, base_url: str):
-        self.client = httpx.Client(base_url=base_url.rstrip("/"), timeout=30.0)
+        self.base_url = base_url.rstrip("/")
+        self.client = httpx.Client(base_url=self.base_url, timeout=30.0)
 
     def _get(self, path: str, method: str = "GET", **kwargs):
-        response = self.client.request(method, path, **kwargs)
+        try:
+            response = self.client.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise ApiUnavailable(f"The API at {self.base_url} does not answer ({type(exc).__name__}): "
+                           "start it with `sensex serve`, or unset SENSEX_API_URL to read the store directly.") from exc
         if response.status_code >= 400 and path != "/health":
-            raise ApiError(response.json().get("detail", f"The API answered {response.status_code}."))
+            try:
+                body = response.json()
+            except ValueError:
+                body = {}
+            detail = body.get("detail") if isinstance(body, dict) else None
+            message = detail if isinstance(detail, str) else f"The API answered {response.status_code} to {path}."
+            if isinstance(body, dict) and body.get("error") == "ModelNotFoundError":
+                raise ModelNotFoundError(message)  # the pages say what to do, as in-process
+            raise ApiError(message)
         return response.json()
 
     def predict(self) -> dict:
@@ -71,13 +133,36 @@ class ApiBackend:
     def market_overview(self) -> dict:
         return self._get("/market")
 
+    def market_history(self, sessions: int) -> list[dict]:
+        return self._get("/market/history", params={"sessions": sessions})["sessions"]
+
     def data_status(self) -> dict:
         return self._get("/data/status")
 
-    def model_info(self) -> dict | None:
+    def data_summary(self) -> dict:
+        data = self.health().get("detail", {}).get("data")
+        data = data if isinstance(data, dict) else {}
+        return summarize_data(data.get("source"), data.get("last_date"))
+
+    def track_record(self) -> dict:
+        from sensex.serving.track_record import track_record
+
+        records = self.predictions(5000)
+        closes = pd.Series(dtype=float)
+        dated = [r["as_of"] for r in records if r.get("as_of")]
+        if dated:
+            # The closes from the earliest logged session on, and one before it.
+            summary = self.data_summary()
+            end = summary["last_date"] or min(dated)
+            needed = len(calendar.sessions(min(dated), end)) + 2
+            bars = self.market_history(needed)
+            closes = pd.Series({pd.Timestamp(b["date"]): b["close"] for b in bars}, dtype=float)
+        return track_record(records, closes)
+
+    def model_card(self) -> dict | None:
         try:
             return self._get("/model")
-        except ApiError:
+        except ModelNotFoundError:  # the pages say what to do
             return None
 
 

@@ -104,6 +104,11 @@ def create_app(settings: Settings | None = None, server: ModelServer | None = No
     def market(request: Request):
         return request.app.state.fetcher.get_market_overview()
 
+    @app.get("/market/history")
+    def market_history(request: Request, sessions: int = Query(250, ge=1, le=20000)):
+        fetcher = request.app.state.fetcher
+        return {"symbol": fetcher.universe.index_symbol, "sessions": fetcher.get_index_history(sessions)}
+
     @app.get("/data/status")
     def data_status(request: Request):
         return request.app.state.fetcher.validate_data_quality()

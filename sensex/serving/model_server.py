@@ -140,6 +140,8 @@ class ModelServer:
                 "as_of": forecast["as_of"],
                 "target_date": forecast["target_date"],
                 "data_source": forecast["data_source"],
+                # A query about an earlier session is a look back, not a live forecast (track record).
+                "back_dated": as_of is not None and forecast["as_of"] < str(meta.get("last_date") or forecast["as_of"]),
             })
         return forecast
 

@@ -1,0 +1,247 @@
+"""Text formats and Plotly figures for the dashboard: plain data in, presentation out.
+
+No Streamlit here, and no statistics: every number shown was computed by sensex.serving.
+One formatting function per kind of number, so a probability reads the same on every page.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+UP_COLOUR, DOWN_COLOUR, FLAT_COLOUR = "#1a9850", "#d73027", "#9e9e9e"
+NOISE_FLOOR_PP = 0.1  # effects smaller than this (in percentage points) are noise, not reactions
+MIN_EFFECT_RANGE_PP = 1.0  # effect axes span at least +-1 pp, so tiny effects stay tiny on screen
+SESSIONS_PER_MONTH = 21  # BSE: about 250 sessions a year
+CHART_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
+
+
+# -- text ------------------------------------------------------------------------------------------
+def probability_text(p: float | None) -> str:
+    """P(UP) as shown everywhere: from the forecast's 4-decimal value, one decimal of percent."""
+    if p is None:
+        return "pending"
+    return f"{round(float(p), 4) * 100:.1f}%"
+
+
+def change_text(pct: float) -> str:
+    return f"{pct:+.2f}%"
+
+
+def pp_text(delta: float) -> str:
+    """A change in probability (0.0123) in percentage points ("+1.23 pp")."""
+    return f"{delta * 100:+.2f} pp"
+
+
+def session_text(day: str | None) -> str:
+    """`2022-01-03` -> `Mon 2022-01-03`: a session is read by its weekday too."""
+    if not day:
+        return "pending"
+    return f"{pd.Timestamp(day):%a %Y-%m-%d}"
+
+
+def age_text(days_old: int | None, sessions_behind: int) -> str:
+    if days_old is None:
+        return "no data stored: run `sensex data update`"
+    if sessions_behind <= 0:
+        return "data is up to date"
+    return f"data is {days_old:,} day{'s' * (days_old != 1)} old ({sessions_behind:,} session{'s' * (sessions_behind != 1)} behind): update"
+
+
+def _layout(figure: go.Figure, height: int, **kwargs) -> go.Figure:
+    figure.update_layout(height=height, margin={"l": 10, "r": 10, "t": 40, "b": 10},
+                         legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0}, **kwargs)
+    return figure
+
+
+# -- forecast --------------------------------------------------------------------------------------
+def probability_bar(p: float, interval: list[float] | None = None) -> go.Figure:
+    """P(UP) as a bar from 0 to 100%, the 50% coin line, and the interval when the forecast has one."""
+    value = round(float(p), 4) * 100
+    colour = UP_COLOUR if p >= 0.5 else DOWN_COLOUR
+    error = None
+    if interval and len(interval) == 2 and None not in interval:
+        low, high = (round(float(v), 4) * 100 for v in interval)
+        error = {"type": "data", "symmetric": False, "array": [high - value], "arrayminus": [value - low],
+                 "color": "#424242", "thickness": 2, "width": 10}
+    figure = go.Figure(go.Bar(x=[value], y=["P(UP)"], orientation="h", marker_color=colour, error_x=error,
+                              text=[probability_text(p)], textposition="inside", insidetextanchor="end",
+                              hovertemplate="P(UP) %{x:.1f}%<extra></extra>"))
+    figure.add_vline(x=50, line_dash="dash", line_color="#424242",
+                     annotation_text="50%: a coin", annotation_position="top")
+    figure.update_xaxes(range=[0, 100], tickvals=[0, 25, 50, 75, 100], ticksuffix="%",
+                        title_text="probability the SENSEX closes higher")
+    figure.update_yaxes(showticklabels=False)
+    return _layout(figure, 150, showlegend=False)
+
+
+# -- market ----------------------------------------------------------------------------------------
+def _missing_weekdays(dates: pd.DatetimeIndex) -> list[str]:
+    """Weekdays without a session (holidays), hidden so candles sit side by side."""
+    if len(dates) == 0:
+        return []
+    weekdays = pd.bdate_range(dates.min(), dates.max())
+    return [str(d.date()) for d in weekdays.difference(dates)]
+
+
+def candlestick(bars: list[dict]) -> go.Figure:
+    """Daily candles with the 50- and 200-session averages over the index's volume."""
+    frame = pd.DataFrame(bars)
+    frame["date"] = pd.to_datetime(frame["date"])
+    figure = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.75, 0.25], vertical_spacing=0.03)
+    figure.add_trace(go.Candlestick(x=frame["date"], open=frame["open"], high=frame["high"], low=frame["low"],
+                                    close=frame["close"], name="SENSEX", increasing_line_color=UP_COLOUR,
+                                    decreasing_line_color=DOWN_COLOUR), row=1, col=1)
+    for column, colour in (("sma_50", "#1f77b4"), ("sma_200", "#ff7f0e")):
+        if column in frame and frame[column].notna().any():
+            sessions = column.split("_")[1]
+            figure.add_trace(go.Scatter(x=frame["date"], y=frame[column], mode="lines", line={"color": colour, "width": 1.5},
+                                        name=f"{sessions}-session average"), row=1, col=1)
+    colours = [UP_COLOUR if c >= o else DOWN_COLOUR for o, c in zip(frame["open"], frame["close"], strict=True)]
+    figure.add_trace(go.Bar(x=frame["date"], y=frame["volume"], marker_color=colours, name="volume",
+                            showlegend=False), row=2, col=1)
+    figure.update_xaxes(rangeslider_visible=False, rangebreaks=[{"values": _missing_weekdays(pd.DatetimeIndex(frame["date"]))},
+                                                                 {"bounds": ["sat", "mon"]}])
+    figure.update_yaxes(title_text="index level", row=1, col=1)
+    figure.update_yaxes(title_text="volume", row=2, col=1)
+    return _layout(figure, 560)
+
+
+def sector_treemap(members: list[dict]) -> go.Figure:
+    """Members sized by index weight, grouped by sector, coloured by the day's change."""
+    frame = pd.DataFrame(members)
+    limit = max(2.0, float(frame["change_pct"].abs().max()))  # symmetric, so 0% is the neutral colour
+    sectors = sorted(frame["sector"].unique())
+    by_sector = frame.groupby("sector")
+    sector_change = (by_sector.apply(lambda g: (g["change_pct"] * g["weight"]).sum() / g["weight"].sum(), include_groups=False))
+    total = float((frame["change_pct"] * frame["weight"]).sum() / frame["weight"].sum())
+    ids = ["members"] + [f"sector/{s}" for s in sectors] + [f"member/{m}" for m in frame["symbol"]]
+    labels = ["SENSEX members"] + sectors + list(frame["symbol"])
+    parents = [""] + ["members"] * len(sectors) + [f"sector/{s}" for s in frame["sector"]]
+    values = ([float(frame["weight"].sum())] + [float(by_sector["weight"].sum()[s]) for s in sectors]
+              + list(frame["weight"].astype(float)))
+    colours = [total] + [float(sector_change[s]) for s in sectors] + list(frame["change_pct"].astype(float))
+    text = [change_text(c) for c in colours]
+    names = ["weighted members"] + list(sectors) + list(frame["name"])
+    figure = go.Figure(go.Treemap(
+        ids=ids, labels=labels, parents=parents, values=values, branchvalues="total", text=text, customdata=names,
+        marker={"colors": colours, "colorscale": "RdYlGn", "cmin": -limit, "cmax": limit, "cmid": 0,
+                "colorbar": {"title": {"text": "change"}, "ticksuffix": "%"}},
+        texttemplate="<b>%{label}</b><br>%{text}",
+        hovertemplate="%{customdata}<br>%{text} on the day<br>weight %{value:.2f}<extra></extra>"))
+    return _layout(figure, 460)
+
+
+def sector_bars(sectors: list[dict]) -> go.Figure:
+    """Sector moves, largest at the top, on a % axis."""
+    frame = pd.DataFrame(sectors).sort_values("change_pct")
+    colours = [UP_COLOUR if v > 0 else DOWN_COLOUR if v < 0 else FLAT_COLOUR for v in frame["change_pct"]]
+    figure = go.Figure(go.Bar(x=frame["change_pct"], y=frame["sector"], orientation="h", marker_color=colours,
+                              text=[change_text(v) for v in frame["change_pct"]], textposition="outside",
+                              hovertemplate="%{y}: %{x:+.2f}%<extra></extra>"))
+    limit = max(0.5, float(frame["change_pct"].abs().max()) * 1.25)
+    figure.update_xaxes(range=[-limit, limit], ticksuffix="%", zeroline=True, zerolinecolor="#424242",
+                        title_text="weighted change of the sector's members vs the previous session")
+    figure.update_yaxes(title_text="sector")
+    return _layout(figure, max(260, 34 * len(frame)), showlegend=False)
+
+
+# -- explanations ----------------------------------------------------------------------------------
+def effect_bars(rows: list[dict], label: str) -> go.Figure:
+    """Occlusion effects in pp, largest |effect| at the top; the axis spans at least +-1 pp and
+    effects under the noise floor are grey."""
+    frame = pd.DataFrame(rows)
+    frame["pp"] = frame["delta"] * 100
+    frame = frame.reindex(frame["pp"].abs().sort_values().index)  # Plotly draws bottom-up
+    colours = [FLAT_COLOUR if abs(v) < NOISE_FLOOR_PP else UP_COLOUR if v > 0 else DOWN_COLOUR for v in frame["pp"]]
+    # Only effects above the noise floor get a label; the rest would all read "+0.00 pp".
+    text = [pp_text(v / 100) if abs(v) >= NOISE_FLOOR_PP else "" for v in frame["pp"]]
+    figure = go.Figure(go.Bar(x=frame["pp"], y=frame[label], orientation="h", marker_color=colours,
+                              text=text, textposition="outside", cliponaxis=False,
+                              hovertemplate="%{y}: %{x:+.4f} pp<extra></extra>"))
+    limit = max(MIN_EFFECT_RANGE_PP, float(frame["pp"].abs().max()) * 1.3)
+    for x in (-NOISE_FLOOR_PP, NOISE_FLOOR_PP):
+        figure.add_vline(x=x, line_dash="dot", line_color=FLAT_COLOUR)
+    figure.add_annotation(x=0, y=1.0, yref="paper", yanchor="bottom", showarrow=False,
+                          text=f"noise floor ±{NOISE_FLOOR_PP} pp", font={"size": 11, "color": "#757575"})
+    figure.update_xaxes(range=[-limit, limit], ticksuffix=" pp", zeroline=True, zerolinecolor="#424242",
+                        title_text="change in P(UP) when removed (pp); positive pushes toward UP")
+    return _layout(figure, max(260, 24 * len(frame) + 80), showlegend=False)
+
+
+def member_family_heatmap(grid: dict) -> go.Figure:
+    """Effect in pp of removing one indicator family of one member; colour range at least +-1 pp."""
+    frame = pd.DataFrame(grid["delta"], index=grid["symbols"], columns=grid["families"]) * 100
+    frame = frame.loc[frame.abs().sum(axis=1).sort_values(ascending=False).index]  # most moved member on top
+    limit = max(MIN_EFFECT_RANGE_PP, float(frame.abs().to_numpy().max()))
+    figure = go.Figure(go.Heatmap(z=frame.to_numpy(), x=list(frame.columns), y=list(frame.index), zmid=0,
+                                  zmin=-limit, zmax=limit, colorscale="RdBu", reversescale=False,
+                                  colorbar={"title": {"text": "pp"}, "ticksuffix": " pp"},
+                                  hovertemplate="%{y} %{x}: %{z:+.3f} pp<extra></extra>"))
+    figure.update_xaxes(title_text="indicator family", side="bottom")
+    figure.update_yaxes(title_text="member", autorange="reversed")
+    return _layout(figure, 26 * len(frame) + 140)
+
+
+# -- track record ----------------------------------------------------------------------------------
+def live_forecasts(rows: list[dict]) -> go.Figure:
+    """P(UP) of each live forecast over time, marked by what happened."""
+    frame = pd.DataFrame(rows).sort_values("as_of")
+    frame["pp"] = frame["probability"].map(lambda p: round(float(p), 4) * 100)
+    figure = go.Figure()
+    for name, mask, colour, symbol in (
+        ("correct", frame["correct"] == True, UP_COLOUR, "circle"),  # noqa: E712 (None stays out)
+        ("wrong", frame["correct"] == False, DOWN_COLOUR, "x"),  # noqa: E712
+        ("pending", frame["correct"].isna(), FLAT_COLOUR, "circle-open"),
+    ):
+        part = frame[mask]
+        if len(part):
+            figure.add_trace(go.Scatter(x=pd.to_datetime(part["as_of"]), y=part["pp"], mode="markers", name=name,
+                                        marker={"color": colour, "symbol": symbol, "size": 9},
+                                        customdata=part[["target_date", "realized"]].fillna("pending"),
+                                        hovertemplate="from %{x|%Y-%m-%d} for %{customdata[0]}: P(UP) %{y:.1f}%,"
+                                                      " realized %{customdata[1]}<extra></extra>"))
+    figure.add_hline(y=50, line_dash="dash", line_color="#424242")
+    low = min(40.0, float(frame["pp"].min()) - 2)
+    high = max(60.0, float(frame["pp"].max()) + 2)
+    figure.update_yaxes(range=[low, high], ticksuffix="%", title_text="P(UP)")
+    days = pd.to_datetime(frame["as_of"])
+    figure.update_xaxes(title_text="as-of session", tickformat="%d %b %Y",
+                        range=[days.min() - pd.Timedelta(days=3), days.max() + pd.Timedelta(days=3)])
+    return _layout(figure, 320)
+
+
+def rolling_scores(rolling: list[dict], window: int) -> go.Figure:
+    frame = pd.DataFrame(rolling)
+    frame["as_of"] = pd.to_datetime(frame["as_of"])
+    figure = make_subplots(rows=1, cols=2, subplot_titles=(f"hit rate, last {window} resolved sessions",
+                                                           f"Brier score, last {window} (lower is better)"))
+    for column, name, colour, dash in (("hit_rate", "model", "#1f77b4", None),
+                                       ("always_up_hit_rate", "always UP", FLAT_COLOUR, "dash")):
+        figure.add_trace(go.Scatter(x=frame["as_of"], y=frame[column] * 100, name=name, mode="lines+markers",
+                                    line={"color": colour, "dash": dash}, legendgroup=name), row=1, col=1)
+    for column, name, colour, dash in (("brier", "model", "#1f77b4", None),
+                                       ("always_up_brier", "always UP", FLAT_COLOUR, "dash")):
+        figure.add_trace(go.Scatter(x=frame["as_of"], y=frame[column], name=name, mode="lines+markers",
+                                    line={"color": colour, "dash": dash}, legendgroup=name, showlegend=False),
+                         row=1, col=2)
+    figure.update_yaxes(range=[0, 100], ticksuffix="%", title_text="hit rate", row=1, col=1)
+    figure.update_yaxes(title_text="Brier", rangemode="tozero", row=1, col=2)
+    figure.update_xaxes(title_text="as-of session")
+    return _layout(figure, 340)
+
+
+def reliability(table: list[dict]) -> go.Figure:
+    """Mean forecast P(UP) against the observed share of UP sessions, per equal-count bin."""
+    frame = pd.DataFrame(table)
+    figure = go.Figure()
+    figure.add_trace(go.Scatter(x=[0, 100], y=[0, 100], mode="lines", name="perfectly calibrated",
+                                line={"color": FLAT_COLOUR, "dash": "dash"}))
+    figure.add_trace(go.Scatter(x=frame["mean_probability"] * 100, y=frame["observed_up_rate"] * 100,
+                                mode="lines+markers", name="live forecasts", marker={"size": 6 + 2 * frame["n"].clip(upper=10)},
+                                customdata=frame["n"], line={"color": "#1f77b4"},
+                                hovertemplate="forecast %{x:.1f}%, observed %{y:.1f}% (%{customdata} sessions)<extra></extra>"))
+    figure.update_xaxes(range=[0, 100], ticksuffix="%", title_text="mean forecast P(UP) in the bin")
+    figure.update_yaxes(range=[0, 100], ticksuffix="%", title_text="share of those sessions that closed UP")
+    return _layout(figure, 380)

@@ -1,0 +1,103 @@
+"""What every dashboard page shares: the backend, cached reads, and one way to show an error.
+
+The backend is one per SENSEX_HOME / API URL (`st.cache_resource`); slow reads that change
+only with the data are cached for five minutes (`st.cache_data`). Forecasts are not cached
+here: the model server caches them itself, keyed on the model and the data, and logs each one
+it computes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+import streamlit as st
+
+from sensex.app.backend import make_backend
+from sensex.errors import ModelNotFoundError, SensexError
+from sensex.settings import get_settings
+
+T = TypeVar("T")
+NO_MODEL = ("No production model yet: run `sensex train` then `sensex registry setup` "
+            "(a model that fails the promotion gate is not served; `sensex registry list` shows why).")
+
+
+@st.cache_resource(show_spinner=False)
+def _backend(home: str, api_url: str | None):
+    return make_backend(get_settings())
+
+
+def _where() -> tuple[str, str | None]:
+    settings = get_settings()
+    return str(settings.home), settings.api_url
+
+
+def backend():
+    # Keyed on where the state lives, so a changed SENSEX_HOME or API gets its own backend.
+    return _backend(*_where())
+
+
+@st.cache_data(ttl=300, show_spinner=False)
+def _data_status(where: tuple) -> dict:
+    return backend().data_status()
+
+
+@st.cache_data(ttl=300, show_spinner=False)
+def _market_overview(where: tuple) -> dict:
+    return backend().market_overview()
+
+
+@st.cache_data(ttl=300, show_spinner=False)
+def _market_history(where: tuple, sessions: int) -> list[dict]:
+    return backend().market_history(sessions)
+
+
+@st.cache_data(ttl=300, show_spinner=False)
+def _explanation(where: tuple, as_of: str | None, model_version: str | None) -> dict:
+    return backend().explain()
+
+
+def data_status() -> dict:
+    return _data_status(_where())
+
+
+def market_overview() -> dict:
+    return _market_overview(_where())
+
+
+def market_history(sessions: int) -> list[dict]:
+    return _market_history(_where(), sessions)
+
+
+def explanation(forecast: dict | None) -> dict:
+    """The explanation of the forecast shown (cached per as-of session and model version)."""
+    forecast = forecast or {}
+    return _explanation(_where(), forecast.get("as_of"), forecast.get("model_version"))
+
+
+def forget_explanation() -> None:
+    _explanation.clear()
+
+
+def attempt(call: Callable[[], T], *, missing_model: str = "error") -> T | None:
+    """`call()`, or None after showing its one-sentence error. Without a production model the
+    page says what to do (`missing_model`: "error", "warning" or "silent")."""
+    try:
+        return call()
+    except ModelNotFoundError as exc:
+        if missing_model == "warning":
+            st.warning(NO_MODEL if "No production model" in str(exc) else str(exc))
+        elif missing_model == "error":
+            st.error(str(exc))
+        return None
+    except SensexError as exc:
+        st.error(str(exc))
+        return None
+
+
+def latest_forecast(*, missing_model: str = "warning") -> dict | None:
+    """The latest forecast: computed on load, so nobody has to click to see it."""
+    forecast = attempt(backend().predict, missing_model=missing_model)
+    if forecast is not None:
+        st.session_state["forecast"] = forecast
+    return forecast

@@ -1,0 +1,101 @@
+"""Forecast: the latest forecast as a card, shown on load; stale data makes it a warning."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from sensex.app import charts, common
+from sensex.app.charts import probability_text, session_text
+
+
+def stale_card(forecast: dict, summary: dict) -> None:
+    """Old data: say so in large type; the model's answer from it is a footnote, not a forecast."""
+    behind = summary["sessions_behind"]
+    st.warning(
+        f"**No forecast for the next session: the stored data is stale.** It ends on "
+        f"{session_text(forecast['as_of'])}, and {behind:,} BSE session{'s' * (behind != 1)} "
+        f"{'have' if behind != 1 else 'has'} closed since (the last on {session_text(summary['expected_last_date'])}). "
+        "Run `sensex data update`, then press Run Prediction.",
+        icon=":material/history:",
+    )
+    st.caption(
+        f"For the record: from the stored data the model says {forecast['direction']} with P(UP) "
+        f"{probability_text(forecast['probability'])} for {session_text(forecast['target_date'])}, "
+        "a session that has already closed. Model v"
+        f"{forecast['model_version']}."
+    )
+
+
+def live_card(forecast: dict) -> None:
+    p = forecast["probability"]
+    no_call = bool(forecast.get("no_call"))
+    if no_call:
+        headline = ":gray[● No call]"
+    elif forecast["direction"] == "UP":
+        headline = ":green[▲ UP]"
+    else:
+        headline = ":red[▼ DOWN]"
+    left, right = st.columns([1, 2], vertical_alignment="center")
+    with left:
+        st.markdown(f"# {headline}")
+        st.caption("No call" if no_call else f"Direction: {forecast['direction']}")
+        st.metric("Target session", session_text(forecast["target_date"]),
+                  help="The next BSE session after the last stored one (XBOM calendar).")
+    with right:
+        st.plotly_chart(charts.probability_bar(p, forecast.get("interval")), config={"displayModeBar": False},
+                        key="probability_bar")
+        interval = forecast.get("interval")
+        if interval and None not in interval:
+            st.caption(f"P(UP) {probability_text(p)}, interval {probability_text(interval[0])} to "
+                       f"{probability_text(interval[1])}.")
+    cols = st.columns(3)
+    cols[0].metric("P(UP)", probability_text(p))
+    cols[1].metric("Confidence", forecast["confidence"])
+    cols[2].metric("Risk", forecast["risk"])
+    if no_call:
+        st.info("No call: the forecast is too close to 50% to name a direction; the model abstains today.")
+    if forecast.get("skill") == "none":
+        st.warning("No skill shown: out of sample this model was not distinguishable from a coin, "
+                   "so read its P(UP) as a coin flip, not as an edge.", icon=":material/casino:")
+
+
+def badges(forecast: dict, summary: dict, stale: bool) -> None:
+    age = charts.age_text(summary["days_old"], summary["sessions_behind"])
+    row = st.container(horizontal=True)
+    with row:
+        if stale:
+            st.badge(age, color="red", icon=":material/warning:")
+        else:
+            st.badge(f"{age}: last session {session_text(forecast['as_of'])}", color="green",
+                     icon=":material/check_circle:")
+        if forecast.get("synthetic"):
+            st.badge("SYNTHETIC data", color="orange", icon=":material/science:")
+        if forecast.get("mode"):
+            st.badge(f"mode: {forecast['mode']}", color="blue")
+        if forecast.get("skill") == "none":
+            st.badge("no skill shown", color="orange")
+        elif forecast.get("skill") == "shown":
+            st.badge("skill shown out of sample", color="green")
+        if forecast.get("no_call"):
+            st.badge("no call", color="gray")
+
+
+st.header("Next-session forecast")
+st.caption("The production model's probability that the SENSEX closes above the last stored close on the next BSE session.")
+clicked = st.button("Run Prediction", key="run_prediction", type="primary",
+                    help="Forecast again from the stored data (reused for five minutes when neither model nor data changed).")
+forecast = common.latest_forecast(missing_model="error" if clicked else "warning")
+summary = st.session_state["data_summary"]
+if forecast:
+    stale = bool(forecast.get("stale")) or summary["stale"]
+    with st.container(border=True):
+        badges(forecast, summary, stale)
+        if stale:
+            stale_card(forecast, summary)
+        else:
+            live_card(forecast)
+            st.info(forecast["note"])
+    source = "SYNTHETIC" if forecast.get("synthetic") else forecast.get("data_source")
+    how = "reused from the forecast cache" if forecast.get("cached") else f"computed in {forecast.get('latency_ms')} ms"
+    st.caption(f"Model v{forecast['model_version']} ({forecast.get('model_kind') or 'model'}) · data to "
+               f"{session_text(forecast['as_of'])} ({source}) · {how} · a forecast, not investment advice.")

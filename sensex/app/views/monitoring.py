@@ -1,0 +1,93 @@
+"""Monitoring: the model server's health as chips, the data's age and quality, the cache."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from sensex.app import charts, common
+from sensex.app.charts import session_text
+
+CHECKS = {"model_loaded": "model loaded", "model_inference": "model answers", "cache_healthy": "cache works",
+          "data_fresh": "data fresh"}
+STATUS_COLOUR = {"healthy": "green", "valid": "green", "degraded": "orange", "unhealthy": "red", "invalid": "red"}
+
+
+def when(stamp: str | None) -> str:
+    return pd.Timestamp(stamp).strftime("%Y-%m-%d %H:%M:%S %Z") if stamp else "never"
+
+
+def chips(items: dict[str, bool]) -> None:
+    with st.container(horizontal=True):
+        for label, ok in items.items():
+            st.badge(label, color="green" if ok else "red", icon=":material/check:" if ok else ":material/close:")
+
+
+def findings_table(status: dict) -> pd.DataFrame:
+    rows = []
+    for symbol, entry in status.get("symbols", {}).items():
+        for finding in entry.get("issues", []):
+            rows.append({"symbol": symbol, "member valid": "yes" if entry.get("valid") else "no, excluded",
+                         "finding": finding["kind"].replace("_", " "), "sessions": finding["count"],
+                         "first": finding.get("first") or "", "last": finding.get("last") or "",
+                         "what we do": finding.get("action") or "", "detail": finding.get("detail") or ""})
+    return pd.DataFrame(rows)
+
+
+st.header("Monitoring")
+
+st.subheader("Model server")
+health = common.attempt(lambda: common.backend().health())
+if health:
+    with st.container(horizontal=True):
+        st.badge(health["status"].upper(), color=STATUS_COLOUR.get(health["status"], "gray"),
+                 icon=":material/monitor_heart:")
+        st.markdown(f"model v{health.get('model_version') or 'none'} · loaded {when(health.get('loaded_at'))} · "
+                    f"checked {when(health.get('timestamp'))}")
+    chips({CHECKS.get(name, name.replace("_", " ")): bool(ok) for name, ok in health["checks"].items()})
+    detail = health.get("detail", {})
+    if isinstance(detail.get("model"), str):
+        st.error(detail["model"])
+    cache = detail.get("cache")
+    if isinstance(cache, dict):
+        rate = cache.get("hit_rate")
+        cols = st.columns(4)
+        cols[0].metric("Cache hit rate", "no lookups yet" if rate is None else f"{rate:.1%}")
+        cols[1].metric("Hits", f"{cache.get('hits', 0):,}")
+        cols[2].metric("Misses", f"{cache.get('misses', 0):,}")
+        cols[3].metric("Cache", f"{cache.get('backend', '?')}, {cache.get('size', '?')} entries")
+    elif isinstance(cache, str):
+        st.error(f"Cache: {cache}")
+
+st.subheader("Data")
+summary = st.session_state["data_summary"]
+status = common.attempt(common.data_status)
+if status:
+    stats = status["statistics"]
+    with st.container(horizontal=True):
+        st.badge(f"data {status['status']}", color=STATUS_COLOUR.get(status["status"], "gray"),
+                 icon=":material/database:")
+        st.badge(charts.age_text(summary["days_old"], summary["sessions_behind"]),
+                 color="red" if summary["stale"] else "green")
+        st.badge("ready to forecast" if status["readiness"] else "not ready to forecast",
+                 color="green" if status["readiness"] else "red")
+    cols = st.columns(4)
+    cols[0].metric("Last session stored", session_text(status["last_date"]))
+    cols[1].metric("Sessions behind", f"{summary['sessions_behind']:,}",
+                   help=f"BSE sessions completed after the last stored one (the last on {session_text(summary['expected_last_date'])}).")
+    cols[2].metric("Valid members", f"{stats['valid_symbols']}/{stats['total_symbols']}",
+                   help=f"At least {stats.get('required_valid_symbols', '?')} are needed to forecast.")
+    cols[3].metric("Source", "SYNTHETIC" if summary["synthetic"] else (status.get("source") or "unknown"))
+    for warning in status.get("warnings", []):
+        st.warning(warning)
+    findings = findings_table(status)
+    st.markdown(f"**Per-symbol quality findings** ({len(findings)})")
+    if len(findings):
+        st.dataframe(findings, hide_index=True)
+    else:
+        st.caption("No findings: every symbol passed every check.")
+
+st.subheader("Drift")
+st.info("Drift over time is not shown yet: the drift monitor (performance, features and live forecasts against the "
+        "test window) is still to come. `sensex registry drift` scores the production model on sessions after "
+        "its test window today.", icon=":material/pending:")
