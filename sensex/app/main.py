@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from sensex.app import common
+from sensex.app import charts, common
 from sensex.calendar import calendar_status
 
 st.set_page_config(page_title="SENSEX next-session forecast", page_icon="📈", layout="wide")
@@ -37,4 +37,7 @@ pages = [
     st.Page("views/explanations.py", title="Explanations", icon=":material/insights:"),
     st.Page("views/monitoring.py", title="Monitoring", icon=":material/monitor_heart:"),
 ]
-st.navigation(pages, position="top").run()
+page = st.navigation(pages, position="top")
+if summary["stale"] and page.title not in ("Forecast", "Monitoring"):  # those two say it in their own cards
+    st.badge(charts.age_text(summary["days_old"], summary["sessions_behind"]), color="red", icon=":material/warning:")
+page.run()

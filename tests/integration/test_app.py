@@ -1,50 +1,264 @@
+"""The dashboard's pages through Streamlit's AppTest: with and without a model, with stale and
+with fresh data, with an empty and with a filled prediction log."""
+
+import shutil
+from datetime import datetime
 from importlib.util import find_spec
 
+import pandas as pd
 import pytest
+import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from sensex import calendar, jsonlog
+from sensex.cache import get_cache
 from sensex.settings import get_settings
 
 pytestmark = pytest.mark.integration
 APP = find_spec("sensex.app.main").origin  # the path only: importing would run the app
+PAGES = ["views/market.py", "views/track_record.py", "views/explanations.py", "views/monitoring.py"]
+# The fixture's data ends on Fri 2021-12-31: on Mon 2022-01-03 before the close it is up to date.
+BEFORE_THE_NEXT_CLOSE = datetime(2022, 1, 3, 10, 0, tzinfo=calendar.IST)
 
 
-def test_run_prediction_shows_the_forecast(trained_home, monkeypatch):
-    monkeypatch.setenv("SENSEX_HOME", str(trained_home["settings"].home))
+@pytest.fixture(autouse=True)
+def _fresh_caches():
+    """Each test starts with empty Streamlit caches and an empty forecast cache: the backend,
+    its forecasts and their staleness belong to one home and one clock."""
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    get_cache().clear()
+    yield
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    get_cache().clear()
+
+
+@pytest.fixture
+def app_home(trained_home, monkeypatch):
+    """The trained home, with its prediction log put back as it was after the test."""
+    settings = trained_home["settings"]
+    log = settings.logs_dir / jsonlog.PREDICTION_LOG
+    saved = log.read_bytes() if log.exists() else None
+    monkeypatch.setenv("SENSEX_HOME", str(settings.home))
     get_settings.cache_clear()
-    at = AppTest.from_file(APP, default_timeout=60).run()
-    assert not at.exception
-    assert any("SYNTHETIC" in w.value for w in at.warning)
+    yield settings
+    if saved is None:
+        log.unlink(missing_ok=True)
+    else:
+        log.write_bytes(saved)
+
+
+@pytest.fixture
+def fresh_clock(monkeypatch):
+    monkeypatch.setattr(calendar, "now_ist", lambda: BEFORE_THE_NEXT_CLOSE)
+
+
+def run_app(timeout: int = 90) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=timeout).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def visit(at: AppTest, page: str) -> AppTest:
+    at.switch_page(page).run()
+    assert not at.exception, (page, [e.value for e in at.exception])
+    return at
+
+
+def texts(elements) -> str:
+    return " ".join(e.value for e in elements)
+
+
+def metrics(at: AppTest) -> dict:
+    return {m.label: m.value for m in at.metric}
+
+
+def charts(at: AppTest) -> list:
+    return at.get("plotly_chart")
+
+
+def test_fresh_data_shows_the_forecast_card_on_load(app_home, fresh_clock):
+    at = run_app()
+    assert "SYNTHETIC" in texts(at.warning)
+    shown = metrics(at)
+    assert shown["Target session"] == "Mon 2022-01-03"  # the next BSE session, with its weekday
+    assert shown["P(UP)"].endswith("%")
+    assert any(m.value in ("# :green[▲ UP]", "# :red[▼ DOWN]") for m in at.markdown)
+    assert len(charts(at)) == 1  # the P(UP) bar with its 50% line
+    assert "No forecast for the next session" not in texts(at.warning)
     at.button(key="run_prediction").click().run()
     assert not at.exception
-    labels = {m.label: m.value for m in at.metric}
-    assert labels["Direction"] in ("UP", "DOWN")
-    assert labels["Target date"] == "2022-01-03"
-    assert labels["Confidence"] in ("Low", "Medium", "High")
-    assert labels["P(UP)"].endswith("%")
+    assert metrics(at)["P(UP)"] == shown["P(UP)"]
+
+    visit(at, "views/explanations.py")
+    # One number for P(UP) on every page.
+    assert f"P(UP) {shown['P(UP)']} from data to Fri 2021-12-31" in texts(at.caption)
+    assert "Noise floor: 0.1 pp" in texts(at.markdown)
+    assert len(charts(at)) == 3  # families, members, member x family heatmap
     at.button(key="explain").click().run()
-    assert not at.exception
-    assert any("P(UP)" in c.value for c in at.caption)
+    assert not at.exception and len(charts(at)) == 3
 
 
-def test_app_without_a_production_model_says_so(trained_home, tmp_path, monkeypatch):
-    import shutil
+def test_stale_data_turns_the_card_into_a_warning(app_home):
+    at = run_app()  # the fixture's data ends in 2021: today it is stale
+    warning = texts(at.warning)
+    assert "No forecast for the next session: the stored data is stale" in warning
+    assert "sensex data update" in warning
+    assert "Target session" not in metrics(at)  # no forecast in large type
+    assert not [m for m in at.markdown if "▲" in m.value or "▼" in m.value]
+    assert "days old" in texts(at.markdown) and "sessions behind): update" in texts(at.markdown)  # the badge
+    at.button(key="run_prediction").click().run()
+    assert not at.exception and "No forecast for the next session" in texts(at.warning)
+    for page in PAGES:
+        visit(at, page)
+    assert int(metrics(at)["Sessions behind"].replace(",", "")) > 1000  # monitoring: age in sessions
 
-    from sensex import store
 
+def test_market_page_draws_candles_treemap_and_formatted_movers(app_home, fresh_clock):
+    at = visit(run_app(), "views/market.py")
+    assert len(charts(at)) == 3  # candles with volume, treemap, sector bars
+    assert at.segmented_control(key="history_range").value == "12 months"
+    assert "last 252 sessions" in texts(at.subheader)
+    at.segmented_control(key="history_range").set_value("6 months").run()
+    assert not at.exception and "last 126 sessions" in texts(at.subheader)
+    gainers, losers = at.dataframe[0].value, at.dataframe[1].value
+    for table, sign in ((gainers, "+"), (losers, "-")):
+        frame = table.data if hasattr(table, "data") else table
+        assert (frame["change_pct"] > 0).all() if sign == "+" else (frame["change_pct"] < 0).all()
+
+
+def test_track_record_with_live_forecasts(app_home, fresh_clock):
+    from sensex.serving.model_server import ModelServer
+
+    # A month of daily use: each session's forecast logged in the morning after that session.
+    server = ModelServer(app_home)
+    sessions = calendar.sessions("2021-11-15", "2021-12-30")
+    log = app_home.logs_dir / jsonlog.PREDICTION_LOG
+    log.unlink(missing_ok=True)
+    for day in sessions:
+        forecast = server.predict(as_of=str(day.date()), log_prediction=False)
+        for _ in range(2):  # opened twice: counts once
+            jsonlog.append(log, {
+                "timestamp": f"{calendar.next_session(day).date()}T03:00:00+00:00",
+                "prediction": {k: forecast[k] for k in ("direction", "probability", "confidence")},
+                "model_version": forecast["model_version"], "as_of": forecast["as_of"],
+                "target_date": forecast["target_date"], "data_source": "synthetic", "back_dated": False})
+    server.predict(as_of="2021-06-01")  # a back-dated query: kept apart
+
+    at = visit(run_app(), "views/track_record.py")
+    shown = metrics(at)
+    # The Forecast page also logged a forecast on load, stamped with the real clock: years after
+    # its target session, so not live.
+    assert shown["Sessions forecast"] == str(len(sessions))
+    assert shown["Resolved"] == str(len(sessions))
+    assert shown["Hit rate"].endswith("%") and "always UP" in at.metric[2].delta
+    assert len(charts(at)) == 3  # live forecasts, rolling hit rate and Brier, reliability
+    table = at.dataframe[0].value
+    assert len(table) == len(sessions) and not table.isna().any().any()
+    assert set(table["correct"]) == {"✓ yes", "✗ no"}
+    assert table["P(UP)"].str.fullmatch(r"\d{1,3}\.\d%").all()
+    assert (table["times logged"] == 2).all()
+    apart = at.dataframe[1].value.set_index("as of")["why not live"].to_dict()
+    assert apart == {"Fri 2021-12-31": "after the target closed", "Tue 2021-06-01": "back-dated"}
+    assert "Model card" in texts(at.subheader) and metrics(at)["Stage"] == "Production"
+
+
+def test_track_record_with_an_empty_history(app_home, fresh_clock):
+    at = run_app()
+    (app_home.logs_dir / jsonlog.PREDICTION_LOG).unlink()  # as if nobody had forecast yet
+    visit(at, "views/track_record.py")
+    assert "No live forecasts yet" in texts(at.info)
+    assert not charts(at)
+    assert metrics(at)["Version"] == "v1"  # the model card still shows
+
+
+def test_every_page_without_a_production_model(trained_home, tmp_path, monkeypatch):
     home = tmp_path / "no-model"
     shutil.copytree(trained_home["settings"].store_dir, home / "store")
     monkeypatch.setenv("SENSEX_HOME", str(home))
     get_settings.cache_clear()
-    assert store.exists(home / "store")
-    at = AppTest.from_file(APP, default_timeout=60).run()
-    assert not at.exception
-    assert any("No production model" in w.value for w in at.warning)
+    at = run_app()
+    assert "No production model" in texts(at.warning)
     at.button(key="run_prediction").click().run()
-    assert any("sensex registry setup" in e.value for e in at.error)
+    assert "sensex registry setup" in texts(at.error)
+    for page in PAGES:
+        visit(at, page)
+        if page in ("views/track_record.py", "views/explanations.py"):
+            assert "No production model" in texts(at.warning), page
+    assert "UNHEALTHY" in texts(at.markdown)  # monitoring: the status chip
+    visit(at, "views/market.py")
+    assert len(charts(at)) == 3  # the market needs data, not a model
 
 
 def test_app_without_data_says_what_to_do(home):
     at = AppTest.from_file(APP, default_timeout=30).run()
     assert not at.exception
-    assert any("sensex data update" in e.value for e in at.error)
+    assert "sensex data update" in texts(at.error)
+
+
+def test_data_summary_counts_sessions_behind(monkeypatch):
+    from sensex.app.backend import summarize_data
+
+    monkeypatch.setattr(calendar, "now_ist", lambda: BEFORE_THE_NEXT_CLOSE)
+    assert summarize_data("csv", "2021-12-31")["sessions_behind"] == 0
+    behind = summarize_data("csv", "2021-12-29")
+    assert behind["stale"] and behind["sessions_behind"] == 2 and behind["days_old"] == 5
+    assert summarize_data("synthetic", None)["stale"] and not summarize_data("synthetic", None)["available"]
+    assert pd.Timestamp(summarize_data("csv", "2021-12-31")["expected_last_date"]) == pd.Timestamp("2021-12-31")
+
+
+@pytest.fixture
+def api_url(app_home, monkeypatch):
+    """`sensex serve` on the trained home, and the app pointed at it."""
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+    from conftest import free_port
+
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "sensex", "serve", "--port", str(port)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                httpx.get(f"{url}/health", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        else:
+            pytest.fail("the API did not start within 90 s")
+        monkeypatch.setenv("SENSEX_API_URL", url)
+        get_settings.cache_clear()
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_every_page_through_the_rest_api(api_url):
+    at = run_app()
+    assert "SYNTHETIC" in texts(at.warning)
+    assert "No forecast for the next session" in texts(at.warning)  # the API's data is as stale
+    visit(at, "views/market.py")
+    assert len(charts(at)) == 3 and "last 252 sessions" in texts(at.subheader)
+    visit(at, "views/track_record.py")
+    assert metrics(at)["Stage"] == "Production"
+    visit(at, "views/explanations.py")
+    assert len(charts(at)) == 3
+    visit(at, "views/monitoring.py")
+    assert "DEGRADED" in texts(at.markdown) and metrics(at)["Valid members"] == "30/30"
+
+
+def test_an_api_that_does_not_answer_is_one_sentence(app_home, monkeypatch):
+    from conftest import free_port
+
+    monkeypatch.setenv("SENSEX_API_URL", f"http://127.0.0.1:{free_port()}")
+    get_settings.cache_clear()
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    assert not at.exception
+    assert "does not answer" in texts(at.error) and "sensex serve" in texts(at.error)
