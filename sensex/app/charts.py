@@ -49,9 +49,10 @@ def age_text(days_old: int | None, sessions_behind: int) -> str:
     return f"data is {days_old:,} day{'s' * (days_old != 1)} old ({sessions_behind:,} session{'s' * (sessions_behind != 1)} behind): update"
 
 
-def _layout(figure: go.Figure, height: int, **kwargs) -> go.Figure:
-    figure.update_layout(height=height, margin={"l": 10, "r": 10, "t": 40, "b": 10},
-                         legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0}, **kwargs)
+def _layout(figure: go.Figure, height: int, top: int = 40, **kwargs) -> go.Figure:
+    figure.update_layout(height=height, margin={"l": 10, "r": 10, "t": top, "b": 10},
+                         legend={"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 0,
+                                 "yref": "container" if top > 40 else "paper"}, **kwargs)
     return figure
 
 
@@ -229,7 +230,8 @@ def rolling_scores(rolling: list[dict], window: int) -> go.Figure:
     figure.update_yaxes(range=[0, 100], ticksuffix="%", title_text="hit rate", row=1, col=1)
     figure.update_yaxes(title_text="Brier", rangemode="tozero", row=1, col=2)
     figure.update_xaxes(title_text="as-of session")
-    return _layout(figure, 340)
+    figure.update_layout(legend={"y": 1.0, "yanchor": "top"})
+    return _layout(figure, 380, top=80)
 
 
 def reliability(table: list[dict]) -> go.Figure:

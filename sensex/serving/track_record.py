@@ -161,8 +161,23 @@ def summarize(rows: list[dict], closes: pd.Series, window: int = ROLLING_WINDOW)
          "brier": float(row["brier"]), "always_up_brier": float(row["base_brier"])}
         for (day, row), n in zip(rolling.iterrows(), sizes, strict=True)
     ]
-    out["reliability"] = reliability_table(y, p, bins=min(10, max(1, len(resolved) // 5)))
+    out["reliability"] = _merge_equal_bins(reliability_table(y, p, bins=min(10, max(1, len(resolved) // 5))))
     return out
+
+
+def _merge_equal_bins(table: list[dict]) -> list[dict]:
+    """Equal-count bins split runs of one repeated probability into several bins at the same
+    point; merge them so each forecast level is one point."""
+    merged: list[dict] = []
+    for row in table:
+        last = merged[-1] if merged else None
+        if last is not None and round(last["mean_probability"], 4) == round(row["mean_probability"], 4):
+            n = last["n"] + row["n"]
+            last["observed_up_rate"] = (last["observed_up_rate"] * last["n"] + row["observed_up_rate"] * row["n"]) / n
+            last["n"], last["high"] = n, row["high"]
+        else:
+            merged.append(dict(row))
+    return merged
 
 
 def track_record(records: Iterable[dict], closes: pd.Series, window: int = ROLLING_WINDOW) -> dict:

@@ -96,3 +96,14 @@ def test_an_empty_or_torn_log_gives_an_empty_record():
     assert result["rows"] == [] and result["not_live"] == []
     assert result["summary"]["n"] == 0 and result["summary"]["model"] is None
     assert track_record([], pd.Series(dtype=float))["summary"]["resolved"] == 0
+
+
+def test_a_repeated_probability_is_one_reliability_point():
+    days = pd.bdate_range("2026-02-02", periods=41)
+    closes = pd.Series(np.linspace(100, 140, 41) + np.where(np.arange(41) % 3 == 0, -5, 0), index=days)
+    records = [record(str(d.date()), str(n.date()), 0.617, f"{d.date()}T11:00:00+00:00")
+               for d, n in zip(days[:-1], days[1:], strict=True)]
+    reliability = track_record(records, closes)["summary"]["reliability"]
+    assert len(reliability) == 1 and reliability[0]["n"] == 40
+    realized_up = np.mean(np.diff(closes.to_numpy()) > 0)
+    assert reliability[0]["observed_up_rate"] == pytest.approx(realized_up)

@@ -124,7 +124,8 @@ if record is not None:
         st.subheader("Every live forecast")
         st.dataframe(rows_table(rows), hide_index=True)
     if record["not_live"]:
-        with st.expander(f"Not part of the track record ({len(record['not_live'])} sessions)"):
+        count = len(record["not_live"])
+        with st.expander(f"Not part of the track record ({count} session{'s' * (count != 1)})"):
             st.caption("Back-dated: a query about a session older than the latest stored one (`--as-of`). After the "
                        "target closed: a forecast from stale data, made when its target session had already closed. "
                        "Neither is a forecast anyone could have acted on.")
