@@ -41,3 +41,4 @@ page = st.navigation(pages, position="top")
 if summary["stale"] and page.title not in ("Forecast", "Monitoring"):  # those two say it in their own cards
     st.badge(charts.age_text(summary["days_old"], summary["sessions_behind"]), color="red", icon=":material/warning:")
 page.run()
+common.release_memory()

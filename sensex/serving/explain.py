@@ -17,7 +17,7 @@ import numpy as np
 
 from sensex.models.bundle import Bundle
 
-BATCH = 64
+BATCH = 8
 EVERYTHING = slice(None)
 
 

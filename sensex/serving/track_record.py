@@ -137,8 +137,6 @@ def _brier(p: np.ndarray, y: np.ndarray) -> float:
 def summarize(rows: list[dict], closes: pd.Series, window: int = ROLLING_WINDOW) -> dict:
     """Hit rate and Brier of the resolved rows beside always-UP on the same sessions, their
     rolling values over the last `window` resolved sessions, and a reliability table."""
-    from sensex.models.reliability import reliability_table
-
     resolved = [r for r in rows if r["realized"] is not None]
     base = always_up_probability(closes) if len(closes) else pd.Series(dtype=float)
     out: dict = {"n": len(rows), "resolved": len(resolved), "pending": len(rows) - len(resolved),
@@ -161,15 +159,22 @@ def summarize(rows: list[dict], closes: pd.Series, window: int = ROLLING_WINDOW)
          "brier": float(row["brier"]), "always_up_brier": float(row["base_brier"])}
         for (day, row), n in zip(rolling.iterrows(), sizes, strict=True)
     ]
-    out["reliability"] = _merge_equal_bins(reliability_table(y, p, bins=min(10, max(1, len(resolved) // 5))))
+    out["reliability"] = reliability(y, p, bins=min(10, max(1, len(resolved) // 5)))
     return out
 
 
-def _merge_equal_bins(table: list[dict]) -> list[dict]:
-    """Equal-count bins split runs of one repeated probability into several bins at the same
-    point; merge them so each forecast level is one point."""
+def reliability(y: np.ndarray, p: np.ndarray, bins: int) -> list[dict]:
+    """Equal-count bins of forecast P(UP): rows, mean forecast, observed UP rate, as
+    `sensex.models.reliability.reliability_table` (not imported: it brings scipy.stats into
+    the dashboard's process for nothing). Bins holding one repeated probability are merged,
+    so each forecast level is one point."""
+    order = np.argsort(p, kind="stable")
     merged: list[dict] = []
-    for row in table:
+    for chunk in np.array_split(order, min(bins, max(len(p), 1))):
+        if not len(chunk):
+            continue
+        row = {"n": int(len(chunk)), "mean_probability": float(p[chunk].mean()),
+               "observed_up_rate": float(y[chunk].mean()), "low": float(p[chunk].min()), "high": float(p[chunk].max())}
         last = merged[-1] if merged else None
         if last is not None and round(last["mean_probability"], 4) == round(row["mean_probability"], 4):
             n = last["n"] + row["n"]

@@ -107,3 +107,13 @@ def test_a_repeated_probability_is_one_reliability_point():
     assert len(reliability) == 1 and reliability[0]["n"] == 40
     realized_up = np.mean(np.diff(closes.to_numpy()) > 0)
     assert reliability[0]["observed_up_rate"] == pytest.approx(realized_up)
+
+
+def test_reliability_bins_match_the_training_reliability_table():
+    from sensex.models.reliability import reliability_table
+    from sensex.serving.track_record import reliability
+
+    rng = np.random.default_rng(3)
+    p = rng.uniform(0.3, 0.7, 200)
+    y = (rng.uniform(size=200) < p).astype(float)
+    assert reliability(y, p, 10) == reliability_table(y, p, 10)

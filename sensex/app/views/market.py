@@ -2,25 +2,25 @@
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from sensex.app import charts, common
-from sensex.app.charts import DOWN_COLOUR, UP_COLOUR, change_text, session_text
+from sensex.app.charts import change_text, session_text
 
 RANGES = {"6 months": 6, "9 months": 9, "12 months": 12}
 
 
 def movers_table(rows: list[dict]) -> None:
+    """A markdown table: the change as a coloured percentage (no pandas Styler: it pulls in
+    matplotlib, 30 MB of the dashboard's memory, for two colours)."""
     if not rows:
         st.caption("None on this session.")
         return
-    frame = pd.DataFrame(rows)[["symbol", "name", "close", "change_pct"]]
-    styled = (frame.style
-              .format({"close": "{:,.2f}", "change_pct": change_text})
-              .map(lambda v: f"color: {UP_COLOUR if v > 0 else DOWN_COLOUR}; font-weight: 600", subset=["change_pct"]))
-    st.dataframe(styled, hide_index=True, column_config={"symbol": "Symbol", "name": "Company", "close": "Close",
-                                                         "change_pct": "Change"})
+    lines = ["| Symbol | Company | Close | Change |", "|:--|:--|--:|--:|"]
+    for row in rows:
+        colour = "green" if row["change_pct"] > 0 else "red"
+        lines.append(f"| {row['symbol']} | {row['name']} | {row['close']:,.2f} | :{colour}[**{change_text(row['change_pct'])}**] |")
+    st.markdown("\n".join(lines))
 
 
 st.header("Market")
