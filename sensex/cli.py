@@ -255,6 +255,9 @@ def run_app(port: int | None = typer.Option(None, help="Default: STREAMLIT_SERVE
     print(f"Dashboard: http://{address}:{port}  (Ctrl-C stops it)", flush=True)
     args = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
             "--server.address", address, "--server.headless", "true", "--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal"]
+    # Every script run is a new thread with its own glibc arena; two arenas keep the dashboard
+    # about 25 MB smaller (bench/app.py) at no measurable cost in speed.
+    os.environ.setdefault("MALLOC_ARENA_MAX", "2")
     os.execv(sys.executable, args)
 
 

@@ -6,7 +6,6 @@ both modes; nothing here computes features, models or statistics.
 
 from __future__ import annotations
 
-import httpx
 import pandas as pd
 
 from sensex import calendar
@@ -97,10 +96,14 @@ class LocalBackend:
 
 class ApiBackend:
     def __init__(self, base_url: str):
+        import httpx  # only in API mode
+
         self.base_url = base_url.rstrip("/")
         self.client = httpx.Client(base_url=self.base_url, timeout=30.0)
 
     def _get(self, path: str, method: str = "GET", **kwargs):
+        import httpx
+
         try:
             response = self.client.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
