@@ -60,3 +60,9 @@ class RegistryBusy(SensexError):
     """Another promotion or rollback holds the registry lock."""
 
     http_status = 409
+
+
+class AlertDeliveryError(SensexError):
+    """An alert could not be delivered (webhook down or refusing, SMTP server unreachable)."""
+
+    http_status = 502
