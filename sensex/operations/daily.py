@@ -55,6 +55,7 @@ class DailyConfig(BaseModel):
     retrain_every_sessions: int = Field(
         0, ge=0, description="Retrain once this many sessions have passed since the production model's data"
         " ended (or the last retrain); 0: only when drift says retrain.")
+    retrain_on_drift: bool = Field(True, description="Retrain when drift's severity is `retrain`.")
     preset: str = Field("quick", description="Training preset (name or YAML path); its `promotion` section is the gate.")
     model: str = Field("convlstm", description="Network to train: convlstm | lstm.")
     modes: list[str] | None = Field(None, description="Modes to run (default: every mode with a production model).")
@@ -132,9 +133,9 @@ class DailyLock:
             fcntl.flock(self._handle, fcntl.LOCK_UN)
         self._handle.close()
 
-    def held_for(self, now: datetime) -> timedelta | None:
+    def held_for(self) -> timedelta | None:
         try:
-            return now.astimezone(UTC) - datetime.fromisoformat(self.holder["since"])
+            return datetime.now(UTC) - datetime.fromisoformat(self.holder["since"])
         except (KeyError, TypeError, ValueError):
             return None
 
@@ -160,7 +161,7 @@ def run_daily(settings: Settings, alerts_path: str | Path | None = None, day: st
     now = _now_for(day, now)
     today = pd.Timestamp(now.astimezone(calendar.IST).date())
     summary = {"date": str(today.date()), "status": "ok", "actions": [], "changed": False, "alerts_sent": 0,
-               "alert_errors": [], "errors": [], "run_at": now.astimezone(UTC).isoformat(timespec="seconds")}
+               "alert_errors": [], "errors": [], "run_at": datetime.now(UTC).isoformat(timespec="seconds")}
     if not calendar.is_session(today):
         return summary | {"status": "skipped",
                           "message": f"{today.date()} is not a BSE session (weekend or holiday): nothing to do."}
@@ -169,7 +170,7 @@ def run_daily(settings: Settings, alerts_path: str | Path | None = None, day: st
     log_path = settings.logs_dir / DAILY_LOG
     with DailyLock(settings.home / LOCK_FILE) as lock:
         if not lock.acquired:
-            return _locked(summary, lock, now, alerts, env)
+            return _locked(summary, lock, alerts, env)
         previous = [r for r in jsonlog.read(log_path) if r.get("date") == summary["date"]]
         finished = next((r for r in reversed(previous) if r.get("status") == "ok"), None)
         if finished is not None:
@@ -184,8 +185,8 @@ def run_daily(settings: Settings, alerts_path: str | Path | None = None, day: st
     return summary
 
 
-def _locked(summary: dict, lock: DailyLock, now: datetime, alerts: AlertsConfig | None, env) -> dict:
-    held = lock.held_for(now)
+def _locked(summary: dict, lock: DailyLock, alerts: AlertsConfig | None, env) -> dict:
+    held = lock.held_for()
     who = f"process {lock.holder.get('pid', '?')}" + (f" since {lock.holder['since']}" if lock.holder.get("since") else "")
     if held is not None and held > HUNG_AFTER:
         message = (f"Another `sensex daily` run ({who}) has held {LOCK_FILE} for more than"
@@ -338,7 +339,8 @@ class DailyJob:
         if key in self.done:
             return
         try:
-            why = "drift severity retrain" if severity == "retrain" else self._schedule_due(mode)
+            drifted = severity == "retrain" and self.config.retrain_on_drift
+            why = "drift severity retrain" if drifted else self._schedule_due(mode)
         except Exception as exc:
             self._failed("retrain", exc, mode=mode.name)
             return
