@@ -240,12 +240,13 @@ def daily(alerts: str | None = typer.Option(None, "--alerts", help="Alerts file 
           date: str | None = typer.Option(None, "--date", help="Run for this date as if after its close (default: now, IST)."),
           as_json: bool = JsonOption):
     """The cron job for one trading day: update, outcomes, drift, retrain when due, forecast, alerts."""
+    from sensex.errors import DailyJobFailed
     from sensex.operations.daily import render, run_daily
 
     summary = run_daily(get_settings(), alerts_path=alerts, day=date)
     _emit(summary, as_json, render(summary))
     if summary["status"] == "failed":
-        raise typer.Exit(1)
+        raise DailyJobFailed(summary["message"])
 
 
 @app.command()

@@ -401,9 +401,11 @@ class DailyJob:
         delivery = dispatch(alerts, self.events, env)
         status = "failed" if failed or delivery.errors else "ok"
         if failed:
-            message = f"Session {self.date}: {len(failed)} step(s) failed; the next run redoes what is not done."
+            message = (f"Session {self.date}: {len(failed)} step(s) failed ({'; '.join(e.rstrip('.') for e in errors)});"
+                       " the next run redoes what is not done.")
         elif delivery.errors:
-            message = f"Session {self.date}: the work is done but {len(delivery.errors)} alert(s) could not be delivered."
+            message = (f"Session {self.date}: the work is done but {len(delivery.errors)} alert(s) could not be delivered"
+                       f" ({'; '.join(e.rstrip('.') for e in delivery.errors)}).")
         else:
             message = f"Session {self.date}: done."
         return base | {

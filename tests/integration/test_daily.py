@@ -60,7 +60,7 @@ def _files(settings):
 
 
 @pytest.mark.slow
-def test_the_days_work_is_done_once_and_a_second_run_changes_nothing(daily_home):
+def test_the_days_work_is_done_once_and_a_second_run_changes_nothing(daily_home, universe):
     settings = daily_home
     with Hook() as hook:
         _alerts_file(settings.home, hook, [{"when": "forecast", "min_probability": 0.0}, {"when": "drift", "severity": "watch"}])
@@ -94,7 +94,7 @@ def test_the_days_work_is_done_once_and_a_second_run_changes_nothing(daily_home)
     outcomes = next(a for a in third["actions"] if a["action"] == "outcomes")
     assert outcomes["recorded"] >= 1
     record = next(r for r in jsonlog.read(settings.logs_dir / OUTCOME_LOG) if r["as_of"] == SESSION)
-    closes = store.read(settings.store_dir, symbols=["^BSESN"]).set_index("date")["close"]
+    closes = store.read(settings.store_dir, symbols=[universe.index_symbol]).set_index("date")["close"]
     expected = "UP" if closes[NEXT_SESSION] > closes[SESSION] else "DOWN"
     assert record["target_date"] == NEXT_SESSION and record["realized"] == expected
     assert record["correct"] == (expected == forecast["direction"])
@@ -235,3 +235,4 @@ def test_cli_exit_codes_and_json(daily_home, tmp_path, market):
     failed = _cli(["--json", "--date", SESSION], stale_home, SENSEX_DATA_SOURCE="csv",
                   SENSEX_CSV_DIR=str(tmp_path / "no-such-dir"))
     assert failed.returncode == 1 and json.loads(failed.stdout)["status"] == "failed"
+    assert failed.stderr.strip().splitlines()[-1].startswith("error: Session 2022-03-02: 1 step(s) failed")
