@@ -222,3 +222,49 @@ def test_the_readme_names_what_was_not_run():
 
 def test_dockerfile_and_compose_exist_at_the_repository_root():
     assert Path(COMPOSE).is_file() and Path(DOCKERFILE).is_file()
+
+
+SYSTEMD = REPO / "deploy" / "systemd"
+CRON = REPO / "deploy" / "cron" / "sensex-daily"
+
+
+def _unit_value(text: str, key: str) -> str:
+    return next(line.split("=", 1)[1] for line in text.splitlines() if line.startswith(f"{key}="))
+
+
+def test_systemd_units_verify_and_run_a_real_command(tmp_path):
+    import getpass
+    import shutil
+    import subprocess
+    import sys
+
+    service = (SYSTEMD / "sensex-daily.service").read_text()
+    words = shlex.split(_unit_value(service, "ExecStart"))
+    assert words[0].endswith("/bin/sensex")
+    _parse_cli(["sensex", *words[1:]])
+    assert _unit_value((SYSTEMD / "sensex-daily.timer").read_text(), "OnCalendar") == "Mon..Fri 18:30 Asia/Kolkata"
+    if shutil.which("systemd-analyze") is None:
+        pytest.skip("systemd-analyze is not installed: the unit files were not verified")
+    # The units as installed on this machine: this venv's `sensex`, this user.
+    installed = service.replace(words[0], str(Path(sys.executable).with_name("sensex")))
+    installed = installed.replace("User=sensex", f"User={getpass.getuser()}")
+    (tmp_path / "sensex-daily.service").write_text(installed)
+    shutil.copy(SYSTEMD / "sensex-daily.timer", tmp_path)
+    result = subprocess.run(["systemd-analyze", "verify", str(tmp_path / "sensex-daily.service"),
+                             str(tmp_path / "sensex-daily.timer")], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and result.stderr.strip() == "", result.stderr
+    calendar = subprocess.run(["systemd-analyze", "calendar", "Mon..Fri 18:30 Asia/Kolkata"], capture_output=True,
+                              text=True, timeout=60)
+    assert calendar.returncode == 0 and "13:00:00 UTC" in calendar.stdout  # the cron line's 13:00 UTC
+
+
+def test_cron_line_is_weekdays_after_the_close_and_a_real_command():
+    [line] = [line for line in CRON.read_text().splitlines() if line.strip() and not line.startswith("#")]
+    minute, hour, day, month, weekday, *command = line.split()
+    assert (minute, hour, day, month, weekday) == ("0", "13", "*", "*", "1-5")  # 13:00 UTC = 18:30 IST
+    words = shlex.split(" ".join(command).split(">>")[0])
+    assignments = [w for w in words if re.fullmatch(r"[A-Z_]+=\S*", w)]
+    assert {a.split("=")[0] for a in assignments} <= SENSEX_ENV
+    program = words[len(assignments):]
+    assert program[0].endswith("/bin/sensex")
+    _parse_cli(["sensex", *program[1:]])
