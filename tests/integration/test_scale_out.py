@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -72,13 +73,17 @@ def compose_mlflow(compose, postgres_database, tmp_path):
     env = {**os.environ, **{k: _with_defaults(v) for k, v in service["environment"].items()},
            "MLFLOW_BACKEND_STORE_URI": postgres_database,
            "MLFLOW_ARTIFACTS_DESTINATION": (tmp_path / "mlartifacts").as_uri()}
+    # Its allow-list with compose's port 5000 mapped to the port this server listens on.
+    env["MLFLOW_SERVER_ALLOWED_HOSTS"] = env["MLFLOW_SERVER_ALLOWED_HOSTS"].replace(":5000", f":{port}")
     # `mlflow` is the venv's console script, as in the image.
     command = [os.path.join(os.path.dirname(sys.executable), service["command"][0]), *service["command"][1:]]
+    # Its own session, so the uvicorn workers it forks are stopped with it.
     process = subprocess.Popen(_bind(command, "127.0.0.1", port), env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, text=True)
+                               stderr=subprocess.PIPE, text=True, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 180
+        # A fresh PostgreSQL database runs MLflow's migrations first: slow on a busy 2-core machine.
+        deadline = time.monotonic() + 420
         while True:
             if process.poll() is not None:
                 pytest.fail(f"mlflow server exited: {process.stderr.read()[-2000:]}")
@@ -88,24 +93,28 @@ def compose_mlflow(compose, postgres_database, tmp_path):
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
-                pytest.fail("mlflow server did not answer /health within 180 s")
+                pytest.fail("mlflow server did not answer /health within 420 s")
             time.sleep(0.5)
-        yield url
+        yield url, port
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
 
 
 def test_compose_topology_runs_without_docker(compose, compose_mlflow, tmp_path, universe):
     redis_client = _redis_or_skip()
-    url = compose_mlflow
+    url, port = compose_mlflow
     # The API containers reach the server as http://mlflow:5000; MLflow 3 refuses unknown Host headers,
-    # which is why compose lists them. This is the Host header they send:
+    # which is why compose lists them. This is the Host header they send (port mapped):
     as_in_compose = httpx.post(f"{url}/api/2.0/mlflow/experiments/search", json={"max_results": 1},
-                               headers={"Host": "mlflow:5000"}, timeout=10)
+                               headers={"Host": f"mlflow:{port}"}, timeout=10)
     assert as_in_compose.status_code == 200, as_in_compose.text
     stranger = httpx.post(f"{url}/api/2.0/mlflow/experiments/search", json={"max_results": 1},
-                          headers={"Host": "elsewhere.example:5000"}, timeout=10)
+                          headers={"Host": f"elsewhere.example:{port}"}, timeout=10)
     assert stranger.status_code >= 400  # the allow-list is what lets `mlflow:5000` in
 
     # Bootstrap (as the compose `bootstrap` service does): data, a model, the registry, on the server.
