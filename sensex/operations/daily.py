@@ -8,7 +8,7 @@ then forecasts the next session. Alerts go out as `alerts.yaml` says.
 - Idempotent: every run appends one record to `$SENSEX_HOME/logs/daily.json` (JSON Lines) with the
   session, what it did and which steps are done. A run for a session that already has an `ok`
   record changes nothing and says so; after a failed run, the next one redoes only what is not done.
-- One at a time: a run holds an exclusive lock on `$SENSEX_HOME/daily.lock`. A second run started
+- One at a time: a run holds an exclusive lock on `$SENSEX_HOME/locks/daily.lock`. A second run started
   meanwhile does not wait: it exits 0 saying which process holds the lock (the holder does the
   day's work), unless the holder has held it for more than `HUNG_AFTER`: then it reports a failure.
 - Nothing on a day that is not a BSE session (weekends, holidays, from `sensex.calendar`).
@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 DAILY_LOG = "daily.json"
 DAILY_CONFIG = "daily.yaml"
-LOCK_FILE = "daily.lock"
+LOCK_FILE = "locks/daily.lock"  # beside the promotion lock
 HUNG_AFTER = timedelta(hours=6)
 # `--date D` runs as if at this time (IST) on D: after the close, once the daily bar exists.
 AFTER_CLOSE = clock_time(18, 0)

@@ -56,7 +56,7 @@ def _alerts_file(home, hook, rules):
 
 def _files(settings):
     return {p.relative_to(settings.home): p.read_bytes() for p in settings.home.rglob("*")
-            if p.is_file() and "mlartifacts" not in p.parts and p.name != LOCK_FILE}
+            if p.is_file() and "mlartifacts" not in p.parts and p != settings.home / LOCK_FILE}
 
 
 @pytest.mark.slow
@@ -122,7 +122,7 @@ def _hold_lock(home, since: datetime | None = None) -> subprocess.Popen:
         "print('held', flush=True)\n"
         "sys.stdin.read()\n"
     )
-    home.mkdir(parents=True, exist_ok=True)
+    (home / LOCK_FILE).parent.mkdir(parents=True, exist_ok=True)
     holder = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "held"
     return holder
