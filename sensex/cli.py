@@ -236,6 +236,20 @@ def predict(as_of: str | None = typer.Option(None, "--as-of", help="Forecast fro
 
 
 @app.command()
+def daily(alerts: str | None = typer.Option(None, "--alerts", help="Alerts file (default: $SENSEX_HOME/alerts.yaml when it exists)."),
+          date: str | None = typer.Option(None, "--date", help="Run for this date as if after its close (default: now, IST)."),
+          as_json: bool = JsonOption):
+    """The cron job for one trading day: update, outcomes, drift, retrain when due, forecast, alerts."""
+    from sensex.errors import DailyJobFailed
+    from sensex.operations.daily import render, run_daily
+
+    summary = run_daily(get_settings(), alerts_path=alerts, day=date)
+    _emit(summary, as_json, render(summary))
+    if summary["status"] == "failed":
+        raise DailyJobFailed(summary["message"])
+
+
+@app.command()
 def serve(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000), workers: int = typer.Option(1)):
     """Run the REST API (FastAPI on uvicorn)."""
     import uvicorn

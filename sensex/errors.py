@@ -60,3 +60,16 @@ class RegistryBusy(SensexError):
     """Another promotion or rollback holds the registry lock."""
 
     http_status = 409
+
+
+class AlertDeliveryError(SensexError):
+    """An alert could not be delivered (webhook down or refusing, SMTP server unreachable)."""
+
+    http_status = 502
+
+
+class DailyJobFailed(SensexError):
+    """A step of `sensex daily` failed (its JSON summary on stdout says which); exit 1, not 2."""
+
+    exit_code = 1
+    http_status = 500
