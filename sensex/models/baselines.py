@@ -7,6 +7,9 @@
 - gbm: gradient-boosted trees on the latest session's features: every stock indicator averaged
   over the members available that day, plus the market context. It sees what the network sees
   on the window's last session, without the history or the member axis.
+- sp500_rule (pre-open mode only, `sp500_rule_predictions`): calls UP when the S&P 500 rose on
+  its last session known before BSE opens; its probabilities are the training window's
+  frequencies of UP after an S&P 500 rise and after a fall. The pre-open mode must beat it.
 
 Each is fit on the training rows alone; nothing here looks at an evaluation row's label.
 """
@@ -118,4 +121,29 @@ def baseline_predictions(
         else:
             p = np.full(n, up_share)
         out["gbm"][segment] = (p, (p >= 0.5).astype(int))
+    return out
+
+
+def sp500_rule_predictions(
+    sp500_last_ret: np.ndarray, label: np.ndarray, train_rows: np.ndarray, eval_rows: dict[str, np.ndarray]
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """{segment: (probability, decision)} of the rule "UP when the S&P 500 rose on its last session".
+
+    `sp500_last_ret` (D,) is the pre-open feature of that name (`features.overnight`); `label`
+    the panel's. Where no S&P 500 session is known the rule has nothing to say: it gives the
+    training UP share and calls it like always-UP would.
+    """
+    sp500_last_ret = np.asarray(sp500_last_ret, dtype=np.float64)
+    y_train = np.asarray(label, dtype=np.float64)[train_rows]
+    up_share = float(np.mean(y_train))
+    rose, known = sp500_last_ret > 0, np.isfinite(sp500_last_ret)
+    after_rise = rose[train_rows] & known[train_rows]
+    after_fall = ~rose[train_rows] & known[train_rows]
+    p_after_rise = float(np.mean(y_train[after_rise])) if after_rise.any() else up_share
+    p_after_fall = float(np.mean(y_train[after_fall])) if after_fall.any() else up_share
+    out = {}
+    for segment, rows in eval_rows.items():
+        p = np.where(known[rows], np.where(rose[rows], p_after_rise, p_after_fall), up_share)
+        decision = np.where(known[rows], rose[rows], up_share >= 0.5).astype(int)
+        out[segment] = (p, decision)
     return out

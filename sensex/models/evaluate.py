@@ -176,3 +176,17 @@ def score(bundle, panel, start: str, end: str, chunk: int = 256) -> EvalReport:
         baselines={name: {k: v for k, v in classification_metrics(y, *seg["eval"]).items() if k in summary}
                    for name, seg in baselines.items()},
     )
+
+
+def metrics_after_open(
+    after_open: np.ndarray, rows: np.ndarray, p: np.ndarray, decision: np.ndarray | None = None, seed: int = 0
+) -> dict:
+    """The same probabilities scored against the move after the open (`features.labels.after_open_label`).
+
+    `p` (and `decision`) belong to `rows`; rows whose after-open label is unknown are left out.
+    """
+    label = np.asarray(after_open, dtype=np.float64)[np.asarray(rows)]
+    known = np.isfinite(label)
+    p = np.asarray(p, dtype=np.float64)[known]
+    chosen = None if decision is None else np.asarray(decision)[known]
+    return report(label[known].astype(int), p, chosen, seed=seed)
