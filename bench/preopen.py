@@ -31,7 +31,7 @@ from sensex.features.labels import after_open_label
 from sensex.features.overnight import OVERNIGHT_FEATURE_NAMES, overnight_features
 from sensex.models.baselines import sp500_rule_predictions
 from sensex.models.evaluate import metrics_after_open, paired_difference, report
-from sensex.sources.csv import load_directory
+from sensex.sources.csvfiles import load_directory
 from sensex.universe import load_universe
 
 REPO = Path(__file__).resolve().parents[1]

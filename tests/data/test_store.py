@@ -59,7 +59,8 @@ def test_update_is_incremental_and_a_second_run_adds_nothing(home, universe):
     later = update_store(
         home, universe, "synthetic", end="2021-07-31", yahoo_reachable=lambda: False
     )
-    assert later["rows_added"] == 31 * 21 and later["last_date"] == "2021-07-30"
+    # 30 members and the index on 21 BSE sessions, the S&P 500 on July's 21 NYSE sessions.
+    assert later["rows_added"] == 31 * 21 + 21 and later["last_date"] == "2021-07-30"
 
 
 def test_auto_offline_keeps_a_real_store_as_it_is(home, universe, market):
