@@ -25,10 +25,14 @@ has, so they may be stale; callers that forecast must refuse such a row and say 
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 
 from sensex import calendar, context
+from sensex.errors import DataError
+from sensex.features.build import Panel
 
 OVERNIGHT_FEATURE_NAMES = [
     "sp500_overnight_ret", "sp500_overnight_z", "sp500_last_ret", "sp500_ret_5", "sp500_realized_vol_20",
@@ -130,4 +134,28 @@ def sp500_gap_reason(row: pd.Series) -> str | None:
         f"The pre-open forecast for {pd.Timestamp(row['target_date']).date()} needs the S&P 500 close of"
         f" {needed.date()} (and the one before BSE's previous close), but {have}: run `sensex data update`"
         " to fetch ^GSPC, or use the close mode."
+    )
+
+
+def add_overnight(panel: Panel, ohlcv: pd.DataFrame) -> Panel:
+    """The pre-open panel: the market context gains OVERNIGHT_FEATURE_NAMES (the same for every
+    member, like the rest of it), `panel.overnight` keeps the per-session detail, and sessions
+    whose S&P 500 closes are incomplete lose their label: a pre-open model neither learns from
+    nor is scored on a row it could not have been given.
+
+    `ohlcv` is the store's frame (the S&P 500 rows are picked out of it). Raises DataError when
+    it holds no S&P 500 row at all.
+    """
+    sp500 = ohlcv[ohlcv["symbol"] == context.SP500.symbol]
+    if sp500.empty:
+        raise DataError(
+            f"The pre-open mode needs the {context.SP500.name} ({context.SP500.yahoo}) in the store: run"
+            f" `sensex data update` (with --source csv, put {context.SP500.file_names[0]} beside the member files)."
+        )
+    features = overnight_features(sp500, panel.dates)
+    market = np.column_stack([panel.market, features[OVERNIGHT_FEATURE_NAMES].to_numpy()])  # (D, M + K)
+    label = np.where(features["sp500_complete"].to_numpy(), panel.label, np.nan)
+    return dataclasses.replace(
+        panel, market=market, label=label, overnight=features,
+        market_feature_names=[*panel.market_feature_names, *OVERNIGHT_FEATURE_NAMES],
     )

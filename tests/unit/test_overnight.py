@@ -155,3 +155,36 @@ def test_no_sp500_at_all_gives_nan_and_a_reason():
     out = overnight_features(pd.DataFrame({"date": pd.to_datetime([]), "close": []}), bse)
     assert out[OVERNIGHT_FEATURE_NAMES].isna().all().all() and not out["sp500_complete"].any()
     assert "no S&P 500 close at all" in sp500_gap_reason(out.iloc[-1])
+
+
+def test_the_preopen_panel_adds_the_features_as_market_context(sp500_market, universe):
+    from sensex.errors import DataError
+    from sensex.features.build import build_panel
+    from sensex.features.overnight import add_overnight
+
+    panel = build_panel(sp500_market, universe)
+    pre = add_overnight(panel, sp500_market)
+    n = len(panel.market_feature_names)
+    assert pre.market_feature_names == panel.market_feature_names + OVERNIGHT_FEATURE_NAMES
+    np.testing.assert_array_equal(pre.market[:, :n], panel.market)
+    expected = overnight_features(sp500_market[sp500_market["symbol"] == context.SP500.symbol], panel.dates)
+    np.testing.assert_array_equal(pre.market[:, n:], expected[OVERNIGHT_FEATURE_NAMES].to_numpy())
+    assert pre.overnight is not None and pre.overnight.index.equals(panel.dates)
+    np.testing.assert_array_equal(pre.stock, panel.stock)
+    with pytest.raises(DataError, match="sensex data update"):
+        add_overnight(panel, sp500_market[sp500_market["symbol"] != context.SP500.symbol])
+
+
+def test_rows_without_their_sp500_closes_lose_their_label(sp500_market, universe):
+    from sensex.features.build import build_panel
+    from sensex.features.overnight import add_overnight
+
+    gap = (sp500_market["symbol"] == context.SP500.symbol) & (sp500_market["date"] == "2020-06-10")
+    panel = build_panel(sp500_market, universe)
+    full = add_overnight(panel, sp500_market)
+    # The first session: no S&P 500 close was known at BSE's close (the data starts that day).
+    assert np.isfinite(panel.label[0]) and np.isnan(full.label[0]) and np.isfinite(full.label[1:-1]).all()
+    pre = add_overnight(panel, sp500_market[~gap])
+    lost = panel.dates[np.isfinite(full.label) & ~np.isfinite(pre.label)]
+    # The close of 06-10 is known before BSE opens on 06-11 and at BSE's close on 06-11.
+    assert list(lost) == [pd.Timestamp("2020-06-10"), pd.Timestamp("2020-06-11")]
