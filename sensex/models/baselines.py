@@ -29,6 +29,7 @@ from threadpoolctl import threadpool_limits
 from sensex.features.build import Panel
 
 BASELINES = ("always_up", "prev_day", "logreg", "gbm")
+SP500_RULE_FEATURE = "sp500_last_ret"  # `features.overnight`: present in pre-open panels only
 # Modest on purpose: about 5,000 noisy daily rows support shallow trees and few rounds.
 GBM_PARAMS = {
     "max_iter": 150, "learning_rate": 0.03, "max_depth": 3, "min_samples_leaf": 80,
@@ -107,6 +108,11 @@ def baseline_predictions(
     timings["gbm"] = time.perf_counter() - started
 
     out: dict[str, dict] = {name: {} for name in BASELINES}
+    if SP500_RULE_FEATURE in panel.market_feature_names:  # a pre-open panel: its own baseline too
+        started = time.perf_counter()
+        last_ret = panel.market[:, panel.market_feature_names.index(SP500_RULE_FEATURE)]
+        out["sp500_rule"] = sp500_rule_predictions(last_ret, panel.label, train_rows, eval_rows)
+        timings["sp500_rule"] = time.perf_counter() - started
     for segment, rows in eval_rows.items():
         n = len(rows)
         out["always_up"][segment] = (np.full(n, up_share), np.ones(n, dtype=int))

@@ -95,3 +95,23 @@ def test_sp500_rule_ignores_labels_outside_training():
     b = sp500_rule_predictions(last_ret, flipped, np.arange(100), rows)["test"]
     np.testing.assert_array_equal(a[0], b[0])
     np.testing.assert_array_equal(a[1], (last_ret[100:] > 0).astype(int))
+
+
+def test_a_preopen_panel_adds_the_sp500_rule(universe):
+    from sensex.features.overnight import add_overnight
+    from sensex.models.baselines import sp500_rule_predictions
+    from sensex.sources import synthetic
+
+    market = synthetic.generate(universe, "2016-01-01", "2021-12-31", with_context=True)
+    panel = add_overnight(build_panel(market, universe), market)
+    labelled = np.flatnonzero(np.isfinite(panel.label))
+    train, evaluation = labelled[300:800], {"test": labelled[800:]}
+    out = baseline_predictions(panel, train, evaluation)
+    assert tuple(out) == (*BASELINES, "sp500_rule")
+    last_ret = panel.market[:, panel.market_feature_names.index("sp500_last_ret")]
+    expected = sp500_rule_predictions(last_ret, panel.label, train, evaluation)["test"]
+    np.testing.assert_array_equal(out["sp500_rule"]["test"][1], expected[1])
+    # On the synthetic market the S&P 500's last session carries information about the next close
+    # (about 59% right against 52% UP days over 2005-2021; here on about 650 sessions).
+    y = panel.label[evaluation["test"]]
+    assert np.mean(out["sp500_rule"]["test"][1] == y) > max(np.mean(y), 1 - np.mean(y)) + 0.02
