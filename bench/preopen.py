@@ -27,9 +27,10 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sensex import context, quality
+from sensex.features.build import build_panel
 from sensex.features.labels import after_open_label
-from sensex.features.overnight import OVERNIGHT_FEATURE_NAMES, overnight_features
-from sensex.models.baselines import sp500_rule_predictions
+from sensex.features.overnight import OVERNIGHT_FEATURE_NAMES, add_overnight, overnight_features
+from sensex.models.baselines import baseline_predictions, sp500_rule_predictions
 from sensex.models.evaluate import metrics_after_open, paired_difference, report
 from sensex.sources.csvfiles import load_directory
 from sensex.universe import load_universe
@@ -43,11 +44,15 @@ TEST = ("2019-01-01", "2021-12-31")
 LAGS = 10
 
 
-def _index_rows(real_dir: Path) -> pd.DataFrame:
+def _stored_rows(real_dir: Path) -> pd.DataFrame:
+    """Members and index through the project's CSV source and repair (what the store would hold)."""
     universe = load_universe()
-    imported = load_directory(real_dir, universe)
-    rows = quality.repair(imported.frame, universe.index_symbol)
-    return rows[rows["symbol"] == universe.index_symbol].sort_values("date").reset_index(drop=True)
+    return quality.repair(load_directory(real_dir, universe).frame, universe.index_symbol)
+
+
+def _index_rows(rows: pd.DataFrame) -> pd.DataFrame:
+    index_symbol = load_universe().index_symbol
+    return rows[rows["symbol"] == index_symbol].sort_values("date").reset_index(drop=True)
 
 
 def _sp500_rows(global_dir: Path) -> pd.DataFrame:
@@ -78,6 +83,26 @@ def _cell(metrics: dict, key: str) -> str:
     return f"{metrics[key]:.3f} [{low:.3f}, {high:.3f}]"
 
 
+def _project_baselines(stored: pd.DataFrame, sp500: pd.DataFrame) -> dict:
+    """`baseline_predictions` on the pre-open panel (gbm then sees the overnight features too)."""
+    universe = load_universe()
+    frame = pd.concat([stored, sp500.assign(open=np.nan, high=np.nan, low=np.nan, adj_close=np.nan, volume=np.nan)])
+    panel = add_overnight(build_panel(stored, universe), frame)
+    after_open = after_open_label(panel.index_open, panel.index_close)
+    positions = np.arange(len(panel.dates))
+    labelled = np.isfinite(panel.label)
+    fit = positions[labelled & (panel.dates >= FIT[0]) & (panel.dates <= FIT[1])]
+    test = positions[labelled & (panel.dates >= TEST[0]) & (panel.dates <= TEST[1])]
+    out = {}
+    for name, segments in baseline_predictions(panel, fit, {"test": test}).items():
+        p, decision = segments["test"]
+        out[name] = {
+            "close_to_close": _brief(report(panel.label[test].astype(int), p, decision)),
+            "after_open": _brief(metrics_after_open(after_open, test, p, decision)),
+        }
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(REAL), help="directory of the real SENSEX CSV files")
@@ -88,7 +113,8 @@ def main() -> int:
         print(f"Needs {real_dir}/BSESN.csv and {global_dir}/GSPC.csv: they are absent, nothing measured.")
         return 1
 
-    index = _index_rows(real_dir)
+    stored = _stored_rows(real_dir)
+    index = _index_rows(stored)
     sp500 = _sp500_rows(global_dir)
     dates = pd.DatetimeIndex(index["date"])
     close, open_ = index["close"].to_numpy(np.float64), index["open"].to_numpy(np.float64)
@@ -139,6 +165,12 @@ def main() -> int:
             print(f"{name:<20} {_cell(metrics, 'accuracy'):<24} {_cell(metrics, 'auc'):<24} {_cell(metrics, 'brier'):<24}")
     for label_name, (diff, low, high) in result["paired_auc_vs_sp500_rule"].items():
         print(f"AUC(logreg_lags_sp500) - AUC(sp500_rule), {label_name}: {diff:+.3f} [{low:+.3f}, {high:+.3f}]")
+    result["project_baselines"] = _project_baselines(stored, sp500)
+    print("\nThe project's baselines on the pre-open panel (members' indicators + market context +"
+          " overnight S&P 500), test AUC: close-to-close / after the open")
+    for name, scores in result["project_baselines"].items():
+        print(f"{name:<20} {scores['close_to_close']['auc']:.3f} / {scores['after_open']['auc']:.3f}"
+              f"   (accuracy {scores['close_to_close']['accuracy']:.3f} / {scores['after_open']['accuracy']:.3f})")
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / "preopen.json"
     out.write_text(json.dumps(result, indent=1, default=str))
