@@ -26,8 +26,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from sensex import context, quality
+from sensex import context
 from sensex.features.build import build_panel
+from sensex.features.dataset import repair
 from sensex.features.labels import after_open_label
 from sensex.features.overnight import OVERNIGHT_FEATURE_NAMES, add_overnight, overnight_features
 from sensex.models.baselines import baseline_predictions, sp500_rule_predictions
@@ -47,7 +48,7 @@ LAGS = 10
 def _stored_rows(real_dir: Path) -> pd.DataFrame:
     """Members and index through the project's CSV source and repair (what the store would hold)."""
     universe = load_universe()
-    return quality.repair(load_directory(real_dir, universe).frame, universe.index_symbol)
+    return repair(load_directory(real_dir, universe).frame, universe.index_symbol)
 
 
 def _index_rows(rows: pd.DataFrame) -> pd.DataFrame:
