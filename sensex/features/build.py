@@ -42,6 +42,7 @@ class Panel:
     # Pre-open mode only (`features.overnight.add_overnight`): per session the target date, the
     # last S&P 500 session used and whether the S&P 500 closes it needs are all stored.
     overnight: pd.DataFrame | None = None
+    mode: str = "close"  # `sensex.modes`: when a forecast from this panel is issued
 
 
 def _series(rows: pd.DataFrame) -> dict[str, np.ndarray]:

@@ -11,11 +11,14 @@ from __future__ import annotations
 import numpy as np
 
 
-def after_open_label(index_open: np.ndarray, index_close: np.ndarray) -> np.ndarray:
+def after_open_label(index_open: np.ndarray | None, index_close: np.ndarray) -> np.ndarray:
     """(D,) 1.0 when session t + 1 closes above its open, 0.0 when not, NaN on the last session
-    and where either price of t + 1 is missing. Row t lines up with the label of `build_panel`."""
-    index_open = np.asarray(index_open, dtype=np.float64)
+    and where either price of t + 1 is missing (all NaN when no open is known at all). Row t
+    lines up with the label of `build_panel`."""
     index_close = np.asarray(index_close, dtype=np.float64)
+    if index_open is None:
+        return np.full(len(index_close), np.nan)
+    index_open = np.asarray(index_open, dtype=np.float64)
     label = np.full(len(index_close), np.nan)
     next_open, next_close = index_open[1:], index_close[1:]
     known = np.isfinite(next_open) & np.isfinite(next_close) & (next_open > 0)

@@ -156,6 +156,6 @@ def add_overnight(panel: Panel, ohlcv: pd.DataFrame) -> Panel:
     market = np.column_stack([panel.market, features[OVERNIGHT_FEATURE_NAMES].to_numpy()])  # (D, M + K)
     label = np.where(features["sp500_complete"].to_numpy(), panel.label, np.nan)
     return dataclasses.replace(
-        panel, market=market, label=label, overnight=features,
+        panel, market=market, label=label, overnight=features, mode="preopen",
         market_feature_names=[*panel.market_feature_names, *OVERNIGHT_FEATURE_NAMES],
     )
