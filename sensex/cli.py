@@ -82,6 +82,9 @@ def data_status(universe: str | None = typer.Option(None), as_json: bool = JsonO
     ]
     if report.get("calendar", {}).get("message"):
         lines.append(report["calendar"]["message"])
+    for entry in report.get("context", {}).values():
+        lines.append(f"{entry['name']} ({entry['yahoo']}, {entry['calendar']}): last {entry['last'] or 'none'};"
+                     f" {'pre-open forecasts ready' if entry['pre_open_ready'] else entry['reason']}")
     for symbol, detail in report["symbols"].items():
         for issue in detail.get("issues", []):
             lines.append(f"  {symbol}: {issue['kind']} x{issue['count']} ({issue['first']} .. {issue['last']})")
