@@ -25,6 +25,7 @@ app.add_typer(data_app, name="data")
 app.add_typer(registry_app, name="registry")
 
 JsonOption = typer.Option(False, "--json", help="Print one JSON object on stdout.")
+ModeOption = typer.Option("close", "--mode", help="close (after BSE's close) | preopen (before BSE opens, with the overnight S&P 500)")
 
 
 def _emit(payload: dict, as_json: bool, human: str) -> None:
@@ -81,6 +82,9 @@ def data_status(universe: str | None = typer.Option(None), as_json: bool = JsonO
     ]
     if report.get("calendar", {}).get("message"):
         lines.append(report["calendar"]["message"])
+    for entry in report.get("context", {}).values():
+        lines.append(f"{entry['name']} ({entry['yahoo']}, {entry['calendar']}): last {entry['last'] or 'none'};"
+                     f" {'pre-open forecasts ready' if entry['pre_open_ready'] else entry['reason']}")
     for symbol, detail in report["symbols"].items():
         for issue in detail.get("issues", []):
             lines.append(f"  {symbol}: {issue['kind']} x{issue['count']} ({issue['first']} .. {issue['last']})")
@@ -95,21 +99,24 @@ def train(
     valid_end: str | None = typer.Option(None, "--valid-end"),
     test_end: str | None = typer.Option(None, "--test-end"),
     universe: str | None = typer.Option(None),
+    mode: str = ModeOption,
     as_json: bool = JsonOption,
 ):
     """Train and evaluate a model; log the run to MLflow."""
     from sensex import commands
 
-    result = commands.train(get_settings(), preset, model, train_end, valid_end, test_end, universe)
+    result = commands.train(get_settings(), preset, model, train_end, valid_end, test_end, universe, mode)
     m = result["metrics"]
     lines = [
-        f"Run {result['run_id']} ({result['model']}, {result['preset']}, {result['seconds']} s)"
+        f"Run {result['run_id']} ({result['model']}, {result['mode']} mode, {result['preset']}, {result['seconds']} s)"
         f"{' on SYNTHETIC data' if result['synthetic'] else ''}; test {result['segments']['test'][0]}..{result['segments']['test'][1]} (n={m['test_n']}, UP share {m['test_up_share']:.3f})",
         f"  {'model':<10} accuracy {m['test_accuracy']:.3f}  AUC {m['test_auc']:.3f}  Brier {m['test_brier']:.4f}",
     ]
     for name, b in result["baselines"].items():
         lines.append(f"  {name:<10} accuracy {b['accuracy']:.3f}  AUC {b['auc']:.3f}  Brier {b['brier']:.4f}")
-    lines.append("Next: `sensex registry setup` registers it and promotes the best version that passes the gate.")
+    lines.append(_after_open_line(result["metrics_after_open"]))
+    flag = "" if result["mode"] == "close" else f" --mode {result['mode']}"
+    lines.append(f"Next: `sensex registry setup{flag}` registers it and promotes the best version that passes the gate.")
     _emit(result, as_json, "\n".join(lines))
 
 
@@ -123,34 +130,42 @@ def evaluate(
     preset: str = typer.Option("walkforward", help="Config for --walk-forward (quick, full, walkforward or a YAML file)."),
     model: str = typer.Option("convlstm", help="Network for --walk-forward: convlstm | lstm"),
     refit_months: int | None = typer.Option(None, "--refit-months", help="Block length for --walk-forward (default from the preset)."),
+    mode: str = ModeOption,
     as_json: bool = JsonOption,
 ):
     """Score a trained model on any stored range, or walk forward over it, beside the baselines."""
     from sensex import commands
 
     if walk_forward:
-        result = commands.walk_forward(get_settings(), start, end, preset, model, refit_months)
+        result = commands.walk_forward(get_settings(), start, end, preset, model, refit_months, mode=mode)
         head = (f"Walk-forward {result['model']} ({result['preset']}, refit every {result['refit_months']} months)"
                 f" on {result['start']}..{result['end']} (n={result['n']}){' on SYNTHETIC data' if result['synthetic'] else ''}, run {result['run_id']}")
     else:
-        result = commands.evaluate(get_settings(), start, end, run_id, version)
-        head = (f"Run {result['run_id']} on {result['start']}..{result['end']} (n={result['n']},"
+        result = commands.evaluate(get_settings(), start, end, run_id, version, mode)
+        head = (f"Run {result['run_id']} ({result['mode']} mode) on {result['start']}..{result['end']} (n={result['n']},"
                 f" {result['overlaps_training_rows']} rows inside its training window)")
     m = result["metrics"]
     lines = [head, f"  {'model':<10} accuracy {m['accuracy']:.3f}  AUC {m['auc']:.3f}  Brier {m['brier']:.4f}"]
     for name, b in result["baselines"].items():
         lines.append(f"  {name:<10} accuracy {b['accuracy']:.3f}  AUC {b['auc']:.3f}  Brier {b['brier']:.4f}")
+    if "metrics_after_open" in result:
+        lines.append(_after_open_line(result["metrics_after_open"]))
     _emit(result, as_json, "\n".join(lines))
+
+
+def _after_open_line(m: dict) -> str:
+    return (f"  after the open (close > open of the target session): accuracy {m['accuracy']:.3f}"
+            f"  AUC {m['auc']:.3f}  Brier {m['brier']:.4f}")
 
 
 GateOption = typer.Option("quick", "--preset", help="Config whose `promotion` section is the gate (quick, full or a YAML file).")
 
 
-def _registry(preset: str = "quick"):
+def _registry(preset: str = "quick", mode: str = "close"):
     from sensex.config import load_config
     from sensex.serving.model_registry import ModelRegistry
 
-    return ModelRegistry(get_settings(), promotion=load_config(preset).promotion)
+    return ModelRegistry(get_settings(), promotion=load_config(preset).promotion, mode=mode)
 
 
 def _version_line(v: dict) -> str:
@@ -160,38 +175,38 @@ def _version_line(v: dict) -> str:
 
 
 @registry_app.command("setup")
-def registry_setup(preset: str = GateOption, as_json: bool = JsonOption):
+def registry_setup(preset: str = GateOption, mode: str = ModeOption, as_json: bool = JsonOption):
     """Register new runs and promote the best version that passes the gate."""
-    result = _registry(preset).setup_automated_promotion()
+    result = _registry(preset, mode).setup_automated_promotion()
     _emit(result, as_json, f"{'Promoted' if result['promoted'] else 'Kept'}: {_version_line(result)} ({result['reason']})")
 
 
 @registry_app.command("list")
-def registry_list(as_json: bool = JsonOption):
+def registry_list(mode: str = ModeOption, as_json: bool = JsonOption):
     """All registered versions with stage and metrics."""
-    versions = _registry().list_all_versions()
+    versions = _registry(mode=mode).list_all_versions()
     _emit({"versions": versions}, as_json, "\n".join(_version_line(v) for v in versions) or "No versions registered.")
 
 
 @registry_app.command("production")
-def registry_production(as_json: bool = JsonOption):
+def registry_production(mode: str = ModeOption, as_json: bool = JsonOption):
     """The version serving forecasts."""
-    production = _registry().require_production_model()
+    production = _registry(mode=mode).require_production_model()
     _emit(production, as_json, _version_line(production))
 
 
 @registry_app.command("promote")
 def registry_promote(version: str, min_accuracy: float | None = typer.Option(None, "--min-accuracy"),
-                     preset: str = GateOption, as_json: bool = JsonOption):
+                     preset: str = GateOption, mode: str = ModeOption, as_json: bool = JsonOption):
     """Promote a version to Production if it passes the gate."""
-    result = _registry(preset).promote_model_to_production(version, min_accuracy)
+    result = _registry(preset, mode).promote_model_to_production(version, min_accuracy)
     _emit(result, as_json, f"Promoted: {_version_line(result)}")
 
 
 @registry_app.command("rollback")
-def registry_rollback(as_json: bool = JsonOption):
+def registry_rollback(mode: str = ModeOption, as_json: bool = JsonOption):
     """Put the previous production version back."""
-    result = _registry().rollback()
+    result = _registry(mode=mode).rollback()
     _emit(result, as_json, f"Rolled back: {_version_line(result)}")
 
 
@@ -210,11 +225,11 @@ def registry_doctor(as_json: bool = JsonOption):
 @registry_app.command("drift")
 def registry_drift(start: str | None = typer.Option(None, help="First session to score (default: the day after the model's test window)."),
                    end: str | None = typer.Option(None, help="Last session to score (default: the last stored one)."),
-                   as_json: bool = JsonOption):
+                   mode: str = ModeOption, as_json: bool = JsonOption):
     """Score production on sessions it has not seen and compare with its test metrics."""
     from sensex import commands
 
-    result = commands.drift(get_settings(), start, end)
+    result = commands.drift(get_settings(), start, end, mode=mode)
     changes = ", ".join(f"{k} {v['reference']:.3f} -> {v['current']:.3f}" for k, v in result["metrics"].items())
     _emit(result, as_json, f"Drift {'DETECTED in ' + ', '.join(result['drifted_metrics']) if result['drift_detected'] else 'not detected'}"
                            f" for v{result['version']} on {result['window'][0]}..{result['window'][1]} (n={result['n']}): {changes}")
@@ -222,15 +237,17 @@ def registry_drift(start: str | None = typer.Option(None, help="First session to
 
 @app.command()
 def predict(as_of: str | None = typer.Option(None, "--as-of", help="Forecast from this stored session instead of the latest."),
-            as_json: bool = JsonOption):
-    """Next-session forecast from the production model."""
+            mode: str = ModeOption, as_json: bool = JsonOption):
+    """Next-session forecast from the production model of the mode."""
     from sensex.serving.model_server import ModelServer
 
-    forecast = ModelServer(get_settings()).predict(as_of)
+    forecast = ModelServer(get_settings(), mode=mode).predict(as_of)
     human = (
         f"{'[SYNTHETIC DATA] ' if forecast['synthetic'] else ''}SENSEX {forecast['target_date']}: {forecast['direction']}"
         f" P(UP)={forecast['probability']:.3f} confidence {forecast['confidence']} risk {forecast['risk']}"
-        f" (model v{forecast['model_version']}, data to {forecast['as_of']}{', STALE' if forecast['stale'] else ''})\n{forecast['note']}"
+        f" (model v{forecast['model_version']}, {forecast['mode']} mode, data to {forecast['as_of']}"
+        f"{', S&P 500 to ' + forecast['last_sp500_session'] if forecast['last_sp500_session'] else ''}"
+        f"{', STALE' if forecast['stale'] else ''})\n{forecast['note']}"
     )
     _emit(forecast, as_json, human)
 

@@ -10,7 +10,8 @@ import pandas as pd
 
 from sensex import store
 from sensex.config import load_config
-from sensex.errors import DataError
+from sensex.errors import ConfigError, DataError
+from sensex.modes import DEFAULT_MODE, check_mode
 from sensex.settings import Settings
 from sensex.universe import load_universe
 
@@ -36,8 +37,8 @@ def data_info(settings: Settings) -> dict:
 
 def train(settings: Settings, preset: str = "quick", model: str = "convlstm",
           train_end: str | None = None, valid_end: str | None = None, test_end: str | None = None,
-          universe_path: str | None = None) -> dict:
-    """Train, evaluate and log one run to MLflow (it is registered by `registry setup`)."""
+          universe_path: str | None = None, mode: str = DEFAULT_MODE) -> dict:
+    """Train, evaluate and log one run to MLflow (it is registered by `registry setup --mode M`)."""
     from sensex import tracking
     from sensex.features.dataset import prepare
     from sensex.models.train import train_model  # torch is imported here, not before
@@ -48,15 +49,17 @@ def train(settings: Settings, preset: str = "quick", model: str = "convlstm",
     missing = sorted(set(universe.all_symbols) - set(frame["symbol"].unique()))
     if len(missing) > len(universe.symbols) // 6:
         raise DataError(f"The store lacks {len(missing)} universe members ({', '.join(missing[:6])}...): run `sensex data update` for this universe.")
-    panel = prepare(frame, universe)
+    panel = prepare(frame, universe, check_mode(mode))
     info = data_info(settings)
     with tempfile.TemporaryDirectory() as tmp:
         report = train_model(panel, config, Path(tmp) / "bundle", model, info)
         run_id = tracking.log_training_run(settings, config, report, info)
     test = report.test_summary()
+    after_open = report.evaluation["after_open"]
     return {
         "run_id": run_id,
         "model": model,
+        "mode": panel.mode,
         "preset": config.name,
         "data_source": info.get("source"),
         "synthetic": bool(info.get("synthetic")),
@@ -66,6 +69,10 @@ def train(settings: Settings, preset: str = "quick", model: str = "convlstm",
         "intervals": {f"test_{k}": v for k, v in test.get("intervals", {}).items()},
         "baselines": {name: {k: seg["test"][k] for k in ("accuracy", "auc", "brier")}
                       for name, seg in report.evaluation["baselines"].items()},
+        # The same test probabilities scored against close > open of the target session.
+        "metrics_after_open": {k: report.test_after_open()[k] for k in ("accuracy", "auc", "brier", "n", "up_share")},
+        "baselines_after_open": {name: {k: seg["test"][k] for k in ("accuracy", "auc", "brier")}
+                                 for name, seg in after_open["baselines"].items()},
         "epochs_run": report.epochs_run,
         "onnx_parity_max_abs": report.onnx_parity_max_abs,
         "seconds": report.seconds,
@@ -73,24 +80,29 @@ def train(settings: Settings, preset: str = "quick", model: str = "convlstm",
 
 
 def evaluate(settings: Settings, start: str, end: str, run_id: str | None = None,
-             version: str | None = None) -> dict:
-    """Score a trained model on any stored range, beside baselines fit on its training segment."""
+             version: str | None = None, mode: str = DEFAULT_MODE) -> dict:
+    """Score a trained model of `mode` on any stored range, beside baselines fit on its training
+    segment (for `preopen` also the S&P 500 rule), on the close-to-close label and after the open."""
     from sensex.features.dataset import load_panel
     from sensex.models.evaluate import score
     from sensex.serving.model_registry import ModelRegistry
 
-    info, bundle = ModelRegistry(settings).load(version=version, run_id=run_id)
-    result = score(bundle, load_panel(settings, load_universe()), start, end)
+    mode = check_mode(mode)
+    info, bundle = ModelRegistry(settings, mode=mode).load(version=version, run_id=run_id)
+    if bundle.meta.mode != mode:
+        raise ConfigError(f"Run {info['run_id']} is a {bundle.meta.mode} model: pass --mode {bundle.meta.mode}.")
+    result = score(bundle, load_panel(settings, load_universe(), mode=mode), start, end)
     return {"run_id": info["run_id"], "version": info.get("version"), **result.to_dict(),
             "data_source": data_info(settings).get("source")}
 
 
-def drift(settings: Settings, start: str | None = None, end: str | None = None, min_sessions: int = 20) -> dict:
-    """Score the production model on sessions it has not seen (by default: after its test window)
-    and compare with its test metrics."""
+def drift(settings: Settings, start: str | None = None, end: str | None = None, min_sessions: int = 20,
+          mode: str = DEFAULT_MODE) -> dict:
+    """Score the production model of `mode` on sessions it has not seen (by default: after its
+    test window) and compare with its test metrics."""
     from sensex.serving.model_registry import ModelRegistry
 
-    registry = ModelRegistry(settings)
+    registry = ModelRegistry(settings, mode=mode)
     production, bundle = registry.load()
     test_end = pd.Timestamp(bundle.meta.segments["test"][1])
     start = start or str((test_end + pd.Timedelta(days=1)).date())
@@ -98,18 +110,18 @@ def drift(settings: Settings, start: str | None = None, end: str | None = None, 
     advice = (f"drift needs {min_sessions} labelled sessions not seen in training (the model's test window ends"
               f" {test_end.date()}): wait for new data or pass --start/--end.")
     try:
-        current = evaluate(settings, start, end, run_id=production["run_id"])
+        current = evaluate(settings, start, end, run_id=production["run_id"], mode=registry.mode)
     except DataError as exc:
         raise DataError(f"Too few sessions from {start} to {end}: {advice}") from exc
     if current["n"] < min_sessions:
         raise DataError(f"Only {current['n']} sessions from {start} to {end}: {advice}")
-    return registry.evaluate_model_drift(current["metrics"]) | {
+    return registry.evaluate_model_drift(current["metrics"]) | {"mode": registry.mode,
         "window": [current["start"], current["end"]], "n": current["n"], "baselines": current["baselines"],
     }
 
 
 def walk_forward(settings: Settings, start: str, end: str, preset: str = "walkforward", model: str = "convlstm",
-                 refit_months: int | None = None, universe_path: str | None = None) -> dict:
+                 refit_months: int | None = None, universe_path: str | None = None, mode: str = DEFAULT_MODE) -> dict:
     """Whole-history estimate: refit every N months on everything before a block, predict the block.
     Logged to MLflow as its own run (tag evaluation=walk-forward); nothing is registered."""
     from sensex import tracking
@@ -117,13 +129,13 @@ def walk_forward(settings: Settings, start: str, end: str, preset: str = "walkfo
     from sensex.models.walkforward import walk_forward as run_walk_forward  # imports torch
 
     config = load_config(preset)
-    panel = load_panel(settings, load_universe(universe_path))
+    panel = load_panel(settings, load_universe(universe_path), mode=check_mode(mode))
     result = run_walk_forward(panel, config, start, end, kinds=(model,), refit_months=refit_months)
     summary_keys = ("accuracy", "auc", "brier", "ece", "f1", "precision", "recall")
     pooled = result["pooled"]
     info = data_info(settings)
     out = {
-        "model": model, "preset": config.name, "start": result["start"], "end": result["end"],
+        "model": model, "mode": panel.mode, "preset": config.name, "start": result["start"], "end": result["end"],
         "refit_months": result["refit_months"], "n": int(len(result["predictions"]["label"])),
         "data_source": info.get("source"), "synthetic": bool(info.get("synthetic")),
         "metrics": {k: pooled[model][k] for k in summary_keys} | {"up_share": pooled[model]["up_share"]},

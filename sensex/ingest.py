@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sensex import calendar, store
+from sensex import calendar, context, store
 from sensex.settings import Settings
 from sensex.sources.auto import KEEP_STORE, choose_source
 from sensex.universe import Universe
@@ -19,6 +19,29 @@ log = logging.getLogger(__name__)
 DEFAULT_HISTORY_START = "2010-01-01"
 OVERLAP_DAYS = 10  # refetch the last ~week so revised rows (late corrections) are caught
 REAL_SOURCES = {"yfinance", "csv"}
+CONTEXT_SYMBOLS = [series.symbol for series in context.CONTEXT_SERIES]  # stored beside the universe
+
+
+def _backfill_context(source: str, universe: Universe, base: pd.DataFrame, end, exchange: str) -> tuple[pd.DataFrame, dict]:
+    """Whole history of context series a store made before they existed lacks; the incremental
+    fetch would only bring their last few days. Problems are reported, never fatal."""
+    missing = [s for s in CONTEXT_SYMBOLS if s not in set(base["symbol"].unique())]
+    if not missing or base.empty or source not in ("yfinance", "synthetic"):
+        return store.empty_frame(), {}
+    first = base["date"].min()
+    if source == "synthetic":
+        from sensex.sources import synthetic
+
+        rows = synthetic.generate(universe, first, end, with_context=True)
+        return rows[rows["symbol"].isin(missing)], {}
+    from sensex.errors import DataSourceError
+    from sensex.sources import yahoo
+
+    try:
+        result = yahoo.fetch(universe, first, end, exchange=exchange, symbols=missing)
+    except DataSourceError as exc:
+        return store.empty_frame(), {symbol: str(exc) for symbol in missing}
+    return result.frame, result.failed
 
 
 def _fetch(source: str, universe: Universe, start, end, csv_dir, exchange: str = "BO") -> tuple[pd.DataFrame, dict]:
@@ -26,11 +49,11 @@ def _fetch(source: str, universe: Universe, start, end, csv_dir, exchange: str =
     if source == "synthetic":
         from sensex.sources import synthetic
 
-        return synthetic.generate(universe, start, end), {}
+        return synthetic.generate(universe, start, end, with_context=True), {}
     if source == "yfinance":
         from sensex.sources import yahoo
 
-        result = yahoo.fetch(universe, start, end, exchange=exchange)
+        result = yahoo.fetch(universe, start, end, exchange=exchange, symbols=[*universe.all_symbols, *CONTEXT_SYMBOLS])
         return result.frame, result.failed
     from sensex.sources import csvfiles
 
@@ -86,6 +109,10 @@ def update_store(
         else:
             fetch_start = pd.Timestamp(DEFAULT_HISTORY_START)
         fetched, problems = _fetch(choice.source, universe, fetch_start, end_ts, csv_dir, exchange)
+        if not start:
+            backfill, backfill_problems = _backfill_context(choice.source, universe, base, end_ts, exchange)
+            fetched = pd.concat([fetched, backfill], ignore_index=True) if len(backfill) else fetched
+            problems = {**problems, **backfill_problems}
         if fetched.empty and len(existing):
             log.warning("The source returned nothing: the store is kept as it was.")
         else:
@@ -114,7 +141,7 @@ def update_store(
         "rows_added": rows_added,
         "rows_revised": rows_revised,
         "replaced_store": replaced,
-        "last_date": str(existing["date"].max().date()),
+        "last_date": store.last_session(existing),
         "problems": problems,
         "quality": report,
     }

@@ -38,7 +38,8 @@ Warn only (the rows stay; they are real prices or cannot be told from real price
   with no row in the frame as given (rows that `repair` drops leave further gaps). Rows on
   dates the calendar does not list (muhurat sessions on Diwali, other special sessions) are
   not errors and are not reported. Before 1997 the calendar is weekdays, so holidays of that
-  era show up here.
+  era show up here. A context series (`sensex.context`, e.g. the S&P 500) is checked against
+  its own exchange's calendar (XNYS), on its own local dates.
 - `zero_volume_index`: index rows with volume 0.
 
 Status: `invalid` when not ready (the index is not valid, or fewer than 25 of 30 members are:
@@ -56,7 +57,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from sensex import calendar
+from sensex import calendar, context
 from sensex.schema import COLUMNS, PRICE_COLUMNS
 from sensex.universe import Universe
 
@@ -266,8 +267,11 @@ def _missing_sessions(data: pd.DataFrame, issues: dict[str, list[dict]]) -> np.n
     days = calendar.sessions(data["date"].min(), data["date"].max()).asi8
     for name, dates in data.groupby("symbol", sort=False)["date"]:
         stamps = dates.to_numpy().astype("datetime64[ns]").astype(np.int64)
-        lo, hi = np.searchsorted(days, [stamps[0], stamps[-1]])
-        window = days[lo : hi + 1]
+        own = days
+        if context.is_context(name):
+            own = context.sessions(context.get(name), dates.min(), dates.max()).asi8
+        lo, hi = np.searchsorted(own, [stamps[0], stamps[-1]])
+        window = own[lo : hi + 1]
         missing = ~np.isin(window, stamps, assume_unique=True)
         if not missing.any():
             continue
@@ -388,6 +392,37 @@ def find_issues(frame: pd.DataFrame, universe: Universe) -> dict[str, list[dict]
     return {name: issues.get(name, []) for name in names}
 
 
+def _context_entry(series: context.ContextSeries, entry: dict, usable_last: object, bse_last: object) -> dict:
+    """A context series' report: its rows and findings, and whether a pre-open forecast of the
+    BSE session after the store's last one has the close it needs. It never changes `status`:
+    the close mode does not read it."""
+    needed = None
+    if bse_last is not None and not pd.isna(bse_last):
+        needed = context.last_session_before(series, calendar.next_session(bse_last))
+    reason = None
+    if not entry["rows"]:
+        reason = (
+            f"No {series.name} ({series.yahoo}) rows are stored: pre-open forecasts need them;"
+            f" run `sensex data update` (csv: add {series.file_names[0]} to the folder)."
+        )
+    elif not entry["valid"]:
+        reason = f"The {series.name} rows are not usable ({', '.join(entry['excluded_by'])}): fetch or import {series.yahoo} again."
+    elif needed is not None and pd.Timestamp(usable_last) < needed:
+        reason = (
+            f"The {series.name} data ends on {_iso(usable_last)} but the pre-open forecast of the next BSE"
+            f" session needs its close of {_iso(needed)}: run `sensex data update`."
+        )
+    return {
+        **entry,
+        "name": series.name,
+        "yahoo": series.yahoo,
+        "calendar": series.calendar,
+        "needed_last_date": _iso(needed),
+        "pre_open_ready": reason is None,
+        "reason": reason,
+    }
+
+
 def validate_data_quality(
     frame: pd.DataFrame,
     universe: Universe,
@@ -452,6 +487,15 @@ def validate_data_quality(
         )
     if calendar_info.get("fallback") and calendar_info.get("message"):
         warnings.append(calendar_info["message"])
+    context_report = {
+        series.symbol: _context_entry(
+            series, entry(series.symbol), kept["max"].get(series.symbol), last_date
+        )
+        for series in context.CONTEXT_SERIES
+    }
+    for series_report in context_report.values():
+        if series_report["rows"] and series_report["reason"]:
+            warnings.append(series_report["reason"])  # stored but not usable: worth a warning
 
     if not readiness:
         status = "invalid"
@@ -488,6 +532,7 @@ def validate_data_quality(
             "issue_counts": issue_counts,
         },
         "symbols": symbols,
-        "unknown_symbols": sorted(s for s in given.index if s not in known),
+        "context": context_report,
+        "unknown_symbols": sorted(s for s in given.index if s not in known and not context.is_context(s)),
         "thresholds": thresholds(),
     }

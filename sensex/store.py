@@ -28,6 +28,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from sensex import context
 from sensex.errors import NoStoreError
 from sensex.processes import is_abandoned, owned_prefix
 from sensex.schema import COLUMNS, canonicalize, empty_frame
@@ -198,14 +199,31 @@ def merge(old: pd.DataFrame, new: pd.DataFrame) -> tuple[pd.DataFrame, int, int]
     return canonicalize(merged), added, revised
 
 
+def _bse_dates(frame: pd.DataFrame) -> pd.Series:
+    # Context series trade on other calendars: a US session on a BSE holiday is no BSE session.
+    return frame.loc[~frame["symbol"].isin([s.symbol for s in context.CONTEXT_SERIES]), "date"]
+
+
+def first_session(frame: pd.DataFrame) -> str | None:
+    """First BSE session stored (ISO), context series left out."""
+    first = _bse_dates(frame).min()
+    return None if pd.isna(first) else str(first.date())
+
+
+def last_session(frame: pd.DataFrame) -> str | None:
+    """Last BSE session stored (ISO), context series left out."""
+    last = _bse_dates(frame).max()
+    return None if pd.isna(last) else str(last.date())
+
+
 def _describe(frame: pd.DataFrame, source: str, extra_meta: dict | None = None) -> dict:
     return {
         "source": source,
         "synthetic": source == SYNTHETIC,
         "fetched_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "rows": len(frame),
-        "first_date": str(frame["date"].min().date()) if len(frame) else None,
-        "last_date": str(frame["date"].max().date()) if len(frame) else None,
+        "first_date": first_session(frame),
+        "last_date": last_session(frame),
         "content_hash": content_hash(frame),
         "symbols": symbol_ranges(frame),
         "write_id": uuid.uuid4().hex,

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 EXPERIMENT = "sensex-next-session-direction"
 MODEL_ARTIFACT = "model"
 MODEL_URI_TAG = "model_uri"
+MODE_TAG = "mode"  # close | preopen: which registered model the run belongs to (absent = close)
 WEIGHTS_ARTIFACT = "weights"
 RELIABILITY_PLOT = "reliability_test.png"
 SUMMARY_METRICS = ("accuracy", "auc", "brier", "f1", "precision", "recall", "ece")
@@ -68,6 +69,15 @@ def flat_metrics(evaluation: dict) -> dict[str, float]:
         for segment, report in segments.items():
             for key in SUMMARY_METRICS:
                 out[f"baseline_{baseline}_{segment}_{key}"] = float(report[key])
+    # `test_after_open_auc`, `baseline_sp500_rule_test_after_open_auc`: against close > open.
+    after_open = evaluation.get("after_open", {})
+    for segment, report in after_open.get("model", {}).items():
+        for key in SUMMARY_METRICS:
+            out[f"{segment}_after_open_{key}"] = float(report[key])
+    for baseline, segments in after_open.get("baselines", {}).items():
+        for segment, report in segments.items():
+            for key in SUMMARY_METRICS:
+                out[f"baseline_{baseline}_{segment}_after_open_{key}"] = float(report[key])
     return {k: v for k, v in out.items() if v == v}  # MLflow rejects NaN in some stores
 
 
@@ -118,6 +128,7 @@ def log_training_run(settings: Settings, config, report, data_info: dict) -> str
             "synthetic": str(bool(data_info.get("synthetic"))).lower(),
             "data_hash": data_info.get("content_hash", ""),
             "model_kind": report.model,
+            MODE_TAG: meta.mode,
         })
         with scratch_dir(settings.home, "run") as tmp:
             path = Path(tmp) / "evaluation.json"

@@ -38,6 +38,11 @@ class Panel:
     stock_feature_names: list[str]
     market_feature_names: list[str]
     index_symbol: str = INDEX_SYMBOL  # the series the label is about
+    index_open: np.ndarray | None = None  # (D,) for the after-open label (`features.labels`)
+    # Pre-open mode only (`features.overnight.add_overnight`): per session the target date, the
+    # last S&P 500 session used and whether the S&P 500 closes it needs are all stored.
+    overnight: pd.DataFrame | None = None
+    mode: str = "close"  # `sensex.modes`: when a forecast from this panel is issued
 
 
 def _series(rows: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -117,4 +122,5 @@ def build_panel(ohlcv: pd.DataFrame, universe: Universe) -> Panel:
         dates=dates, symbols=list(symbols), stock=stock, market=market, available=available,
         index_close=close, label=label, stock_feature_names=list(STOCK_FEATURE_NAMES),
         market_feature_names=list(MARKET_FEATURE_NAMES), index_symbol=universe.index_symbol,
+        index_open=index_rows["open"].to_numpy(np.float64),
     )

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from sensex import store
+from sensex import calendar, context, store
 from sensex.features.build import Panel, build_panel
+from sensex.features.overnight import add_overnight
+from sensex.modes import DEFAULT_MODE, PREOPEN, check_mode
 from sensex.quality import filler_rows, unusable_rows
 from sensex.schema import COLUMNS, INDEX_SYMBOL
 from sensex.settings import Settings
@@ -32,21 +34,37 @@ def repair(frame: pd.DataFrame, index_symbol: str = INDEX_SYMBOL) -> pd.DataFram
     return out[~(filler | missing | non_positive)].reset_index(drop=True)
 
 
-def prepare(frame: pd.DataFrame, universe: Universe) -> Panel:
-    """Repair, then build the panel: for callers that already hold the rows (tests, the benchmark)."""
-    return build_panel(repair(frame, universe.index_symbol), universe)
+def prepare(frame: pd.DataFrame, universe: Universe, mode: str = DEFAULT_MODE) -> Panel:
+    """Repair, then build the panel: for callers that already hold the rows (tests, the benchmark).
+
+    Mode `preopen` adds the overnight S&P 500 features (`features.overnight.add_overnight`).
+    """
+    mode = check_mode(mode)
+    rows = repair(frame, universe.index_symbol)
+    panel = build_panel(rows, universe)
+    return add_overnight(panel, rows) if mode == PREOPEN else panel
 
 
 def load_panel(settings: Settings, universe: Universe, end: str | pd.Timestamp | None = None,
-               sessions: int | None = None) -> Panel:
-    """The panel of the stored data up to `end` (default: everything).
+               sessions: int | None = None, mode: str = DEFAULT_MODE) -> Panel:
+    """The panel of the stored data up to `end` (default: everything), for forecasts of `mode`.
 
     `sessions` keeps only the last N index sessions (plus nothing older), which is what a
-    forecast needs: its window plus the indicators' warm-up.
+    forecast needs: its window plus the indicators' warm-up. A pre-open panel ending at `end`
+    also reads the context series' closes dated before the BSE session after `end` (a US
+    session on a BSE holiday is known at that open); the features never read a later one.
     """
-    frame = store.read(settings.store_dir, end=pd.Timestamp(end) if end is not None else None)
+    mode = check_mode(mode)
+    frame = store.read(settings.store_dir)
+    if end is not None:
+        end = pd.Timestamp(end).normalize()
+        context_rows = frame["symbol"].isin([series.symbol for series in context.CONTEXT_SERIES])
+        known = frame["date"] <= end
+        if mode == PREOPEN:
+            known |= context_rows & (frame["date"] < calendar.next_session(end))
+        frame = frame[known]
     if sessions is not None and not frame.empty:
         index_dates = frame.loc[frame["symbol"] == universe.index_symbol, "date"].drop_duplicates().sort_values()
         if len(index_dates) > sessions:
             frame = frame[frame["date"] >= index_dates.iloc[-sessions]]
-    return prepare(frame, universe)
+    return prepare(frame, universe, mode)

@@ -7,6 +7,9 @@
 - gbm: gradient-boosted trees on the latest session's features: every stock indicator averaged
   over the members available that day, plus the market context. It sees what the network sees
   on the window's last session, without the history or the member axis.
+- sp500_rule (pre-open mode only, `sp500_rule_predictions`): calls UP when the S&P 500 rose on
+  its last session known before BSE opens; its probabilities are the training window's
+  frequencies of UP after an S&P 500 rise and after a fall. The pre-open mode must beat it.
 
 Each is fit on the training rows alone; nothing here looks at an evaluation row's label.
 """
@@ -26,6 +29,7 @@ from threadpoolctl import threadpool_limits
 from sensex.features.build import Panel
 
 BASELINES = ("always_up", "prev_day", "logreg", "gbm")
+SP500_RULE_FEATURE = "sp500_last_ret"  # `features.overnight`: present in pre-open panels only
 # Modest on purpose: about 5,000 noisy daily rows support shallow trees and few rounds.
 GBM_PARAMS = {
     "max_iter": 150, "learning_rate": 0.03, "max_depth": 3, "min_samples_leaf": 80,
@@ -104,6 +108,11 @@ def baseline_predictions(
     timings["gbm"] = time.perf_counter() - started
 
     out: dict[str, dict] = {name: {} for name in BASELINES}
+    if SP500_RULE_FEATURE in panel.market_feature_names:  # a pre-open panel: its own baseline too
+        started = time.perf_counter()
+        last_ret = panel.market[:, panel.market_feature_names.index(SP500_RULE_FEATURE)]
+        out["sp500_rule"] = sp500_rule_predictions(last_ret, panel.label, train_rows, eval_rows)
+        timings["sp500_rule"] = time.perf_counter() - started
     for segment, rows in eval_rows.items():
         n = len(rows)
         out["always_up"][segment] = (np.full(n, up_share), np.ones(n, dtype=int))
@@ -118,4 +127,29 @@ def baseline_predictions(
         else:
             p = np.full(n, up_share)
         out["gbm"][segment] = (p, (p >= 0.5).astype(int))
+    return out
+
+
+def sp500_rule_predictions(
+    sp500_last_ret: np.ndarray, label: np.ndarray, train_rows: np.ndarray, eval_rows: dict[str, np.ndarray]
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """{segment: (probability, decision)} of the rule "UP when the S&P 500 rose on its last session".
+
+    `sp500_last_ret` (D,) is the pre-open feature of that name (`features.overnight`); `label`
+    the panel's. Where no S&P 500 session is known the rule has nothing to say: it gives the
+    training UP share and calls it like always-UP would.
+    """
+    sp500_last_ret = np.asarray(sp500_last_ret, dtype=np.float64)
+    y_train = np.asarray(label, dtype=np.float64)[train_rows]
+    up_share = float(np.mean(y_train))
+    rose, known = sp500_last_ret > 0, np.isfinite(sp500_last_ret)
+    after_rise = rose[train_rows] & known[train_rows]
+    after_fall = ~rose[train_rows] & known[train_rows]
+    p_after_rise = float(np.mean(y_train[after_rise])) if after_rise.any() else up_share
+    p_after_fall = float(np.mean(y_train[after_fall])) if after_fall.any() else up_share
+    out = {}
+    for segment, rows in eval_rows.items():
+        p = np.where(known[rows], np.where(rose[rows], p_after_rise, p_after_fall), up_share)
+        decision = np.where(known[rows], rose[rows], up_share >= 0.5).astype(int)
+        out[segment] = (p, decision)
     return out

@@ -71,6 +71,9 @@ class BundleMeta:
     test_intervals: dict[str, list[float]] = field(default_factory=dict)
     test_baselines: dict[str, dict[str, float]] = field(default_factory=dict)
     feature_registry: list[dict] = field(default_factory=list)
+    mode: str = "close"  # `sensex.modes`: which data the model reads (preopen: the overnight S&P 500 too)
+    # The test probabilities scored against close > open of the target session (`features.labels`).
+    test_metrics_after_open: dict[str, float] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
 
     def to_json(self) -> str:

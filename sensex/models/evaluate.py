@@ -6,7 +6,7 @@ Plain numpy (AUC by the rank-sum formula) so that the bootstrap's thousands of c
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -140,6 +140,10 @@ class EvalReport:
     metrics: dict[str, float]
     intervals: dict[str, list[float]]
     baselines: dict[str, dict[str, float]]
+    mode: str = "close"
+    # The same probabilities against close > open of the target session, model and baselines.
+    metrics_after_open: dict[str, float] = field(default_factory=dict)
+    baselines_after_open: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -150,6 +154,7 @@ def score(bundle, panel, start: str, end: str, chunk: int = 256) -> EvalReport:
     [start, end]. The baselines are refit on the model's own training window, so every figure
     stands on the same rows."""
     from sensex.errors import DataError
+    from sensex.features.labels import after_open_label
     from sensex.features.windows import make_windows, model_input
     from sensex.models.baselines import baseline_predictions
 
@@ -168,6 +173,12 @@ def score(bundle, panel, start: str, end: str, chunk: int = 256) -> EvalReport:
     metrics = classification_metrics(y, probabilities)
     baselines = baseline_predictions(panel, train_rows, {"eval": rows})
     summary = ("accuracy", "auc", "brier")
+    after_open = after_open_label(panel.index_open, panel.index_close)
+
+    def after_open_summary(p: np.ndarray, decision: np.ndarray | None = None) -> dict[str, float]:
+        scored = metrics_after_open(after_open, rows, p, decision)
+        return {k: scored[k] for k in (*summary, "n", "up_share")}
+
     return EvalReport(
         start=str(panel.dates[rows[0]].date()), end=str(panel.dates[rows[-1]].date()), n=int(len(rows)),
         overlaps_training_rows=int(in_train[rows].sum()),
@@ -175,4 +186,21 @@ def score(bundle, panel, start: str, end: str, chunk: int = 256) -> EvalReport:
         intervals=bootstrap_intervals(y, probabilities),
         baselines={name: {k: v for k, v in classification_metrics(y, *seg["eval"]).items() if k in summary}
                    for name, seg in baselines.items()},
+        mode=panel.mode,
+        metrics_after_open=after_open_summary(probabilities),
+        baselines_after_open={name: after_open_summary(*seg["eval"]) for name, seg in baselines.items()},
     )
+
+
+def metrics_after_open(
+    after_open: np.ndarray, rows: np.ndarray, p: np.ndarray, decision: np.ndarray | None = None, seed: int = 0
+) -> dict:
+    """The same probabilities scored against the move after the open (`features.labels.after_open_label`).
+
+    `p` (and `decision`) belong to `rows`; rows whose after-open label is unknown are left out.
+    """
+    label = np.asarray(after_open, dtype=np.float64)[np.asarray(rows)]
+    known = np.isfinite(label)
+    p = np.asarray(p, dtype=np.float64)[known]
+    chosen = None if decision is None else np.asarray(decision)[known]
+    return report(label[known].astype(int), p, chosen, seed=seed)

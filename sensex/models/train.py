@@ -19,12 +19,13 @@ from sensex.config import Config
 from sensex.errors import ConfigError, DataError
 from sensex.features.build import Panel
 from sensex.features.indicators import MAX_WARMUP, registry_table
+from sensex.features.labels import after_open_label
 from sensex.features.windows import Scaler, fit_scaler, make_windows, model_input, window_ends
 from sensex.models.baselines import baseline_predictions
 from sensex.models.bundle import ONNX_FILE, STATE_FILE, BundleMeta, NetworkConfig, file_sha256, write_bundle_json
 from sensex.models.calibrate import Calibration, apply_calibration, fit_platt
 from sensex.models.convlstm import NETWORKS, build_network
-from sensex.models.evaluate import report
+from sensex.models.evaluate import metrics_after_open, report
 from sensex.models.export import export_onnx, parity_gap
 
 log = logging.getLogger(__name__)
@@ -207,7 +208,9 @@ class TrainingReport:
 
     model: str
     segments: dict[str, list[str]]
-    evaluation: dict  # {"model": {segment: report}, "baselines": {name: {segment: report}}}
+    # {"model": {segment: report}, "baselines": {name: {segment: report}}, "after_open": the same
+    #  two scored against close > open of the target session}
+    evaluation: dict
     history: list[dict]
     onnx_parity_max_abs: float
     fit_seconds: float
@@ -224,6 +227,9 @@ class TrainingReport:
 
     def test_summary(self) -> dict:
         return self.evaluation["model"]["test"]
+
+    def test_after_open(self) -> dict:
+        return self.evaluation["after_open"]["model"]["test"]
 
 
 def train_model(panel: Panel, config: Config, bundle_dir: Path, model_kind: str = "convlstm",
@@ -256,6 +262,15 @@ def train_model(panel: Panel, config: Config, bundle_dir: Path, model_kind: str 
             name: report(panel.label[rows], *by_segment[name], seed)
             for name, rows in (("valid", segments.valid), ("test", segments.test))
         }
+    # The same probabilities against the move after the open: what is left to trade at 09:15.
+    after_open = after_open_label(panel.index_open, panel.index_close)
+    evaluation["after_open"] = {
+        "model": {name: metrics_after_open(after_open, rows, predictions[name]["probability"], None, seed)
+                  for name, rows in (("valid", segments.valid), ("test", segments.test))},
+        "baselines": {baseline: {name: metrics_after_open(after_open, rows, *by_segment[name], seed)
+                                 for name, rows in (("valid", segments.valid), ("test", segments.test))}
+                      for baseline, by_segment in baselines.items()},
+    }
 
     bundle_dir.mkdir(parents=True, exist_ok=True)
     weights_file = bundle_dir.parent / f"{bundle_dir.name}-{STATE_FILE}"
@@ -287,6 +302,8 @@ def train_model(panel: Panel, config: Config, bundle_dir: Path, model_kind: str 
         test_intervals=test.get("intervals", {}),
         test_baselines={name: {k: seg["test"][k] for k in ("accuracy", "auc", "brier")}
                         for name, seg in evaluation["baselines"].items()},
+        mode=panel.mode,
+        test_metrics_after_open={k: evaluation["after_open"]["model"]["test"][k] for k in ("accuracy", "auc", "brier", "n")},
     )
     write_bundle_json(bundle_dir, fitted.scaler, meta)
     return TrainingReport(

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
+from typing import Literal
 
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
@@ -25,6 +27,8 @@ log = logging.getLogger(__name__)
 class PredictRequest(BaseModel):
     as_of: str | None = Field(None, description="Forecast from this stored session (YYYY-MM-DD); default latest.",
                               pattern=r"^\d{4}-\d{2}-\d{2}$")
+    mode: Literal["close", "preopen"] = Field(
+        "close", description="close: after BSE's close; preopen: before BSE opens, with the overnight S&P 500.")
 
 
 def _package_version() -> str:
@@ -84,10 +88,25 @@ def create_app(settings: Settings | None = None, server: ModelServer | None = No
     def model(request: Request):
         return request.app.state.server.model_card()
 
+    mode_servers: dict[str, ModelServer] = {}
+    mode_lock = threading.Lock()
+
+    def server_for(app: FastAPI, mode: str) -> ModelServer:
+        """The lifespan's server for its own mode; another mode's server is made (and its model
+        loaded) on its first request, so an API without a pre-open model still serves close."""
+        served = app.state.server
+        if mode == served.mode:
+            return served
+        with mode_lock:
+            if mode not in mode_servers:
+                mode_servers[mode] = ModelServer(served.settings, served.universe, mode=mode)
+            return mode_servers[mode]
+
     @app.post("/predict", response_model=Forecast)
     def predict(request: Request, body: PredictRequest | None = None):
         started = time.perf_counter()
-        forecast = request.app.state.server.predict(body.as_of if body else None)
+        body = body or PredictRequest()
+        forecast = server_for(request.app, body.mode).predict(body.as_of)
         latency.observe(time.perf_counter() - started)
         requests.labels(str(forecast["cached"]).lower()).inc()
         return forecast

@@ -28,12 +28,13 @@ from sensex import jsonlog, processes, store, tracking
 from sensex.config import PromotionConfig, check_threshold
 from sensex.errors import ModelNotFoundError, PromotionRejected
 from sensex.models.bundle import Bundle
+from sensex.modes import CLOSE, REGISTERED_MODEL, check_mode
 from sensex.serving.registry_lock import RegistryLock
 from sensex.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
-MODEL_NAME = "sensex-convlstm-model"
+MODEL_NAME = REGISTERED_MODEL[CLOSE]  # the seed's name; the pre-open mode has its own (`sensex.modes`)
 PRODUCTION, STAGING, PREVIOUS = "production", "staging", "previous"
 # Step 1's tags on the version being promoted (see the module docstring).
 PROMOTION_ID, PROMOTION_EVENT, PROMOTION_REPLACES = "promotion_id", "promotion_event", "promotion_replaces"
@@ -43,15 +44,24 @@ GATE_METRICS = ("test_accuracy", "test_auc", "test_brier", "test_f1", "test_ece"
 
 
 class ModelRegistry:
-    def __init__(self, settings: Settings | None = None, model_name: str = MODEL_NAME,
-                 promotion: PromotionConfig | None = None):
+    def __init__(self, settings: Settings | None = None, model_name: str | None = None,
+                 promotion: PromotionConfig | None = None, mode: str | None = None):
         self.settings = settings or get_settings()
-        self.model_name = model_name
+        self.mode = check_mode(mode)
+        # One registered model per mode, so promoting a pre-open model never replaces the close one.
+        self.model_name = model_name or REGISTERED_MODEL[self.mode]
         self.promotion = promotion or PromotionConfig()
         self._client = None
         self._lock: RegistryLock | None = None
 
     # -- plumbing -----------------------------------------------------------------------------
+    def _mode_flag(self) -> str:
+        """The CLI option that names this registry's mode in advice ("" for the default)."""
+        return "" if self.mode == CLOSE else f" --mode {self.mode}"
+
+    def _for_mode(self) -> str:
+        return "" if self.mode == CLOSE else f" for the {self.mode} mode"
+
     @property
     def client(self):
         if self._client is None:
@@ -122,6 +132,7 @@ class ModelRegistry:
             "version": str(mv.version), "run_id": mv.run_id, "stage": stage, "aliases": aliases,
             "metrics": metrics,
             "model_kind": (run.data.tags.get("model_kind") if run else None),
+            "mode": (run.data.tags.get(tracking.MODE_TAG, CLOSE) if run else self.mode),
             "data_source": (run.data.tags.get("data_source") if run else None),
             "created": datetime.fromtimestamp(mv.creation_timestamp / 1000, UTC).isoformat(timespec="seconds"),
         }
@@ -136,7 +147,7 @@ class ModelRegistry:
 
     # -- the seed's API ------------------------------------------------------------------------
     def register_new_runs(self) -> list[str]:
-        """Register every finished training run that has no version yet; returns new versions."""
+        """Register every finished training run of this mode that has no version yet; returns new versions."""
         import mlflow
 
         self._ensure_registered_model()
@@ -146,6 +157,8 @@ class ModelRegistry:
         for run in sorted(runs, key=lambda r: r.info.start_time):
             model_uri = run.data.tags.get(tracking.MODEL_URI_TAG)
             if run.info.run_id in registered or "test_auc" not in run.data.metrics or not model_uri:
+                continue
+            if run.data.tags.get(tracking.MODE_TAG, CLOSE) != self.mode:  # runs before modes were close runs
                 continue
             mv = mlflow.register_model(model_uri, self.model_name)
             created.append(str(mv.version))
@@ -163,7 +176,9 @@ class ModelRegistry:
         """The production version, or the one error every caller gives when there is none."""
         production = self.get_production_model()
         if production is None:
-            raise ModelNotFoundError("No production model: run `sensex train` then `sensex registry setup`.")
+            flag = self._mode_flag()
+            raise ModelNotFoundError(
+                f"No production model{self._for_mode()}: run `sensex train{flag}` then `sensex registry setup{flag}`.")
         return production
 
     def resolve(self, version: str | int | None = None, run_id: str | None = None) -> dict:
@@ -272,7 +287,7 @@ class ModelRegistry:
         new_versions = self.register_new_runs()
         versions = self.list_all_versions()
         if not versions:
-            raise ModelNotFoundError("No trained model to register: run `sensex train` first.")
+            raise ModelNotFoundError(f"No trained model{self._for_mode()} to register: run `sensex train{self._mode_flag()}` first.")
         metric = self.promotion.metric
         passing = [v for v in versions if not self.gate(v["metrics"]) and metric in v["metrics"]]
         current = self.get_production_model()

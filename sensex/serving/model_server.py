@@ -16,8 +16,10 @@ import pandas as pd
 from sensex import calendar, jsonlog, store
 from sensex.errors import DataError, ModelNotFoundError
 from sensex.features.dataset import load_panel
+from sensex.features.overnight import sp500_gap_reason
 from sensex.features.windows import model_input
 from sensex.models.bundle import Bundle
+from sensex.modes import check_mode
 from sensex.redaction import redact_text
 from sensex.serving.forecast import Forecast
 from sensex.settings import Settings, get_settings
@@ -41,8 +43,10 @@ def confidence_of(probability: float) -> str:
 
 
 class ModelServer:
-    def __init__(self, settings: Settings | None = None, universe: Universe | None = None, cache=None):
+    def __init__(self, settings: Settings | None = None, universe: Universe | None = None, cache=None,
+                 mode: str | None = None):
         self.settings = settings or get_settings()
+        self.mode = check_mode(mode)  # which registered model it serves (`sensex.modes`)
         self.universe = universe or load_universe()
         self.cache_ttl = 300  # seconds a forecast is reused for the same model and data
         self._cache = cache
@@ -63,8 +67,13 @@ class ModelServer:
     def load_production_model(self) -> dict:
         from sensex.serving.model_registry import ModelRegistry
 
-        registry = ModelRegistry(self.settings)
+        registry = ModelRegistry(self.settings, mode=self.mode)
         info, bundle = registry.load()
+        if bundle.meta.mode != self.mode:
+            raise ModelNotFoundError(
+                f"The production {registry.model_name} model reads {bundle.meta.mode} data, not {self.mode}: retrain it"
+                f" with `sensex train --mode {self.mode}`."
+            )
         if bundle.symbols != self.universe.symbols:
             raise ModelNotFoundError(
                 "The production model was trained on another member list than the current universe: retrain it."
@@ -82,17 +91,26 @@ class ModelServer:
         return self.bundle
 
     # -- forecasting ---------------------------------------------------------------------------
-    def _latest_window(self, bundle: Bundle, as_of: pd.Timestamp | None) -> tuple[np.ndarray, pd.Timestamp]:
+    def _latest_window(self, bundle: Bundle, as_of: pd.Timestamp | None) -> tuple[np.ndarray, pd.Timestamp, str | None]:
+        """(1, T, S, C) window, the last BSE session and (pre-open) the last S&P 500 session used."""
         # Only the tail the window needs, plus the indicators' warm-up.
-        panel = load_panel(self.settings, self.universe, end=as_of, sessions=bundle.window + bundle.meta.warmup)
+        panel = load_panel(self.settings, self.universe, end=as_of, sessions=bundle.window + bundle.meta.warmup,
+                           mode=bundle.meta.mode)
         if len(panel.dates) < bundle.window:
             raise DataError(
                 f"Insufficient data for prediction: {len(panel.dates)} index sessions stored, {bundle.window} needed; run `sensex data update`."
             )
         if panel.available[-1].sum() == 0:
             raise DataError("No member has usable data on the last stored session: run `sensex data status`.")
+        last_sp500 = None
+        if panel.overnight is not None:  # pre-open: refuse, saying why, without the S&P 500 it needs
+            latest = panel.overnight.iloc[-1]
+            reason = sp500_gap_reason(latest)
+            if reason is not None:
+                raise DataError(reason)
+            last_sp500 = str(pd.Timestamp(latest["sp500_last_date"]).date())
         tensor = model_input(panel, bundle.scaler)  # (D, S, C)
-        return tensor[-bundle.window:][None], panel.dates[-1]  # (1, T, S, C)
+        return tensor[-bundle.window:][None], panel.dates[-1], last_sp500  # (1, T, S, C)
 
     def predict(self, as_of: str | None = None, log_prediction: bool = True) -> dict:
         from sensex.cache import cached_or_computed
@@ -100,12 +118,12 @@ class ModelServer:
         bundle = self.ensure_loaded()
         meta = store.read_meta(self.settings.store_dir) or {}
         version = self.model_info["version"]
-        key = f"forecast:{version}:{meta.get('content_hash')}:{as_of or 'latest'}"
+        key = f"forecast:{self.mode}:{version}:{meta.get('content_hash')}:{as_of or 'latest'}"
 
         def compute() -> dict:
             started = time.perf_counter()
             with COMPUTE_SLOTS:
-                window, last_session = self._latest_window(bundle, pd.Timestamp(as_of) if as_of else None)
+                window, last_session, last_sp500 = self._latest_window(bundle, pd.Timestamp(as_of) if as_of else None)
                 probability = float(bundle.probabilities(window)[0])
             confidence = confidence_of(probability)
             test = bundle.meta.test_metrics
@@ -116,6 +134,9 @@ class ModelServer:
                 risk=RISK_FOR[confidence],
                 model_version=version,
                 model_kind=bundle.meta.kind,
+                mode=bundle.meta.mode,
+                last_bse_session=str(last_session.date()),
+                last_sp500_session=last_sp500,
                 as_of=str(last_session.date()),
                 target_date=str(calendar.next_session(last_session).date()),
                 data_source=meta.get("source", "unknown"),
@@ -137,6 +158,7 @@ class ModelServer:
                 "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
                 "prediction": {k: forecast[k] for k in ("direction", "probability", "confidence")},
                 "model_version": version,
+                "mode": forecast["mode"],
                 "as_of": forecast["as_of"],
                 "target_date": forecast["target_date"],
                 "data_source": forecast["data_source"],
@@ -165,7 +187,7 @@ class ModelServer:
         from sensex.serving.explain import occlusion
 
         bundle = self.ensure_loaded()
-        window, last_session = self._latest_window(bundle, pd.Timestamp(as_of) if as_of else None)
+        window, last_session, _ = self._latest_window(bundle, pd.Timestamp(as_of) if as_of else None)
         sectors = {m.symbol: m.sector for m in self.universe.members}
         return {**occlusion(bundle, window, sectors), "as_of": str(last_session.date()),
                 "model_version": self.model_info["version"]}
@@ -178,6 +200,8 @@ class ModelServer:
         return {
             **self.model_info,
             "kind": meta.kind,
+            "mode": meta.mode,
+            "test_metrics_after_open": meta.test_metrics_after_open,
             "loaded_at": self.loaded_at,
             "window": meta.window,
             "segments": meta.segments,

@@ -30,6 +30,7 @@ import pandas as pd
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 from tenacity.wait import wait_base
 
+from sensex import context
 from sensex.errors import ConfigError, DataSourceError
 from sensex.schema import COLUMNS, canonicalize
 from sensex.universe import Universe
@@ -121,7 +122,8 @@ def fetch(
 ) -> YahooFetch:
     """Daily OHLCV of the universe's members and index from Yahoo, `start` to `end` inclusive.
 
-    `symbols` restricts the fetch to some universe symbols (default: all members + the index).
+    `symbols` restricts the fetch to some universe symbols (default: all members + the index);
+    it may also name context series (`sensex.context`, e.g. "SP500" for ^GSPC).
     Symbols that never delivered a row are in `failed` with a reason; raises DataSourceError
     when no symbol delivered anything.
     """
@@ -130,13 +132,18 @@ def fetch(
     download = downloader or default_downloader
     rng = rng or random.Random()
     wanted = list(dict.fromkeys(symbols)) if symbols is not None else universe.all_symbols
-    unknown = sorted(set(wanted) - set(universe.all_symbols))
+    unknown = sorted(set(wanted) - set(universe.all_symbols) - {c.symbol for c in context.CONTEXT_SERIES})
     if unknown:
         raise ConfigError(
             f"Symbols {unknown} are not in the {universe.name} universe: pass members of it "
             "or another --universe file."
         )
-    ticker_of = {symbol: universe.yahoo_symbol(symbol, exchange) for symbol in wanted}
+    # A context series keeps its own exchange's dates: its daily bars are stamped at local
+    # midnight, which `_session_dates` (IST, ahead of New York) leaves on the same date.
+    ticker_of = {
+        symbol: context.get(symbol).yahoo if context.is_context(symbol) else universe.yahoo_symbol(symbol, exchange)
+        for symbol in wanted
+    }
     start_ts = _day(start)
     end_ts = _day(end)
     # yfinance's `end` is exclusive; ours is inclusive.

@@ -59,7 +59,8 @@ def test_update_is_incremental_and_a_second_run_adds_nothing(home, universe):
     later = update_store(
         home, universe, "synthetic", end="2021-07-31", yahoo_reachable=lambda: False
     )
-    assert later["rows_added"] == 31 * 21 and later["last_date"] == "2021-07-30"
+    # 30 members and the index on 21 BSE sessions, the S&P 500 on July's 21 NYSE sessions.
+    assert later["rows_added"] == 31 * 21 + 21 and later["last_date"] == "2021-07-30"
 
 
 def test_auto_offline_keeps_a_real_store_as_it_is(home, universe, market):
@@ -157,7 +158,8 @@ def test_after_the_crash_status_and_updates_report_the_stored_data(home, univers
     assert status["store"]["last_date"] == "2021-06-30" and status["store"]["rows"] == len(stored)
     assert status["store"]["content_hash"] == store.content_hash(stored)
     later = update_store(home, universe, "synthetic", end="2021-07-31", yahoo_reachable=lambda: False)
-    assert later["rows_added"] == 31 * 21 and later["last_date"] == "2021-07-30"
+    # 30 members and the index on 21 BSE sessions, the S&P 500 on July's 21 NYSE sessions.
+    assert later["rows_added"] == 31 * 21 + 21 and later["last_date"] == "2021-07-30"
     meta = store.read_meta(home.store_dir)
     assert meta["rows"] == len(store.read(home.store_dir)) and meta["last_date"] == "2021-07-30"
 

@@ -69,3 +69,49 @@ def test_timings_are_reported_per_baseline(panel, rows):
     timings: dict = {}
     baseline_predictions(panel, rows[0], rows[1], timings=timings)
     assert set(timings) == set(BASELINES) and all(t >= 0 for t in timings.values())
+
+
+def test_sp500_rule_calls_the_sign_of_the_last_sp500_session():
+    from sensex.models.baselines import sp500_rule_predictions
+
+    last_ret = np.array([0.01, -0.02, 0.03, -0.01, 0.02, np.nan, 0.01, -0.01])
+    label = np.array([1.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0, np.nan])
+    train, test = np.arange(5), np.arange(5, 8)
+    p, decision = sp500_rule_predictions(last_ret, label, train, {"test": test})["test"]
+    # Training: UP after 2 of 3 S&P rises, after 1 of 2 falls; 3 of 5 days UP overall.
+    np.testing.assert_allclose(p, [3 / 5, 2 / 3, 1 / 2])  # no S&P session known: the UP share
+    np.testing.assert_array_equal(decision, [1, 1, 0])
+
+
+def test_sp500_rule_ignores_labels_outside_training():
+    from sensex.models.baselines import sp500_rule_predictions
+
+    rng = np.random.default_rng(0)
+    last_ret, label = rng.normal(size=200), (rng.random(200) > 0.5).astype(float)
+    flipped = label.copy()
+    flipped[100:] = 1 - flipped[100:]
+    rows = {"test": np.arange(100, 200)}
+    a = sp500_rule_predictions(last_ret, label, np.arange(100), rows)["test"]
+    b = sp500_rule_predictions(last_ret, flipped, np.arange(100), rows)["test"]
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], (last_ret[100:] > 0).astype(int))
+
+
+def test_a_preopen_panel_adds_the_sp500_rule(universe):
+    from sensex.features.overnight import add_overnight
+    from sensex.models.baselines import sp500_rule_predictions
+    from sensex.sources import synthetic
+
+    market = synthetic.generate(universe, "2016-01-01", "2021-12-31", with_context=True)
+    panel = add_overnight(build_panel(market, universe), market)
+    labelled = np.flatnonzero(np.isfinite(panel.label))
+    train, evaluation = labelled[300:800], {"test": labelled[800:]}
+    out = baseline_predictions(panel, train, evaluation)
+    assert tuple(out) == (*BASELINES, "sp500_rule")
+    last_ret = panel.market[:, panel.market_feature_names.index("sp500_last_ret")]
+    expected = sp500_rule_predictions(last_ret, panel.label, train, evaluation)["test"]
+    np.testing.assert_array_equal(out["sp500_rule"]["test"][1], expected[1])
+    # On the synthetic market the S&P 500's last session carries information about the next close
+    # (about 59% right against 52% UP days over 2005-2021; here on about 650 sessions).
+    y = panel.label[evaluation["test"]]
+    assert np.mean(out["sp500_rule"]["test"][1] == y) > max(np.mean(y), 1 - np.mean(y)) + 0.02

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sensex import context
 from sensex.errors import DataSourceError
 from sensex.schema import COLUMNS, canonicalize, empty_frame
 from sensex.sources.csvfiles.layout import (
@@ -220,11 +221,13 @@ def _is_data_file(path: Path) -> bool:
 
 
 def load_directory(
-    directory: str | Path, universe: Universe, *, today: date | pd.Timestamp | None = None
+    directory: str | Path, universe: Universe, *, today: date | pd.Timestamp | None = None,
+    context_series: Iterable[context.ContextSeries] = context.CONTEXT_SERIES,
 ) -> CsvImport:
     """Import every CSV file of `directory`; bad rows and bad files are reported, not fatal.
 
     `today` (default: the local date) bounds the dates accepted; it exists for tests.
+    `context_series` are imported too, from their own files (`GSPC.csv` or `^GSPC.csv` for the S&P 500).
     Raises DataSourceError when the directory is missing or no file in it is usable.
     """
     directory = Path(directory).expanduser()
@@ -234,7 +237,7 @@ def load_directory(
             " a folder of per-symbol CSV files such as RELIANCE.csv and BSESN.csv."
         )
     today = pd.Timestamp(today if today is not None else date.today()).normalize()
-    lookup = symbol_lookup(universe)
+    lookup = symbol_lookup(universe, {series.symbol: (series.yahoo,) for series in context_series})
     result = CsvImport(frame=empty_frame())
     frames: list[pd.DataFrame] = []
     origins: list[str] = []

@@ -1,0 +1,87 @@
+"""Context series: foreign markets the store keeps beside the universe, on their own calendars.
+
+A context series is not a member of any universe and never enters the index; it only informs
+a forecast (the pre-open mode reads the S&P 500's overnight session). Each one trades on its
+own exchange's calendar, so its dates are that exchange's local calendar dates (New York for
+the S&P 500), never UTC timestamps: the S&P 500 session dated d closes at 16:00 New York time,
+which is 01:30 or 02:30 IST on d + 1, after BSE's close on d and before BSE opens on d + 1.
+
+The one matching rule, used by the synthetic market and by the pre-open features alike:
+at BSE's open on date D, the closes known are those dated strictly before D
+(`last_known_before`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import exchange_calendars as xcals
+import numpy as np
+import pandas as pd
+
+from sensex.errors import ConfigError
+
+# exchange_calendars derives NYSE holidays from rules, so a long fixed range costs nothing and
+# keeps every answer independent of today's date.
+CALENDAR_START = pd.Timestamp("1990-01-01")
+CALENDAR_END = pd.Timestamp("2050-12-31")
+
+
+@dataclass(frozen=True)
+class ContextSeries:
+    symbol: str  # the store's symbol
+    yahoo: str  # the symbol yfinance knows it by
+    name: str
+    calendar: str  # exchange_calendars name of the exchange it trades on
+    file_names: tuple[str, ...]  # CSV files the csv source imports it from (in the members' folder)
+
+
+SP500 = ContextSeries(
+    symbol="SP500", yahoo="^GSPC", name="S&P 500", calendar="XNYS", file_names=("GSPC.csv", "^GSPC.csv")
+)
+CONTEXT_SERIES: tuple[ContextSeries, ...] = (SP500,)
+
+
+def get(symbol: str) -> ContextSeries:
+    for series in CONTEXT_SERIES:
+        if symbol in (series.symbol, series.yahoo):
+            return series
+    known = ", ".join(s.symbol for s in CONTEXT_SERIES)
+    raise ConfigError(f"Unknown context series {symbol!r}: use one of {known}.")
+
+
+def is_context(symbol: str) -> bool:
+    return any(symbol == s.symbol for s in CONTEXT_SERIES)
+
+
+@lru_cache(maxsize=4)
+def _exchange(name: str) -> xcals.ExchangeCalendar:
+    return xcals.get_calendar(name, start=CALENDAR_START, end=CALENDAR_END)
+
+
+def sessions(series: ContextSeries, start: str | pd.Timestamp, end: str | pd.Timestamp) -> pd.DatetimeIndex:
+    """The series' exchange sessions in [start, end] (local dates, tz-naive midnights)."""
+    start = max(pd.Timestamp(start).normalize(), CALENDAR_START)
+    end = min(pd.Timestamp(end).normalize(), CALENDAR_END)
+    if end < start:
+        return pd.DatetimeIndex([])
+    found = _exchange(series.calendar).sessions_in_range(start, end)
+    return pd.DatetimeIndex(found).tz_localize(None)
+
+
+def last_session_before(series: ContextSeries, day: str | pd.Timestamp) -> pd.Timestamp:
+    """The series' last exchange session dated strictly before `day`."""
+    day = pd.Timestamp(day).normalize()
+    return sessions(series, day - pd.Timedelta(days=20), day - pd.Timedelta(days=1))[-1]
+
+
+def last_known_before(series_dates: np.ndarray | pd.DatetimeIndex, days: np.ndarray | pd.DatetimeIndex) -> np.ndarray:
+    """For each of `days`, the position in sorted `series_dates` of the last date strictly before it.
+
+    -1 where no date of the series comes before. This is the no-look-ahead rule: a close dated
+    d is known before BSE opens on D exactly when d < D (both exchange-local calendar dates).
+    """
+    series_dates = np.asarray(pd.DatetimeIndex(series_dates).values)
+    days = np.asarray(pd.DatetimeIndex(days).values)
+    return np.searchsorted(series_dates, days, side="left") - 1
