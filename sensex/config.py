@@ -46,6 +46,15 @@ class TrainConfig:
     test_sessions: int = 250
     refit_months: int = 12  # walk-forward: refit every N months, predict the next N-month block
 
+    def __post_init__(self) -> None:
+        # Segment dates are strict ISO like every date a user gives (YAML may hand us a date).
+        from sensex import dates
+
+        for name in ("train_end", "valid_end", "test_end"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, dates.parse(value, f"train.{name}").isoformat())
+
 
 @dataclass(frozen=True)
 class PromotionConfig:

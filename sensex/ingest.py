@@ -21,7 +21,8 @@ OVERLAP_DAYS = 10  # refetch the last ~week so revised rows (late corrections) a
 REAL_SOURCES = {"yfinance", "csv"}
 
 
-def _fetch(source: str, universe: Universe, start, end, csv_dir, exchange: str = "BO") -> tuple[pd.DataFrame, dict]:
+def _fetch(source: str, universe: Universe, start, end, csv_dir, exchange: str = "BO",
+           progress: Callable[[str, int | None, int | None], None] | None = None) -> tuple[pd.DataFrame, dict]:
     """Rows from one source plus a dict of per-symbol problems."""
     if source == "synthetic":
         from sensex.sources import synthetic
@@ -35,7 +36,7 @@ def _fetch(source: str, universe: Universe, start, end, csv_dir, exchange: str =
     from sensex.sources import csv as csv_source
 
     # CSV files hold the whole history: they are imported whole and merged.
-    imported = csv_source.load_directory(Path(csv_dir), universe)
+    imported = csv_source.load_directory(Path(csv_dir), universe, progress=progress)
     problems: dict[str, list] = {}
     for problem in imported.problems:
         problems.setdefault(problem["file"], []).append(problem)
@@ -52,8 +53,19 @@ def update_store(
     now: datetime | None = None,
     yahoo_reachable: Callable[[], bool] | None = None,
     exchange: str = "BO",
+    progress: Callable[[str, int | None, int | None], None] | None = None,
 ) -> dict:
-    from sensex import quality
+    """`progress(description, done, total)` hears each stage and, for CSV files, each file."""
+    from sensex import dates, quality
+
+    # No prices exist after the last completed session: a future --end would make the
+    # synthetic market invent them and the store then call itself fresh.
+    dates.check_order(start, end)
+    if start:
+        dates.check_not_future(start, "--start", now)
+    if end:
+        dates.check_not_future(end, "--end", now)
+    progress = progress or (lambda description, done, total: None)
 
     source = source or settings.data_source
     csv_dir = csv_dir or settings.csv_dir
@@ -85,7 +97,9 @@ def update_store(
             fetch_start = base["date"].max() - pd.Timedelta(days=OVERLAP_DAYS)
         else:
             fetch_start = pd.Timestamp(DEFAULT_HISTORY_START)
-        fetched, problems = _fetch(choice.source, universe, fetch_start, end_ts, csv_dir, exchange)
+        progress({"csv": "Importing CSV files", "yfinance": "Downloading from Yahoo Finance"}.get(
+            choice.source, "Generating the SYNTHETIC market"), None, None)
+        fetched, problems = _fetch(choice.source, universe, fetch_start, end_ts, csv_dir, exchange, progress)
         if fetched.empty and len(existing):
             log.warning("The source returned nothing: the store is kept as it was.")
         else:
@@ -94,6 +108,7 @@ def update_store(
                 symbols_updated = int(fetched["symbol"].nunique())
             replaced = switching
             if rows_added or rows_revised or switching or not store.exists(settings.store_dir):
+                progress("Writing the store", None, None)
                 store.write(settings.store_dir, merged, choice.source)
                 existing = merged
                 written_source = choice.source
@@ -104,6 +119,7 @@ def update_store(
 
         raise DataSourceError("No data could be stored: check the source, or use --source synthetic.")
 
+    progress("Checking data quality", None, None)
     report = quality.validate_data_quality(existing, universe, now=now, source=written_source)
     return {
         "source": written_source,

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from sensex import calendar, jsonlog, store
-from sensex.errors import DataError, ModelNotFoundError
+from sensex.errors import DataError, ModelNotFoundError, storage_error
 from sensex.features.dataset import load_panel
 from sensex.features.windows import model_input
 from sensex.models.bundle import Bundle
@@ -79,6 +79,9 @@ class ModelServer:
         # Only the tail the window needs, plus the indicators' warm-up.
         panel = load_panel(self.settings, self.universe, end=as_of, sessions=bundle.window + bundle.meta.warmup)
         if len(panel.dates) < bundle.window:
+            if as_of is not None:  # the store may be fine: the date is too close to its start
+                raise DataError(f"Only {len(panel.dates)} index sessions are stored up to {as_of.date()} and the"
+                                f" model needs {bundle.window}: pick a later as-of date.")
             raise DataError(
                 f"Insufficient data for prediction: {len(panel.dates)} index sessions stored, {bundle.window} needed; run `sensex data update`."
             )
@@ -117,17 +120,27 @@ class ModelServer:
             note=self._note(probability, test, bundle.meta.test_intervals),
             latency_ms=round((time.perf_counter() - started) * 1000, 1),
         ).model_dump()
-        self.cache.set(key, forecast, self.cache_ttl)
         if log_prediction:
-            jsonlog.append(self.settings.logs_dir / jsonlog.PREDICTION_LOG, {
+            forecast["logged"] = self._log_forecast(forecast)
+        self.cache.set(key, forecast, self.cache_ttl)
+        return forecast
+
+    def _log_forecast(self, forecast: dict) -> bool:
+        """Append to the prediction log; a read-only or full home loses the log line, not the forecast."""
+        path = self.settings.logs_dir / jsonlog.PREDICTION_LOG
+        try:
+            jsonlog.append(path, {
                 "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
                 "prediction": {k: forecast[k] for k in ("direction", "probability", "confidence")},
-                "model_version": version,
+                "model_version": forecast["model_version"],
                 "as_of": forecast["as_of"],
                 "target_date": forecast["target_date"],
                 "data_source": forecast["data_source"],
             })
-        return forecast
+        except OSError as exc:
+            log.warning("The forecast was not written to the prediction log: %s", storage_error(exc, self.settings.home))
+            return False
+        return True
 
     @staticmethod
     def _note(probability: float, test: dict, intervals: dict) -> str:

@@ -36,6 +36,7 @@ import gzip
 import io
 import re
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -580,11 +581,13 @@ def _is_data_file(path: Path) -> bool:
 
 
 def load_directory(
-    directory: str | Path, universe: Universe, *, today: date | pd.Timestamp | None = None
+    directory: str | Path, universe: Universe, *, today: date | pd.Timestamp | None = None,
+    progress: Callable[[str, int | None, int | None], None] | None = None,
 ) -> CsvImport:
     """Import every CSV file of `directory`; bad rows and bad files are reported, not fatal.
 
     `today` (default: the local date) bounds the dates accepted; it exists for tests.
+    `progress(description, done, total)` hears each file as it is read.
     Raises DataSourceError when the directory is missing or no file in it is usable.
     """
     directory = Path(directory).expanduser()
@@ -598,7 +601,10 @@ def load_directory(
     result = CsvImport(frame=empty_frame())
     frames: list[pd.DataFrame] = []
     origins: list[str] = []
-    for path in sorted(p for p in directory.iterdir() if _is_data_file(p)):
+    paths = sorted(p for p in directory.iterdir() if _is_data_file(p))
+    for done, path in enumerate(paths):
+        if progress is not None:
+            progress(f"Importing {path.name}", done, len(paths))
         try:
             rows, file_problems = _load_file(path, universe, lookup, today)
         except _Rejected as rejected:
@@ -612,6 +618,8 @@ def load_directory(
         result.files_read.append(path.name)
         frames.append(rows)
         origins.append(path.name)
+    if progress is not None:
+        progress(f"Imported {len(paths)} CSV files", len(paths), len(paths))
 
     if not frames:
         rejected = len(result.files_rejected)
