@@ -170,6 +170,7 @@ def home_copy(trained_home, tmp_path) -> Path:
     return home
 
 
+@pytest.mark.slow
 def test_read_only_home_still_forecasts_and_says_the_log_was_not_written(home_copy):
     log = home_copy / "logs" / "prediction_log.json"
     before = log.read_text() if log.exists() else ""
@@ -185,6 +186,7 @@ def test_read_only_home_still_forecasts_and_says_the_log_was_not_written(home_co
     assert (log.read_text() if log.exists() else "") == before
 
 
+@pytest.mark.slow
 def test_read_only_home_refuses_updates_training_and_promotion_with_the_path(home_copy, tiny_config):
     with read_only(home_copy):
         results = {
@@ -197,6 +199,7 @@ def test_read_only_home_refuses_updates_training_and_promotion_with_the_path(hom
         assert "make SENSEX_HOME" in line and "writable" in line, name
 
 
+@pytest.mark.slow
 def test_read_only_home_without_a_cached_model_says_where_it_cannot_write(home_copy):
     shutil.rmtree(home_copy / "cache")
     with read_only(home_copy):
@@ -205,6 +208,7 @@ def test_read_only_home_without_a_cached_model_says_where_it_cannot_write(home_c
     assert str(home_copy) in line
 
 
+@pytest.mark.slow
 def test_logs_path_taken_by_a_file_loses_the_log_line_not_the_forecast(home_copy):
     # Works as any user: the log directory cannot be created because a file has its name.
     shutil.rmtree(home_copy / "logs", ignore_errors=True)
@@ -214,6 +218,7 @@ def test_logs_path_taken_by_a_file_loses_the_log_line_not_the_forecast(home_copy
     assert "not written to the prediction log" in out.stderr and "Traceback" not in out.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full to simulate a full disk")
 def test_full_disk_loses_the_log_line_not_the_forecast(home_copy):
     log = home_copy / "logs" / "prediction_log.json"
@@ -229,7 +234,8 @@ def test_full_disk_loses_the_log_line_not_the_forecast(home_copy):
 
 def _tiny_fit(epochs: int, patience: int, progress):
     from sensex.config import Config, FeatureConfig, TrainConfig
-    from sensex.models.convlstm import ConvLSTMConfig, build_network
+    from sensex.models.bundle import NetworkConfig
+    from sensex.models.convlstm import build_network
     from sensex.models.train import Segments, fit_network
 
     rng = np.random.default_rng(0)
@@ -237,7 +243,7 @@ def _tiny_fit(epochs: int, patience: int, progress):
     tensor[..., -1] = 1.0  # the mask channel: every member available
     label = (rng.random(80) > 0.5).astype(np.float64)
     config = Config(features=FeatureConfig(window=5), train=TrainConfig(epochs=epochs, patience=patience, batch_size=16))
-    network = build_network("convlstm", ConvLSTMConfig(n_channels=3, n_stocks=4, window=5, hidden=2, projection=2))
+    network = build_network("convlstm", NetworkConfig(n_channels=3, n_stocks=4, window=5, hidden=2, projection=2))
     segments = Segments(train=np.arange(10, 50), valid=np.arange(50, 65), test=np.arange(65, 80))
     return fit_network(network, tensor, label, segments, config, progress)
 
