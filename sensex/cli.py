@@ -373,7 +373,10 @@ def mlflow_ui(host: str = typer.Option("127.0.0.1", help="Address to listen on."
 
     settings = get_settings()
     experiment_id = tracking.configure(settings)
-    tracking.ensure_experiment_kind(settings)
+    try:
+        tracking.ensure_experiment_kind(settings)
+    except Exception as exc:  # noqa: BLE001 - a read-only store can still be viewed; the URL picks the view
+        logging.getLogger("sensex.cli").warning("Could not tag the experiment as model training: %s", exc)
     if settings.tracking_uri.startswith(("http://", "https://")):
         base = settings.tracking_uri.rstrip("/")
         print(f"MLFLOW_TRACKING_URI is a tracking server with its own UI: open {tracking.runs_url(base, experiment_id)}")
