@@ -1,20 +1,26 @@
 """`sensex`: a thin shell over `sensex.commands`, the registry and the model server.
 
 Every command takes `--json` and then prints exactly one JSON object on stdout; logs go to
-stderr; a SensexError becomes one line on stderr and a non-zero exit, never a traceback.
+stderr; an error is one line on stderr (`error: ...`) and a non-zero exit, never a traceback:
+exit 2 for a usage error or a SensexError, 1 for an unwritable SENSEX_HOME, 130 on Ctrl-C.
+Long commands show progress on stderr when it is a terminal and `--json` is off.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import sys
 import warnings
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 
 import typer
 
-from sensex.errors import SensexError
+from sensex import dates
+from sensex.errors import ConfigError, SensexError, storage_error
 from sensex.redaction import install_log_redaction
 from sensex.settings import get_settings
 
@@ -28,6 +34,50 @@ JsonOption = typer.Option(False, "--json", help="Print one JSON object on stdout
 ModeOption = typer.Option("close", "--mode", help="close (after BSE's close) | preopen (before BSE opens, with the overnight S&P 500)")
 
 
+def _package_version() -> str:
+    try:
+        return version("sensex")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        print(f"sensex {_package_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(_version: bool = typer.Option(False, "--version", callback=_show_version, is_eager=True,
+                                        help="Print the package version and exit.")) -> None:
+    """SENSEX next-session direction forecaster."""
+
+
+def _date_option(name: str):
+    """A typer callback that accepts only YYYY-MM-DD and hands the ISO text on."""
+    return lambda value: dates.parse_optional(value, name)
+
+
+def DateOption(name: str, help: str):  # noqa: N802 - reads like typer.Option at the call site
+    return typer.Option(None, name, help=f"{help} (YYYY-MM-DD).", callback=_date_option(name))
+
+
+def _writable_home():
+    """Settings, after checking that the commands that write can: fail in a second, not after
+    minutes of training or downloading."""
+    from sensex.errors import StorageError
+
+    settings = get_settings()
+    home = settings.home
+    existing = home if home.exists() else next((p for p in home.parents if p.exists()), home)
+    database = Path(settings.tracking_uri.removeprefix("sqlite:///")) if settings.tracking_uri.startswith("sqlite:///") else None
+    for path in (existing, database):
+        if path is not None and path.exists() and not os.access(path, os.W_OK):
+            raise StorageError(f"Cannot write {path}: make SENSEX_HOME ({home}) writable, or set SENSEX_HOME to a"
+                               " writable directory.")
+    return settings
+
+
 def _emit(payload: dict, as_json: bool, human: str) -> None:
     if as_json:
         print(json.dumps(payload, default=str))
@@ -39,25 +89,81 @@ def _pct(x) -> str:
     return "n/a" if x is None else f"{x:.3f}"
 
 
+class _Progress:
+    """Progress of long work on stderr (rich): one line per stage, a bar with elapsed and remaining
+    time when the work is counted (epochs, files). Silent with --json or when stderr is not a
+    terminal, so scripts and logs see only their one JSON object and the log lines."""
+
+    def __init__(self, as_json: bool, console=None):
+        self.enabled = console is not None or (not as_json and sys.stderr.isatty())
+        self._console = console
+        self._progress = None
+        self._task = None
+        self._total = None
+
+    def __enter__(self) -> _Progress:
+        if self.enabled:
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                SpinnerColumn,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            self._progress = Progress(
+                SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("elapsed"), TimeElapsedColumn(), TextColumn("remaining"), TimeRemainingColumn(),
+                console=self._console or Console(stderr=True), transient=False,
+            )
+            self._progress.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def __call__(self, description: str, done: int | None, total: int | None) -> None:
+        """The library's `progress(description, done, total)` callback."""
+        if self._progress is None:
+            return
+        if self._task is not None and total is not None and self._total is not None:
+            # The same count goes on (the next epoch or file; an early stop shortens the total).
+            self._progress.update(self._task, description=description, completed=done or 0, total=total)
+            self._total = total
+            return
+        # A new stage starts a new line; the line before it is marked done.
+        if self._task is not None:
+            finished = self._progress.tasks[-1]
+            self._progress.update(self._task, total=finished.total or 1, completed=finished.total or 1)
+            self._progress.stop_task(self._task)
+        self._task = self._progress.add_task(description, total=total, completed=done or 0)
+        self._total = total
+
+
 @data_app.command("update")
 def data_update(
     source: str | None = typer.Option(None, help="auto | yfinance | csv | synthetic (default: SENSEX_DATA_SOURCE or auto)"),
     csv_dir: str | None = typer.Option(None, "--csv-dir", help="Directory of per-symbol CSV files (csv source)."),
-    start: str | None = typer.Option(None, help="First date to fetch (default: incremental)."),
-    end: str | None = typer.Option(None, help="Last date to fetch (default: last completed session)."),
+    start: str | None = DateOption("--start", "First date to fetch (default: incremental)"),
+    end: str | None = DateOption("--end", "Last date to fetch (default: last completed session)"),
     universe: str | None = typer.Option(None, help="Universe CSV (default: SENSEX members)."),
     exchange: str = typer.Option("BO", help="Yahoo listing: BO (BSE, default) or NS (NSE)."),
     as_json: bool = JsonOption,
 ):
     """Fetch or import prices into the store, incrementally."""
-    from sensex.errors import ConfigError
-
     if exchange.upper() not in ("BO", "NS"):
         raise ConfigError(f"Unknown exchange {exchange!r}: use BO (BSE) or NS (NSE).")
+    dates.check_order(start, end)
     from sensex.ingest import update_store
     from sensex.universe import load_universe
 
-    result = update_store(get_settings(), load_universe(universe), source, csv_dir, start, end, exchange=exchange.upper())
+    with _Progress(as_json) as progress:
+        result = update_store(_writable_home(), load_universe(universe), source, csv_dir, start, end,
+                              exchange=exchange.upper(), progress=progress)
     quality = result["quality"]
     human = (
         f"{result['message']}\nStore: {result['rows_added']} rows added, {result['rows_revised']} revised,"
@@ -95,9 +201,9 @@ def data_status(universe: str | None = typer.Option(None), as_json: bool = JsonO
 def train(
     preset: str = typer.Option("quick", help="quick | full | path to a YAML config"),
     model: str = typer.Option("convlstm", help="convlstm | lstm"),
-    train_end: str | None = typer.Option(None, "--train-end"),
-    valid_end: str | None = typer.Option(None, "--valid-end"),
-    test_end: str | None = typer.Option(None, "--test-end"),
+    train_end: str | None = DateOption("--train-end", "Last session of the training window"),
+    valid_end: str | None = DateOption("--valid-end", "Last session of the validation window"),
+    test_end: str | None = DateOption("--test-end", "Last session of the test window"),
     universe: str | None = typer.Option(None),
     mode: str = ModeOption,
     as_json: bool = JsonOption,
@@ -105,7 +211,12 @@ def train(
     """Train and evaluate a model; log the run to MLflow."""
     from sensex import commands
 
-    result = commands.train(get_settings(), preset, model, train_end, valid_end, test_end, universe, mode)
+    dates.check_order(train_end, valid_end, "--train-end", "--valid-end")
+    dates.check_order(valid_end, test_end, "--valid-end", "--test-end")
+    with _Progress(as_json) as progress:
+        progress("Reading the store", None, None)
+        result = commands.train(_writable_home(), preset, model, train_end, valid_end, test_end, universe, mode,
+                                progress=progress)
     m = result["metrics"]
     lines = [
         f"Run {result['run_id']} ({result['model']}, {result['mode']} mode, {result['preset']}, {result['seconds']} s)"
@@ -122,8 +233,8 @@ def train(
 
 @app.command()
 def evaluate(
-    start: str = typer.Option(..., help="First session to score."),
-    end: str = typer.Option(..., help="Last session to score."),
+    start: str = typer.Option(..., help="First session to score (YYYY-MM-DD).", callback=_date_option("--start")),
+    end: str = typer.Option(..., help="Last session to score (YYYY-MM-DD).", callback=_date_option("--end")),
     run_id: str | None = typer.Option(None, "--run-id"),
     version: str | None = typer.Option(None, "--version"),
     walk_forward: bool = typer.Option(False, "--walk-forward", help="Refit every N months before each block instead of scoring one model."),
@@ -135,6 +246,8 @@ def evaluate(
 ):
     """Score a trained model on any stored range, or walk forward over it, beside the baselines."""
     from sensex import commands
+
+    dates.check_order(start, end)
 
     if walk_forward:
         result = commands.walk_forward(get_settings(), start, end, preset, model, refit_months, mode=mode)
@@ -161,11 +274,12 @@ def _after_open_line(m: dict) -> str:
 GateOption = typer.Option("quick", "--preset", help="Config whose `promotion` section is the gate (quick, full or a YAML file).")
 
 
-def _registry(preset: str = "quick", mode: str = "close"):
+def _registry(preset: str = "quick", mode: str = "close", writes: bool = False):
     from sensex.config import load_config
     from sensex.serving.model_registry import ModelRegistry
 
-    return ModelRegistry(get_settings(), promotion=load_config(preset).promotion, mode=mode)
+    return ModelRegistry(_writable_home() if writes else get_settings(), promotion=load_config(preset).promotion,
+                         mode=mode)
 
 
 def _version_line(v: dict) -> str:
@@ -177,7 +291,7 @@ def _version_line(v: dict) -> str:
 @registry_app.command("setup")
 def registry_setup(preset: str = GateOption, mode: str = ModeOption, as_json: bool = JsonOption):
     """Register new runs and promote the best version that passes the gate."""
-    result = _registry(preset, mode).setup_automated_promotion()
+    result = _registry(preset, mode, writes=True).setup_automated_promotion()
     _emit(result, as_json, f"{'Promoted' if result['promoted'] else 'Kept'}: {_version_line(result)} ({result['reason']})")
 
 
@@ -199,14 +313,16 @@ def registry_production(mode: str = ModeOption, as_json: bool = JsonOption):
 def registry_promote(version: str, min_accuracy: float | None = typer.Option(None, "--min-accuracy"),
                      preset: str = GateOption, mode: str = ModeOption, as_json: bool = JsonOption):
     """Promote a version to Production if it passes the gate."""
-    result = _registry(preset, mode).promote_model_to_production(version, min_accuracy)
+    if min_accuracy is not None and not (math.isfinite(min_accuracy) and 0.0 <= min_accuracy <= 1.0):
+        raise ConfigError(f"--min-accuracy {min_accuracy} is not an accuracy: give a number from 0 to 1, such as 0.55.")
+    result = _registry(preset, mode, writes=True).promote_model_to_production(version, min_accuracy)
     _emit(result, as_json, f"Promoted: {_version_line(result)}")
 
 
 @registry_app.command("rollback")
 def registry_rollback(mode: str = ModeOption, as_json: bool = JsonOption):
     """Put the previous production version back."""
-    result = _registry(mode=mode).rollback()
+    result = _registry(mode=mode, writes=True).rollback()
     _emit(result, as_json, f"Rolled back: {_version_line(result)}")
 
 
@@ -223,11 +339,13 @@ def registry_doctor(as_json: bool = JsonOption):
 
 
 @registry_app.command("drift")
-def registry_drift(start: str | None = typer.Option(None, help="First session to score (default: the day after the model's test window)."),
-                   end: str | None = typer.Option(None, help="Last session to score (default: the last stored one)."),
+def registry_drift(start: str | None = DateOption("--start", "First session to score (default: the day after the model's test window)"),
+                   end: str | None = DateOption("--end", "Last session to score (default: the last stored one)"),
                    mode: str = ModeOption, as_json: bool = JsonOption):
     """Score production on sessions it has not seen and compare with its test metrics."""
     from sensex import commands
+
+    dates.check_order(start, end)
 
     result = commands.drift(get_settings(), start, end, mode=mode)
     changes = ", ".join(f"{k} {v['reference']:.3f} -> {v['current']:.3f}" for k, v in result["metrics"].items())
@@ -236,12 +354,17 @@ def registry_drift(start: str | None = typer.Option(None, help="First session to
 
 
 @app.command()
-def predict(as_of: str | None = typer.Option(None, "--as-of", help="Forecast from this stored session instead of the latest."),
+def predict(as_of: str | None = DateOption("--as-of", "Forecast from this stored session instead of the latest"),
             mode: str = ModeOption, as_json: bool = JsonOption):
     """Next-session forecast from the production model of the mode."""
+    from sensex import store
     from sensex.serving.model_server import ModelServer
 
-    forecast = ModelServer(get_settings(), mode=mode).predict(as_of)
+    settings = get_settings()
+    if as_of is not None:
+        meta = store.read_meta(settings.store_dir) or {}
+        dates.check_as_of(as_of, meta.get("first_date"), meta.get("last_date"))
+    forecast = ModelServer(settings, mode=mode).predict(as_of)
     human = (
         f"{'[SYNTHETIC DATA] ' if forecast['synthetic'] else ''}SENSEX {forecast['target_date']}: {forecast['direction']}"
         f" P(UP)={forecast['probability']:.3f} confidence {forecast['confidence']} risk {forecast['risk']}"
@@ -249,6 +372,8 @@ def predict(as_of: str | None = typer.Option(None, "--as-of", help="Forecast fro
         f"{', S&P 500 to ' + forecast['last_sp500_session'] if forecast['last_sp500_session'] else ''}"
         f"{', STALE' if forecast['stale'] else ''})\n{forecast['note']}"
     )
+    if forecast.get("logged") is False and not forecast.get("cached"):
+        human += "\nThis forecast was not written to the prediction log (see the warning above)."
     _emit(forecast, as_json, human)
 
 
@@ -278,8 +403,6 @@ def serve(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000),
 def run_app(port: int | None = typer.Option(None, help="Default: STREAMLIT_SERVER_PORT or 8501"),
             address: str | None = typer.Option(None, help="Default: STREAMLIT_SERVER_ADDRESS or 127.0.0.1")):
     """Run the Streamlit dashboard."""
-    from pathlib import Path
-
     script = Path(__file__).resolve().parent / "app" / "main.py"
     port = port or int(os.environ.get("STREAMLIT_SERVER_PORT", "8501"))
     address = address or os.environ.get("STREAMLIT_SERVER_ADDRESS", "127.0.0.1")
@@ -292,6 +415,35 @@ def run_app(port: int | None = typer.Option(None, help="Default: STREAMLIT_SERVE
     os.execv(sys.executable, args)
 
 
+def mlflow_ui(host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+              port: int = typer.Option(5000, help="Port to listen on.")):
+    """Open the MLflow UI on the project's runs and registered models."""
+    from sensex import tracking
+
+    settings = get_settings()
+    experiment_id = tracking.configure(settings)
+    try:
+        tracking.ensure_experiment_kind(settings)
+    except Exception as exc:  # noqa: BLE001 - a read-only store can still be viewed; the URL picks the view
+        logging.getLogger("sensex.cli").warning("Could not tag the experiment as model training: %s", exc)
+    if settings.tracking_uri.startswith(("http://", "https://")):
+        base = settings.tracking_uri.rstrip("/")
+        print(f"MLFLOW_TRACKING_URI is a tracking server with its own UI: open {tracking.runs_url(base, experiment_id)}")
+        return
+    url = tracking.runs_url(f"http://{host}:{port}", experiment_id)
+    print(f"MLflow UI on {settings.tracking_uri}: {url}  (Ctrl-C stops it)", flush=True)
+    args = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", settings.tracking_uri,
+            "--default-artifact-root", settings.artifacts_dir.as_uri(),
+            "--artifacts-destination", settings.artifacts_dir.as_uri(), "--host", host, "--port", str(port),
+            "--workers", "1"]
+    # One worker and no GenAI job runners (seven more processes otherwise): this is a local viewer.
+    os.execve(sys.executable, args, {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"})
+
+
+app.command("mlflow")(mlflow_ui)
+app.command("ui", help="Same as `sensex mlflow`.")(mlflow_ui)
+
+
 def _quiet_libraries() -> None:
     # Only third-party noise, by category and module; every other warning still shows. torch's
     # TorchScript exporter warns that an LSTM exported with a dynamic batch may fail at another
@@ -299,31 +451,93 @@ def _quiet_libraries() -> None:
     # (`onnx_parity_max_abs`, about 4e-8 for the LSTM): the warning is noise here.
     warnings.filterwarnings("ignore", message="Exporting a model to ONNX with a batch_size other than 1",
                             category=UserWarning, module=r"torch\.onnx\.")
+    debugging = os.environ.get("SENSEX_LOG_LEVEL", "").upper() == "DEBUG"
     for name in ("mlflow", "alembic", "urllib3", "yfinance", "httpx", "onnxscript"):
-        logging.getLogger(name).setLevel(logging.ERROR)
+        # Their errors reach the user as our one-line sentence; MLflow would also print a traceback.
+        logging.getLogger(name).setLevel(logging.DEBUG if debugging else logging.CRITICAL)
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is now, so log lines print above a live progress bar."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
+def _click_exceptions():
+    """Typer 0.2x vendors click as `typer._click`; older typers use click itself."""
+    try:
+        from typer._click import exceptions
+    except ImportError:  # pragma: no cover - depends on the installed typer
+        from click import exceptions
+    return exceptions
+
+
+def _usage_sentence(exc) -> str:
+    """Click's message as one line, with where to look for the right usage."""
+    message = " ".join(exc.format_message().split()).rstrip(".")
+    ctx = getattr(exc, "ctx", None)
+    command = ctx.command_path if ctx is not None else "sensex"
+    return f"{message}: see `{command} --help`."
+
+
+def _unexpected_sentence(exc: Exception) -> str:
+    text = " ".join(str(exc).split())
+    if "readonly database" in text or "read-only file system" in text.lower():
+        settings = get_settings()
+        return (f"The MLflow store {settings.tracking_uri} cannot be written: make SENSEX_HOME ({settings.home})"
+                " writable, or set SENSEX_HOME to a writable directory.")
+    first = text.split(". ")[0][:300] or type(exc).__name__
+    return (f"{type(exc).__name__}: {first} (this is unexpected: rerun with SENSEX_LOG_LEVEL=DEBUG for the"
+            " traceback and report it).")
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit code. Every failure becomes one `error:` line on stderr."""
+    click_errors = _click_exceptions()
+
+    def error(message: str) -> None:
+        print(f"error: {message}", file=sys.stderr, flush=True)
+
+    try:
+        result = app(args=argv, prog_name="sensex", standalone_mode=False)
+    except click_errors.NoArgsIsHelpError:
+        return 0  # `sensex` alone (or `sensex data`): typer has printed the help
+    except click_errors.UsageError as exc:
+        error(_usage_sentence(exc))
+        return 2
+    except click_errors.ClickException as exc:
+        error(" ".join(exc.format_message().split()))
+        return exc.exit_code
+    except SensexError as exc:
+        error(str(exc))
+        return exc.exit_code
+    except OSError as exc:  # a read-only, full or broken SENSEX_HOME (or a path a user gave)
+        exc_error = storage_error(exc, get_settings().home)
+        error(str(exc_error))
+        return exc_error.exit_code
+    except (typer.Abort, KeyboardInterrupt):
+        error("interrupted.")
+        return 130
+    except Exception as exc:  # a bug or a library's own error: still one line, the traceback at DEBUG
+        logging.getLogger("sensex.cli").debug("Unexpected error", exc_info=True)
+        error(_unexpected_sentence(exc))
+        return 1
+    # Without standalone mode typer returns an Exit's code (--help, --version, Ctrl-C in a prompt).
+    return result if isinstance(result, int) else 0
 
 
 def main() -> None:
-    logging.basicConfig(level=os.environ.get("SENSEX_LOG_LEVEL", "INFO"), stream=sys.stderr,
+    logging.basicConfig(level=os.environ.get("SENSEX_LOG_LEVEL", "INFO"), handlers=[_StderrHandler()],
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     _quiet_libraries()
     install_log_redaction()
-    try:
-        app(standalone_mode=False)
-    except SensexError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(exc.exit_code)
-    except (typer.Abort, KeyboardInterrupt):
-        sys.exit(130)
-    except Exception as exc:  # click usage errors and the like
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Exit):
-            sys.exit(exc.exit_code)
-        raise
+    sys.exit(run())
 
 
 if __name__ == "__main__":

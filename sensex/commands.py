@@ -37,8 +37,9 @@ def data_info(settings: Settings) -> dict:
 
 def train(settings: Settings, preset: str = "quick", model: str = "convlstm",
           train_end: str | None = None, valid_end: str | None = None, test_end: str | None = None,
-          universe_path: str | None = None, mode: str = DEFAULT_MODE) -> dict:
-    """Train, evaluate and log one run to MLflow (it is registered by `registry setup --mode M`)."""
+          universe_path: str | None = None, mode: str = DEFAULT_MODE, progress=None) -> dict:
+    """Train, evaluate and log one run to MLflow (it is registered by `registry setup --mode M`).
+    `progress(description, done, total)` hears each stage and epoch (see `models.train.Progress`)."""
     from sensex import tracking
     from sensex.features.dataset import prepare
     from sensex.models.train import train_model  # torch is imported here, not before
@@ -49,10 +50,14 @@ def train(settings: Settings, preset: str = "quick", model: str = "convlstm",
     missing = sorted(set(universe.all_symbols) - set(frame["symbol"].unique()))
     if len(missing) > len(universe.symbols) // 6:
         raise DataError(f"The store lacks {len(missing)} universe members ({', '.join(missing[:6])}...): run `sensex data update` for this universe.")
+    if progress is not None:
+        progress("Building features", None, None)
     panel = prepare(frame, universe, check_mode(mode))
     info = data_info(settings)
     with tempfile.TemporaryDirectory() as tmp:
-        report = train_model(panel, config, Path(tmp) / "bundle", model, info)
+        report = train_model(panel, config, Path(tmp) / "bundle", model, info, progress)
+        if progress is not None:
+            progress("Logging the run to MLflow", None, None)
         run_id = tracking.log_training_run(settings, config, report, info)
     test = report.test_summary()
     after_open = report.evaluation["after_open"]

@@ -80,6 +80,15 @@ class TrainConfig(_Section):
     def _segment_end(cls, value: object) -> object:
         return value if value is None else _iso_date(value)
 
+    def __post_init__(self) -> None:
+        # Segment dates are strict ISO like every date a user gives (YAML may hand us a date).
+        from sensex import dates
+
+        for name in ("train_end", "valid_end", "test_end"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, dates.parse(value, f"train.{name}").isoformat())
+
 
 class PromotionConfig(_Section):
     metric: str = Field("test_auc", min_length=1)

@@ -73,3 +73,32 @@ class DailyJobFailed(SensexError):
 
     exit_code = 1
     http_status = 500
+
+class DateError(ConfigError):
+    """A date a user gave that is malformed, impossible, or outside what the data can answer."""
+
+    http_status = 422
+
+
+class StorageError(SensexError):
+    """SENSEX_HOME (or a file in it) cannot be written: read-only, not a directory, disk full."""
+
+    exit_code = 1
+    http_status = 503
+
+
+def storage_error(exc: OSError, home) -> StorageError:
+    """One sentence for an OSError met while reading or writing under SENSEX_HOME."""
+    import errno
+    import os
+
+    path = exc.filename or home
+    if exc.errno == errno.ENOSPC:
+        return StorageError(f"The disk holding {path} is full: free some space, or set SENSEX_HOME to a"
+                            " directory on another disk.")
+    reason = exc.strerror or type(exc).__name__
+    target = f"write {path}"
+    if exc.filename and not os.path.exists(exc.filename):  # e.g. a temporary file it could not create
+        target = f"create files in {os.path.dirname(exc.filename) or home}"
+    return StorageError(f"Cannot {target} ({reason}): make SENSEX_HOME ({home}) writable, or set"
+                        " SENSEX_HOME to a writable directory.")

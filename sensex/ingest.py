@@ -44,7 +44,8 @@ def _backfill_context(source: str, universe: Universe, base: pd.DataFrame, end, 
     return result.frame, result.failed
 
 
-def _fetch(source: str, universe: Universe, start, end, csv_dir, exchange: str = "BO") -> tuple[pd.DataFrame, dict]:
+def _fetch(source: str, universe: Universe, start, end, csv_dir, exchange: str = "BO",
+           progress: Callable[[str, int | None, int | None], None] | None = None) -> tuple[pd.DataFrame, dict]:
     """Rows from one source plus a dict of per-symbol problems."""
     if source == "synthetic":
         from sensex.sources import synthetic
@@ -58,7 +59,7 @@ def _fetch(source: str, universe: Universe, start, end, csv_dir, exchange: str =
     from sensex.sources import csvfiles
 
     # CSV files hold the whole history: they are imported whole and merged.
-    imported = csvfiles.load_directory(Path(csv_dir), universe)
+    imported = csvfiles.load_directory(Path(csv_dir), universe, progress=progress)
     problems: dict[str, list] = {}
     for problem in imported.problems:
         problems.setdefault(problem["file"], []).append(problem)
@@ -75,8 +76,19 @@ def update_store(
     now: datetime | None = None,
     yahoo_reachable: Callable[[], bool] | None = None,
     exchange: str = "BO",
+    progress: Callable[[str, int | None, int | None], None] | None = None,
 ) -> dict:
-    from sensex import quality
+    """`progress(description, done, total)` hears each stage and, for CSV files, each file."""
+    from sensex import dates, quality
+
+    # No prices exist after the last completed session: a future --end would make the
+    # synthetic market invent them and the store then call itself fresh.
+    dates.check_order(start, end)
+    if start:
+        dates.check_not_future(start, "--start", now)
+    if end:
+        dates.check_not_future(end, "--end", now)
+    progress = progress or (lambda description, done, total: None)
 
     source = source or settings.data_source
     csv_dir = csv_dir or settings.csv_dir
@@ -108,7 +120,9 @@ def update_store(
             fetch_start = base["date"].max() - pd.Timedelta(days=OVERLAP_DAYS)
         else:
             fetch_start = pd.Timestamp(DEFAULT_HISTORY_START)
-        fetched, problems = _fetch(choice.source, universe, fetch_start, end_ts, csv_dir, exchange)
+        progress({"csv": "Importing CSV files", "yfinance": "Downloading from Yahoo Finance"}.get(
+            choice.source, "Generating the SYNTHETIC market"), None, None)
+        fetched, problems = _fetch(choice.source, universe, fetch_start, end_ts, csv_dir, exchange, progress)
         if not start:
             backfill, backfill_problems = _backfill_context(choice.source, universe, base, end_ts, exchange)
             fetched = pd.concat([fetched, backfill], ignore_index=True) if len(backfill) else fetched
@@ -121,6 +135,7 @@ def update_store(
                 symbols_updated = int(fetched["symbol"].nunique())
             replaced = switching
             if rows_added or rows_revised or switching or not store.exists(settings.store_dir):
+                progress("Writing the store", None, None)
                 store.write(settings.store_dir, merged, choice.source)
                 existing = merged
                 written_source = choice.source
@@ -131,6 +146,7 @@ def update_store(
 
         raise DataSourceError("No data could be stored: check the source, or use --source synthetic.")
 
+    progress("Checking data quality", None, None)
     report = quality.validate_data_quality(existing, universe, now=now, source=written_source)
     return {
         "source": written_source,

@@ -32,6 +32,8 @@ MODE_TAG = "mode"  # close | preopen: which registered model the run belongs to 
 WEIGHTS_ARTIFACT = "weights"
 RELIABILITY_PLOT = "reliability_test.png"
 SUMMARY_METRICS = ("accuracy", "auc", "brier", "f1", "precision", "recall", "ece")
+# MLflow 3's UI opens an experiment on the view its kind names; without the tag it guesses GenAI.
+EXPERIMENT_KIND_TAG, EXPERIMENT_KIND = "mlflow.experimentKind", "custom_model_development"
 
 
 def configure(settings: Settings):
@@ -47,7 +49,41 @@ def configure(settings: Settings):
     # With a local database the artifacts must live under SENSEX_HOME, not in ./mlruns;
     # an MLflow server decides its artifact root itself.
     location = None if settings.tracking_uri.startswith("http") else settings.artifacts_dir.as_uri()
-    return mlflow.create_experiment(EXPERIMENT, artifact_location=location)
+    return mlflow.create_experiment(EXPERIMENT, artifact_location=location,
+                                    tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND})
+
+
+def ensure_experiment_kind(settings: Settings) -> None:
+    """Tag an experiment created before the kind tag existed (`sensex mlflow` calls this)."""
+    from mlflow import MlflowClient
+
+    experiment_id = configure(settings)
+    client = MlflowClient(tracking_uri=settings.tracking_uri)
+    if client.get_experiment(experiment_id).tags.get(EXPERIMENT_KIND_TAG) != EXPERIMENT_KIND:
+        client.set_experiment_tag(experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND)
+
+
+def runs_url(base: str, experiment_id: str) -> str:
+    """The MLflow UI page listing the experiment's training runs (the UI remembers a GenAI
+    workflow in the browser; the query parameter overrides it)."""
+    return f"{base}/#/experiments/{experiment_id}/runs?workflowType=machine_learning"
+
+
+def _log_training_data(report, data_info: dict) -> None:
+    """The training data as an MLflow dataset input: its fingerprint and the segments, not the rows."""
+    import mlflow
+    import pandas as pd
+
+    frame = pd.DataFrame([
+        {"segment": name, "first_session": bounds[0], "last_session": bounds[1],
+         "data_source": data_info.get("source"), "store_rows": data_info.get("rows"),
+         "store_first_date": data_info.get("first_date"), "store_last_date": data_info.get("last_date"),
+         "content_hash": data_info.get("content_hash")}
+        for name, bounds in report.segments.items()
+    ])
+    name = f"sensex-{data_info.get('source', 'unknown')}-ohlcv"
+    dataset = mlflow.data.from_pandas(frame, name=name, digest=data_info.get("content_hash") or None)
+    mlflow.log_input(dataset, context="training")
 
 
 def git_commit() -> str | None:
@@ -120,6 +156,7 @@ def log_training_run(settings: Settings, config, report, data_info: dict) -> str
         for name, seconds in report.baseline_seconds.items():
             mlflow.log_metric(f"baseline_{name}_fit_seconds", seconds)
         mlflow.log_metric("onnx_parity_max_abs", report.onnx_parity_max_abs)
+        _log_training_data(report, data_info)
         for row in report.history:
             mlflow.log_metrics({"train_loss": row["train_loss"], "valid_loss": row["valid_loss"]}, step=row["epoch"])
         mlflow.set_tags({

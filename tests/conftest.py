@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import subprocess
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -89,3 +92,24 @@ def trained_home(tmp_path_factory, universe):
     trained = commands.train(settings, str(config))
     promoted = ModelRegistry(settings, promotion=TINY_GATE).setup_automated_promotion()
     return {"settings": settings, "train": trained, "promoted": promoted}
+
+
+@contextmanager
+def read_only(path: Path):
+    """Make `path` really unwritable. chmod does not stop root (tests here run as root), the
+    immutable attribute does; as another user, chmod is enough. Skips where neither works."""
+    if os.geteuid() == 0:
+        if shutil.which("chattr") is None:
+            pytest.skip("running as root without chattr: cannot make a directory read-only")
+        # Symlinks cannot carry the attribute (chattr says so and goes on): their targets do.
+        subprocess.run(["chattr", "-R", "+i", str(path)], capture_output=True)
+        undo = ["chattr", "-R", "-i", str(path)]
+    else:
+        subprocess.run(["chmod", "-R", "a-w", str(path)], check=True)
+        undo = ["chmod", "-R", "u+w", str(path)]
+    try:
+        if os.access(path, os.W_OK):
+            pytest.skip(f"{path} stays writable on this file system")
+        yield path
+    finally:
+        subprocess.run(undo, capture_output=True)

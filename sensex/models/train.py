@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +31,8 @@ from sensex.models.export import export_onnx, parity_gap
 
 log = logging.getLogger(__name__)
 MIN_TRAIN_WINDOWS = 100
+# progress(description, done, total): called as long work advances (total None: a stage with no count).
+Progress = Callable[[str, int | None, int | None], None]
 
 
 @dataclass
@@ -105,9 +108,11 @@ def _logits(network: nn.Module, tensor: np.ndarray, ends: np.ndarray, window: in
 
 
 def fit_network(
-    network: nn.Module, tensor: np.ndarray, label: np.ndarray, segments: Segments, config: Config
+    network: nn.Module, tensor: np.ndarray, label: np.ndarray, segments: Segments, config: Config,
+    progress: Progress | None = None,
 ) -> tuple[nn.Module, list[dict]]:
-    """Adam on BCE with early stopping on validation loss; returns the best network and history."""
+    """Adam on BCE with early stopping on validation loss; returns the best network and history.
+    `progress` hears ("Training epoch", n, N) after each epoch."""
     cfg, window = config.train, config.features.window
     rng = np.random.default_rng(cfg.seed)
     optimizer = torch.optim.AdamW(network.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
@@ -138,8 +143,12 @@ def fit_network(
             best_loss, best_state, stale = valid_loss, copy.deepcopy(network.state_dict()), 0
         else:
             stale += 1
-            if stale >= cfg.patience:
-                break
+        if progress is not None:
+            stopping = stale >= cfg.patience and epoch + 1 < cfg.epochs
+            progress(f"Stopped early after epoch {epoch + 1}/{cfg.epochs}" if stopping else "Training epoch",
+                     epoch + 1, epoch + 1 if stopping else cfg.epochs)
+        if stale >= cfg.patience:
+            break
     if best_state is not None:
         network.load_state_dict(best_state)
     return network, history
@@ -174,7 +183,8 @@ def check_usable(panel: Panel) -> None:
         )
 
 
-def fit_fold(panel: Panel, segments: Segments, config: Config, model_kind: str = "convlstm") -> FittedNetwork:
+def fit_fold(panel: Panel, segments: Segments, config: Config, model_kind: str = "convlstm",
+             progress: Progress | None = None) -> FittedNetwork:
     """Scaler on the training rows' sessions, network with early stopping on the validation rows,
     Platt calibration on the validation rows. Nothing after the last validation row is read."""
     if model_kind not in NETWORKS:
@@ -194,7 +204,7 @@ def fit_fold(panel: Panel, segments: Segments, config: Config, model_kind: str =
         kernel=config.model.kernel, dropout=config.model.dropout,
     )
     network = build_network(model_kind, net_config)
-    network, history = fit_network(network, tensor, panel.label, segments, config)
+    network, history = fit_network(network, tensor, panel.label, segments, config, progress)
     valid_logits = _logits(network, tensor, segments.valid, window)
     valid_bounds = [str(panel.dates[segments.valid[0]].date()), str(panel.dates[segments.valid[-1]].date())]
     calibration = fit_platt(valid_logits, panel.label[segments.valid], *valid_bounds)
@@ -233,15 +243,17 @@ class TrainingReport:
 
 
 def train_model(panel: Panel, config: Config, bundle_dir: Path, model_kind: str = "convlstm",
-                data_info: dict | None = None) -> TrainingReport:
+                data_info: dict | None = None, progress: Progress | None = None) -> TrainingReport:
     """Train one network on a prepared panel, evaluate it beside the baselines and write its bundle."""
     if model_kind not in NETWORKS:
         raise ConfigError(f"Unknown model {model_kind!r}: use one of {', '.join(NETWORKS)}.")
+    progress = progress or (lambda description, done, total: None)
     started = time.perf_counter()
     check_usable(panel)
     segments = split_segments(panel, config)
     window = config.features.window
-    fitted = fit_fold(panel, segments, config, model_kind)
+    fitted = fit_fold(panel, segments, config, model_kind, progress)
+    progress("Evaluating beside the baselines, exporting to ONNX", None, None)
     network, tensor = fitted.network, fitted.tensor
 
     bounds = segments.bounds(panel)

@@ -29,3 +29,5 @@ class Forecast(BaseModel):
     model_test_accuracy: float | None = None
     latency_ms: float | None = None
     cached: bool = False
+    logged: bool = Field(False, description="True once written to the prediction log; false when the log could not be"
+                                            " written (read-only or full SENSEX_HOME) or was not asked for.")

@@ -161,8 +161,21 @@ class ModelRegistry:
             if run.data.tags.get(tracking.MODE_TAG, CLOSE) != self.mode:  # runs before modes were close runs
                 continue
             mv = mlflow.register_model(model_uri, self.model_name)
+            self._describe_gate(str(mv.version), run.data.metrics)
             created.append(str(mv.version))
         return created
+
+    def _describe_gate(self, version: str, metrics: dict, min_accuracy: float | None = None, outcome: str = "") -> None:
+        """The version's description in the registry: its test metrics and the gate's verdict."""
+        min_accuracy = self.promotion.min_accuracy if min_accuracy is None else min_accuracy
+        reasons = self.gate(metrics, min_accuracy)
+        scores = ", ".join(f"{label} {metrics[key]:.3f}" for key, label in
+                           (("test_accuracy", "accuracy"), ("test_auc", "AUC"), ("test_brier", "Brier"))
+                           if metrics.get(key) is not None)
+        verdict = f"fails it ({'; '.join(reasons)})" if reasons else "passes it"
+        self.client.update_model_version(self.model_name, version, description=(
+            f"Test {scores or 'metrics missing'}. Promotion gate (accuracy >= {min_accuracy:.3f}, AUC >="
+            f" {self.promotion.min_auc:.3f}): {verdict}.{' ' + outcome if outcome else ''}"))
 
     def list_all_versions(self) -> list[dict]:
         aliases = self._aliases()
@@ -219,10 +232,14 @@ class ModelRegistry:
             raise ModelNotFoundError(f"Version {version} of {self.model_name} does not exist: see `sensex registry list`.")
         reasons = self.gate(candidate["metrics"], min_accuracy)
         if reasons:
+            self._describe_gate(version, candidate["metrics"], min_accuracy, "Promotion refused.")
             self._log_event("rejected", version, candidate["stage"], reasons=reasons)
             raise PromotionRejected(f"Version {version} fails the promotion gate ({'; '.join(reasons)}): train a better model or lower --min-accuracy.")
         with self.lock():
             self._move_production(version, "promotion")
+        # The description is documentation, after the commit point: a crash here loses only it.
+        self._describe_gate(version, candidate["metrics"], min_accuracy,
+                            f"Promoted to Production on {datetime.now(UTC).date()}.")
         return self.get_production_model()
 
     def _move_production(self, version: str, event: str) -> None:

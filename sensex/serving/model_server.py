@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from sensex import calendar, jsonlog, store
-from sensex.errors import DataError, ModelNotFoundError
+from sensex.errors import DataError, ModelNotFoundError, storage_error
 from sensex.features.dataset import load_panel
 from sensex.features.overnight import sp500_gap_reason
 from sensex.features.windows import model_input
@@ -97,6 +97,9 @@ class ModelServer:
         panel = load_panel(self.settings, self.universe, end=as_of, sessions=bundle.window + bundle.meta.warmup,
                            mode=bundle.meta.mode)
         if len(panel.dates) < bundle.window:
+            if as_of is not None:  # the store may be fine: the date is too close to its start
+                raise DataError(f"Only {len(panel.dates)} index sessions are stored up to {as_of.date()} and the"
+                                f" model needs {bundle.window}: pick a later as-of date.")
             raise DataError(
                 f"Insufficient data for prediction: {len(panel.dates)} index sessions stored, {bundle.window} needed; run `sensex data update`."
             )
@@ -154,18 +157,29 @@ class ModelServer:
         if not computed:
             return {**forecast, "cached": True}
         if log_prediction:
-            jsonlog.append(self.settings.logs_dir / jsonlog.PREDICTION_LOG, {
+            # A query about an earlier session is a look back, not a live forecast (track record).
+            back_dated = as_of is not None and forecast["as_of"] < str(meta.get("last_date") or forecast["as_of"])
+            forecast = {**forecast, "logged": self._log_forecast(forecast, back_dated)}
+        return forecast
+
+    def _log_forecast(self, forecast: dict, back_dated: bool) -> bool:
+        """Append to the prediction log; a read-only or full home loses the log line, not the forecast."""
+        path = self.settings.logs_dir / jsonlog.PREDICTION_LOG
+        try:
+            jsonlog.append(path, {
                 "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
                 "prediction": {k: forecast[k] for k in ("direction", "probability", "confidence")},
-                "model_version": version,
+                "model_version": forecast["model_version"],
                 "mode": forecast["mode"],
                 "as_of": forecast["as_of"],
                 "target_date": forecast["target_date"],
                 "data_source": forecast["data_source"],
-                # A query about an earlier session is a look back, not a live forecast (track record).
-                "back_dated": as_of is not None and forecast["as_of"] < str(meta.get("last_date") or forecast["as_of"]),
+                "back_dated": back_dated,
             })
-        return forecast
+        except OSError as exc:
+            log.warning("The forecast was not written to the prediction log: %s", storage_error(exc, self.settings.home))
+            return False
+        return True
 
     @staticmethod
     def _note(probability: float, test: dict, intervals: dict) -> str:

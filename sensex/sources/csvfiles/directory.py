@@ -14,7 +14,7 @@ mode) resolve like members once `symbol_lookup` is given their spellings through
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -223,11 +223,13 @@ def _is_data_file(path: Path) -> bool:
 def load_directory(
     directory: str | Path, universe: Universe, *, today: date | pd.Timestamp | None = None,
     context_series: Iterable[context.ContextSeries] = context.CONTEXT_SERIES,
+    progress: Callable[[str, int | None, int | None], None] | None = None,
 ) -> CsvImport:
     """Import every CSV file of `directory`; bad rows and bad files are reported, not fatal.
 
     `today` (default: the local date) bounds the dates accepted; it exists for tests.
     `context_series` are imported too, from their own files (`GSPC.csv` or `^GSPC.csv` for the S&P 500).
+    `progress(description, done, total)` hears each file as it is read.
     Raises DataSourceError when the directory is missing or no file in it is usable.
     """
     directory = Path(directory).expanduser()
@@ -241,7 +243,10 @@ def load_directory(
     result = CsvImport(frame=empty_frame())
     frames: list[pd.DataFrame] = []
     origins: list[str] = []
-    for path in sorted(p for p in directory.iterdir() if _is_data_file(p)):
+    paths = sorted(p for p in directory.iterdir() if _is_data_file(p))
+    for done, path in enumerate(paths):
+        if progress is not None:
+            progress(f"Importing {path.name}", done, len(paths))
         try:
             rows, file_problems = load_file(path, universe, lookup, today)
         except Rejected as rejected:
@@ -255,6 +260,8 @@ def load_directory(
         result.files_read.append(path.name)
         frames.append(rows)
         origins.append(path.name)
+    if progress is not None:
+        progress(f"Imported {len(paths)} CSV files", len(paths), len(paths))
 
     if not frames:
         rejected = len(result.files_rejected)
