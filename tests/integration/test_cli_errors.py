@@ -284,6 +284,7 @@ def test_csv_import_reports_each_file(tmp_path, market):
         rows = market[market["symbol"] == symbol].rename(columns=str.title).rename(columns={"Adj_Close": "Adj Close"})
         rows.drop(columns="Symbol").to_csv(folder / name, index=False)
     from sensex.sources.csv import load_directory
+
     from sensex.universe import load_universe
 
     calls = []
