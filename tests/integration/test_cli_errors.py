@@ -283,8 +283,7 @@ def test_csv_import_reports_each_file(tmp_path, market):
     for symbol, name in (("RELIANCE", "RELIANCE.csv"), ("SENSEX", "BSESN.csv")):
         rows = market[market["symbol"] == symbol].rename(columns=str.title).rename(columns={"Adj_Close": "Adj Close"})
         rows.drop(columns="Symbol").to_csv(folder / name, index=False)
-    from sensex.sources.csv import load_directory
-
+    from sensex.sources.csvfiles import load_directory
     from sensex.universe import load_universe
 
     calls = []
