@@ -25,6 +25,7 @@ class ModelConfig:
     projection: int = 16
     kernel: int = 3
     dropout: float = 0.1
+    ensemble_seeds: int = 5  # `--model ensemble`: ConvLSTM seeds trained (train.seed, train.seed + 1, ...)
 
 
 @dataclass(frozen=True)

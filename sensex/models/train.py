@@ -1,12 +1,17 @@
 """Training: panel -> segments -> scaler -> network with early stopping -> calibration ->
-evaluation beside the baselines -> ONNX bundle. MLflow stays outside (see `sensex.tracking`)."""
+evaluation beside the baselines -> uncertainty -> ONNX bundle. MLflow stays outside (see
+`sensex.tracking`).
+
+`ensemble` trains several ConvLSTM seeds on the same segments (a deep ensemble), exports them as
+one ONNX graph, and combines them with the baselines by a rule fit on the validation window
+(`sensex.models.ensemble`)."""
 
 from __future__ import annotations
 
 import copy
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,15 +25,30 @@ from sensex.errors import ConfigError, DataError
 from sensex.features.build import Panel
 from sensex.features.indicators import MAX_WARMUP, registry_table
 from sensex.features.windows import Scaler, fit_scaler, make_windows, model_input, window_ends
-from sensex.models.baselines import baseline_predictions
+from sensex.models.baselines import fit_baselines, predict_baselines
 from sensex.models.bundle import ONNX_FILE, STATE_FILE, BundleMeta, NetworkConfig, file_sha256, write_bundle_json
 from sensex.models.calibrate import Calibration, apply_calibration, fit_platt
 from sensex.models.convlstm import NETWORKS, build_network
+from sensex.models.designs import index_design, latest_session_design, realized_volatility
+from sensex.models.ensemble import INPUTS, fit_combiner, seed_spread
 from sensex.models.evaluate import report
-from sensex.models.export import export_onnx, parity_gap
+from sensex.models.export import SeedStack, export_onnx, parity_gap
+from sensex.models.portable import gbm_logit, logreg_logit
+from sensex.models.uncertainty import (
+    ALPHA,
+    Uncertainty,
+    conformal_half_width,
+    coverage,
+    cross_fitted,
+    intervals,
+    judge_skill,
+    no_call,
+)
 
 log = logging.getLogger(__name__)
 MIN_TRAIN_WINDOWS = 100
+ENSEMBLE = "ensemble"
+MODEL_KINDS = (*NETWORKS, ENSEMBLE)
 
 
 @dataclass
@@ -207,7 +227,7 @@ class TrainingReport:
 
     model: str
     segments: dict[str, list[str]]
-    evaluation: dict  # {"model": {segment: report}, "baselines": {name: {segment: report}}}
+    evaluation: dict  # {"model": {segment: report}, "baselines": {name: {segment: report}}, "seeds": {...}}
     history: list[dict]
     onnx_parity_max_abs: float
     fit_seconds: float
@@ -215,8 +235,10 @@ class TrainingReport:
     seconds: float
     bundle_dir: Path
     weights_file: Path  # torch weights, logged beside the model, never served
-    predictions: dict  # segment -> {"label", "probability", "baselines"}
+    predictions: dict  # segment -> {"label", "probability", "interval", "baselines"}
     example_window: np.ndarray  # (1, T, S, C) for the model signature
+    uncertainty: dict | None = None  # `Uncertainty.to_dict()`
+    seed_epochs: list[int] | None = None  # ensemble: epochs each seed ran
 
     @property
     def epochs_run(self) -> int:
@@ -226,41 +248,128 @@ class TrainingReport:
         return self.evaluation["model"]["test"]
 
 
+def baseline_logits(portable: dict, panel: Panel, rows: np.ndarray) -> np.ndarray:
+    """(N, 2) log-odds of the fitted logistic regression and gradient-boosted trees on `rows`."""
+    gbm = portable.get("gbm")
+    return np.column_stack([
+        logreg_logit(portable["logreg"], index_design(panel)[rows]),
+        gbm_logit(gbm, latest_session_design(panel)[rows]) if gbm else np.zeros(len(rows)),
+    ])
+
+
+@dataclass
+class _Scored:
+    """A trained model's probabilities per segment, whatever its kind."""
+
+    network: nn.Module  # what is exported: one network or the SeedStack
+    first: FittedNetwork  # the (first) network: scaler, tensor, calibration, config
+    probability: dict[str, np.ndarray]
+    spread: dict[str, np.ndarray | None]
+    valid_crossed: np.ndarray  # validation P(UP) from fits that did not see the row (conformal scores)
+    history: list[dict]
+    fit_seconds: float
+    ensemble: dict
+    seed_epochs: list[int] | None = None
+    seed_reports: dict | None = None
+
+
+def _single(panel: Panel, segments: Segments, config: Config, kind: str) -> _Scored:
+    fitted = fit_fold(panel, segments, config, kind)
+    rows = {"valid": segments.valid, "test": segments.test}
+    valid_y = panel.label[segments.valid]
+    crossed = cross_fitted(fit_platt, apply_calibration, fitted.logits(segments.valid), valid_y)
+    return _Scored(fitted.network, fitted, {k: fitted.probabilities(r) for k, r in rows.items()},
+                   dict.fromkeys(rows), crossed, fitted.history, fitted.seconds, {})
+
+
+def _ensemble(panel: Panel, segments: Segments, config: Config, portable: dict) -> _Scored:
+    """K ConvLSTM seeds on the same segments, combined with the baselines on validation."""
+    seeds = [config.train.seed + k for k in range(config.model.ensemble_seeds)]
+    fits = [fit_fold(panel, segments, replace(config, train=replace(config.train, seed=seed)), "convlstm")
+            for seed in seeds]
+    rows = {"valid": segments.valid, "test": segments.test}
+    seed_logits = {k: np.column_stack([f.logits(r) for f in fits]) for k, r in rows.items()}  # (N, K)
+    inputs = {k: np.column_stack([seed_logits[k].mean(axis=1), baseline_logits(portable, panel, r)])
+              for k, r in rows.items()}  # (N, 3) in INPUTS order
+    valid_bounds = [str(panel.dates[segments.valid[0]].date()), str(panel.dates[segments.valid[-1]].date())]
+    combiner, crossed = fit_combiner(inputs["valid"], panel.label[segments.valid], *valid_bounds)
+    seed_reports = {f"seed_{seed}": {name: report(panel.label[r], f.probabilities(r), None, config.train.seed)
+                                     for name, r in rows.items()} for seed, f in zip(seeds, fits, strict=True)}
+    log.info("ensemble of %d seeds: %s rule, weights %s (cross-fitted validation log-loss %s)",
+             len(fits), combiner.rule, combiner.weights, combiner.validation_log_loss)
+    return _Scored(
+        SeedStack([f.network for f in fits]), fits[0],
+        {k: combiner.probabilities(inputs[k]) for k in rows},
+        {k: seed_spread(combiner, seed_logits[k], inputs[k]) for k in rows},
+        crossed, fits[0].history, sum(f.seconds for f in fits),
+        {"seeds": seeds, "inputs": list(INPUTS), "combiner": combiner.to_dict()},
+        [len(f.history) for f in fits], seed_reports,
+    )
+
+
+def _uncertainty(panel: Panel, segments: Segments, scored: _Scored, test_report: dict) -> Uncertainty:
+    """The conformal half-width from cross-fitted validation P(UP), its coverage on the test
+    window, the skill verdict and the realized-volatility bands of the training window."""
+    half_width = conformal_half_width(scored.valid_crossed, panel.label[segments.valid])
+    p_test = scored.probability["test"]
+    bounds = intervals(p_test, half_width, scored.spread["test"])
+    probability_sd = float(np.std(p_test))
+    verdict = judge_skill(test_report["auc"], test_report.get("intervals", {}).get("auc"), probability_sd)
+    volatility = realized_volatility(panel)[segments.train]
+    volatility = volatility[np.isfinite(volatility)]
+    return Uncertainty(
+        method="split-conformal" + ("+seed-spread" if scored.spread["test"] is not None else ""),
+        alpha=ALPHA, half_width=half_width,
+        fit_start=str(panel.dates[segments.valid[0]].date()), fit_end=str(panel.dates[segments.valid[-1]].date()),
+        test_coverage=coverage(bounds, panel.label[segments.test]),
+        test_no_call_share=float(no_call(bounds).mean()),
+        test_probability_sd=probability_sd, skill=verdict.to_dict(),
+        volatility_bands=[float(v) for v in np.percentile(volatility, [33.3, 66.7])] if len(volatility) else [],
+    )
+
+
 def train_model(panel: Panel, config: Config, bundle_dir: Path, model_kind: str = "convlstm",
                 data_info: dict | None = None) -> TrainingReport:
-    """Train one network on a prepared panel, evaluate it beside the baselines and write its bundle."""
-    if model_kind not in NETWORKS:
-        raise ConfigError(f"Unknown model {model_kind!r}: use one of {', '.join(NETWORKS)}.")
+    """Train one model (a network or the ensemble) on a prepared panel, evaluate it beside the
+    baselines, measure its uncertainty and write its bundle."""
+    if model_kind not in MODEL_KINDS:
+        raise ConfigError(f"Unknown model {model_kind!r}: use one of {', '.join(MODEL_KINDS)}.")
     started = time.perf_counter()
     check_usable(panel)
     segments = split_segments(panel, config)
     window = config.features.window
-    fitted = fit_fold(panel, segments, config, model_kind)
-    network, tensor = fitted.network, fitted.tensor
+    rows = {"valid": segments.valid, "test": segments.test}
+    baseline_seconds: dict[str, float] = {}
+    portable = fit_baselines(panel, segments.train, timings=baseline_seconds)
+    if model_kind == ENSEMBLE:
+        scored = _ensemble(panel, segments, config, portable)
+    else:
+        scored = _single(panel, segments, config, model_kind)
+    first, network = scored.first, scored.network
 
     bounds = segments.bounds(panel)
     seed = config.train.seed
     evaluation: dict = {"model": {}, "baselines": {}}
     predictions: dict = {}
-    for name, rows in (("valid", segments.valid), ("test", segments.test)):
-        p = fitted.probabilities(rows)
-        predictions[name] = {"label": panel.label[rows], "probability": p}
-        evaluation["model"][name] = report(panel.label[rows], p, None, seed)
-    baseline_seconds: dict[str, float] = {}
-    baselines = baseline_predictions(panel, segments.train, {"valid": segments.valid, "test": segments.test},
-                                     timings=baseline_seconds)
-    for name in predictions:
-        predictions[name]["baselines"] = {baseline: by_segment[name][0] for baseline, by_segment in baselines.items()}
-    for baseline, by_segment in baselines.items():
-        evaluation["baselines"][baseline] = {
-            name: report(panel.label[rows], *by_segment[name], seed)
-            for name, rows in (("valid", segments.valid), ("test", segments.test))
-        }
+    baselines = {name: predict_baselines(portable, panel, r) for name, r in rows.items()}
+    for name, r in rows.items():
+        p = scored.probability[name]
+        predictions[name] = {"label": panel.label[r], "probability": p,
+                             "baselines": {b: scored_b[0] for b, scored_b in baselines[name].items()}}
+        evaluation["model"][name] = report(panel.label[r], p, None, seed)
+    for baseline in baselines["test"]:
+        evaluation["baselines"][baseline] = {name: report(panel.label[r], *baselines[name][baseline], seed)
+                                             for name, r in rows.items()}
+    if scored.seed_reports:
+        evaluation["seeds"] = scored.seed_reports
+    uncertainty = _uncertainty(panel, segments, scored, evaluation["model"]["test"])
+    predictions["test"]["interval"] = intervals(scored.probability["test"], uncertainty.half_width, scored.spread["test"])
 
     bundle_dir.mkdir(parents=True, exist_ok=True)
     weights_file = bundle_dir.parent / f"{bundle_dir.name}-{STATE_FILE}"
-    torch.save({"config": fitted.net_config.to_dict(), "kind": model_kind, "state_dict": network.state_dict()},
+    torch.save({"config": first.net_config.to_dict(), "kind": model_kind, "state_dict": network.state_dict()},
                weights_file)
+    tensor = first.tensor
     export_onnx(network, make_windows(tensor, segments.test[:1], window), bundle_dir / ONNX_FILE)
     gap = parity_gap(network, bundle_dir / ONNX_FILE, make_windows(tensor, segments.test[:32], window))
     # MLflow re-serializes the graph when it logs the model: checksum the bytes it will store.
@@ -269,7 +378,7 @@ def train_model(panel: Panel, config: Config, bundle_dir: Path, model_kind: str 
     test = evaluation["model"]["test"]
     meta = BundleMeta(
         kind=model_kind,
-        network=fitted.net_config,
+        network=first.net_config,
         window=window,
         warmup=config.features.warmup,
         symbols=panel.symbols,
@@ -277,7 +386,7 @@ def train_model(panel: Panel, config: Config, bundle_dir: Path, model_kind: str 
         stock_features=panel.stock_feature_names,
         market_features=panel.market_feature_names,
         feature_registry=registry_table(),
-        calibration=fitted.calibration,
+        calibration=first.calibration,
         segments=bounds,
         data=data_info or {},
         config=config.to_dict(),
@@ -287,19 +396,24 @@ def train_model(panel: Panel, config: Config, bundle_dir: Path, model_kind: str 
         test_intervals=test.get("intervals", {}),
         test_baselines={name: {k: seg["test"][k] for k in ("accuracy", "auc", "brier")}
                         for name, seg in evaluation["baselines"].items()},
+        baselines=portable,
+        ensemble=scored.ensemble,
+        uncertainty=uncertainty.to_dict(),
     )
-    write_bundle_json(bundle_dir, fitted.scaler, meta)
+    write_bundle_json(bundle_dir, first.scaler, meta)
     return TrainingReport(
         model=model_kind,
         segments=bounds,
         evaluation=evaluation,
-        history=fitted.history,
+        history=scored.history,
         onnx_parity_max_abs=gap,
-        fit_seconds=round(fitted.seconds, 2),
+        fit_seconds=round(scored.fit_seconds, 2),
         baseline_seconds={k: round(v, 3) for k, v in baseline_seconds.items()},
         seconds=round(time.perf_counter() - started, 2),
         bundle_dir=bundle_dir,
         weights_file=weights_file,
         predictions=predictions,
         example_window=make_windows(tensor, segments.test[-1:], window),
+        uncertainty=uncertainty.to_dict(),
+        seed_epochs=scored.seed_epochs,
     )
