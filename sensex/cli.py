@@ -89,7 +89,7 @@ def data_status(universe: str | None = typer.Option(None), as_json: bool = JsonO
 @app.command()
 def train(
     preset: str = typer.Option("quick", help="quick | full | path to a YAML config"),
-    model: str = typer.Option("convlstm", help="convlstm | lstm"),
+    model: str = typer.Option("convlstm", help="convlstm | lstm | ensemble (ConvLSTM seeds + baselines, combined on validation)"),
     train_end: str | None = typer.Option(None, "--train-end"),
     valid_end: str | None = typer.Option(None, "--valid-end"),
     test_end: str | None = typer.Option(None, "--test-end"),
@@ -108,6 +108,11 @@ def train(
     ]
     for name, b in result["baselines"].items():
         lines.append(f"  {name:<10} accuracy {b['accuracy']:.3f}  AUC {b['auc']:.3f}  Brier {b['brier']:.4f}")
+    uncertainty = result.get("uncertainty") or {}
+    if uncertainty:
+        lines.append(f"  skill {uncertainty['skill']['skill']} ({uncertainty['skill']['reason']}); 90% interval"
+                     f" half-width {uncertainty['half_width']:.3f}, test coverage {uncertainty['test_coverage']:.3f},"
+                     f" no calls {uncertainty['test_no_call_share']:.0%}")
     lines.append("Next: `sensex registry setup` registers it and promotes the best version that passes the gate.")
     _emit(result, as_json, "\n".join(lines))
 
@@ -214,10 +219,14 @@ def predict(as_of: str | None = typer.Option(None, "--as-of", help="Forecast fro
     from sensex.serving.model_server import ModelServer
 
     forecast = ModelServer(get_settings()).predict(as_of)
+    version = forecast["model_version"]
+    source = f"BASELINE {version.split(':', 1)[1]}, no model passed the gate" if version.startswith("baseline:") else f"model v{version}"
     human = (
         f"{'[SYNTHETIC DATA] ' if forecast['synthetic'] else ''}SENSEX {forecast['target_date']}: {forecast['direction']}"
-        f" P(UP)={forecast['probability']:.3f} confidence {forecast['confidence']} risk {forecast['risk']}"
-        f" (model v{forecast['model_version']}, data to {forecast['as_of']}{', STALE' if forecast['stale'] else ''})\n{forecast['note']}"
+        f" P(UP)={forecast['probability']:.3f} interval {forecast['interval'][0]:.3f}-{forecast['interval'][1]:.3f}"
+        f"{' (no call)' if forecast['no_call'] else ''} skill {forecast['skill']}, confidence {forecast['confidence']},"
+        f" risk {forecast['risk']}"
+        f" ({source}, data to {forecast['as_of']}{', STALE' if forecast['stale'] else ''})\n{forecast['note']}"
     )
     _emit(forecast, as_json, human)
 

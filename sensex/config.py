@@ -54,6 +54,10 @@ class PromotionConfig:
     min_accuracy: float = 0.5
     min_auc: float = 0.5
     drift_tolerance: float = 0.05
+    # The gate that refuses a coin (`sensex.serving.gate`), on rows scored alike for every model:
+    min_probability_sd: float = 0.01  # P(UP) must vary at least this much (sd) on those rows
+    brier_below_always_up: bool = True  # Brier must be strictly below always-UP's on those rows
+    auc_above_naive: bool = True  # the AUC interval must not lie entirely at or below the best naive baseline's AUC
 
 
 @dataclass(frozen=True)

@@ -79,18 +79,24 @@ forecast_tab, market_tab, monitor_tab, explain_tab = st.tabs(["Forecast", "Marke
 with forecast_tab:
     st.write("The production model's probability that the SENSEX closes above today's close on the next BSE session.")
     if backend().model_info() is None:
-        st.warning("No production model yet: run `sensex train` then `sensex registry setup` "
-                   "(a model that fails the promotion gate is not served; `sensex registry list` shows why).")
+        st.warning("No model in production: either none is trained yet (run `sensex train` then `sensex registry setup`)"
+                   " or none passed the promotion gate (`sensex registry setup` says why). Until one passes, the"
+                   " forecast below is the logistic-regression baseline's, labelled as such.")
     if st.button("Run Prediction", key="run_prediction", type="primary"):
         remember("forecast", backend().predict)
     forecast = st.session_state.get("forecast")
     if forecast:
+        if forecast["model_version"].startswith("baseline:"):
+            st.warning(f"BASELINE FORECAST ({forecast['model_version']}): no trained model passed the promotion gate.")
         cols = st.columns(4)
         cols[0].metric("Direction", forecast["direction"])
         cols[1].metric("P(UP)", f"{forecast['probability']:.1%}")
         cols[2].metric("Confidence", forecast["confidence"])
         cols[3].metric("Target date", forecast["target_date"])
-        st.caption(f"Risk: {forecast['risk']} · model v{forecast['model_version']} · data to {forecast['as_of']}"
+        low, high = forecast["interval"]
+        st.caption(f"Interval on P(UP): {low:.1%}-{high:.1%}{' · NO CALL' if forecast['no_call'] else ''}"
+                   f" · skill {forecast['skill']} · risk (realized volatility): {forecast['risk']}"
+                   f" · model {forecast['model_version']} · data to {forecast['as_of']}"
                    f" ({'SYNTHETIC' if forecast.get('synthetic') else forecast['data_source']})"
                    f"{' · STALE' if forecast.get('stale') else ''}")
         st.info(forecast["note"])

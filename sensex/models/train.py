@@ -36,10 +36,12 @@ from sensex.models.export import SeedStack, export_onnx, parity_gap
 from sensex.models.portable import gbm_logit, logreg_logit
 from sensex.models.uncertainty import (
     ALPHA,
+    FALLBACK_BASELINE,
     Uncertainty,
     conformal_half_width,
     coverage,
     cross_fitted,
+    fallback_record,
     intervals,
     judge_skill,
     no_call,
@@ -307,9 +309,11 @@ def _ensemble(panel: Panel, segments: Segments, config: Config, portable: dict) 
     )
 
 
-def _uncertainty(panel: Panel, segments: Segments, scored: _Scored, test_report: dict) -> Uncertainty:
+def _uncertainty(panel: Panel, segments: Segments, scored: _Scored, evaluation: dict, baselines: dict) -> Uncertainty:
     """The conformal half-width from cross-fitted validation P(UP), its coverage on the test
-    window, the skill verdict and the realized-volatility bands of the training window."""
+    window, the skill verdict, the realized-volatility bands of the training window, and the
+    same record for the fallback baseline."""
+    test_report = evaluation["model"]["test"]
     half_width = conformal_half_width(scored.valid_crossed, panel.label[segments.valid])
     p_test = scored.probability["test"]
     bounds = intervals(p_test, half_width, scored.spread["test"])
@@ -325,6 +329,11 @@ def _uncertainty(panel: Panel, segments: Segments, scored: _Scored, test_report:
         test_no_call_share=float(no_call(bounds).mean()),
         test_probability_sd=probability_sd, skill=verdict.to_dict(),
         volatility_bands=[float(v) for v in np.percentile(volatility, [33.3, 66.7])] if len(volatility) else [],
+        fallback=fallback_record(
+            baselines["valid"][FALLBACK_BASELINE][0], panel.label[segments.valid],
+            baselines["test"][FALLBACK_BASELINE][0], panel.label[segments.test],
+            evaluation["baselines"][FALLBACK_BASELINE]["test"]["auc"],
+            evaluation["baselines"][FALLBACK_BASELINE]["test"].get("intervals", {}).get("auc")),
     )
 
 
@@ -362,7 +371,7 @@ def train_model(panel: Panel, config: Config, bundle_dir: Path, model_kind: str 
                                              for name, r in rows.items()}
     if scored.seed_reports:
         evaluation["seeds"] = scored.seed_reports
-    uncertainty = _uncertainty(panel, segments, scored, evaluation["model"]["test"])
+    uncertainty = _uncertainty(panel, segments, scored, evaluation, baselines)
     predictions["test"]["interval"] = intervals(scored.probability["test"], uncertainty.half_width, scored.spread["test"])
 
     bundle_dir.mkdir(parents=True, exist_ok=True)

@@ -130,9 +130,27 @@ class Uncertainty:
     test_probability_sd: float | None = None
     skill: dict = field(default_factory=dict)  # SkillVerdict.to_dict()
     volatility_bands: list[float] = field(default_factory=list)  # [33rd, 67th] percentile of training realized vol
+    # The same record for the baseline served, labelled, while no model passes the gate:
+    # {"name": "logreg", "half_width", "test_coverage", "test_no_call_share", "test_probability_sd", "skill"}
+    fallback: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+FALLBACK_BASELINE = "logreg"  # fixed in advance, not picked on the test window
+
+
+def fallback_record(valid_p: np.ndarray, valid_y: np.ndarray, test_p: np.ndarray, test_y: np.ndarray,
+                    test_auc: float, test_auc_interval: list[float] | None) -> dict:
+    """The fallback baseline's own conformal half-width (its validation rows are out of sample:
+    it was fit on the training window), test coverage and skill verdict."""
+    half_width = conformal_half_width(valid_p, valid_y)
+    bounds = intervals(test_p, half_width)
+    probability_sd = float(np.std(test_p))
+    return {"name": FALLBACK_BASELINE, "half_width": half_width, "test_coverage": coverage(bounds, test_y),
+            "test_no_call_share": float(no_call(bounds).mean()), "test_probability_sd": probability_sd,
+            "skill": judge_skill(test_auc, test_auc_interval, probability_sd).to_dict()}
 
 
 def risk_word(volatility: float, bands: list[float]) -> str:

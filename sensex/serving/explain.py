@@ -14,8 +14,11 @@ import numpy as np
 from sensex.models.bundle import Bundle
 
 
-def occlusion(bundle: Bundle, window: np.ndarray, sectors: dict[str, str]) -> dict:
-    """`window` is (1, T, S, C); returns base probability and per-group deltas, largest first."""
+def occlusion(bundle: Bundle, window: np.ndarray, sectors: dict[str, str], tabular: dict | None = None) -> dict:
+    """`window` is (1, T, S, C); returns base probability and per-group deltas, largest first.
+
+    An ensemble also needs `tabular`, its baselines' inputs for the window's last session; they
+    are left as they are, so the deltas show what the window's inputs contribute through the seeds."""
     assert window.ndim == 4 and window.shape[0] == 1, "expected (1, T, S, C)"
     meta = bundle.meta
     stock_names = meta.stock_features
@@ -37,7 +40,7 @@ def occlusion(bundle: Bundle, window: np.ndarray, sectors: dict[str, str]) -> di
         absent = window.copy()
         absent[:, :, s, :] = 0.0  # every channel of that member, mask included: "no data"
         variants.append(absent)
-    probabilities = bundle.probabilities(np.concatenate([window] + variants, axis=0))  # one batched run
+    probabilities = bundle.probabilities(np.concatenate([window] + variants, axis=0), tabular)  # one batched run
     base, rest = float(probabilities[0]), probabilities[1:]
     families = [{"group": g, "delta": float(base - p)} for g, p in zip(groups, rest[: len(groups)], strict=True)]
     members = [{"symbol": sym, "sector": sectors.get(sym, ""), "delta": float(base - p)}
