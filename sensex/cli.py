@@ -125,7 +125,7 @@ def evaluate(
     version: str | None = typer.Option(None, "--version"),
     walk_forward: bool = typer.Option(False, "--walk-forward", help="Refit every N months before each block instead of scoring one model."),
     preset: str = typer.Option("walkforward", help="Config for --walk-forward (quick, full, walkforward or a YAML file)."),
-    model: str = typer.Option("convlstm", help="Network for --walk-forward: convlstm | lstm"),
+    model: str = typer.Option("convlstm", help="Model for --walk-forward: convlstm | lstm | ensemble"),
     refit_months: int | None = typer.Option(None, "--refit-months", help="Block length for --walk-forward (default from the preset)."),
     as_json: bool = JsonOption,
 ):

@@ -76,13 +76,10 @@ def train(settings: Settings, preset: str = "quick", model: str = "convlstm",
 
 
 def _ensemble_summary(report) -> dict | None:
-    if report.model != "ensemble":
+    if not report.ensemble:
         return None
-    from sensex.models.bundle import load_bundle
-
-    combiner = load_bundle(report.bundle_dir).meta.ensemble
     seeds = report.evaluation.get("seeds", {})
-    return {**combiner, "seed_epochs": report.seed_epochs,
+    return {**report.ensemble, "seed_epochs": report.seed_epochs,
             "seed_test": {name: {k: seg["test"][k] for k in ("auc", "brier")} for name, seg in seeds.items()}}
 
 

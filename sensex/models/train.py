@@ -241,6 +241,8 @@ class TrainingReport:
     example_window: np.ndarray  # (1, T, S, C) for the model signature
     uncertainty: dict | None = None  # `Uncertainty.to_dict()`
     seed_epochs: list[int] | None = None  # ensemble: epochs each seed ran
+    seed_seconds: list[float] | None = None  # ensemble: fit seconds of each seed
+    ensemble: dict | None = None  # ensemble: seeds, inputs and the combiner (as in BundleMeta.ensemble)
 
     @property
     def epochs_run(self) -> int:
@@ -260,7 +262,7 @@ def baseline_logits(portable: dict, panel: Panel, rows: np.ndarray) -> np.ndarra
 
 
 @dataclass
-class _Scored:
+class ScoredModel:
     """A trained model's probabilities per segment, whatever its kind."""
 
     network: nn.Module  # what is exported: one network or the SeedStack
@@ -273,43 +275,52 @@ class _Scored:
     ensemble: dict
     seed_epochs: list[int] | None = None
     seed_reports: dict | None = None
+    seed_probability: dict | None = None  # segment -> {"seed_7": P(UP), ...}: each seed calibrated alone
+    seed_seconds: list[float] | None = None
 
 
-def _single(panel: Panel, segments: Segments, config: Config, kind: str) -> _Scored:
+def _single(panel: Panel, segments: Segments, config: Config, kind: str) -> ScoredModel:
     fitted = fit_fold(panel, segments, config, kind)
     rows = {"valid": segments.valid, "test": segments.test}
     valid_y = panel.label[segments.valid]
     crossed = cross_fitted(fit_platt, apply_calibration, fitted.logits(segments.valid), valid_y)
-    return _Scored(fitted.network, fitted, {k: fitted.probabilities(r) for k, r in rows.items()},
+    return ScoredModel(fitted.network, fitted, {k: fitted.probabilities(r) for k, r in rows.items()},
                    dict.fromkeys(rows), crossed, fitted.history, fitted.seconds, {})
 
 
-def _ensemble(panel: Panel, segments: Segments, config: Config, portable: dict) -> _Scored:
-    """K ConvLSTM seeds on the same segments, combined with the baselines on validation."""
+def fit_ensemble(panel: Panel, segments: Segments, config: Config, portable: dict,
+                 first: FittedNetwork | None = None) -> ScoredModel:
+    """K ConvLSTM seeds on the same segments, combined with the baselines on validation.
+
+    `first`, when given, is the ConvLSTM already fit with `config.train.seed` on these segments
+    (the walk-forward fits it anyway): it is the first seed, not trained twice."""
     seeds = [config.train.seed + k for k in range(config.model.ensemble_seeds)]
-    fits = [fit_fold(panel, segments, replace(config, train=replace(config.train, seed=seed)), "convlstm")
-            for seed in seeds]
+    fits = [first] if first is not None else []
+    fits += [fit_fold(panel, segments, replace(config, train=replace(config.train, seed=seed)), "convlstm")
+             for seed in seeds[len(fits):]]
     rows = {"valid": segments.valid, "test": segments.test}
     seed_logits = {k: np.column_stack([f.logits(r) for f in fits]) for k, r in rows.items()}  # (N, K)
     inputs = {k: np.column_stack([seed_logits[k].mean(axis=1), baseline_logits(portable, panel, r)])
               for k, r in rows.items()}  # (N, 3) in INPUTS order
     valid_bounds = [str(panel.dates[segments.valid[0]].date()), str(panel.dates[segments.valid[-1]].date())]
     combiner, crossed = fit_combiner(inputs["valid"], panel.label[segments.valid], *valid_bounds)
-    seed_reports = {f"seed_{seed}": {name: report(panel.label[r], f.probabilities(r), None, config.train.seed)
-                                     for name, r in rows.items()} for seed, f in zip(seeds, fits, strict=True)}
+    seed_probability = {name: {f"seed_{seed}": f.probabilities(r) for seed, f in zip(seeds, fits, strict=True)}
+                        for name, r in rows.items()}
+    seed_reports = {key: {name: report(panel.label[r], seed_probability[name][key], None, config.train.seed)
+                          for name, r in rows.items()} for key in seed_probability["test"]}
     log.info("ensemble of %d seeds: %s rule, weights %s (cross-fitted validation log-loss %s)",
              len(fits), combiner.rule, combiner.weights, combiner.validation_log_loss)
-    return _Scored(
+    return ScoredModel(
         SeedStack([f.network for f in fits]), fits[0],
         {k: combiner.probabilities(inputs[k]) for k in rows},
         {k: seed_spread(combiner, seed_logits[k], inputs[k]) for k in rows},
         crossed, fits[0].history, sum(f.seconds for f in fits),
         {"seeds": seeds, "inputs": list(INPUTS), "combiner": combiner.to_dict()},
-        [len(f.history) for f in fits], seed_reports,
+        [len(f.history) for f in fits], seed_reports, seed_probability, [round(f.seconds, 2) for f in fits],
     )
 
 
-def _uncertainty(panel: Panel, segments: Segments, scored: _Scored, evaluation: dict, baselines: dict) -> Uncertainty:
+def _uncertainty(panel: Panel, segments: Segments, scored: ScoredModel, evaluation: dict, baselines: dict) -> Uncertainty:
     """The conformal half-width from cross-fitted validation P(UP), its coverage on the test
     window, the skill verdict, the realized-volatility bands of the training window, and the
     same record for the fallback baseline."""
@@ -351,7 +362,7 @@ def train_model(panel: Panel, config: Config, bundle_dir: Path, model_kind: str 
     baseline_seconds: dict[str, float] = {}
     portable = fit_baselines(panel, segments.train, timings=baseline_seconds)
     if model_kind == ENSEMBLE:
-        scored = _ensemble(panel, segments, config, portable)
+        scored = fit_ensemble(panel, segments, config, portable)
     else:
         scored = _single(panel, segments, config, model_kind)
     first, network = scored.first, scored.network
@@ -364,7 +375,8 @@ def train_model(panel: Panel, config: Config, bundle_dir: Path, model_kind: str 
     for name, r in rows.items():
         p = scored.probability[name]
         predictions[name] = {"label": panel.label[r], "probability": p,
-                             "baselines": {b: scored_b[0] for b, scored_b in baselines[name].items()}}
+                             "baselines": {b: scored_b[0] for b, scored_b in baselines[name].items()},
+                             "seeds": (scored.seed_probability or {}).get(name, {})}
         evaluation["model"][name] = report(panel.label[r], p, None, seed)
     for baseline in baselines["test"]:
         evaluation["baselines"][baseline] = {name: report(panel.label[r], *baselines[name][baseline], seed)
@@ -425,4 +437,6 @@ def train_model(panel: Panel, config: Config, bundle_dir: Path, model_kind: str 
         example_window=make_windows(tensor, segments.test[-1:], window),
         uncertainty=uncertainty.to_dict(),
         seed_epochs=scored.seed_epochs,
+        seed_seconds=scored.seed_seconds,
+        ensemble=scored.ensemble or None,
     )
