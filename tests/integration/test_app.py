@@ -20,7 +20,8 @@ def test_run_prediction_shows_the_forecast(trained_home, monkeypatch):
     labels = {m.label: m.value for m in at.metric}
     assert labels["Direction"] in ("UP", "DOWN")
     assert labels["Target date"] == "2022-01-03"
-    assert labels["Confidence"] in ("Low", "Medium", "High")
+    assert labels["Confidence"] in ("Low", "Medium", "High", "no skill shown")
+    assert any("Interval on P(UP)" in c.value and "skill" in c.value for c in at.caption)
     assert labels["P(UP)"].endswith("%")
     at.button(key="explain").click().run()
     assert not at.exception
@@ -39,7 +40,7 @@ def test_app_without_a_production_model_says_so(trained_home, tmp_path, monkeypa
     assert store.exists(home / "store")
     at = AppTest.from_file(APP, default_timeout=60).run()
     assert not at.exception
-    assert any("No production model" in w.value for w in at.warning)
+    assert any("No model in production" in w.value for w in at.warning)
     at.button(key="run_prediction").click().run()
     assert any("sensex registry setup" in e.value for e in at.error)
 

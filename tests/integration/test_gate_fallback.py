@@ -100,6 +100,24 @@ def test_the_cli_and_the_api_label_the_baseline_too(refused_home):
         assert "labelled baseline" in client.get("/health").json()["detail"]["fallback"]
 
 
+def test_the_dashboard_shows_the_baseline_forecast_labelled(refused_home, monkeypatch):
+    from importlib.util import find_spec
+
+    from streamlit.testing.v1 import AppTest
+
+    from sensex.settings import get_settings
+
+    settings, _, _ = refused_home
+    monkeypatch.setenv("SENSEX_HOME", str(settings.home))
+    get_settings.cache_clear()
+    at = AppTest.from_file(find_spec("sensex.app.main").origin, default_timeout=60).run()
+    assert any("No model in production" in w.value for w in at.warning)
+    at.button(key="run_prediction").click().run()
+    assert not at.exception and not at.error
+    assert any("BASELINE FORECAST (baseline:logreg)" in w.value for w in at.warning)
+    assert {m.label for m in at.metric} >= {"Direction", "P(UP)", "Confidence"}
+
+
 def test_a_model_that_passes_replaces_the_baseline(refused_home):
     settings, trained, _ = refused_home
     promoted = ModelRegistry(settings, promotion=TINY_GATE).setup_automated_promotion()
