@@ -77,7 +77,7 @@ def main() -> None:
     cached_server.load_production_model()
     cached_server.predict(log_prediction=False)
     hits = timed(lambda: cached_server.predict(log_prediction=False), args.repeats * 10)
-    window = uncached_server._latest_window(uncached_server.bundle, None)[0]
+    window = uncached_server._latest_inputs(uncached_server.bundle, None).window
     onnx_only = timed(lambda: uncached_server.bundle.probabilities(window), args.repeats * 5)
     with TestClient(create_app(settings)) as client:
         client.post("/predict")

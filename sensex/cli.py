@@ -200,7 +200,7 @@ def data_status(universe: str | None = typer.Option(None), as_json: bool = JsonO
 @app.command()
 def train(
     preset: str = typer.Option("quick", help="quick | full | path to a YAML config"),
-    model: str = typer.Option("convlstm", help="convlstm | lstm"),
+    model: str = typer.Option("convlstm", help="convlstm | lstm | ensemble (ConvLSTM seeds + baselines, combined on validation)"),
     train_end: str | None = DateOption("--train-end", "Last session of the training window"),
     valid_end: str | None = DateOption("--valid-end", "Last session of the validation window"),
     test_end: str | None = DateOption("--test-end", "Last session of the test window"),
@@ -225,6 +225,11 @@ def train(
     ]
     for name, b in result["baselines"].items():
         lines.append(f"  {name:<10} accuracy {b['accuracy']:.3f}  AUC {b['auc']:.3f}  Brier {b['brier']:.4f}")
+    uncertainty = result.get("uncertainty") or {}
+    if uncertainty:
+        lines.append(f"  skill {uncertainty['skill']['skill']} ({uncertainty['skill']['reason']}); 90% interval"
+                     f" half-width {uncertainty['half_width']:.3f}, test coverage {uncertainty['test_coverage']:.3f},"
+                     f" no calls {uncertainty['test_no_call_share']:.0%}")
     lines.append(_after_open_line(result["metrics_after_open"]))
     flag = "" if result["mode"] == "close" else f" --mode {result['mode']}"
     lines.append(f"Next: `sensex registry setup{flag}` registers it and promotes the best version that passes the gate.")
@@ -239,7 +244,7 @@ def evaluate(
     version: str | None = typer.Option(None, "--version"),
     walk_forward: bool = typer.Option(False, "--walk-forward", help="Refit every N months before each block instead of scoring one model."),
     preset: str = typer.Option("walkforward", help="Config for --walk-forward (quick, full, walkforward or a YAML file)."),
-    model: str = typer.Option("convlstm", help="Network for --walk-forward: convlstm | lstm"),
+    model: str = typer.Option("convlstm", help="Model for --walk-forward: convlstm | lstm | ensemble"),
     refit_months: int | None = typer.Option(None, "--refit-months", help="Block length for --walk-forward (default from the preset)."),
     mode: str = ModeOption,
     as_json: bool = JsonOption,
@@ -365,10 +370,14 @@ def predict(as_of: str | None = DateOption("--as-of", "Forecast from this stored
         meta = store.read_meta(settings.store_dir) or {}
         dates.check_as_of(as_of, meta.get("first_date"), meta.get("last_date"))
     forecast = ModelServer(settings, mode=mode).predict(as_of)
+    version = forecast["model_version"]
+    source = f"BASELINE {version.split(':', 1)[1]}, no model passed the gate" if version.startswith("baseline:") else f"model v{version}"
     human = (
         f"{'[SYNTHETIC DATA] ' if forecast['synthetic'] else ''}SENSEX {forecast['target_date']}: {forecast['direction']}"
-        f" P(UP)={forecast['probability']:.3f} confidence {forecast['confidence']} risk {forecast['risk']}"
-        f" (model v{forecast['model_version']}, {forecast['mode']} mode, data to {forecast['as_of']}"
+        f" P(UP)={forecast['probability']:.3f} interval {forecast['interval'][0]:.3f}-{forecast['interval'][1]:.3f}"
+        f"{' (no call)' if forecast['no_call'] else ''} skill {forecast['skill']}, confidence {forecast['confidence']},"
+        f" risk {forecast['risk']}"
+        f" ({source}, {forecast['mode']} mode, data to {forecast['as_of']}"
         f"{', S&P 500 to ' + forecast['last_sp500_session'] if forecast['last_sp500_session'] else ''}"
         f"{', STALE' if forecast['stale'] else ''})\n{forecast['note']}"
     )

@@ -81,7 +81,18 @@ def train(settings: Settings, preset: str = "quick", model: str = "convlstm",
         "epochs_run": report.epochs_run,
         "onnx_parity_max_abs": report.onnx_parity_max_abs,
         "seconds": report.seconds,
+        # Added by issue 8: the interval's test coverage, the skill verdict, the ensemble's rule.
+        "uncertainty": {k: v for k, v in (report.uncertainty or {}).items() if k != "fallback"},
+        "ensemble": _ensemble_summary(report),
     }
+
+
+def _ensemble_summary(report) -> dict | None:
+    if not report.ensemble:
+        return None
+    seeds = report.evaluation.get("seeds", {})
+    return {**report.ensemble, "seed_epochs": report.seed_epochs,
+            "seed_test": {name: {k: seg["test"][k] for k in ("auc", "brier")} for name, seg in seeds.items()}}
 
 
 def evaluate(settings: Settings, start: str, end: str, run_id: str | None = None,

@@ -14,7 +14,7 @@ from importlib import resources
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from sensex.errors import ConfigError
 
@@ -36,9 +36,9 @@ class _Section(BaseModel):
 
     @field_validator("*", mode="before")
     @classmethod
-    def _not_a_boolean(cls, value: object) -> object:
-        # pydantic would read `epochs: yes` as 1; no knob of a section is a yes/no value.
-        if isinstance(value, bool):
+    def _not_a_boolean(cls, value: object, info: ValidationInfo) -> object:
+        # pydantic would read `epochs: yes` as 1; only a knob declared yes/no takes a yes/no value.
+        if isinstance(value, bool) and cls.model_fields[info.field_name].annotation not in (bool, "bool"):
             raise ValueError("a yes/no value where a number or a name belongs")
         return value
 
@@ -55,6 +55,7 @@ class ModelConfig(_Section):
     projection: int = Field(16, gt=0)
     kernel: int = Field(3, gt=0)
     dropout: float = Field(0.1, ge=0, lt=1)
+    ensemble_seeds: int = Field(5, gt=0)  # `--model ensemble`: ConvLSTM seeds trained (train.seed, train.seed + 1, ...)
 
 
 class TrainConfig(_Section):
@@ -95,6 +96,10 @@ class PromotionConfig(_Section):
     min_accuracy: float = Field(0.5, ge=0, le=1)
     min_auc: float = Field(0.5, ge=0, le=1)
     drift_tolerance: float = Field(0.05, ge=0, le=1)
+    # The gate that refuses a coin (`sensex.serving.gate`), on rows scored alike for every model:
+    min_probability_sd: float = Field(0.01, ge=0)  # P(UP) must vary at least this much (sd) on those rows
+    brier_below_always_up: bool = True  # Brier must be strictly below always-UP's on those rows
+    auc_above_naive: bool = True  # the AUC interval must not lie entirely at or below the best naive baseline's AUC
 
 
 SECTION_MODELS: dict[str, type[BaseModel]] = {

@@ -46,6 +46,10 @@ class ModelNotFoundError(SensexError):
     http_status = 503
 
 
+class NoProductionModel(ModelNotFoundError):
+    """No version holds the production alias (the forecast then falls back to a labelled baseline)."""
+
+
 class PromotionRejected(SensexError):
     """A model version failed the promotion gate."""
 

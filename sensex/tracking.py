@@ -157,6 +157,11 @@ def log_training_run(settings: Settings, config, report, data_info: dict) -> str
             mlflow.log_metric(f"baseline_{name}_fit_seconds", seconds)
         mlflow.log_metric("onnx_parity_max_abs", report.onnx_parity_max_abs)
         _log_training_data(report, data_info)
+        uncertainty = report.uncertainty or {}
+        mlflow.log_metrics({name: float(uncertainty[key]) for name, key in (
+            ("test_interval_coverage", "test_coverage"), ("test_no_call_share", "test_no_call_share"),
+            ("test_probability_sd", "test_probability_sd"), ("conformal_half_width", "half_width"))
+            if uncertainty.get(key) is not None})
         for row in report.history:
             mlflow.log_metrics({"train_loss": row["train_loss"], "valid_loss": row["valid_loss"]}, step=row["epoch"])
         mlflow.set_tags({
@@ -166,6 +171,7 @@ def log_training_run(settings: Settings, config, report, data_info: dict) -> str
             "data_hash": data_info.get("content_hash", ""),
             "model_kind": report.model,
             MODE_TAG: meta.mode,
+            "skill": (report.uncertainty or {}).get("skill", {}).get("skill", "none"),
         })
         with scratch_dir(settings.home, "run") as tmp:
             path = Path(tmp) / "evaluation.json"
@@ -182,7 +188,10 @@ def log_training_run(settings: Settings, config, report, data_info: dict) -> str
                 mlflow.log_artifact(str(plot))
         mlflow.log_artifact(str(report.weights_file), artifact_path=WEIGHTS_ARTIFACT)
         files = bundle_files(bundle_dir)
-        signature = infer_signature(report.example_window.astype(np.float32), np.zeros((1,), dtype=np.float32))
+        outputs = np.zeros((1,), dtype=np.float32)
+        if meta.kind == "ensemble":  # the seeds' graph also outputs each seed's logit
+            outputs = {"logit": outputs, "member_logits": np.zeros((1, len(meta.ensemble["seeds"])), dtype=np.float32)}
+        signature = infer_signature(report.example_window.astype(np.float32), outputs)
         model_info = mlflow.onnx.log_model(
             onnx.load(str(files[ONNX_FILE])),
             name=MODEL_ARTIFACT,

@@ -22,15 +22,16 @@ REAL_DATA = REPO.parent / "shared" / "data" / "sensex-real"
 # A fixed end keeps every test independent of today's date.
 FIXTURE_START, FIXTURE_END = "2018-06-01", "2021-12-31"
 
-# A model trained in seconds to exercise the pipeline, not to be good: its gate admits anything,
-# so that registry and serving tests do not depend on a 60-row test AUC landing above 0.5.
+# A model trained in seconds to exercise the pipeline, not to be good: its gate admits anything
+# (coins included), so that registry and serving tests do not depend on a 60-row test window.
 TINY_CONFIG = """
 name: tiny
 model: {hidden: 4, projection: 4, dropout: 0.0}
 train: {epochs: 2, patience: 1, max_train_windows: 200, valid_sessions: 60, test_sessions: 60, batch_size: 32}
-promotion: {min_accuracy: 0.0, min_auc: 0.0}
+promotion: {min_accuracy: 0.0, min_auc: 0.0, min_probability_sd: 0.0, brier_below_always_up: false, auc_above_naive: false}
 """
-TINY_GATE = PromotionConfig(min_accuracy=0.0, min_auc=0.0)
+TINY_GATE = PromotionConfig(min_accuracy=0.0, min_auc=0.0, min_probability_sd=0.0, brier_below_always_up=False,
+                            auc_above_naive=False)
 
 
 def free_port() -> int:

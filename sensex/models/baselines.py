@@ -17,7 +17,6 @@ Each is fit on the training rows alone; nothing here looks at an evaluation row'
 from __future__ import annotations
 
 import time
-import warnings
 
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -27,6 +26,8 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from sensex.features.build import Panel
+from sensex.models.designs import index_design, latest_session_design
+from sensex.models.portable import baseline_probabilities, gbm_to_dict, logreg_to_dict
 
 BASELINES = ("always_up", "prev_day", "logreg", "gbm")
 SP500_RULE_FEATURE = "sp500_last_ret"  # `features.overnight`: present in pre-open panels only
@@ -35,34 +36,6 @@ GBM_PARAMS = {
     "max_iter": 150, "learning_rate": 0.03, "max_depth": 3, "min_samples_leaf": 80,
     "l2_regularization": 1.0, "early_stopping": False, "random_state": 7,
 }
-
-
-def index_design(panel: Panel) -> np.ndarray:
-    """(D, 13): index log returns at lags 0..9, realized vol over 5 and 20 sessions, day range."""
-    log_close = np.log(panel.index_close)
-    ret = np.concatenate([[np.nan], np.diff(log_close)])
-    lags = [np.concatenate([np.full(k, np.nan), ret[: len(ret) - k]]) for k in range(10)]
-
-    def rolling_std(x: np.ndarray, n: int) -> np.ndarray:
-        out = np.full_like(x, np.nan)
-        windows = np.lib.stride_tricks.sliding_window_view(x, n)
-        out[n - 1 :] = windows.std(axis=1)
-        return out
-
-    day_range = panel.market[:, panel.market_feature_names.index("index_range")]
-    return np.column_stack(lags + [rolling_std(ret, 5), rolling_std(ret, 20), day_range])
-
-
-def latest_session_design(panel: Panel) -> np.ndarray:
-    """(D, F + M): member-averaged stock indicators (available members only) and market context.
-
-    NaN where no member is available; the trees route missing values themselves.
-    """
-    stock = np.where(panel.available[:, :, None], panel.stock, np.nan)  # (D, S, F)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # sessions with no member: NaN on purpose
-        member_mean = np.nanmean(stock, axis=1)  # (D, F)
-    return np.column_stack([member_mean, panel.market])
 
 
 def _fit_gbm(design: np.ndarray, y: np.ndarray) -> HistGradientBoostingClassifier | None:
@@ -76,12 +49,11 @@ def _fit_gbm(design: np.ndarray, y: np.ndarray) -> HistGradientBoostingClassifie
     return model
 
 
-def baseline_predictions(
-    panel: Panel, train_rows: np.ndarray, eval_rows: dict[str, np.ndarray], timings: dict | None = None
-) -> dict:
-    """{baseline: {segment: (probability, decision)}} for each named set of eval rows.
+def fit_baselines(panel: Panel, train_rows: np.ndarray, timings: dict | None = None) -> dict:
+    """Fit every baseline on `train_rows` (known labels) and return them as plain JSON
+    (`sensex.models.portable`): what the bundle saves and what every prediction goes through.
 
-    `train_rows` must have known labels; `timings`, when given, receives each baseline's fit seconds.
+    `timings`, when given, receives each baseline's fit seconds.
     """
     timings = {} if timings is None else timings
     started = time.perf_counter()
@@ -103,10 +75,35 @@ def baseline_predictions(
     timings["logreg"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    gbm_design = latest_session_design(panel)
-    gbm = _fit_gbm(gbm_design[train_rows], y_train)
+    gbm = _fit_gbm(latest_session_design(panel)[train_rows], y_train)
     timings["gbm"] = time.perf_counter() - started
+    return {
+        "fit_start": str(panel.dates[train_rows[0]].date()), "fit_end": str(panel.dates[train_rows[-1]].date()),
+        "always_up": {"up_share": up_share},
+        "prev_day": {"p_after_up": p_after_up, "p_after_down": p_after_down},
+        "logreg": logreg_to_dict(logreg),
+        "gbm": gbm_to_dict(gbm) if gbm is not None else None,
+    }
 
+
+def predict_baselines(portable: dict, panel: Panel, rows: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """{baseline: (probability, decision)} on `rows`, from fitted baselines as JSON."""
+    index_rows = index_design(panel)[rows]
+    p = baseline_probabilities(portable, index_rows, latest_session_design(panel)[rows])
+    prev_up = (index_rows[:, 0] > 0).astype(int)
+    decisions = {"always_up": np.ones(len(rows), dtype=int), "prev_day": prev_up}
+    return {name: (p[name], decisions.get(name, (p[name] >= 0.5).astype(int))) for name in BASELINES}
+
+
+def baseline_predictions(
+    panel: Panel, train_rows: np.ndarray, eval_rows: dict[str, np.ndarray], timings: dict | None = None
+) -> dict:
+    """{baseline: {segment: (probability, decision)}} for each named set of eval rows.
+
+    `train_rows` must have known labels; `timings`, when given, receives each baseline's fit seconds.
+    """
+    timings = {} if timings is None else timings
+    portable = fit_baselines(panel, train_rows, timings)
     out: dict[str, dict] = {name: {} for name in BASELINES}
     if SP500_RULE_FEATURE in panel.market_feature_names:  # a pre-open panel: its own baseline too
         started = time.perf_counter()
@@ -114,19 +111,8 @@ def baseline_predictions(
         out["sp500_rule"] = sp500_rule_predictions(last_ret, panel.label, train_rows, eval_rows)
         timings["sp500_rule"] = time.perf_counter() - started
     for segment, rows in eval_rows.items():
-        n = len(rows)
-        out["always_up"][segment] = (np.full(n, up_share), np.ones(n, dtype=int))
-        prev = prev_up[rows]
-        out["prev_day"][segment] = (np.where(prev, p_after_up, p_after_down), prev.astype(int))
-        x = np.nan_to_num(design[rows])
-        p = logreg.predict_proba(x)[:, 1]
-        out["logreg"][segment] = (p, (p >= 0.5).astype(int))
-        if gbm is not None:
-            with threadpool_limits(1):
-                p = gbm.predict_proba(gbm_design[rows])[:, 1]
-        else:
-            p = np.full(n, up_share)
-        out["gbm"][segment] = (p, (p >= 0.5).astype(int))
+        for name, scored in predict_baselines(portable, panel, rows).items():
+            out[name][segment] = scored
     return out
 
 

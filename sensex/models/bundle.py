@@ -3,10 +3,14 @@
 The layout is the MLflow ONNX flavour's, so the directory training writes and the directory
 MLflow hands back are read the same way:
 
-    model.onnx                        the network, input "window" (B, T, S, C) float32, output "logit" (B,)
+    model.onnx                        the network, input "window" (B, T, S, C) float32, output "logit" (B,);
+                                      an ensemble's graph holds every seed and also outputs
+                                      "member_logits" (B, K), "logit" being their mean
     extra_files/preprocessing.json    the scaler (fit window named inside)
     extra_files/model.json            `BundleMeta`: kind, network config, member order, window,
-                                      calibration, data fingerprint, summary metrics, checksum
+                                      calibration, data fingerprint, summary metrics, checksum,
+                                      the fitted baselines as JSON, the ensemble's combiner and
+                                      the uncertainty record (conformal half-width, skill verdict)
 
 The torch weights are not part of the bundle (serving never reads them): training logs them
 beside the model as a run artifact.
@@ -24,13 +28,18 @@ import numpy as np
 from sensex.errors import CorruptModelError, ModelNotFoundError
 from sensex.features.windows import Scaler
 from sensex.models.calibrate import Calibration, apply_calibration
+from sensex.models.ensemble import Combiner, seed_spread
+from sensex.models.portable import gbm_logit, logreg_logit
 
 ONNX_FILE = "model.onnx"
 EXTRA_DIR = "extra_files"
 SCALER_FILE = "preprocessing.json"
 META_FILE = "model.json"
 STATE_FILE = "state_dict.pt"
-SCHEMA_VERSION = 2  # 1: the free dict before BundleMeta (no checksum, no baselines)
+# 1: the free dict before BundleMeta (no checksum, no baselines); 2: typed BundleMeta;
+# 3: adds `baselines` (fitted, as JSON), `ensemble` (the combiner) and `uncertainty`. Older files
+# read with those empty: they forecast as before, with a no-call interval and no skill shown.
+SCHEMA_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -74,6 +83,10 @@ class BundleMeta:
     mode: str = "close"  # `sensex.modes`: which data the model reads (preopen: the overnight S&P 500 too)
     # The test probabilities scored against close > open of the target session (`features.labels`).
     test_metrics_after_open: dict[str, float] = field(default_factory=dict)
+
+    baselines: dict = field(default_factory=dict)  # `fit_baselines(...)`: fitted on the training window
+    ensemble: dict = field(default_factory=dict)  # kind "ensemble": {"seeds": K, "combiner": Combiner.to_dict()}
+    uncertainty: dict = field(default_factory=dict)  # `Uncertainty.to_dict()`
     schema_version: int = SCHEMA_VERSION
 
     def to_json(self) -> str:
@@ -157,9 +170,42 @@ class Bundle:
         out = self.session().run(["logit"], {"window": windows.astype(np.float32, copy=False)})[0]
         return np.asarray(out, dtype=np.float64).reshape(-1)
 
-    def probabilities(self, windows: np.ndarray) -> np.ndarray:
-        """Calibrated P(UP) for each window."""
+    @property
+    def is_ensemble(self) -> bool:
+        return self.meta.kind == "ensemble"
+
+    def combiner(self) -> Combiner:
+        return Combiner.from_dict(self.meta.ensemble["combiner"])
+
+    def _ensemble_inputs(self, windows: np.ndarray, tabular: dict | None) -> tuple[np.ndarray, np.ndarray]:
+        """(N, 3) combiner inputs and (N, K) seed logits for windows whose last sessions have the
+        baselines' inputs `tabular` ({"index": (N, 13), "latest": (N, F + M)}, one row broadcast)."""
+        if tabular is None:
+            raise ValueError("an ensemble needs the baselines' inputs of each window's last session")
+        seeds = np.asarray(self.session().run(["member_logits"], {"window": windows.astype(np.float32, copy=False)})[0],
+                           dtype=np.float64)  # (N, K)
+        n = len(seeds)
+        index_rows = np.broadcast_to(np.asarray(tabular["index"], dtype=np.float64), (n, len(self.meta.baselines["logreg"]["coef"])))
+        latest_rows = np.atleast_2d(np.asarray(tabular["latest"], dtype=np.float64))
+        latest_rows = np.broadcast_to(latest_rows, (n, latest_rows.shape[1]))
+        gbm = self.meta.baselines.get("gbm")
+        gbm_part = gbm_logit(gbm, latest_rows) if gbm else np.zeros(n)
+        inputs = np.column_stack([seeds.mean(axis=1), logreg_logit(self.meta.baselines["logreg"], index_rows), gbm_part])
+        return inputs, seeds
+
+    def probabilities(self, windows: np.ndarray, tabular: dict | None = None) -> np.ndarray:
+        """Calibrated P(UP) for each window; an ensemble also needs `tabular` (see `_ensemble_inputs`)."""
+        if self.is_ensemble:
+            inputs, _ = self._ensemble_inputs(windows, tabular)
+            return self.combiner().probabilities(inputs)
         return apply_calibration(self.calibration, self.logits(windows))
+
+    def spread(self, windows: np.ndarray, tabular: dict | None = None) -> np.ndarray | None:
+        """(N, 2) the ensemble seeds' spread on P(UP); None for a single network."""
+        if not self.is_ensemble:
+            return None
+        inputs, seeds = self._ensemble_inputs(windows, tabular)
+        return seed_spread(self.combiner(), seeds, inputs)
 
 
 def load_bundle(directory: str | Path) -> Bundle:

@@ -149,14 +149,32 @@ class EvalReport:
         return asdict(self)
 
 
-def score(bundle, panel, start: str, end: str, chunk: int = 256) -> EvalReport:
+def predict_rows(bundle, panel, rows: np.ndarray, chunk: int = 256) -> tuple[np.ndarray, np.ndarray | None]:
+    """P(UP) of `bundle` for the windows ending at `rows` of `panel`, and the ensemble seeds'
+    spread ((N, 2), None for a single network). The one way to score a saved model on stored rows."""
+    from sensex.features.windows import make_windows, model_input
+    from sensex.models.designs import index_design, latest_session_design
+
+    tensor = model_input(panel, bundle.scaler)  # (D, S, C)
+    index_rows, latest_rows = index_design(panel), latest_session_design(panel)
+    probabilities, spreads = [], []
+    for part in np.array_split(rows, max(1, int(np.ceil(len(rows) / chunk)))):
+        windows = make_windows(tensor, part, bundle.window)
+        tabular = {"index": index_rows[part], "latest": latest_rows[part]}
+        probabilities.append(bundle.probabilities(windows, tabular))
+        spread = bundle.spread(windows, tabular)
+        if spread is not None:
+            spreads.append(spread)
+    return np.concatenate(probabilities), (np.concatenate(spreads) if spreads else None)
+
+
+def score(bundle, panel, start: str, end: str) -> EvalReport:
     """Score `bundle` (a `sensex.models.bundle.Bundle`) on the labelled sessions of `panel` in
-    [start, end]. The baselines are refit on the model's own training window, so every figure
-    stands on the same rows."""
+    [start, end]. The baselines are the ones fit on the model's own training window (saved in the
+    bundle; refit there for bundles older than schema 3), so every figure stands on the same rows."""
     from sensex.errors import DataError
     from sensex.features.labels import after_open_label
-    from sensex.features.windows import make_windows, model_input
-    from sensex.models.baselines import baseline_predictions
+    from sensex.models.baselines import SP500_RULE_FEATURE, fit_baselines, predict_baselines, sp500_rule_predictions
 
     positions = np.arange(len(panel.dates))
     in_range = (panel.dates >= pd.Timestamp(start)) & (panel.dates <= pd.Timestamp(end))
@@ -165,13 +183,15 @@ def score(bundle, panel, start: str, end: str, chunk: int = 256) -> EvalReport:
         raise DataError(f"Only {len(rows)} labelled sessions between {start} and {end}: choose a longer range.")
     train_start, train_end = (pd.Timestamp(d) for d in bundle.meta.segments["train"])
     in_train = (panel.dates >= train_start) & (panel.dates <= train_end)
-    train_rows = positions[in_train & np.isfinite(panel.label)]
-    tensor = model_input(panel, bundle.scaler)  # (D, S, C)
-    probabilities = np.concatenate([bundle.probabilities(make_windows(tensor, part, bundle.window))
-                                    for part in np.array_split(rows, max(1, len(rows) // chunk))])
+    probabilities, _ = predict_rows(bundle, panel, rows)
     y = panel.label[rows]
     metrics = classification_metrics(y, probabilities)
-    baselines = baseline_predictions(panel, train_rows, {"eval": rows})
+    train_rows = positions[in_train & np.isfinite(panel.label)]
+    portable = bundle.meta.baselines or fit_baselines(panel, train_rows)
+    baselines = predict_baselines(portable, panel, rows)
+    if SP500_RULE_FEATURE in panel.market_feature_names:  # a pre-open panel: the rule it must beat
+        last_ret = panel.market[:, panel.market_feature_names.index(SP500_RULE_FEATURE)]
+        baselines["sp500_rule"] = sp500_rule_predictions(last_ret, panel.label, train_rows, {"eval": rows})["eval"]
     summary = ("accuracy", "auc", "brier")
     after_open = after_open_label(panel.index_open, panel.index_close)
 
@@ -184,11 +204,11 @@ def score(bundle, panel, start: str, end: str, chunk: int = 256) -> EvalReport:
         overlaps_training_rows=int(in_train[rows].sum()),
         metrics={k: metrics[k] for k in ("accuracy", "auc", "brier", "f1", "precision", "recall", "ece", "up_share")},
         intervals=bootstrap_intervals(y, probabilities),
-        baselines={name: {k: v for k, v in classification_metrics(y, *seg["eval"]).items() if k in summary}
-                   for name, seg in baselines.items()},
+        baselines={name: {k: v for k, v in classification_metrics(y, *scored).items() if k in summary}
+                   for name, scored in baselines.items()},
         mode=panel.mode,
         metrics_after_open=after_open_summary(probabilities),
-        baselines_after_open={name: after_open_summary(*seg["eval"]) for name, seg in baselines.items()},
+        baselines_after_open={name: after_open_summary(*scored) for name, scored in baselines.items()},
     )
 
 

@@ -1,5 +1,10 @@
 """Training: panel -> segments -> scaler -> network with early stopping -> calibration ->
-evaluation beside the baselines -> ONNX bundle. MLflow stays outside (see `sensex.tracking`)."""
+evaluation beside the baselines -> uncertainty -> ONNX bundle. MLflow stays outside (see
+`sensex.tracking`).
+
+`ensemble` trains several ConvLSTM seeds on the same segments (a deep ensemble), exports them as
+one ONNX graph, and combines them with the baselines by a rule fit on the validation window
+(`sensex.models.ensemble`)."""
 
 from __future__ import annotations
 
@@ -22,17 +27,34 @@ from sensex.features.build import Panel
 from sensex.features.indicators import MAX_WARMUP, registry_table
 from sensex.features.labels import after_open_label
 from sensex.features.windows import Scaler, fit_scaler, make_windows, model_input, window_ends
-from sensex.models.baselines import baseline_predictions
+from sensex.models.baselines import SP500_RULE_FEATURE, fit_baselines, predict_baselines, sp500_rule_predictions
 from sensex.models.bundle import ONNX_FILE, STATE_FILE, BundleMeta, NetworkConfig, file_sha256, write_bundle_json
 from sensex.models.calibrate import Calibration, apply_calibration, fit_platt
 from sensex.models.convlstm import NETWORKS, build_network
+from sensex.models.designs import index_design, latest_session_design, realized_volatility
+from sensex.models.ensemble import INPUTS, fit_combiner, seed_spread
 from sensex.models.evaluate import metrics_after_open, report
-from sensex.models.export import export_onnx, parity_gap
+from sensex.models.export import SeedStack, export_onnx, parity_gap
+from sensex.models.portable import gbm_logit, logreg_logit
+from sensex.models.uncertainty import (
+    ALPHA,
+    FALLBACK_BASELINE,
+    Uncertainty,
+    conformal_half_width,
+    coverage,
+    cross_fitted,
+    fallback_record,
+    intervals,
+    judge_skill,
+    no_call,
+)
 
 log = logging.getLogger(__name__)
 MIN_TRAIN_WINDOWS = 100
 # progress(description, done, total): called as long work advances (total None: a stage with no count).
 Progress = Callable[[str, int | None, int | None], None]
+ENSEMBLE = "ensemble"
+MODEL_KINDS = (*NETWORKS, ENSEMBLE)
 
 
 @dataclass
@@ -218,8 +240,8 @@ class TrainingReport:
 
     model: str
     segments: dict[str, list[str]]
-    # {"model": {segment: report}, "baselines": {name: {segment: report}}, "after_open": the same
-    #  two scored against close > open of the target session}
+    # {"model": {segment: report}, "baselines": {name: {segment: report}}, "seeds": {...}, "after_open":
+    #  model and baselines scored against close > open of the target session}
     evaluation: dict
     history: list[dict]
     onnx_parity_max_abs: float
@@ -228,8 +250,12 @@ class TrainingReport:
     seconds: float
     bundle_dir: Path
     weights_file: Path  # torch weights, logged beside the model, never served
-    predictions: dict  # segment -> {"label", "probability", "baselines"}
+    predictions: dict  # segment -> {"label", "probability", "interval", "baselines"}
     example_window: np.ndarray  # (1, T, S, C) for the model signature
+    uncertainty: dict | None = None  # `Uncertainty.to_dict()`
+    seed_epochs: list[int] | None = None  # ensemble: epochs each seed ran
+    seed_seconds: list[float] | None = None  # ensemble: fit seconds of each seed
+    ensemble: dict | None = None  # ensemble: seeds, inputs and the combiner (as in BundleMeta.ensemble)
 
     @property
     def epochs_run(self) -> int:
@@ -242,52 +268,163 @@ class TrainingReport:
         return self.evaluation["after_open"]["model"]["test"]
 
 
+def baseline_logits(portable: dict, panel: Panel, rows: np.ndarray) -> np.ndarray:
+    """(N, 2) log-odds of the fitted logistic regression and gradient-boosted trees on `rows`."""
+    gbm = portable.get("gbm")
+    return np.column_stack([
+        logreg_logit(portable["logreg"], index_design(panel)[rows]),
+        gbm_logit(gbm, latest_session_design(panel)[rows]) if gbm else np.zeros(len(rows)),
+    ])
+
+
+@dataclass
+class ScoredModel:
+    """A trained model's probabilities per segment, whatever its kind."""
+
+    network: nn.Module  # what is exported: one network or the SeedStack
+    first: FittedNetwork  # the (first) network: scaler, tensor, calibration, config
+    probability: dict[str, np.ndarray]
+    spread: dict[str, np.ndarray | None]
+    valid_crossed: np.ndarray  # validation P(UP) from fits that did not see the row (conformal scores)
+    history: list[dict]
+    fit_seconds: float
+    ensemble: dict
+    seed_epochs: list[int] | None = None
+    seed_reports: dict | None = None
+    seed_probability: dict | None = None  # segment -> {"seed_7": P(UP), ...}: each seed calibrated alone
+    seed_seconds: list[float] | None = None
+
+
+def _single(panel: Panel, segments: Segments, config: Config, kind: str, progress: Progress | None = None) -> ScoredModel:
+    fitted = fit_fold(panel, segments, config, kind, progress)
+    rows = {"valid": segments.valid, "test": segments.test}
+    valid_y = panel.label[segments.valid]
+    crossed = cross_fitted(fit_platt, apply_calibration, fitted.logits(segments.valid), valid_y)
+    return ScoredModel(fitted.network, fitted, {k: fitted.probabilities(r) for k, r in rows.items()},
+                   dict.fromkeys(rows), crossed, fitted.history, fitted.seconds, {})
+
+
+def fit_ensemble(panel: Panel, segments: Segments, config: Config, portable: dict,
+                 first: FittedNetwork | None = None, progress: Progress | None = None) -> ScoredModel:
+    """K ConvLSTM seeds on the same segments, combined with the baselines on validation.
+
+    `first`, when given, is the ConvLSTM already fit with `config.train.seed` on these segments
+    (the walk-forward fits it anyway): it is the first seed, not trained twice."""
+    seeds = [config.train.seed + k for k in range(config.model.ensemble_seeds)]
+    fits = [first] if first is not None else []
+    for seed in seeds[len(fits):]:
+        if progress is not None:
+            progress(f"Ensemble seed {seed - seeds[0] + 1}/{len(seeds)}", None, None)
+        seeded = config.model_copy(update={"train": config.train.model_copy(update={"seed": seed})})
+        fits.append(fit_fold(panel, segments, seeded, "convlstm", progress))
+    rows = {"valid": segments.valid, "test": segments.test}
+    seed_logits = {k: np.column_stack([f.logits(r) for f in fits]) for k, r in rows.items()}  # (N, K)
+    inputs = {k: np.column_stack([seed_logits[k].mean(axis=1), baseline_logits(portable, panel, r)])
+              for k, r in rows.items()}  # (N, 3) in INPUTS order
+    valid_bounds = [str(panel.dates[segments.valid[0]].date()), str(panel.dates[segments.valid[-1]].date())]
+    combiner, crossed = fit_combiner(inputs["valid"], panel.label[segments.valid], *valid_bounds)
+    seed_probability = {name: {f"seed_{seed}": f.probabilities(r) for seed, f in zip(seeds, fits, strict=True)}
+                        for name, r in rows.items()}
+    seed_reports = {key: {name: report(panel.label[r], seed_probability[name][key], None, config.train.seed)
+                          for name, r in rows.items()} for key in seed_probability["test"]}
+    log.info("ensemble of %d seeds: %s rule, weights %s (cross-fitted validation log-loss %s)",
+             len(fits), combiner.rule, combiner.weights, combiner.validation_log_loss)
+    return ScoredModel(
+        SeedStack([f.network for f in fits]), fits[0],
+        {k: combiner.probabilities(inputs[k]) for k in rows},
+        {k: seed_spread(combiner, seed_logits[k], inputs[k]) for k in rows},
+        crossed, fits[0].history, sum(f.seconds for f in fits),
+        {"seeds": seeds, "inputs": list(INPUTS), "combiner": combiner.to_dict()},
+        [len(f.history) for f in fits], seed_reports, seed_probability, [round(f.seconds, 2) for f in fits],
+    )
+
+
+def _uncertainty(panel: Panel, segments: Segments, scored: ScoredModel, evaluation: dict, baselines: dict) -> Uncertainty:
+    """The conformal half-width from cross-fitted validation P(UP), its coverage on the test
+    window, the skill verdict, the realized-volatility bands of the training window, and the
+    same record for the fallback baseline."""
+    test_report = evaluation["model"]["test"]
+    half_width = conformal_half_width(scored.valid_crossed, panel.label[segments.valid])
+    p_test = scored.probability["test"]
+    bounds = intervals(p_test, half_width, scored.spread["test"])
+    probability_sd = float(np.std(p_test))
+    verdict = judge_skill(test_report["auc"], test_report.get("intervals", {}).get("auc"), probability_sd)
+    volatility = realized_volatility(panel)[segments.train]
+    volatility = volatility[np.isfinite(volatility)]
+    return Uncertainty(
+        method="split-conformal" + ("+seed-spread" if scored.spread["test"] is not None else ""),
+        alpha=ALPHA, half_width=half_width,
+        fit_start=str(panel.dates[segments.valid[0]].date()), fit_end=str(panel.dates[segments.valid[-1]].date()),
+        test_coverage=coverage(bounds, panel.label[segments.test]),
+        test_no_call_share=float(no_call(bounds).mean()),
+        test_probability_sd=probability_sd, skill=verdict.to_dict(),
+        volatility_bands=[float(v) for v in np.percentile(volatility, [33.3, 66.7])] if len(volatility) else [],
+        fallback=fallback_record(
+            baselines["valid"][FALLBACK_BASELINE][0], panel.label[segments.valid],
+            baselines["test"][FALLBACK_BASELINE][0], panel.label[segments.test],
+            evaluation["baselines"][FALLBACK_BASELINE]["test"]["auc"],
+            evaluation["baselines"][FALLBACK_BASELINE]["test"].get("intervals", {}).get("auc")),
+    )
+
+
 def train_model(panel: Panel, config: Config, bundle_dir: Path, model_kind: str = "convlstm",
                 data_info: dict | None = None, progress: Progress | None = None) -> TrainingReport:
-    """Train one network on a prepared panel, evaluate it beside the baselines and write its bundle."""
-    if model_kind not in NETWORKS:
-        raise ConfigError(f"Unknown model {model_kind!r}: use one of {', '.join(NETWORKS)}.")
+    """Train one model (a network or the ensemble) on a prepared panel, evaluate it beside the
+    baselines, measure its uncertainty and write its bundle."""
+    if model_kind not in MODEL_KINDS:
+        raise ConfigError(f"Unknown model {model_kind!r}: use one of {', '.join(MODEL_KINDS)}.")
     progress = progress or (lambda description, done, total: None)
     started = time.perf_counter()
     check_usable(panel)
     segments = split_segments(panel, config)
     window = config.features.window
-    fitted = fit_fold(panel, segments, config, model_kind, progress)
+    rows = {"valid": segments.valid, "test": segments.test}
+    baseline_seconds: dict[str, float] = {}
+    portable = fit_baselines(panel, segments.train, timings=baseline_seconds)
+    if model_kind == ENSEMBLE:
+        scored = fit_ensemble(panel, segments, config, portable, progress=progress)
+    else:
+        scored = _single(panel, segments, config, model_kind, progress)
+    first, network = scored.first, scored.network
     progress("Evaluating beside the baselines, exporting to ONNX", None, None)
-    network, tensor = fitted.network, fitted.tensor
 
     bounds = segments.bounds(panel)
     seed = config.train.seed
     evaluation: dict = {"model": {}, "baselines": {}}
     predictions: dict = {}
-    for name, rows in (("valid", segments.valid), ("test", segments.test)):
-        p = fitted.probabilities(rows)
-        predictions[name] = {"label": panel.label[rows], "probability": p}
-        evaluation["model"][name] = report(panel.label[rows], p, None, seed)
-    baseline_seconds: dict[str, float] = {}
-    baselines = baseline_predictions(panel, segments.train, {"valid": segments.valid, "test": segments.test},
-                                     timings=baseline_seconds)
-    for name in predictions:
-        predictions[name]["baselines"] = {baseline: by_segment[name][0] for baseline, by_segment in baselines.items()}
-    for baseline, by_segment in baselines.items():
-        evaluation["baselines"][baseline] = {
-            name: report(panel.label[rows], *by_segment[name], seed)
-            for name, rows in (("valid", segments.valid), ("test", segments.test))
-        }
+    baselines = {name: predict_baselines(portable, panel, r) for name, r in rows.items()}
+    if SP500_RULE_FEATURE in panel.market_feature_names:  # a pre-open panel: the rule it must beat
+        last_ret = panel.market[:, panel.market_feature_names.index(SP500_RULE_FEATURE)]
+        for name, scored_rule in sp500_rule_predictions(last_ret, panel.label, segments.train, rows).items():
+            baselines[name]["sp500_rule"] = scored_rule
+    for name, r in rows.items():
+        p = scored.probability[name]
+        predictions[name] = {"label": panel.label[r], "probability": p,
+                             "baselines": {b: scored_b[0] for b, scored_b in baselines[name].items()},
+                             "seeds": (scored.seed_probability or {}).get(name, {})}
+        evaluation["model"][name] = report(panel.label[r], p, None, seed)
+    for baseline in baselines["test"]:
+        evaluation["baselines"][baseline] = {name: report(panel.label[r], *baselines[name][baseline], seed)
+                                             for name, r in rows.items()}
+    if scored.seed_reports:
+        evaluation["seeds"] = scored.seed_reports
+    uncertainty = _uncertainty(panel, segments, scored, evaluation, baselines)
+    predictions["test"]["interval"] = intervals(scored.probability["test"], uncertainty.half_width, scored.spread["test"])
     # The same probabilities against the move after the open: what is left to trade at 09:15.
     after_open = after_open_label(panel.index_open, panel.index_close)
     evaluation["after_open"] = {
-        "model": {name: metrics_after_open(after_open, rows, predictions[name]["probability"], None, seed)
-                  for name, rows in (("valid", segments.valid), ("test", segments.test))},
-        "baselines": {baseline: {name: metrics_after_open(after_open, rows, *by_segment[name], seed)
-                                 for name, rows in (("valid", segments.valid), ("test", segments.test))}
-                      for baseline, by_segment in baselines.items()},
+        "model": {name: metrics_after_open(after_open, r, predictions[name]["probability"], None, seed)
+                  for name, r in rows.items()},
+        "baselines": {baseline: {name: metrics_after_open(after_open, r, *baselines[name][baseline], seed)
+                                 for name, r in rows.items()}
+                      for baseline in baselines["test"]},
     }
 
     bundle_dir.mkdir(parents=True, exist_ok=True)
     weights_file = bundle_dir.parent / f"{bundle_dir.name}-{STATE_FILE}"
-    torch.save({"config": fitted.net_config.to_dict(), "kind": model_kind, "state_dict": network.state_dict()},
+    torch.save({"config": first.net_config.to_dict(), "kind": model_kind, "state_dict": network.state_dict()},
                weights_file)
+    tensor = first.tensor
     export_onnx(network, make_windows(tensor, segments.test[:1], window), bundle_dir / ONNX_FILE)
     gap = parity_gap(network, bundle_dir / ONNX_FILE, make_windows(tensor, segments.test[:32], window))
     # MLflow re-serializes the graph when it logs the model: checksum the bytes it will store.
@@ -296,7 +433,7 @@ def train_model(panel: Panel, config: Config, bundle_dir: Path, model_kind: str 
     test = evaluation["model"]["test"]
     meta = BundleMeta(
         kind=model_kind,
-        network=fitted.net_config,
+        network=first.net_config,
         window=window,
         warmup=config.features.warmup,
         symbols=panel.symbols,
@@ -304,7 +441,7 @@ def train_model(panel: Panel, config: Config, bundle_dir: Path, model_kind: str 
         stock_features=panel.stock_feature_names,
         market_features=panel.market_feature_names,
         feature_registry=registry_table(),
-        calibration=fitted.calibration,
+        calibration=first.calibration,
         segments=bounds,
         data=data_info or {},
         config=config.to_dict(),
@@ -316,19 +453,26 @@ def train_model(panel: Panel, config: Config, bundle_dir: Path, model_kind: str 
                         for name, seg in evaluation["baselines"].items()},
         mode=panel.mode,
         test_metrics_after_open={k: evaluation["after_open"]["model"]["test"][k] for k in ("accuracy", "auc", "brier", "n")},
+        baselines=portable,
+        ensemble=scored.ensemble,
+        uncertainty=uncertainty.to_dict(),
     )
-    write_bundle_json(bundle_dir, fitted.scaler, meta)
+    write_bundle_json(bundle_dir, first.scaler, meta)
     return TrainingReport(
         model=model_kind,
         segments=bounds,
         evaluation=evaluation,
-        history=fitted.history,
+        history=scored.history,
         onnx_parity_max_abs=gap,
-        fit_seconds=round(fitted.seconds, 2),
+        fit_seconds=round(scored.fit_seconds, 2),
         baseline_seconds={k: round(v, 3) for k, v in baseline_seconds.items()},
         seconds=round(time.perf_counter() - started, 2),
         bundle_dir=bundle_dir,
         weights_file=weights_file,
         predictions=predictions,
         example_window=make_windows(tensor, segments.test[-1:], window),
+        uncertainty=uncertainty.to_dict(),
+        seed_epochs=scored.seed_epochs,
+        seed_seconds=scored.seed_seconds,
+        ensemble=scored.ensemble or None,
     )

@@ -20,9 +20,17 @@ from sensex.config import Config
 from sensex.errors import ConfigError, DataError
 from sensex.features.build import Panel
 from sensex.features.indicators import MAX_WARMUP
-from sensex.models.baselines import baseline_predictions
+from sensex.models.baselines import baseline_predictions, fit_baselines
 from sensex.models.evaluate import classification_metrics, report
-from sensex.models.train import MIN_TRAIN_WINDOWS, Segments, check_usable, fit_fold, labelled_ends
+from sensex.models.train import (
+    ENSEMBLE,
+    MIN_TRAIN_WINDOWS,
+    Segments,
+    check_usable,
+    fit_ensemble,
+    fit_fold,
+    labelled_ends,
+)
 
 log = logging.getLogger(__name__)
 
@@ -110,8 +118,16 @@ def walk_forward(
             "n": int(len(seg.test)), "up_share": float(y.mean()), "fits": {}, "metrics": {},
         }
         scored: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
+        fitted_by_kind = {}
         for kind in kinds:
-            fitted = fit_fold(panel, seg, config, kind)
+            if kind == ENSEMBLE:  # its first seed is the ConvLSTM of this fold when that was fit too
+                ensemble = fit_ensemble(panel, seg, config, fit_baselines(panel, seg.train), fitted_by_kind.get("convlstm"))
+                scored[kind] = (ensemble.probability["test"], None)
+                seconds[kind] = seconds.get(kind, 0.0) + ensemble.fit_seconds
+                block["fits"][kind] = {"combiner": ensemble.ensemble["combiner"], "seed_epochs": ensemble.seed_epochs,
+                                       "seconds": round(ensemble.fit_seconds, 2)}
+                continue
+            fitted = fitted_by_kind[kind] = fit_fold(panel, seg, config, kind)
             scored[kind] = (fitted.probabilities(seg.test), None)
             seconds[kind] = seconds.get(kind, 0.0) + fitted.seconds
             block["fits"][kind] = {

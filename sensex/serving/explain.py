@@ -21,7 +21,8 @@ BATCH = 8
 EVERYTHING = slice(None)
 
 
-def _occluded_probabilities(bundle: Bundle, window: np.ndarray, specs: list[tuple | None]) -> np.ndarray:
+def _occluded_probabilities(bundle: Bundle, window: np.ndarray, specs: list[tuple | None],
+                            tabular: dict | None = None) -> np.ndarray:
     """P(UP) of `window` with, for each (member, channels) spec, those cells set to 0 (None: the
     window as it is); the variants are built one batch at a time so memory stays at one batch."""
     out = []
@@ -31,13 +32,17 @@ def _occluded_probabilities(bundle: Bundle, window: np.ndarray, specs: list[tupl
             if spec is not None:
                 member, channels = spec
                 batch[row, :, member, channels] = 0.0
-        out.append(bundle.probabilities(batch))
+        out.append(bundle.probabilities(batch, tabular))  # an ensemble broadcasts its one row of `tabular`
     return np.concatenate(out) if out else np.zeros(0)
 
 
-def occlusion(bundle: Bundle, window: np.ndarray, sectors: dict[str, str], by_member: bool = True) -> dict:
+def occlusion(bundle: Bundle, window: np.ndarray, sectors: dict[str, str], tabular: dict | None = None,
+              by_member: bool = True) -> dict:
     """`window` is (1, T, S, C); returns base probability (rounded as forecasts are), per-group
-    deltas, largest first, and with `by_member` the member x indicator-family deltas."""
+    deltas, largest first, and with `by_member` the member x indicator-family deltas.
+
+    An ensemble also needs `tabular`, its baselines' inputs for the window's last session; they
+    are left as they are, so the deltas show what the window's inputs contribute through the seeds."""
     assert window.ndim == 4 and window.shape[0] == 1, "expected (1, T, S, C)"
     meta = bundle.meta
     stock_names = meta.stock_features
@@ -56,7 +61,7 @@ def occlusion(bundle: Bundle, window: np.ndarray, sectors: dict[str, str], by_me
     specs += [(s, EVERYTHING) for s in range(len(symbols))]  # a member, mask included: "no data"
     if by_member:
         specs += [(s, groups[family]) for s in range(len(symbols)) for family in stock_families]
-    probabilities = _occluded_probabilities(bundle, window, specs)
+    probabilities = _occluded_probabilities(bundle, window, specs, tabular)
     base, rest = float(probabilities[0]), probabilities[1:]
     families = [{"group": g, "delta": float(base - p)} for g, p in zip(groups, rest[: len(groups)], strict=True)]
     n_single = len(groups) + len(symbols)

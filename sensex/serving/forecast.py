@@ -11,9 +11,11 @@ class Forecast(BaseModel):
 
     direction: str = Field(description="UP or DOWN: the side of 50% P(UP) is on.")
     probability: float = Field(description="Calibrated P(UP), 4 decimals.")
-    confidence: str = Field(description="Low, Medium or High, from |P(UP) - 0.5|.")
-    risk: str
-    model_version: str
+    confidence: str = Field(description="'no skill shown' unless the model showed skill out of sample; then Low"
+                                        " (a no call), Medium or High (the interval clears 50%).")
+    risk: str = Field(description="Low, Medium or High realized volatility of the SENSEX over the last 20 sessions"
+                                  " against the model's training window ('unknown' without history); see risk_basis.")
+    model_version: str = Field(description="The registry version, or 'baseline:logreg' when no model passed the gate.")
     as_of: str = Field(description="The last session whose data the forecast used (YYYY-MM-DD).")
     target_date: str = Field(description="The session forecast: the next BSE session after as_of.")
     data_source: str
@@ -24,9 +26,17 @@ class Forecast(BaseModel):
     last_bse_session: str | None = Field(None, description="The last BSE session whose prices the forecast used.")
     last_sp500_session: str | None = Field(
         None, description="Pre-open mode: the last S&P 500 session (New York date) the forecast used.")
+
+    interval: list[float] = Field(description="[low, high] on P(UP): split-conformal at 90%, calibrated on the"
+                                              " validation window (widened to the ensemble seeds' spread).")
+    no_call: bool = Field(description="True when the interval reaches 0.5 from both sides: no direction is called.")
+    skill: str = Field(description="'shown' when the test AUC's 90% interval lies above 0.5 and P(UP) varies"
+                                   " (sd >= 0.01 on the test window); otherwise 'none'.")
     model_kind: str | None = None
     model_test_auc: float | None = None
     model_test_accuracy: float | None = None
+    realized_volatility: float | None = Field(None, description="Annualized 20-session realized volatility of the index.")
+    risk_basis: str | None = None
     latency_ms: float | None = None
     cached: bool = False
     logged: bool = Field(False, description="True once written to the prediction log; false when the log could not be"

@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 
 from sensex import jsonlog, processes, store, tracking
 from sensex.config import PromotionConfig, check_threshold
-from sensex.errors import ModelNotFoundError, PromotionRejected
+from sensex.errors import ModelNotFoundError, NoProductionModel, PromotionRejected
 from sensex.models.bundle import Bundle
 from sensex.modes import CLOSE, REGISTERED_MODEL, check_mode
 from sensex.serving.registry_lock import RegistryLock
@@ -190,7 +190,7 @@ class ModelRegistry:
         production = self.get_production_model()
         if production is None:
             flag = self._mode_flag()
-            raise ModelNotFoundError(
+            raise NoProductionModel(
                 f"No production model{self._for_mode()}: run `sensex train{flag}` then `sensex registry setup{flag}`.")
         return production
 
@@ -212,7 +212,7 @@ class ModelRegistry:
         return {**info, "name": self.model_name}, tracking.fetch_bundle(self.settings, info["run_id"])
 
     def gate(self, metrics: dict, min_accuracy: float | None = None) -> list[str]:
-        """Reasons a version may not serve; empty when it passes."""
+        """The seed's thresholds on a version's recorded test metrics (the full gate is `judge`)."""
         min_accuracy = self.promotion.min_accuracy if min_accuracy is None else check_threshold(min_accuracy)
         reasons = []
         accuracy, auc = metrics.get("test_accuracy"), metrics.get("test_auc")
@@ -224,23 +224,43 @@ class ModelRegistry:
             reasons.append(f"test AUC {auc:.3f} < {self.promotion.min_auc:.3f}")
         return reasons
 
-    def promote_model_to_production(self, version: str | int, min_accuracy: float | None = None) -> dict:
+    # -- the gate that refuses a coin (sensex.serving.gate) ---------------------------------------
+    def _panel(self):
+        from sensex.features.dataset import load_panel
+        from sensex.universe import load_universe
+
+        return load_panel(self.settings, load_universe(), mode=self.mode)
+
+    def judge(self, version: str, min_accuracy: float | None = None, panel=None):
+        """Score a version, current production and the baselines on the same rows (`gate.judge`)."""
+        from sensex.serving.gate import judge
+
+        candidate = self.load(version=version)[1]
+        current = self._version_for_alias(PRODUCTION)
+        production = None
+        if current is not None and str(current.version) != str(version):
+            production = self.load(version=str(current.version))[1]
+        return judge(candidate, panel if panel is not None else self._panel(), self.promotion, production, min_accuracy)
+
+    def promote_model_to_production(self, version: str | int, min_accuracy: float | None = None,
+                                    gate_report=None) -> dict:
         check_threshold(min_accuracy)  # a NaN threshold would pass every version: refuse it first
         version = str(version)
         candidate = next((v for v in self.list_all_versions() if v["version"] == version), None)
         if candidate is None:
             raise ModelNotFoundError(f"Version {version} of {self.model_name} does not exist: see `sensex registry list`.")
-        reasons = self.gate(candidate["metrics"], min_accuracy)
-        if reasons:
+        report = gate_report or self.judge(version, min_accuracy)
+        if not report.passed:
             self._describe_gate(version, candidate["metrics"], min_accuracy, "Promotion refused.")
-            self._log_event("rejected", version, candidate["stage"], reasons=reasons)
-            raise PromotionRejected(f"Version {version} fails the promotion gate ({'; '.join(reasons)}): train a better model or lower --min-accuracy.")
+            self._log_event("rejected", version, candidate["stage"], reasons=report.failures, gate=report.to_dict())
+            raise PromotionRejected(f"Version {version} fails the promotion gate: {'; '.join(report.failures)}."
+                                    " Train a better model; until one passes, forecasts come from the baseline.")
         with self.lock():
             self._move_production(version, "promotion")
         # The description is documentation, after the commit point: a crash here loses only it.
         self._describe_gate(version, candidate["metrics"], min_accuracy,
                             f"Promoted to Production on {datetime.now(UTC).date()}.")
-        return self.get_production_model()
+        return {**self.get_production_model(), "gate": report.to_dict()}
 
     def _move_production(self, version: str, event: str) -> None:
         """Prepare, commit, finish (module docstring); the caller holds the lock."""
@@ -295,8 +315,10 @@ class ModelRegistry:
         return changes
 
     def setup_automated_promotion(self) -> dict:
-        """Register new runs, pick the best version that passes the gate, promote it if it beats
-        the current production on the promotion metric."""
+        """Register new runs; judge every version other than production on rows scored alike
+        (`sensex.serving.gate`); promote the passing one with the lowest Brier relative to
+        always-UP when it beats production on rows neither trained on (or production's recorded
+        promotion metric when no such rows exist)."""
         with self.lock():  # the choice and the promotion see the same production
             return self._setup_automated_promotion()
 
@@ -305,22 +327,42 @@ class ModelRegistry:
         versions = self.list_all_versions()
         if not versions:
             raise ModelNotFoundError(f"No trained model{self._for_mode()} to register: run `sensex train{self._mode_flag()}` first.")
-        metric = self.promotion.metric
-        passing = [v for v in versions if not self.gate(v["metrics"]) and metric in v["metrics"]]
         current = self.get_production_model()
         result = {"registered": new_versions, "candidates": len(versions)}
+        panel = self._panel()
+        reports = {v["version"]: self.judge(v["version"], panel=panel)
+                   for v in versions if current is None or v["version"] != current["version"]}
+        passing = [v for v in versions if v["version"] in reports and reports[v["version"]].passed]
         if not passing:
-            reasons = {v["version"]: self.gate(v["metrics"]) for v in versions}
-            self._log_event("rejected", None, "None", reasons=reasons)
-            raise PromotionRejected(
-                f"No version passes the promotion gate ({reasons}): train a better model or relax the gate in the config."
-            )
-        best = max(passing, key=lambda v: (v["metrics"][metric], int(v["version"])))
-        if current is not None and current["metrics"].get(metric, float("-inf")) >= best["metrics"][metric]:
-            return {**result, **current, "promoted": False,
-                    "reason": f"production version {current['version']} is already the best by {metric}"}
-        promoted = self.promote_model_to_production(best["version"])
-        return {**result, **promoted, "promoted": True, "reason": f"best {metric} among versions passing the gate"}
+            failures = {version: report.failures for version, report in reports.items()}
+            self._log_event("rejected", None, "None", reasons=failures,
+                            gates={version: report.to_dict() for version, report in reports.items()})
+            if current is not None:
+                return {**result, **current, "promoted": False, "gates": {k: r.to_dict() for k, r in reports.items()},
+                        "reason": f"no other version passes the gate; production version {current['version']} stays"}
+            detail = "; ".join(f"v{version}: {', '.join(items)}" for version, items in failures.items())
+            raise PromotionRejected(f"No version passes the promotion gate ({detail}). Forecasts come from the"
+                                    " logistic-regression baseline, labelled as such, until a trained model passes.")
+
+        def excess(v: dict) -> tuple[float, int]:
+            report = reports[v["version"]]
+            return report.candidate["brier"] - report.baselines["always_up"]["brier"], -int(v["version"])
+
+        best = min(passing, key=excess)
+        report = reports[best["version"]]
+        if current is not None:
+            metric = self.promotion.metric
+            if report.beats_production is False or (
+                report.beats_production is None
+                and current["metrics"].get(metric, float("-inf")) >= best["metrics"].get(metric, float("-inf"))):
+                why = ("on the same unseen sessions its Brier is not below production's" if report.beats_production
+                       is False else f"production is already the best by {metric}")
+                return {**result, **current, "promoted": False, "gate": report.to_dict(),
+                        "reason": f"version {best['version']} passes the gate but {why}"}
+        promoted = self.promote_model_to_production(best["version"], gate_report=report)
+        return {**result, **promoted, "promoted": True,
+                "reason": "passes the gate with the lowest Brier relative to always-UP on its test window"
+                          + (" and beats production on the same unseen sessions" if report.beats_production else "")}
 
     def rollback(self) -> dict:
         with self.lock():
@@ -414,6 +456,18 @@ class ModelRegistry:
             "tolerance": tolerance, "metrics": changes,
             "recommendation": "retrain and re-run `sensex registry setup`" if drifted else "no action",
         }
+
+    def fallback_bundle(self) -> tuple[dict, Bundle] | None:
+        """The newest registered version whose bundle carries its fitted baselines: where the
+        labelled baseline forecast comes from while no version is in production."""
+        for version in sorted(self._versions(), key=lambda mv: -int(mv.version)):
+            try:
+                info, bundle = self.load(version=str(version.version))
+            except ModelNotFoundError:
+                continue
+            if bundle.meta.baselines and bundle.meta.uncertainty.get("fallback"):
+                return info, bundle
+        return None
 
     def production_model_uri(self) -> str:
         return f"models:/{self.model_name}@{PRODUCTION}"

@@ -8,19 +8,23 @@ import logging
 import os
 import threading
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
 
 from sensex import calendar, jsonlog, store
-from sensex.errors import DataError, ModelNotFoundError, storage_error
+from sensex.errors import DataError, ModelNotFoundError, NoProductionModel, storage_error
 from sensex.features.dataset import load_panel
 from sensex.features.overnight import sp500_gap_reason
 from sensex.features.windows import model_input
 from sensex.models.bundle import Bundle
+from sensex.models.designs import index_design, latest_session_design, realized_volatility
+from sensex.models.portable import baseline_probabilities
 from sensex.modes import check_mode
 from sensex.redaction import redact_text
+from sensex.serving.assessment import assess
 from sensex.serving.forecast import Forecast
 from sensex.settings import Settings, get_settings
 from sensex.universe import Universe, load_universe
@@ -32,14 +36,16 @@ log = logging.getLogger(__name__)
 # its own copy of the stored frame (memory that the allocator keeps after the load has gone).
 COMPUTE_SLOTS = threading.BoundedSemaphore(max(1, os.cpu_count() or 1))
 
-# |P(UP) - 0.5| thresholds for the confidence words.
-CONFIDENCE_BANDS = ((0.15, "High"), (0.05, "Medium"), (0.0, "Low"))
-RISK_FOR = {"High": "Low", "Medium": "Medium", "Low": "High"}
 
+@dataclass
+class LatestInputs:
+    """Everything a forecast from the last stored session needs."""
 
-def confidence_of(probability: float) -> str:
-    margin = abs(probability - 0.5)
-    return next(word for bound, word in CONFIDENCE_BANDS if margin >= bound)
+    window: np.ndarray  # (1, T, S, C)
+    tabular: dict  # the baselines' inputs of the last session: {"index": (1, 13), "latest": (1, F + M)}
+    last_session: pd.Timestamp
+    volatility: float  # annualized 20-session realized volatility of the index
+    last_sp500: str | None = None  # pre-open: the last S&P 500 session (New York date) used
 
 
 class ModelServer:
@@ -54,6 +60,7 @@ class ModelServer:
         self.model_info: dict | None = None
         self.loaded_at: str | None = None
         self._lock = threading.Lock()
+        self._fallback: tuple[dict, Bundle] | None = None  # the labelled baseline while nothing is in production
 
     @property
     def cache(self):
@@ -91,8 +98,7 @@ class ModelServer:
         return self.bundle
 
     # -- forecasting ---------------------------------------------------------------------------
-    def _latest_window(self, bundle: Bundle, as_of: pd.Timestamp | None) -> tuple[np.ndarray, pd.Timestamp, str | None]:
-        """(1, T, S, C) window, the last BSE session and (pre-open) the last S&P 500 session used."""
+    def _latest_inputs(self, bundle: Bundle, as_of: pd.Timestamp | None) -> LatestInputs:
         # Only the tail the window needs, plus the indicators' warm-up.
         panel = load_panel(self.settings, self.universe, end=as_of, sessions=bundle.window + bundle.meta.warmup,
                            mode=bundle.meta.mode)
@@ -113,42 +119,66 @@ class ModelServer:
                 raise DataError(reason)
             last_sp500 = str(pd.Timestamp(latest["sp500_last_date"]).date())
         tensor = model_input(panel, bundle.scaler)  # (D, S, C)
-        return tensor[-bundle.window:][None], panel.dates[-1], last_sp500  # (1, T, S, C)
+        return LatestInputs(tensor[-bundle.window:][None],
+                            {"index": index_design(panel)[-1:], "latest": latest_session_design(panel)[-1:]},
+                            panel.dates[-1], float(realized_volatility(panel)[-1]), last_sp500)
+
+    def _fallback_bundle(self) -> tuple[dict, Bundle] | None:
+        if self._fallback is None:
+            from sensex.serving.model_registry import ModelRegistry
+
+            self._fallback = ModelRegistry(self.settings, mode=self.mode).fallback_bundle()
+        return self._fallback
 
     def predict(self, as_of: str | None = None, log_prediction: bool = True) -> dict:
+        """The production model's forecast; with no model in production, the labelled baseline's
+        forecast from the newest registered version (`model_version` "baseline:logreg")."""
         from sensex.cache import cached_or_computed
 
-        bundle = self.ensure_loaded()
+        fallback = False
+        try:
+            bundle = self.ensure_loaded()
+            version = self.model_info["version"]
+        except NoProductionModel:
+            found = self._fallback_bundle()
+            if found is None:
+                raise
+            bundle, fallback = found[1], True
+            version = f"baseline:{bundle.meta.uncertainty['fallback']['name']}"
         meta = store.read_meta(self.settings.store_dir) or {}
-        version = self.model_info["version"]
-        key = f"forecast:{self.mode}:{version}:{meta.get('content_hash')}:{as_of or 'latest'}"
+        key = f"forecast:{self.mode}:{version}:{bundle.meta.onnx_sha256[:12]}:{meta.get('content_hash')}:{as_of or 'latest'}"
 
         def compute() -> dict:
             started = time.perf_counter()
             with COMPUTE_SLOTS:
-                window, last_session, last_sp500 = self._latest_window(bundle, pd.Timestamp(as_of) if as_of else None)
-                probability = float(bundle.probabilities(window)[0])
-            confidence = confidence_of(probability)
-            test = bundle.meta.test_metrics
+                inputs = self._latest_inputs(bundle, pd.Timestamp(as_of) if as_of else None)
+                if fallback:
+                    name = bundle.meta.uncertainty["fallback"]["name"]
+                    probability = float(baseline_probabilities(bundle.meta.baselines, inputs.tabular["index"],
+                                                               inputs.tabular["latest"])[name][0])
+                    spread, test, kind = None, bundle.meta.test_baselines.get(name, {}), "baseline"
+                else:
+                    probability = float(bundle.probabilities(inputs.window, inputs.tabular)[0])
+                    spread = bundle.spread(inputs.window, inputs.tabular)
+                    test, kind = bundle.meta.test_metrics, bundle.meta.kind
+            assessment = assess(bundle.meta, probability, spread, inputs.volatility, fallback=fallback)
             return Forecast(
                 direction="UP" if probability >= 0.5 else "DOWN",
                 probability=round(probability, 4),
-                confidence=confidence,
-                risk=RISK_FOR[confidence],
                 model_version=version,
-                model_kind=bundle.meta.kind,
+                model_kind=kind,
                 mode=bundle.meta.mode,
-                last_bse_session=str(last_session.date()),
-                last_sp500_session=last_sp500,
-                as_of=str(last_session.date()),
-                target_date=str(calendar.next_session(last_session).date()),
+                last_bse_session=str(inputs.last_session.date()),
+                last_sp500_session=inputs.last_sp500,
+                as_of=str(inputs.last_session.date()),
+                target_date=str(calendar.next_session(inputs.last_session).date()),
                 data_source=meta.get("source", "unknown"),
                 synthetic=bool(meta.get("synthetic")),
-                stale=calendar.is_stale(last_session) if as_of is None else False,
+                stale=calendar.is_stale(inputs.last_session) if as_of is None else False,
                 model_test_auc=test.get("auc"),
                 model_test_accuracy=test.get("accuracy"),
-                note=self._note(probability, test, bundle.meta.test_intervals),
                 latency_ms=round((time.perf_counter() - started) * 1000, 1),
+                **assessment,
             ).model_dump()
 
         # Single flight: concurrent identical requests wait for one computation and share it;
@@ -168,7 +198,8 @@ class ModelServer:
         try:
             jsonlog.append(path, {
                 "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
-                "prediction": {k: forecast[k] for k in ("direction", "probability", "confidence")},
+                "prediction": {k: forecast[k] for k in ("direction", "probability", "confidence", "interval", "no_call",
+                                                        "skill")},
                 "model_version": forecast["model_version"],
                 "mode": forecast["mode"],
                 "as_of": forecast["as_of"],
@@ -181,29 +212,14 @@ class ModelServer:
             return False
         return True
 
-    @staticmethod
-    def _note(probability: float, test: dict, intervals: dict) -> str:
-        """Say plainly when the forecast is no better than a coin: a test AUC whose interval
-        reaches 0.5, or a probability within two points of 50%."""
-        auc = test.get("auc")
-        low, high = (intervals.get("auc") or [None, None])[:2]
-        if auc is not None and (auc < 0.5 or (low is not None and low <= 0.5)):
-            span = f" (90% interval {low:.2f}-{high:.2f})" if low is not None else ""
-            return (f"The model's out-of-sample AUC is {auc:.2f}{span}, not distinguishable from a coin:"
-                    " treat this forecast as no better than a coin flip.")
-        if abs(probability - 0.5) < 0.02:
-            return "P(UP) is within 2 points of 50%: this forecast is no better than a coin flip."
-        span = f" (90% interval {low:.2f}-{high:.2f})" if low is not None else ""
-        return f"Out-of-sample AUC {auc:.2f}{span}; a forecast, not advice." if auc is not None else "A forecast, not advice."
-
     def explain(self, as_of: str | None = None) -> dict:
         """Occlusion explanation of the forecast from `as_of` (default: the latest session)."""
         from sensex.serving.explain import occlusion
 
         bundle = self.ensure_loaded()
-        window, last_session, _ = self._latest_window(bundle, pd.Timestamp(as_of) if as_of else None)
+        inputs = self._latest_inputs(bundle, pd.Timestamp(as_of) if as_of else None)
         sectors = {m.symbol: m.sector for m in self.universe.members}
-        return {**occlusion(bundle, window, sectors), "as_of": str(last_session.date()),
+        return {**occlusion(bundle, inputs.window, sectors, inputs.tabular), "as_of": str(inputs.last_session.date()),
                 "model_version": self.model_info["version"]}
 
     def model_card(self) -> dict:
@@ -224,6 +240,8 @@ class ModelServer:
             "test_metrics": meta.test_metrics,
             "test_intervals": meta.test_intervals,
             "test_baselines": meta.test_baselines,
+            "uncertainty": meta.uncertainty,
+            "ensemble": meta.ensemble,
             "n_stock_features": len(meta.stock_features),
             "n_market_features": len(meta.market_features),
             "members": len(meta.symbols),
@@ -255,9 +273,11 @@ class ModelServer:
             bundle = self.ensure_loaded()
             checks["model_loaded"] = True
             probe = np.zeros((1, bundle.window, len(bundle.symbols), bundle.scaler.n_channels), np.float32)
-            checks["model_inference"] = bool(np.isfinite(bundle.probabilities(probe)).all())
+            checks["model_inference"] = bool(np.isfinite(bundle.logits(probe)).all())
         except Exception as exc:  # health must report, never raise
             detail["model"] = redact_text(str(exc))
+            if isinstance(exc, NoProductionModel) and self._fallback_bundle() is not None:
+                detail["fallback"] = "no model passed the promotion gate: forecasts come from the labelled baseline"
         try:
             self.cache.set("health:probe", 1, 5)
             checks["cache_healthy"] = self.cache.get("health:probe") == 1

@@ -91,6 +91,8 @@ def test_fresh_data_shows_the_forecast_card_on_load(app_home, fresh_clock):
     at.button(key="run_prediction").click().run()
     assert not at.exception
     assert metrics(at)["P(UP)"] == shown["P(UP)"]
+    assert metrics(at)["Confidence"] in ("Low", "Medium", "High", "no skill shown")
+    assert ", interval " in texts(at.caption)  # the forecast's interval on P(UP)
 
     visit(at, "views/explanations.py")
     # One number for P(UP) on every page.

@@ -72,13 +72,13 @@ def test_concurrent_identical_forecasts_compute_once_and_log_once(trained_home, 
     server = ModelServer(settings, cache=MemoryCache())
     server.ensure_loaded()
     computations = []
-    real_window = server._latest_window
+    real_window = server._latest_inputs
 
     def counting_window(*args, **kwargs):
         computations.append(1)
         return real_window(*args, **kwargs)
 
-    monkeypatch.setattr(server, "_latest_window", counting_window)
+    monkeypatch.setattr(server, "_latest_inputs", counting_window)
     before = _log_lines(settings, as_of)
     barrier = threading.Barrier(32)
     results, errors = [], []
@@ -154,7 +154,7 @@ def test_computations_in_flight_are_bounded_by_the_compute_slots(trained_home, m
     monkeypatch.setattr(model_server, "COMPUTE_SLOTS", threading.BoundedSemaphore(2))
     server = ModelServer(trained_home["settings"], cache=MemoryCache())
     server.ensure_loaded()
-    real_window = server._latest_window
+    real_window = server._latest_inputs
     running, most = [0], [0]
     guard = threading.Lock()
 
@@ -168,7 +168,7 @@ def test_computations_in_flight_are_bounded_by_the_compute_slots(trained_home, m
             with guard:
                 running[0] -= 1
 
-    monkeypatch.setattr(server, "_latest_window", counting_window)
+    monkeypatch.setattr(server, "_latest_inputs", counting_window)
     days = [f"2021-10-{d:02d}" for d in range(4, 16)]
     barrier = threading.Barrier(len(days))
     results = []

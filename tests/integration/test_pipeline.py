@@ -42,7 +42,14 @@ def test_predict_returns_the_forecast_contract(trained_home):
     assert forecast["direction"] in ("UP", "DOWN")
     assert 0.0 <= forecast["probability"] <= 1.0
     assert (forecast["direction"] == "UP") == (forecast["probability"] >= 0.5)
-    assert forecast["confidence"] in ("Low", "Medium", "High")
+    assert forecast["confidence"] in ("Low", "Medium", "High", "no skill shown")
+    low, high = forecast["interval"]
+    assert 0.0 <= low <= forecast["probability"] <= high <= 1.0
+    assert forecast["no_call"] == (low <= 0.5 <= high)
+    assert forecast["skill"] in ("shown", "none")
+    if forecast["skill"] == "none":
+        assert forecast["confidence"] == "no skill shown" and "coin" in forecast["note"]
+    assert forecast["risk"] in ("Low", "Medium", "High") and forecast["realized_volatility"] > 0
     assert forecast["as_of"] == "2021-12-31"
     assert forecast["target_date"] == "2022-01-03"  # the next BSE session, not the next day
     assert forecast["data_source"] == "synthetic" and forecast["synthetic"] is True
@@ -71,7 +78,8 @@ def test_cli_end_to_end_with_json(tmp_path, tiny_config):
     setup = json.loads(sensex_cli(home, "registry", "setup", "--preset", str(tiny_config), "--json").stdout)
     assert setup["version"] == "1" and setup["stage"] == "Production"
     forecast = json.loads(sensex_cli(home, "predict", "--json").stdout)
-    for key in ("direction", "probability", "confidence", "risk", "model_version", "as_of", "target_date", "data_source"):
+    for key in ("direction", "probability", "confidence", "risk", "model_version", "as_of", "target_date", "data_source",
+                "interval", "no_call", "skill"):
         assert key in forecast
     evaluated = json.loads(sensex_cli(home, "evaluate", "--run-id", trained["run_id"], "--start", "2021-07-01", "--end", "2021-12-31", "--json").stdout)
     assert evaluated["n"] > 100 and "auc" in evaluated["metrics"] and "always_up" in evaluated["baselines"]

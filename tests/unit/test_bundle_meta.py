@@ -57,3 +57,12 @@ def test_a_checksum_mismatch_is_corrupt(tmp_path):
     (tmp_path / "model.onnx").write_bytes(b"not the trained graph")
     with pytest.raises(CorruptModelError, match="checksum"):
         load_bundle(tmp_path)
+
+
+def test_a_version_2_file_reads_with_no_baselines_ensemble_or_uncertainty():
+    raw = json.loads(_meta().to_json())
+    for key in ("baselines", "ensemble", "uncertainty"):
+        raw.pop(key)
+    raw["schema_version"] = 2
+    back = BundleMeta.from_json(json.dumps(raw))
+    assert back.schema_version == 2 and back.baselines == {} and back.ensemble == {} and back.uncertainty == {}

@@ -104,19 +104,3 @@ def test_calibration_matches_logistic_regression_and_never_reverses_the_ranking(
     p = apply_calibration(flipped, -logits)
     assert np.all(np.diff(p[np.argsort(-logits)]) >= 0)
     assert abs(p.mean() - labels.mean()) < 0.02
-
-
-@pytest.mark.parametrize(
-    "probability, test, intervals, coin",
-    [
-        (0.62, {"auc": 0.59}, {"auc": [0.53, 0.65]}, False),
-        (0.62, {"auc": 0.55}, {"auc": [0.49, 0.61]}, True),  # interval reaches 0.5
-        (0.62, {"auc": 0.48}, {}, True),
-        (0.51, {"auc": 0.59}, {"auc": [0.53, 0.65]}, True),  # within two points of 50%
-    ],
-)
-def test_forecast_note_says_when_it_is_no_better_than_a_coin(probability, test, intervals, coin):
-    from sensex.serving.model_server import ModelServer
-
-    note = ModelServer._note(probability, test, intervals)
-    assert ("coin" in note) is coin

@@ -87,6 +87,10 @@ clicked = st.button("Run Prediction", key="run_prediction", type="primary",
 forecast = common.latest_forecast(missing_model="error" if clicked else "warning")
 summary = st.session_state["data_summary"]
 if forecast:
+    if str(forecast["model_version"]).startswith("baseline:"):
+        st.warning(f"BASELINE FORECAST ({forecast['model_version']}): no trained model passed the promotion gate,"
+                   " so this is the baseline's forecast, labelled as such (`sensex registry setup` says why).",
+                   icon=":material/rule:")
     stale = bool(forecast.get("stale")) or summary["stale"]
     with st.container(border=True):
         badges(forecast, summary, stale)

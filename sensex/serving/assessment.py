@@ -1,0 +1,49 @@
+"""What a forecast says about itself, from the evidence its bundle recorded at training:
+the interval on P(UP), the no-call flag, the skill verdict, the confidence word, the risk word
+and the one-sentence note. Used for the production model and for the labelled baseline fallback.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sensex.models.bundle import BundleMeta
+from sensex.models.uncertainty import RISK_NOTE, confidence_word, intervals, judge_skill, no_call, risk_word
+
+BASELINE_NAMES = {"logreg": "logistic-regression baseline (ten lagged index returns and three volatility features)"}
+
+
+def assess(meta: BundleMeta, probability: float, spread: np.ndarray | None, volatility: float | None,
+           fallback: bool = False) -> dict:
+    """Forecast fields from `meta.uncertainty` (or its `fallback` record for the baseline).
+
+    A bundle older than schema 3 recorded no uncertainty: its interval is [0, 1] (a no call) and
+    it shows no skill, so the app never dresses it up.
+    """
+    record = meta.uncertainty.get("fallback", {}) if fallback else meta.uncertainty
+    half_width = float(record.get("half_width", 0.5))
+    bounds = intervals(np.array([probability]), half_width, spread)
+    skill = record.get("skill") or judge_skill(None, None, None).to_dict()
+    word = confidence_word(skill["skill"], bounds, probability)
+    low, high = (float(v) for v in bounds[0])
+    is_no_call = bool(no_call(bounds)[0])
+    span = f"{low:.0%}-{high:.0%}"
+    if skill["skill"] != "shown":
+        note = f"No skill shown ({skill['reason']}): treat this forecast as no better than a coin flip."
+    elif is_no_call:
+        note = f"Skill shown out of sample ({skill['reason']}), but this forecast's interval {span} includes 50%: no call."
+    else:
+        note = f"Skill shown out of sample ({skill['reason']}); the interval {span} excludes 50%. A forecast, not advice."
+    if fallback:
+        note = (f"No trained model passed the promotion gate, so this is the {BASELINE_NAMES.get(record.get('name'), record.get('name'))}'s"
+                f" forecast, fit on {meta.baselines.get('fit_start')}..{meta.baselines.get('fit_end')}. " + note)
+    return {
+        "interval": [round(low, 4), round(high, 4)],
+        "no_call": is_no_call,
+        "skill": skill["skill"],
+        "confidence": word,
+        "risk": risk_word(volatility, meta.uncertainty.get("volatility_bands", [])),
+        "realized_volatility": None if volatility is None or not np.isfinite(volatility) else round(float(volatility), 4),
+        "note": note,
+        "risk_basis": RISK_NOTE,
+    }

@@ -1,0 +1,110 @@
+"""The gate that refuses a coin: each refusal names its condition with the figures, on rows
+scored alike for the candidate, production and the baselines.
+
+The candidates here are stand-ins whose P(UP) on each row is set by the test (the gate scores a
+model through `predict_rows`, replaced below); the panel, the rows and the baselines are real.
+"""
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from sensex.config import PromotionConfig
+from sensex.features.build import build_panel
+from sensex.models.baselines import fit_baselines
+from sensex.serving import gate
+
+STRICT = PromotionConfig()  # the shipped gate
+
+
+@pytest.fixture(scope="module")
+def panel(market, universe):
+    return build_panel(market, universe)
+
+
+def _segments(panel, train, valid, test):
+    day = lambda i: str(panel.dates[i].date())  # noqa: E731
+    return {"train": [day(train[0]), day(train[-1])], "valid": [day(valid[0]), day(valid[-1])],
+            "test": [day(test[0]), day(test[-1])]}
+
+
+@pytest.fixture(scope="module")
+def layout(panel):
+    labelled = np.flatnonzero(np.isfinite(panel.label))
+    train, valid, test = labelled[300:600], labelled[600:700], labelled[700:]
+    return {"train": train, "valid": valid, "test": test,
+            "baselines": fit_baselines(panel, train), "segments": _segments(panel, train, valid, test)}
+
+
+def _stand_in(panel, layout, rule, segments=None):
+    """A candidate whose P(UP) for row r is rule(label of r, r)."""
+    meta = SimpleNamespace(segments=segments or layout["segments"], baselines=layout["baselines"])
+    return SimpleNamespace(meta=meta, window=60, symbols=panel.symbols, rule=rule)
+
+
+@pytest.fixture(autouse=True)
+def _scored_by_rule(monkeypatch, panel):
+    def predict_rows(bundle, panel_, rows, chunk=256):
+        return np.array([bundle.rule(panel_.label[r], r) for r in rows], dtype=float), None
+
+    monkeypatch.setattr(gate, "predict_rows", predict_rows)
+
+
+def _noise(r: int) -> float:
+    return float(np.random.default_rng(int(r)).normal(0, 0.05))
+
+
+def test_a_model_with_skill_passes_on_its_test_window(panel, layout):
+    candidate = _stand_in(panel, layout, lambda y, r: 0.53 + 0.12 * (y - 0.5) + _noise(r))
+    report = gate.judge(candidate, panel, STRICT)
+    assert report.passed, report.failures
+    assert report.rows["n"] == len(layout["test"]) and report.rows["start"] == layout["segments"]["test"][0]
+    assert set(report.baselines) == {"always_up", "prev_day", "logreg", "gbm"}
+    assert report.production is None and report.beats_production is None
+
+
+def test_a_collapsed_model_is_refused_with_its_standard_deviation(panel, layout):
+    candidate = _stand_in(panel, layout, lambda y, r: 0.576 + 1e-6 * _noise(r))
+    report = gate.judge(candidate, panel, STRICT)
+    collapsed = [f for f in report.failures if "collapsed" in f]
+    assert collapsed and "standard deviation 0.0000" in collapsed[0] and "(at least 0.01 needed)" in collapsed[0]
+    assert f"{report.rows['n']} sessions {report.rows['start']}..{report.rows['end']}" in collapsed[0]
+
+
+def test_a_model_no_better_than_always_up_on_brier_is_refused_with_both_scores(panel, layout):
+    candidate = _stand_in(panel, layout, lambda y, r: float(np.clip(0.55 + 4 * _noise(r), 0.05, 0.95)))
+    report = gate.judge(candidate, panel, STRICT)
+    brier = [f for f in report.failures if "Brier" in f]
+    assert brier, report.failures
+    assert f"{report.candidate['brier']:.4f} is not below always-UP's {report.baselines['always_up']['brier']:.4f}" in brier[0]
+
+
+def test_an_auc_interval_at_or_below_the_best_naive_baseline_is_refused(panel, layout):
+    candidate = _stand_in(panel, layout, lambda y, r: 0.55 - 0.05 * (y - 0.5) + 0.2 * _noise(r))  # ranks upside down
+    report = gate.judge(candidate, panel, STRICT)
+    auc = [f for f in report.failures if "best naive baseline" in f]
+    assert auc, report.failures
+    low, high = report.candidate["auc_interval"]
+    assert high <= max(report.baselines["always_up"]["auc"], report.baselines["prev_day"]["auc"])
+    assert f"90% interval {low:.3f}-{high:.3f}" in auc[0]
+
+
+def test_production_is_scored_on_the_same_rows_when_it_did_not_see_them(panel, layout):
+    good = _stand_in(panel, layout, lambda y, r: 0.53 + 0.12 * (y - 0.5) + _noise(r))
+    weaker = _stand_in(panel, layout, lambda y, r: 0.53 + 0.04 * (y - 0.5) + _noise(r))
+    report = gate.judge(good, panel, STRICT, production=weaker)
+    assert report.passed and report.beats_production is True
+    assert report.production["brier"] > report.candidate["brier"]
+    # A production model that trained on the candidate's test window is not compared on it.
+    test = layout["test"]
+    overlapping = _segments(panel, layout["train"], test[: len(test) - 10], test[-10:])
+    seen = _stand_in(panel, layout, weaker.rule, overlapping)
+    report = gate.judge(good, panel, STRICT, production=seen)
+    assert report.production is None and report.beats_production is None and "not compared" in report.rows["basis"]
+
+
+def test_another_member_list_is_refused(panel, layout):
+    candidate = _stand_in(panel, layout, lambda y, r: 0.5)
+    candidate.symbols = panel.symbols[:-1]
+    assert "another member list" in gate.judge(candidate, panel, STRICT).failures[0]
