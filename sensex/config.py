@@ -9,26 +9,24 @@ a number written as text (`"0.5"`, or `1e-3`, which YAML 1.1 reads as text) is r
 from __future__ import annotations
 
 import math
-from datetime import date, datetime
 from importlib import resources
 from pathlib import Path
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from sensex.errors import ConfigError
+from sensex.errors import ConfigError, DateError
 
 
 def _iso_date(value: object) -> object:
-    """A segment end as ISO text; YAML reads an unquoted 2020-12-31 as a date, the code wants text."""
-    if isinstance(value, date):
-        return value.isoformat()[:10]
-    if isinstance(value, str):
-        try:
-            datetime.fromisoformat(value.strip())
-        except ValueError:
-            raise ValueError("not an ISO date such as 2020-12-31") from None
-    return value
+    """A segment end as ISO text, by the same rule as every date a user gives (`sensex.dates`);
+    YAML reads an unquoted 2020-12-31 as a date, the code wants text."""
+    from sensex import dates
+
+    try:
+        return dates.parse(value).isoformat()
+    except DateError:
+        raise ValueError("not an ISO date such as 2020-12-31") from None
 
 
 class _Section(BaseModel):
@@ -81,15 +79,6 @@ class TrainConfig(_Section):
     def _segment_end(cls, value: object) -> object:
         return value if value is None else _iso_date(value)
 
-    def __post_init__(self) -> None:
-        # Segment dates are strict ISO like every date a user gives (YAML may hand us a date).
-        from sensex import dates
-
-        for name in ("train_end", "valid_end", "test_end"):
-            value = getattr(self, name)
-            if value is not None:
-                object.__setattr__(self, name, dates.parse(value, f"train.{name}").isoformat())
-
 
 class PromotionConfig(_Section):
     metric: str = Field("test_auc", min_length=1)
@@ -140,12 +129,10 @@ class Config(BaseModel):
         given = {k: v for k, v in dates.items() if v}
         if not given:
             return self
+        from sensex import dates as strict
+
         for key, value in given.items():
-            try:
-                given[key] = _iso_date(value)
-            except ValueError:
-                option = "--" + key.replace("_", "-")
-                raise ConfigError(f"{option} {value!r} is not a date: give it as YYYY-MM-DD, such as 2020-12-31.") from None
+            given[key] = strict.parse(value, "--" + key.replace("_", "-")).isoformat()
         train = _validated(TrainConfig, {**self.train.model_dump(), **given}, "Segment dates")
         return self.model_copy(update={"train": train})
 
@@ -175,11 +162,17 @@ def _sentence(error: ValidationError, where: str) -> str:
     return f"{where}: {field} = {first['input']!r} is not allowed ({reason}); fix the value."
 
 
+SEGMENT_DATES = ("train_end", "valid_end", "test_end")
+
+
 def _validated(cls: type[BaseModel], data: object, where: str):
     try:
         return cls.model_validate(data)
     except ValidationError as error:
-        raise ConfigError(_sentence(error, where)) from None
+        loc = error.errors(include_url=False)[0]["loc"]
+        # A bad date is a DateError wherever it is given (CLI, API, config): one type to catch.
+        kind = DateError if loc and str(loc[-1]) in SEGMENT_DATES else ConfigError
+        raise kind(_sentence(error, where)) from None
 
 
 def config_from_dict(data: dict, name: str, where: str = "config") -> Config:

@@ -36,7 +36,7 @@ def test_with_segments_replaces_only_given_dates():
 
 
 def test_with_segments_refuses_a_date_that_is_not_one():
-    with pytest.raises(ConfigError, match=r"^--valid-end 'last year' is not a date: give it as YYYY-MM-DD"):
+    with pytest.raises(ConfigError, match=r"^--valid-end 'last year' is not a date in YYYY-MM-DD form"):
         load_config("quick").with_segments(valid_end="last year")
 
 
