@@ -9,26 +9,23 @@ a number written as text (`"0.5"`, or `1e-3`, which YAML 1.1 reads as text) is r
 from __future__ import annotations
 
 import math
-from datetime import date, datetime
 from importlib import resources
 from pathlib import Path
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from sensex import dates
 from sensex.errors import ConfigError
 
 
 def _iso_date(value: object) -> object:
-    """A segment end as ISO text; YAML reads an unquoted 2020-12-31 as a date, the code wants text."""
-    if isinstance(value, date):
-        return value.isoformat()[:10]
-    if isinstance(value, str):
-        try:
-            datetime.fromisoformat(value.strip())
-        except ValueError:
-            raise ValueError("not an ISO date such as 2020-12-31") from None
-    return value
+    """A segment end as ISO text (YAML reads an unquoted 2020-12-31 as a date, the code wants
+    text), strict YYYY-MM-DD by `sensex.dates`' rules like every date a user gives."""
+    why = dates.problem(value)
+    if why is not None:
+        raise ValueError(why)
+    return dates.parse(value).isoformat()
 
 
 class _Section(BaseModel):
@@ -80,15 +77,6 @@ class TrainConfig(_Section):
     def _segment_end(cls, value: object) -> object:
         return value if value is None else _iso_date(value)
 
-    def __post_init__(self) -> None:
-        # Segment dates are strict ISO like every date a user gives (YAML may hand us a date).
-        from sensex import dates
-
-        for name in ("train_end", "valid_end", "test_end"):
-            value = getattr(self, name)
-            if value is not None:
-                object.__setattr__(self, name, dates.parse(value, f"train.{name}").isoformat())
-
 
 class PromotionConfig(_Section):
     metric: str = Field("test_auc", min_length=1)
@@ -130,17 +118,13 @@ class Config(BaseModel):
                 out[f"{section}.{key}"] = value
         return out
 
-    def with_segments(self, **dates: str | None) -> Config:
+    def with_segments(self, **ends: str | None) -> Config:
         """The config with segment end dates (`train_end=...`) replaced, validated like a preset's."""
-        given = {k: v for k, v in dates.items() if v}
+        given = {k: v for k, v in ends.items() if v}
         if not given:
             return self
         for key, value in given.items():
-            try:
-                given[key] = _iso_date(value)
-            except ValueError:
-                option = "--" + key.replace("_", "-")
-                raise ConfigError(f"{option} {value!r} is not a date: give it as YYYY-MM-DD, such as 2020-12-31.") from None
+            given[key] = dates.parse(value, "--" + key.replace("_", "-")).isoformat()
         train = _validated(TrainConfig, {**self.train.model_dump(), **given}, "Segment dates")
         return self.model_copy(update={"train": train})
 
