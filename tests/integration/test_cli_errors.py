@@ -80,9 +80,9 @@ BAD_VALUES = [
     (["train", "--train-end", "2020-02-30"], "--train-end 2020-02-30 is not a real date"),
     (["train", "--train-end", "2021-06-30", "--valid-end", "2021-01-31"], "--train-end 2021-06-30 is after --valid-end"),
     (["registry", "drift", "--start", "01/02/2026"], "--start '01/02/2026' is not a date"),
-    (["registry", "promote", "1", "--min-accuracy", "1.5"], "--min-accuracy 1.5 is not an accuracy"),
-    (["registry", "promote", "1", "--min-accuracy", "nan"], "--min-accuracy nan is not an accuracy"),
-    (["registry", "promote", "1", "--min-accuracy", "-0.1"], "--min-accuracy -0.1 is not an accuracy"),
+    (["registry", "promote", "1", "--min-accuracy", "1.5"], "--min-accuracy 1.5 is not a threshold"),
+    (["registry", "promote", "1", "--min-accuracy", "nan"], "--min-accuracy nan is not a threshold"),
+    (["registry", "promote", "1", "--min-accuracy", "-0.1"], "--min-accuracy -0.1 is not a threshold"),
 ]
 
 
