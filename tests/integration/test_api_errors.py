@@ -185,7 +185,7 @@ def test_schemathesis_finds_no_contract_violation(app):
         operation = result.ok()
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             @given(case=operation.as_strategy(generation_mode=mode))
-            @settings(max_examples=25, deadline=None, database=None, derandomize=True,
+            @settings(max_examples=15, deadline=None, database=None, derandomize=True,
                       suppress_health_check=list(HealthCheck))
             def check(case):
                 case.call_and_validate()
