@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import sys
 import warnings
@@ -318,8 +317,9 @@ def registry_production(mode: str = ModeOption, as_json: bool = JsonOption):
 def registry_promote(version: str, min_accuracy: float | None = typer.Option(None, "--min-accuracy"),
                      preset: str = GateOption, mode: str = ModeOption, as_json: bool = JsonOption):
     """Promote a version to Production if it passes the gate."""
-    if min_accuracy is not None and not (math.isfinite(min_accuracy) and 0.0 <= min_accuracy <= 1.0):
-        raise ConfigError(f"--min-accuracy {min_accuracy} is not an accuracy: give a number from 0 to 1, such as 0.55.")
+    from sensex.config import check_threshold
+
+    check_threshold(min_accuracy)  # before the registry is opened: a bad number fails in a moment
     result = _registry(preset, mode, writes=True).promote_model_to_production(version, min_accuracy)
     _emit(result, as_json, f"Promoted: {_version_line(result)}")
 

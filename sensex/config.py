@@ -15,18 +15,17 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
+from sensex import dates
 from sensex.errors import ConfigError, DateError
 
 
 def _iso_date(value: object) -> object:
-    """A segment end as ISO text, by the same rule as every date a user gives (`sensex.dates`);
-    YAML reads an unquoted 2020-12-31 as a date, the code wants text."""
-    from sensex import dates
-
-    try:
-        return dates.parse(value).isoformat()
-    except DateError:
-        raise ValueError("not an ISO date such as 2020-12-31") from None
+    """A segment end as ISO text (YAML reads an unquoted 2020-12-31 as a date, the code wants
+    text), strict YYYY-MM-DD by `sensex.dates`' rules like every date a user gives."""
+    why = dates.problem(value)
+    if why is not None:
+        raise ValueError(why)
+    return dates.parse(value).isoformat()
 
 
 class _Section(BaseModel):
@@ -124,15 +123,13 @@ class Config(BaseModel):
                 out[f"{section}.{key}"] = value
         return out
 
-    def with_segments(self, **dates: str | None) -> Config:
+    def with_segments(self, **ends: str | None) -> Config:
         """The config with segment end dates (`train_end=...`) replaced, validated like a preset's."""
-        given = {k: v for k, v in dates.items() if v}
+        given = {k: v for k, v in ends.items() if v}
         if not given:
             return self
-        from sensex import dates as strict
-
         for key, value in given.items():
-            given[key] = strict.parse(value, "--" + key.replace("_", "-")).isoformat()
+            given[key] = dates.parse(value, "--" + key.replace("_", "-")).isoformat()
         train = _validated(TrainConfig, {**self.train.model_dump(), **given}, "Segment dates")
         return self.model_copy(update={"train": train})
 

@@ -16,29 +16,35 @@ from sensex.errors import DateError
 ISO_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
 
 
-def parse(value: str | date, name: str = "date") -> date:
-    """`value` as a date; `name` (e.g. `--as-of`) is how the message refers to it."""
+def problem(value: object) -> str | None:
+    """Why `value` is not a YYYY-MM-DD date, as a phrase (`not a real date: ...`); None when it is one."""
     if isinstance(value, datetime):  # YAML reads `2020-01-01T00:00` as a datetime: a date is wanted
-        raise DateError(f"{name} {value.isoformat()} has a time of day: write the date alone as YYYY-MM-DD.")
+        return "a date with a time of day: write the date alone as YYYY-MM-DD"
     if isinstance(value, date):  # YAML reads an unquoted 2020-01-01 as a date already
-        return value
-    text = str(value).strip()
-    match = ISO_DATE.fullmatch(text)
+        return None
+    match = ISO_DATE.fullmatch(str(value).strip())
     if match is None:
-        raise DateError(
-            f"{name} {text!r} is not a date in YYYY-MM-DD form: write 1 February 2026 as 2026-02-01."
-        )
+        return "not a date in YYYY-MM-DD form: write 1 February 2026 as 2026-02-01"
     year, month, day = (int(part) for part in match.groups())
     if not 1 <= month <= 12:
-        raise DateError(f"{name} {text} is not a real date: the month must be 01 to 12 (YYYY-MM-DD).")
+        return "not a real date: the month must be 01 to 12 (YYYY-MM-DD)"
     if year < 1:
-        raise DateError(f"{name} {text} is not a real date: years start at 0001 (YYYY-MM-DD).")
+        return "not a real date: years start at 0001 (YYYY-MM-DD)"
     last_day = month_calendar.monthrange(year, month)[1]
     if not 1 <= day <= last_day:
-        raise DateError(
-            f"{name} {text} is not a real date: {month_calendar.month_name[month]} {year} has {last_day} days."
-        )
-    return date(year, month, day)
+        return f"not a real date: {month_calendar.month_name[month]} {year} has {last_day} days"
+    return None
+
+
+def parse(value: str | date, name: str = "date") -> date:
+    """`value` as a date; `name` (e.g. `--as-of`) is how the message refers to it."""
+    why = problem(value)
+    if why is not None:
+        shown = value.isoformat() if isinstance(value, date) else repr(str(value).strip())
+        if why.startswith("not a real date"):
+            shown = str(value).strip()  # well-formed: no quotes needed to see it
+        raise DateError(f"{name} {shown} is {why}.")
+    return value if isinstance(value, date) else date.fromisoformat(str(value).strip())
 
 
 def parse_optional(value: str | date | None, name: str = "date") -> str | None:

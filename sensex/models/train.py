@@ -378,6 +378,9 @@ def train_model(panel: Panel, config: Config, bundle_dir: Path, model_kind: str 
     check_usable(panel)
     segments = split_segments(panel, config)
     window = config.features.window
+    # Unusable training history is refused with its own sentence before anything is fit (the
+    # baselines fit first, and would fail less clearly); fit_fold fits this scaler again.
+    fit_scaler(panel, panel.dates[segments.train[0] - window + 1], panel.dates[segments.train[-1]], config.features.clip)
     rows = {"valid": segments.valid, "test": segments.test}
     baseline_seconds: dict[str, float] = {}
     portable = fit_baselines(panel, segments.train, timings=baseline_seconds)

@@ -166,24 +166,26 @@ def test_read_only_home_serves_the_forecast_and_says_it_was_not_logged(home, tmp
 
 @pytest.mark.slow
 def test_schemathesis_finds_no_contract_violation(app):
-    """Every operation, positive and negative examples: no 5xx, no undeclared status, bodies and
+    """Every operation, positive and negative examples: no 500, no undeclared status, bodies and
     content types as documented, malformed input rejected. A schema-valid as_of the stored data
-    cannot answer for is a documented 422, so that check accepts 422."""
+    cannot answer for is a documented 422, and `mode: preopen` is a documented 503 here (this home
+    has a production model for the close mode only), so those checks accept 422 and 503."""
     import schemathesis
     from hypothesis import HealthCheck, given, settings
     from hypothesis.errors import Unsatisfiable
     from schemathesis.config import SchemathesisConfig
     from schemathesis.generation import GenerationMode
 
-    config = SchemathesisConfig.from_dict(
-        {"checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "422"]}}})
+    config = SchemathesisConfig.from_dict({"checks": {
+        "positive_data_acceptance": {"expected-statuses": ["2xx", "422", "503"]},
+        "not_a_server_error": {"expected-statuses": ["2xx", "3xx", "4xx", "503"]}}})
     schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=config)
     failures, checked = [], 0
     for result in schema.get_all_operations():
         operation = result.ok()
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             @given(case=operation.as_strategy(generation_mode=mode))
-            @settings(max_examples=25, deadline=None, database=None, derandomize=True,
+            @settings(max_examples=15, deadline=None, database=None, derandomize=True,
                       suppress_health_check=list(HealthCheck))
             def check(case):
                 case.call_and_validate()

@@ -80,9 +80,9 @@ BAD_VALUES = [
     (["train", "--train-end", "2020-02-30"], "--train-end 2020-02-30 is not a real date"),
     (["train", "--train-end", "2021-06-30", "--valid-end", "2021-01-31"], "--train-end 2021-06-30 is after --valid-end"),
     (["registry", "drift", "--start", "01/02/2026"], "--start '01/02/2026' is not a date"),
-    (["registry", "promote", "1", "--min-accuracy", "1.5"], "--min-accuracy 1.5 is not an accuracy"),
-    (["registry", "promote", "1", "--min-accuracy", "nan"], "--min-accuracy nan is not an accuracy"),
-    (["registry", "promote", "1", "--min-accuracy", "-0.1"], "--min-accuracy -0.1 is not an accuracy"),
+    (["registry", "promote", "1", "--min-accuracy", "1.5"], "--min-accuracy 1.5 is not a threshold"),
+    (["registry", "promote", "1", "--min-accuracy", "nan"], "--min-accuracy nan is not a threshold"),
+    (["registry", "promote", "1", "--min-accuracy", "-0.1"], "--min-accuracy -0.1 is not a threshold"),
 ]
 
 
@@ -232,7 +232,7 @@ def test_full_disk_loses_the_log_line_not_the_forecast(home_copy):
 
 # -- progress ------------------------------------------------------------------------------------
 
-def _tiny_fit(epochs: int, patience: int, progress):
+def _tiny_fit(epochs: int, patience: int, progress, learning_rate: float = 1e-3):
     from sensex.config import Config, FeatureConfig, TrainConfig
     from sensex.models.bundle import NetworkConfig
     from sensex.models.convlstm import build_network
@@ -242,7 +242,8 @@ def _tiny_fit(epochs: int, patience: int, progress):
     tensor = rng.standard_normal((80, 4, 3)).astype(np.float32)  # (D, S, C)
     tensor[..., -1] = 1.0  # the mask channel: every member available
     label = (rng.random(80) > 0.5).astype(np.float64)
-    config = Config(features=FeatureConfig(window=5), train=TrainConfig(epochs=epochs, patience=patience, batch_size=16))
+    config = Config(features=FeatureConfig(window=5), train=TrainConfig(epochs=epochs, patience=patience, batch_size=16,
+                                                                        learning_rate=learning_rate))
     network = build_network("convlstm", NetworkConfig(n_channels=3, n_stocks=4, window=5, hidden=2, projection=2))
     segments = Segments(train=np.arange(10, 50), valid=np.arange(50, 65), test=np.arange(65, 80))
     return fit_network(network, tensor, label, segments, config, progress)
@@ -257,8 +258,9 @@ def test_training_reports_epoch_n_of_n():
 
 def test_early_stopping_closes_the_count():
     calls = []
-    _tiny_fit(5, 0, lambda *call: calls.append(call))
-    assert calls == [("Stopped early after epoch 1/5", 1, 1)]
+    # A learning rate too small to move the validation loss: epoch 2 does not improve, patience 1 stops.
+    _tiny_fit(5, 1, lambda *call: calls.append(call), learning_rate=1e-12)
+    assert calls == [("Training epoch", 1, 5), ("Stopped early after epoch 2/5", 2, 2)]
 
 
 def test_progress_shows_stages_epochs_elapsed_and_remaining_on_a_terminal():

@@ -116,4 +116,6 @@ def test_model_card_is_what_the_api_serves(own_home):
     assert set(card["test_baselines"]) >= {"always_up", "prev_day", "logreg"}
     assert {"auc", "brier"} <= set(card["test_metrics"])
     with TestClient(create_app(settings, server)) as client:
-        assert client.get("/model").json() == card
+        served = client.get("/model").json()
+    # The API's startup loads the model again: only the load time may differ.
+    assert {k: v for k, v in served.items() if k != "loaded_at"} == {k: v for k, v in card.items() if k != "loaded_at"}

@@ -83,7 +83,7 @@ BAD_FILES = [
     ("unknown_key", "train: {epochz: 3}\n", ["unknown key train.epochz", "epochs"]),
     ("unknown_section", "modle: {hidden: 3}\n", ["unknown key modle", "model"]),
     ("section_list", "train: [1, 2]\n", ["train must be a mapping", "not list"]),
-    ("bad_date", "train: {train_end: yesterday}\n", ["train.train_end = 'yesterday'", "ISO date"]),
+    ("bad_date", "train: {train_end: yesterday}\n", ["train.train_end = 'yesterday'", "not a date in YYYY-MM-DD form"]),
     ("empty", "", ["is empty"]),
     ("comments_only", "# nothing yet\n", ["is empty"]),
     ("syntax", "train: {epochs: 3\n", ["cannot be read at line 2"]),

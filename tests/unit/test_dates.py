@@ -47,7 +47,7 @@ def test_a_date_error_is_a_config_error_and_a_422():
 
 def test_yaml_dates_are_accepted_but_not_times():
     assert dates.parse(date(2020, 1, 31)) == date(2020, 1, 31)
-    with pytest.raises(DateError, match="has a time of day"):
+    with pytest.raises(DateError, match="train.train_end 2020-01-31T09:30:00 is a date with a time of day"):
         dates.parse(datetime(2020, 1, 31, 9, 30), "train.train_end")
 
 
@@ -107,12 +107,20 @@ class TestConfigSegments:
         config = config_from_dict({"train": {"train_end": date(2020, 12, 31), "valid_end": "2021-06-30"}}, "t")
         assert (config.train.train_end, config.train.valid_end) == ("2020-12-31", "2021-06-30")
 
-    @pytest.mark.parametrize("value", ["2020-13-01", "31/12/2020", "end of 2020"])
-    def test_bad_segment_dates_are_refused(self, value):
-        with pytest.raises(DateError, match="train.train_end"):
+    @pytest.mark.parametrize(("value", "why"), [
+        ("2020-13-01", "not a real date: the month must be 01 to 12"),
+        ("2021-02-29", "not a real date: February 2021 has 28 days"),
+        ("31/12/2020", "not a date in YYYY-MM-DD form"),
+        ("20201231", "not a date in YYYY-MM-DD form"),  # datetime.fromisoformat would take it
+        ("2020-12-31T00:00", "not a date in YYYY-MM-DD form"),
+        ("end of 2020", "not a date in YYYY-MM-DD form"),
+    ])
+    def test_bad_segment_dates_are_refused_naming_the_field(self, value, why):
+        with pytest.raises(ConfigError, match=f"config: train.train_end = '{value}' is not allowed \\({why}"):
             config_from_dict({"train": {"train_end": value, "valid_end": "2021-06-30"}}, "t")
 
-    def test_cli_segment_dates_go_through_the_same_check(self):
+    def test_segment_dates_given_as_options_go_through_the_same_rules(self):
         config = config_from_dict({}, "t")
-        with pytest.raises(DateError, match="2020-02-30 is not a real date"):
+        with pytest.raises(DateError, match="--train-end 2020-02-30 is not a real date: February 2020 has 29 days"):
             config.with_segments(train_end="2020-02-30")
+        assert config.with_segments(train_end="2020-02-28", valid_end="2020-06-30").train.train_end == "2020-02-28"
