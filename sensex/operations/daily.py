@@ -12,8 +12,11 @@ then forecasts the next session. Alerts go out as `alerts.yaml` says.
   meanwhile does not wait: it exits 0 saying which process holds the lock (the holder does the
   day's work), unless the holder has held it for more than `HUNG_AFTER`: then it reports a failure.
 - Nothing on a day that is not a BSE session (weekends, holidays, from `sensex.calendar`).
-- Exit status (the CLI's): 0 when the day's work is done, was already done, is another run's, or
-  there is none; 1 when a step failed or an alert could not be delivered (the summary says which).
+- A pre-open forecast needs the S&P 500 close of the session, there only after about 02:30 IST: an
+  evening run leaves it `waiting` (status `waiting`, exit 0, not finished) and a run before the BSE
+  open makes it.
+- Exit status (the CLI's): 0 when the day's work is done (or waits for overnight data), was already
+  done, is another run's, or there is none; 1 when a step failed or an alert could not be delivered (the summary says which).
 """
 
 from __future__ import annotations
@@ -378,6 +381,14 @@ class DailyJob:
             return
         try:
             forecast = mode.forecast(self.settings, self.date)
+        except DataError as exc:
+            if mode.waits_for_overnight and "S&P 500" in str(exc):
+                # Not a failure: the overnight close is not there yet; the run before the open makes it.
+                self._record("forecast", "waiting", mode=mode.name,
+                             message=f"{_error_sentence(exc)} The next run (before the BSE open) makes this forecast.")
+                return
+            self._failed("forecast", exc, mode=mode.name)
+            return
         except Exception as exc:
             self._failed("forecast", exc, mode=mode.name)
             return
@@ -399,13 +410,18 @@ class DailyJob:
             self.events.append(Event("daily_failed", f"sensex daily for session {self.date} failed: {'; '.join(errors)}",
                                      self.date, {"errors": errors}))
         delivery = dispatch(alerts, self.events, env)
-        status = "failed" if failed or delivery.errors else "ok"
+        waiting = [a for a in self.actions if a["status"] == "waiting"]
+        # `waiting` is not finished: the next run for this session makes the waiting forecasts.
+        status = "failed" if failed or delivery.errors else "waiting" if waiting else "ok"
         if failed:
             message = (f"Session {self.date}: {len(failed)} step(s) failed ({'; '.join(e.rstrip('.') for e in errors)});"
                        " the next run redoes what is not done.")
         elif delivery.errors:
             message = (f"Session {self.date}: the work is done but {len(delivery.errors)} alert(s) could not be delivered"
                        f" ({'; '.join(e.rstrip('.') for e in delivery.errors)}).")
+        elif waiting:
+            message = (f"Session {self.date}: done except {len(waiting)} forecast(s) waiting for overnight data"
+                       f" ({', '.join(a['mode'] for a in waiting)}); the next run makes them.")
         else:
             message = f"Session {self.date}: done."
         return base | {

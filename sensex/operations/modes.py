@@ -1,69 +1,61 @@
-"""The forecast modes the daily job runs, by name.
+"""The forecast modes the daily job runs: one entry per mode of `sensex.modes` (`close`, `preopen`),
+each with its registered model and how to forecast, check drift and train for it. The daily job
+forecasts for every mode whose registered model has a production version.
 
-Today there is one, `close` (issued after BSE's close on session t for close(t+1) > close(t)),
-served by the registered model `sensex-convlstm-model`. A new mode (the pre-open forecast) is one
-more entry in `MODES`: its registered model name and how to forecast, check drift and train for it.
-The daily job forecasts for every mode here whose registered model has a production version.
+A pre-open forecast for session t+1 needs the S&P 500 close of t, which exists only after about
+02:30 IST on t+1: an evening run finds it missing and leaves that forecast `waiting` (not failed);
+a run before the BSE open (see the README's second timer) makes it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
+from sensex import modes as forecast_modes
 from sensex.config import PromotionConfig
 from sensex.settings import Settings
 
-
-def _close_forecast(settings: Settings, as_of: str) -> dict:
-    from sensex.serving.model_server import ModelServer
-
-    return ModelServer(settings).predict(as_of)
-
-
-def _close_drift(settings: Settings) -> dict:
-    from sensex import commands
-
-    return commands.drift(settings)
-
-
-def _close_train(settings: Settings, preset: str, model: str) -> dict:
-    from sensex import commands
-
-    return commands.train(settings, preset, model)
+DEFAULT_MODE = forecast_modes.DEFAULT_MODE
 
 
 @dataclass(frozen=True)
 class Mode:
     name: str
-    model_name: str  # the registered model in MLflow whose `production` alias serves this mode
-    forecast: Callable[[Settings, str], dict]  # (settings, as_of) -> the Forecast dict
-    drift: Callable[[Settings], dict]  # -> `sensex registry drift --json`
-    train: Callable[[Settings, str, str], dict]  # (settings, preset, model kind) -> `sensex train --json`
+
+    @property
+    def model_name(self) -> str:
+        """The registered model in MLflow whose `production` alias serves this mode."""
+        return forecast_modes.registered_model(self.name)
+
+    @property
+    def waits_for_overnight(self) -> bool:
+        """True when its forecast needs data that closes overnight (the S&P 500 for `preopen`)."""
+        return self.name == forecast_modes.PREOPEN
 
     def registry(self, settings: Settings, promotion: PromotionConfig | None = None):
         from sensex.serving.model_registry import ModelRegistry
 
-        return ModelRegistry(settings, model_name=self.model_name, promotion=promotion)
+        return ModelRegistry(settings, promotion=promotion, mode=self.name)
 
+    def forecast(self, settings: Settings, as_of: str) -> dict:
+        from sensex.serving.model_server import ModelServer
 
-def _modes() -> dict[str, Mode]:
-    from sensex.serving.model_registry import MODEL_NAME
+        return ModelServer(settings, mode=self.name).predict(as_of)
 
-    return {"close": Mode("close", MODEL_NAME, _close_forecast, _close_drift, _close_train)}
+    def drift(self, settings: Settings) -> dict:
+        from sensex import commands
 
+        return commands.drift(settings, mode=self.name)
 
-DEFAULT_MODE = "close"
+    def train(self, settings: Settings, preset: str, model: str) -> dict:
+        from sensex import commands
+
+        return commands.train(settings, preset, model, mode=self.name)
 
 
 def get_mode(name: str) -> Mode:
-    modes = _modes()
-    if name not in modes:
-        from sensex.errors import ConfigError
-
-        raise ConfigError(f"Unknown mode {name!r}: use one of {', '.join(modes)}.")
-    return modes[name]
+    return Mode(forecast_modes.check_mode(name))  # a ConfigError names the modes for anything else
 
 
 def all_modes() -> list[Mode]:
-    return list(_modes().values())
+    return [Mode(name) for name in forecast_modes.MODES]

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 
+import pandas as pd
 import pytest
 from alert_receivers import Hook
 from conftest import TINY_CONFIG
@@ -67,8 +68,11 @@ def test_the_days_work_is_done_once_and_a_second_run_changes_nothing(daily_home,
         first = run_daily(settings, now=after_close(SESSION), yahoo_reachable=offline)
         assert first["status"] == "ok", first
         assert first["date"] == SESSION and first["changed"] is True
-        by_action = {a["action"]: a for a in first["actions"]}
+        by_action = {a["action"]: a for a in first["actions"] if a.get("mode") in (None, "close")}
         assert list(by_action) == ["update", "outcomes", "drift", "forecast"]
+        # No pre-open model is in production: that mode is skipped, not a failure.
+        assert {"action": "forecast", "status": "skipped", "mode": "preopen"}.items() <= next(
+            a for a in first["actions"] if a.get("mode") == "preopen").items()
         assert by_action["update"]["last_date"] == SESSION and by_action["update"]["rows_added"] > 0
         forecast = by_action["forecast"]
         assert forecast["as_of"] == SESSION and forecast["target_date"] == NEXT_SESSION and forecast["mode"] == "close"
@@ -205,7 +209,7 @@ def test_a_scheduled_retrain_trains_a_challenger_and_a_refused_promotion_is_aler
         registry = ModelRegistry(settings)
         assert registry.get_production_model()["version"] == "1"
         assert any(v["run_id"] == retrain["run_id"] for v in registry.list_all_versions())
-        forecast = next(a for a in summary["actions"] if a["action"] == "forecast")
+        forecast = next(a for a in summary["actions"] if a["action"] == "forecast" and a["mode"] == "close")
         assert forecast["status"] == "done" and forecast["model_version"] == "1"
         again = run_daily(settings, now=after_close(SESSION), yahoo_reachable=offline)
     assert again["status"] == "already_done" and len(hook.requests) == 1
@@ -236,3 +240,44 @@ def test_cli_exit_codes_and_json(daily_home, tmp_path, market):
                   SENSEX_CSV_DIR=str(tmp_path / "no-such-dir"))
     assert failed.returncode == 1 and json.loads(failed.stdout)["status"] == "failed"
     assert failed.stderr.strip().splitlines()[-1].startswith("error: Session 2022-03-02: 1 step(s) failed")
+
+
+def test_a_preopen_forecast_waiting_for_the_sp500_close_is_not_a_failure_and_the_next_run_makes_it(home):
+    """The daily job's bookkeeping for a mode whose data closes overnight (the pre-open forecast itself
+    is tested in test_preopen.py): waiting is not done, not failed, and the next run retries it."""
+    from sensex.errors import DataError
+    from sensex.operations.daily import DailyConfig, DailyJob
+    from sensex.operations.modes import Mode
+
+    calls = []
+
+    class Preopen(Mode):
+        def forecast(self, settings, as_of):
+            calls.append(as_of)
+            if len(calls) == 1:
+                raise DataError("The pre-open forecast for 2022-03-03 needs the S&P 500 close of 2022-03-02 (...).")
+            return {"as_of": as_of, "target_date": NEXT_SESSION, "direction": "UP", "probability": 0.6,
+                    "confidence": "Medium", "model_version": "1", "synthetic": True, "note": ""}
+
+    mode = Preopen("preopen")
+    assert mode.waits_for_overnight and mode.model_name == "sensex-preopen-model"
+    session = datetime.fromisoformat(SESSION)
+    evening = DailyJob(home, DailyConfig(), after_close(SESSION), pd.Timestamp(session), set())
+    evening.forecast(mode)
+    summary = evening.summary({"date": SESSION}, None, {})
+    assert summary["status"] == "waiting" and "forecast:preopen" not in summary["done"]
+    assert summary["actions"][0]["status"] == "waiting" and "before the BSE open" in summary["actions"][0]["message"]
+    morning = DailyJob(home, DailyConfig(), after_close(SESSION) + timedelta(hours=14), pd.Timestamp(session),
+                       set(summary["done"]))
+    morning.forecast(mode)
+    done = morning.summary({"date": SESSION}, None, {})
+    assert done["status"] == "ok" and "forecast:preopen" in done["done"] and calls == [SESSION, SESSION]
+    # A pre-open forecast refused for another reason, or a close forecast refused, is a failure.
+    close = DailyJob(home, DailyConfig(), after_close(SESSION), pd.Timestamp(session), set())
+
+    class BrokenClose(Mode):
+        def forecast(self, settings, as_of):
+            raise DataError("No member has usable data on the last stored session: run `sensex data status`.")
+
+    close.forecast(BrokenClose("close"))
+    assert close.summary({"date": SESSION}, None, {})["status"] == "failed"

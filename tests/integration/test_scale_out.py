@@ -158,7 +158,7 @@ def test_compose_topology_runs_without_docker(compose, compose_mlflow, tmp_path,
                                text=True, timeout=600)
         assert daily.returncode == 0, daily.stderr[-2000:]
         summary = json.loads(daily.stdout)
-        forecast = next(a for a in summary["actions"] if a["action"] == "forecast")
+        forecast = next(a for a in summary["actions"] if a["action"] == "forecast" and a["mode"] == "close")
         assert forecast["status"] == "done" and forecast["model_version"] == promoted["version"]
         assert forecast["as_of"] == "2022-01-04"
     finally:
