@@ -101,6 +101,17 @@ def _error_sentence(exc: BaseException) -> str:
     return _safe(f"{exc.__class__.__name__}: {exc}")
 
 
+def _not_promoted(outcome: dict, registry, run_id: str | None) -> str:
+    """One sentence on why setup kept production: the challenger's own gate failures when it
+    failed the gate, else setup's reason (it passed but did not beat production)."""
+    version = next((v["version"] for v in registry.list_all_versions() if v["run_id"] == run_id), None)
+    failures = ((outcome.get("gates") or {}).get(version) or {}).get("failures") or []
+    if failures:
+        return (f"The challenger (version {version}) fails the promotion gate: {'; '.join(failures)};"
+                f" production version {outcome.get('version')} stays.")
+    return f"The challenger (version {version}) was not promoted: {outcome.get('reason')}."
+
+
 class DailyLock:
     """An exclusive, non-blocking flock on `path`; the file says who holds it and since when.
     The kernel drops the lock when its process dies, so a crashed run never blocks the next one."""
@@ -360,7 +371,12 @@ class DailyJob:
         detail = {"mode": mode.name, "reason": why, "run_id": trained.get("run_id"),
                   "test_auc": trained.get("metrics", {}).get("test_auc")}
         try:
-            outcome = mode.registry(self.settings, gate).setup_automated_promotion()
+            registry = mode.registry(self.settings, gate)
+            outcome = registry.setup_automated_promotion()
+            if not outcome["promoted"]:
+                # With a production model, setup keeps it rather than raising: for the daily job a
+                # challenger that was not promoted is still a refusal to report and alert.
+                raise PromotionRejected(_not_promoted(outcome, registry, trained.get("run_id")))
         except PromotionRejected as exc:
             message = _error_sentence(exc)
             self._record("retrain", "refused", key, changed=True, error=message, **detail)

@@ -10,6 +10,7 @@ import pytest
 from conftest import read_only
 from fastapi.testclient import TestClient
 
+from sensex.cache import get_cache
 from sensex.serving.api import MAX_BODY_BYTES, create_app
 from sensex.settings import load_settings
 
@@ -26,6 +27,9 @@ def home(trained_home, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def app(home):
+    # The process-wide memory cache may hold this forecast from another copy of the trained home
+    # (same model, same data, same key): served from the cache it is not logged again.
+    get_cache(home).clear()
     app = create_app(home)
     with TestClient(app):  # runs the lifespan: the model is loaded once for the module
         yield app

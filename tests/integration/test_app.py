@@ -85,7 +85,7 @@ def test_fresh_data_shows_the_forecast_card_on_load(app_home, fresh_clock):
     shown = metrics(at)
     assert shown["Target session"] == "Mon 2022-01-03"  # the next BSE session, with its weekday
     assert shown["P(UP)"].endswith("%")
-    assert any(m.value in ("# :green[▲ UP]", "# :red[▼ DOWN]") for m in at.markdown)
+    assert any(m.value in ("# :green[▲ UP]", "# :red[▼ DOWN]", "# :gray[● No call]") for m in at.markdown)
     assert len(charts(at)) == 1  # the P(UP) bar with its 50% line
     assert "No forecast for the next session" not in texts(at.warning)
     at.button(key="run_prediction").click().run()

@@ -190,8 +190,9 @@ def test_no_production_model_fails_the_day_with_the_usual_sentence(home, market)
 def test_a_scheduled_retrain_trains_a_challenger_and_a_refused_promotion_is_alerted(daily_home, tmp_path):
     settings = daily_home
     strict = tmp_path / "strict.yaml"
-    strict.write_text(TINY_CONFIG.replace("promotion: {min_accuracy: 0.0, min_auc: 0.0}",
-                                          "promotion: {min_accuracy: 0.0, min_auc: 0.99}"))
+    strict_config = TINY_CONFIG.replace("min_auc: 0.0,", "min_auc: 0.99,")
+    assert strict_config != TINY_CONFIG  # the tiny preset's gate changed under this test once
+    strict.write_text(strict_config)
     (settings.home / "daily.yaml").write_text(
         f"retrain_every_sessions: 5\nretrain_on_drift: false\npreset: {strict}\n")
     with Hook() as hook:
@@ -201,7 +202,8 @@ def test_a_scheduled_retrain_trains_a_challenger_and_a_refused_promotion_is_aler
         retrain = next(a for a in summary["actions"] if a["action"] == "retrain")
         assert retrain["status"] == "refused" and retrain["run_id"]
         assert "sessions since" in retrain["reason"] and "(schedule: every 5)" in retrain["reason"]
-        assert retrain["error"].startswith("No version passes the promotion gate")
+        assert retrain["error"].startswith("The challenger (version 2) fails the promotion gate: its AUC")
+        assert retrain["error"].endswith("production version 1 stays.")
         assert hook.events() == ["promotion"] and hook.requests[0]["body"]["details"]["outcome"] == "refused"
         # The challenger is registered; production did not move; the forecast still came from it.
         from sensex.serving.model_registry import ModelRegistry

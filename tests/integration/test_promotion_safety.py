@@ -22,12 +22,16 @@ from test_mlflow_server import mlflow_server  # noqa: F401 - the fixture: a real
 from sensex import jsonlog, tracking
 from sensex.config import PromotionConfig
 from sensex.errors import RegistryBusy
+from sensex.serving.gate import GateReport
 from sensex.serving.model_registry import MODEL_NAME, PREVIOUS, PRODUCTION, ModelRegistry
 from sensex.serving.registry_lock import RegistryLock
 from sensex.settings import load_settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 OPEN_GATE = PromotionConfig(min_accuracy=0.0, min_auc=0.0)
+# These tests are about the lock and the commit point, not the gate: the registered versions have
+# metrics but no model to score, so each promotion is handed a passing gate report.
+PASSED = GateReport({"basis": "promotion mechanics only"}, {}, {})
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +50,7 @@ def template(tmp_path_factory) -> Path:
         client.log_metric(run.info.run_id, "test_auc", accuracy)
         client.set_terminated(run.info.run_id)
         client.create_model_version(MODEL_NAME, source=f"runs:/{run.info.run_id}/model", run_id=run.info.run_id)
-    ModelRegistry(settings, promotion=OPEN_GATE).promote_model_to_production("1")
+    ModelRegistry(settings, promotion=OPEN_GATE).promote_model_to_production("1", gate_report=PASSED)
     return home
 
 
@@ -80,6 +84,7 @@ def _child(code: str, *args: str, env: dict | None = None) -> subprocess.Popen:
 PROMOTER = """
     import pathlib, sys, time
     from sensex.config import PromotionConfig
+    from sensex.serving.gate import GateReport
     from sensex.serving.model_registry import ModelRegistry
     from sensex.settings import load_settings
     home, version, go, tracking_uri = sys.argv[1:5]
@@ -89,7 +94,7 @@ PROMOTER = """
     print("ready", flush=True)
     while not pathlib.Path(go).exists():
         time.sleep(0.002)
-    registry.promote_model_to_production(version)
+    registry.promote_model_to_production(version, gate_report=GateReport({}, {}, {}))
     print("done", flush=True)
 """
 
@@ -129,6 +134,7 @@ KILLED_PROMOTER = """
     import os, sys
     from sensex import jsonlog
     from sensex.config import PromotionConfig
+    from sensex.serving.gate import GateReport
     from sensex.serving import model_registry
     from sensex.settings import load_settings
     home, version, where = sys.argv[1:4]
@@ -142,7 +148,7 @@ KILLED_PROMOTER = """
             real(path, record)
         jsonlog.append = append
     registry = model_registry.ModelRegistry(load_settings({"SENSEX_HOME": home}), promotion=PromotionConfig(min_accuracy=0.0, min_auc=0.0))
-    registry.promote_model_to_production(version)
+    registry.promote_model_to_production(version, gate_report=GateReport({}, {}, {}))
 """
 
 
@@ -183,12 +189,13 @@ def test_a_promotion_killed_after_its_commit_point_is_completed_by_doctor(home, 
 KILLED_BEFORE_COMMIT = """
     import os, sys
     from sensex.config import PromotionConfig
+    from sensex.serving.gate import GateReport
     from sensex.serving.model_registry import ModelRegistry
     from sensex.settings import load_settings
     home, version = sys.argv[1:3]
     registry = ModelRegistry(load_settings({"SENSEX_HOME": home}), promotion=PromotionConfig(min_accuracy=0.0, min_auc=0.0))
     registry.lock().verify = lambda: os._exit(9)  # dies holding the lock, just before the alias moves
-    registry.promote_model_to_production(version)
+    registry.promote_model_to_production(version, gate_report=GateReport({}, {}, {}))
 """
 
 
@@ -200,7 +207,7 @@ def test_a_promotion_killed_before_its_commit_point_changes_nothing(home):
     assert state(home) == before
     assert _doctor(home)["repairs"] == []
     # The lock the killed process held does not block the next promotion.
-    assert registry(home).promote_model_to_production("3")["version"] == "3"
+    assert registry(home).promote_model_to_production("3", gate_report=PASSED)["version"] == "3"
 
 
 def test_doctor_fixes_tags_that_disagree_with_the_aliases(home):
@@ -213,7 +220,7 @@ def test_doctor_fixes_tags_that_disagree_with_the_aliases(home):
 
 def test_rollback_under_the_lock_keeps_previous_right(home):
     reg = registry(home)
-    reg.promote_model_to_production("2")
+    reg.promote_model_to_production("2", gate_report=PASSED)
     back = reg.rollback()
     after = state(home)
     assert back["version"] == "1" and after["previous"] == "2" and after["tagged_production"] == ["1"]
@@ -341,7 +348,7 @@ def test_two_machines_sharing_an_mlflow_server_promote_one_at_a_time(mlflow_serv
         client.log_metric(run.info.run_id, "test_auc", accuracy)
         client.set_terminated(run.info.run_id)
         client.create_model_version(MODEL_NAME, source=f"runs:/{run.info.run_id}/model", run_id=run.info.run_id)
-    ModelRegistry(settings, promotion=OPEN_GATE).promote_model_to_production("1")
+    ModelRegistry(settings, promotion=OPEN_GATE).promote_model_to_production("1", gate_report=PASSED)
     go = tmp_path / "go"
     children = [_child(PROMOTER, str(home), version, str(go), mlflow_server) for home, version in zip(homes, ("2", "3"), strict=True)]
     for child in children:

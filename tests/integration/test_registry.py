@@ -9,7 +9,6 @@ import pytest
 from conftest import FIXTURE_END, FIXTURE_START, TINY_CONFIG, TINY_GATE
 
 from sensex import commands, jsonlog
-from sensex.config import PromotionConfig
 from sensex.errors import ConfigError, ModelNotFoundError, PromotionRejected
 from sensex.ingest import update_store
 from sensex.serving.model_registry import ModelRegistry
@@ -40,10 +39,17 @@ def test_no_production_model_before_setup(two_runs):
 def test_setup_promotes_the_best_version_and_logs_it(two_runs):
     settings, runs = two_runs
     registry = ModelRegistry(settings, promotion=TINY_GATE)
+    registry.register_new_runs()
+    panel = registry._panel()
+
+    def excess_brier(version: dict) -> tuple[float, int]:  # setup's rule: lowest Brier above always-UP's
+        report = registry.judge(version["version"], panel=panel)
+        return report.candidate["brier"] - report.baselines["always_up"]["brier"], -int(version["version"])
+
+    best = min(registry.list_all_versions(), key=excess_brier)
     result = registry.setup_automated_promotion()
     versions = registry.list_all_versions()
     assert len(versions) == 2 and result["promoted"] is True
-    best = max(versions, key=lambda v: v["metrics"]["test_auc"])
     assert result["version"] == best["version"]
     assert registry.get_production_model()["stage"] == "Production"
     events = jsonlog.read(settings.logs_dir / jsonlog.PROMOTION_LOG)
@@ -54,7 +60,7 @@ def test_setup_promotes_the_best_version_and_logs_it(two_runs):
 
 def test_promote_archives_the_old_production_and_rollback_restores_it(two_runs):
     settings, _ = two_runs
-    registry = ModelRegistry(settings, promotion=PromotionConfig(min_accuracy=0.0, min_auc=0.0))
+    registry = ModelRegistry(settings, promotion=TINY_GATE)  # the mechanics, not the gate (tiny models)
     current = registry.get_production_model()["version"]
     other = "1" if current == "2" else "2"
     promoted = registry.promote_model_to_production(other, min_accuracy=0.0)
