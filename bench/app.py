@@ -56,8 +56,11 @@ TARGETS = {"render_s": 3.0, "click_s": 1.0, "rss_mb": 400.0}
 def prepare_home() -> Path:
     home = Path(tempfile.mkdtemp(prefix="sensex-bench-app-"))
     env = {**os.environ, "SENSEX_HOME": str(home), "SENSEX_LOG_LEVEL": "WARNING"}
-    for args in (["data", "update", "--source", "synthetic"], ["train", "--preset", "quick"], ["registry", "setup"]):
+    for args in (["data", "update", "--source", "synthetic"], ["train", "--preset", "quick"]):
         subprocess.run([sys.executable, "-m", "sensex", *args], env=env, check=True, capture_output=True)
+    setup = subprocess.run([sys.executable, "-m", "sensex", "registry", "setup"], env=env, capture_output=True, text=True)
+    if setup.returncode != 0:  # the gate refused the quick model: the dashboard serves the labelled baseline
+        print(f"note: {setup.stderr.strip().splitlines()[-1]}", flush=True)
     return home
 
 

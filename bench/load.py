@@ -16,6 +16,10 @@ deadline (--max-seconds) after which nothing more is sent.
 
     .venv/bin/python bench/load.py                      # 1,000 requests, about a minute
     .venv/bin/python bench/load.py --requests 20000     # the issue's figure
+    .venv/bin/python bench/load.py --requests 20000 --replicas 2 --redis-url redis://127.0.0.1:6379/0
+
+With --replicas N, N `sensex serve` processes share the home and the Redis cache; requests go to
+them in turn (as a round-robin load balancer would) and the memory of each is reported.
 """
 
 from __future__ import annotations
@@ -45,8 +49,8 @@ TINY = """
 name: tiny
 model: {hidden: 4, projection: 4, dropout: 0.0}
 train: {epochs: 2, patience: 1, max_train_windows: 200, valid_sessions: 60, test_sessions: 60, batch_size: 32}
-promotion: {min_accuracy: 0.0, min_auc: 0.0}
-"""
+promotion: {min_accuracy: 0.0, min_auc: 0.0, min_probability_sd: 0.0, brier_below_always_up: false, auc_above_naive: false}
+"""  # the gate is opened: this bench measures the serving path of a trained model, not its quality
 
 
 def run_cli(home: Path, *args: str) -> None:
@@ -145,57 +149,68 @@ def main() -> None:
     parser.add_argument("--max-seconds", type=float, default=900.0, help="overall deadline")
     parser.add_argument("--home", type=Path, default=None, help="a SENSEX_HOME with a production model")
     parser.add_argument("--redis-url", default=None, help="serve with this Redis cache (own key prefix)")
+    parser.add_argument("--replicas", type=int, default=1, help="API processes behind a round-robin client")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
+    if args.replicas > 1 and not args.redis_url:
+        raise SystemExit("--replicas needs --redis-url: replicas share their forecasts through Redis.")
 
     home = args.home or prepare_home()
-    port = free_port()
-    base = f"http://{HOST}:{port}"
-    server = start_server(home, port, args.redis_url)
+    servers: list[subprocess.Popen] = []
+    clients: list[httpx.Client] = []
     try:
-        with httpx.Client(base_url=base, timeout=args.timeout,
-                          limits=httpx.Limits(max_connections=args.concurrency, max_keepalive_connections=args.concurrency)) as client:
+        for _ in range(args.replicas):
+            port = free_port()
+            servers.append(start_server(home, port, args.redis_url))
+            clients.append(httpx.Client(base_url=f"http://{HOST}:{port}", timeout=args.timeout,
+                                        limits=httpx.Limits(max_connections=args.concurrency,
+                                                            max_keepalive_connections=args.concurrency)))
+        for client in clients:
             client.post("/predict", json={})  # loads the store and fills the cache once
             client.get("/health")
-            before = resident_mb(server.pid)
-            requests = plan(args.requests, args.uncached, args.other, args.seed)
-            results: list[dict] = []
-            lock = threading.Lock()
-            deadline = time.monotonic() + args.max_seconds
+        before = [resident_mb(server.pid) for server in servers]
+        requests = list(enumerate(plan(args.requests, args.uncached, args.other, args.seed)))
+        results: list[dict] = []
+        lock = threading.Lock()
+        deadline = time.monotonic() + args.max_seconds
 
-            def send(item: tuple[str, str | None]) -> None:
-                kind, as_of = item
-                if time.monotonic() > deadline:
-                    return
-                started = time.perf_counter()
-                status, cached = None, None
-                try:
-                    if kind == "health":
-                        response = client.get("/health")
-                    elif kind == "predictions":
-                        response = client.get("/predictions", params={"limit": 50})
-                    else:
-                        response = client.post("/predict", json={"as_of": as_of} if as_of else {})
-                    status = response.status_code
-                    if kind in ("cached", "uncached") and status == 200:
-                        cached = response.json().get("cached")
-                except httpx.TimeoutException:
-                    status = "timeout"
-                except httpx.HTTPError as exc:
-                    status = f"error: {type(exc).__name__}"
-                elapsed = time.perf_counter() - started
-                with lock:
-                    results.append({"kind": kind, "status": status, "seconds": elapsed, "cached": cached})
+        def send(item: tuple[int, tuple[str, str | None]]) -> None:
+            number, (kind, as_of) = item
+            client = clients[number % len(clients)]
+            if time.monotonic() > deadline:
+                return
+            started = time.perf_counter()
+            status, cached = None, None
+            try:
+                if kind == "health":
+                    response = client.get("/health")
+                elif kind == "predictions":
+                    response = client.get("/predictions", params={"limit": 50})
+                else:
+                    response = client.post("/predict", json={"as_of": as_of} if as_of else {})
+                status = response.status_code
+                if kind in ("cached", "uncached") and status == 200:
+                    cached = response.json().get("cached")
+            except httpx.TimeoutException:
+                status = "timeout"
+            except httpx.HTTPError as exc:
+                status = f"error: {type(exc).__name__}"
+            elapsed = time.perf_counter() - started
+            with lock:
+                results.append({"kind": kind, "status": status, "seconds": elapsed, "cached": cached})
 
-            wall = time.perf_counter()
-            with ThreadPoolExecutor(args.concurrency) as pool:
-                list(pool.map(send, requests))
-            wall = time.perf_counter() - wall
-            time.sleep(1.0)  # let the server finish what it was doing before reading memory
-            after = resident_mb(server.pid)
+        wall = time.perf_counter()
+        with ThreadPoolExecutor(args.concurrency) as pool:
+            list(pool.map(send, requests))
+        wall = time.perf_counter() - wall
+        time.sleep(1.0)  # let the servers finish what they were doing before reading memory
+        after = [resident_mb(server.pid) for server in servers]
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        for client in clients:
+            client.close()
+        for server in servers:
+            server.terminate()
+            server.wait(timeout=30)
 
     def group(name: str, keep) -> dict:
         rows = [r for r in results if keep(r)]
@@ -221,8 +236,10 @@ def main() -> None:
         "requests_planned": args.requests, "requests_sent": sent, "concurrency": args.concurrency,
         "uncached_share_of_forecasts": args.uncached, "other_share": args.other,
         "wall_seconds": round(wall, 2), "throughput_rps": round(sent / wall, 1) if wall else None,
-        "rss_mb_before": round(before["VmRSS"], 1), "rss_mb_after": round(after["VmRSS"], 1),
-        "rss_ratio": round(after["VmRSS"] / before["VmRSS"], 3), "peak_rss_mb": round(after["VmHWM"], 1),
+        "replicas": args.replicas,
+        "rss_mb_before": [round(b["VmRSS"], 1) for b in before], "rss_mb_after": [round(a["VmRSS"], 1) for a in after],
+        "rss_ratio": [round(a["VmRSS"] / b["VmRSS"], 3) for a, b in zip(after, before, strict=True)],
+        "peak_rss_mb": [round(a["VmHWM"], 1) for a in after],
         "redis": bool(args.redis_url), "cpus": os.cpu_count(), "groups": groups,
     }
 
@@ -235,8 +252,10 @@ def main() -> None:
     for g in groups:
         print(f"{g['name']:20} {g['count']:>6} {g['5xx']:>5} {g['timeouts']:>5} {g['errors']:>5} {g['other_status']:>5}"
               f" {fmt(g['p50_ms']):>9} {fmt(g['p99_ms']):>9}")
-    print(f"server resident memory: {summary['rss_mb_before']} MB before, {summary['rss_mb_after']} MB after"
-          f" ({summary['rss_ratio']}x), peak {summary['peak_rss_mb']} MB")
+    for number in range(args.replicas):
+        print(f"server {number + 1} of {args.replicas} resident memory: {summary['rss_mb_before'][number]} MB before,"
+              f" {summary['rss_mb_after'][number]} MB after ({summary['rss_ratio'][number]}x),"
+              f" peak {summary['peak_rss_mb'][number]} MB")
     out = REPO / "bench" / "results" / "load.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(summary, indent=1))
