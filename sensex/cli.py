@@ -387,6 +387,17 @@ def predict(as_of: str | None = DateOption("--as-of", "Forecast from this stored
 
 
 @app.command()
+def market(universe: str | None = typer.Option(None, help="Universe CSV (default: SENSEX members)."),
+           as_json: bool = JsonOption):
+    """Is BSE open now? The market clock, the live SENSEX when online, the last stored close."""
+    from sensex.serving.market_status import market_status, render
+    from sensex.universe import load_universe
+
+    status = market_status(get_settings(), load_universe(universe))
+    _emit(status, as_json, render(status))
+
+
+@app.command()
 def daily(alerts: str | None = typer.Option(None, "--alerts", help="Alerts file (default: $SENSEX_HOME/alerts.yaml when it exists)."),
           date: str | None = typer.Option(None, "--date", help="Run for this date as if after its close (default: now, IST)."),
           as_json: bool = JsonOption):

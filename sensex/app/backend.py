@@ -47,9 +47,25 @@ class LocalBackend:
         self.settings = settings
         self.server = ModelServer(settings)
         self.fetcher = RealtimeDataFetcher(settings, self.server.universe, cache=None)
+        self.mode_servers: dict[str, ModelServer] = {}  # other modes' servers, made on first use
 
     def predict(self) -> dict:
         return self.server.predict()
+
+    def predict_mode(self, mode: str) -> dict:
+        """The forecast of another mode's model (`preopen`), its server made on first use."""
+        from sensex.serving.model_server import ModelServer
+
+        if mode == self.server.mode:
+            return self.server.predict()
+        if mode not in self.mode_servers:
+            self.mode_servers[mode] = ModelServer(self.settings, self.server.universe, mode=mode)
+        return self.mode_servers[mode].predict()
+
+    def market_clock(self) -> dict:
+        from sensex.serving.market_status import market_status
+
+        return market_status(self.settings, self.server.universe, cache=self.server.cache)
 
     def health(self) -> dict:
         return self.server.health_check()
@@ -123,6 +139,12 @@ class ApiBackend:
 
     def predict(self) -> dict:
         return self._get("/predict", "POST")
+
+    def predict_mode(self, mode: str) -> dict:
+        return self._get("/predict", "POST", json={"mode": mode})
+
+    def market_clock(self) -> dict:
+        return self._get("/market/clock")
 
     def health(self) -> dict:
         return self._get("/health")

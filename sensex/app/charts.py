@@ -247,3 +247,20 @@ def reliability(table: list[dict]) -> go.Figure:
     figure.update_xaxes(range=[0, 100], ticksuffix="%", title_text="mean forecast P(UP) in the bin")
     figure.update_yaxes(range=[0, 100], ticksuffix="%", title_text="share of those sessions that closed UP")
     return _layout(figure, 380)
+
+
+def intraday(bars: list[dict], previous_close: float | None = None) -> go.Figure:
+    """The session so far: the SENSEX's 5-minute closes (bar start times, IST) and the previous
+    close as a dashed line, green above it and red below."""
+    times = [pd.Timestamp(b["time"]).tz_localize(None) for b in bars]  # IST wall-clock on the axis
+    closes = [b["close"] for b in bars]
+    last = closes[-1] if closes else None
+    colour = FLAT_COLOUR if previous_close is None or last is None else (UP_COLOUR if last >= previous_close else DOWN_COLOUR)
+    figure = go.Figure(go.Scatter(x=times, y=closes, mode="lines", line={"color": colour, "width": 2},
+                                  name="SENSEX (5-minute)", hovertemplate="%{x|%H:%M} IST: %{y:,.2f}<extra></extra>"))
+    if previous_close is not None:
+        figure.add_hline(y=previous_close, line_dash="dash", line_color="#424242",
+                         annotation_text=f"previous close {previous_close:,.2f}", annotation_position="bottom right")
+    figure.update_xaxes(tickformat="%H:%M", title_text="IST")
+    figure.update_yaxes(tickformat=",.0f")
+    return _layout(figure, 320, showlegend=False)

@@ -16,6 +16,7 @@ from typing import TypeVar
 import streamlit as st
 
 from sensex.app.backend import make_backend
+from sensex.cache import PRICE_TTL
 from sensex.errors import ModelNotFoundError, SensexError
 from sensex.settings import get_settings
 
@@ -68,6 +69,17 @@ def _market_history(where: tuple, sessions: int) -> list[dict]:
 @st.cache_data(ttl=300, show_spinner=False)
 def _explanation(where: tuple, as_of: str | None, model_version: str | None) -> dict:
     return backend().explain()
+
+
+@st.cache_data(ttl=PRICE_TTL, show_spinner=False)
+def _market_clock(where: tuple) -> dict:
+    return backend().market_clock()
+
+
+def market_clock() -> dict:
+    """The clock, the live quote (or why there is none) and the last stored close; read at most
+    once per price TTL, as the live quote behind it is cached that long anyway."""
+    return _market_clock(_where())
 
 
 def data_status() -> dict:

@@ -3,14 +3,14 @@
 Run with `sensex app`. It only reads: forecasts come from the production model through
 sensex.serving (or the REST API when SENSEX_API_URL is set). Each page is a file under
 `views/`; this script draws what every page shares (the synthetic-data banner, the calendar
-note) and runs the page chosen in the top navigation.
+note, the market-status chip) and runs the page chosen in the top navigation.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from sensex.app import charts, common
+from sensex.app import charts, clock_chip, common
 from sensex.calendar import calendar_status
 
 st.set_page_config(page_title="SENSEX next-session forecast", page_icon="📈", layout="wide")
@@ -38,6 +38,7 @@ pages = [
     st.Page("views/monitoring.py", title="Monitoring", icon=":material/monitor_heart:"),
 ]
 page = st.navigation(pages, position="top")
+clock_chip.show()
 if summary["stale"] and page.title not in ("Forecast", "Monitoring"):  # those two say it in their own cards
     st.badge(charts.age_text(summary["days_old"], summary["sessions_behind"]), color="red", icon=":material/warning:")
 page.run()

@@ -267,6 +267,15 @@ def create_app(settings: Settings | None = None, server: ModelServer | None = No
     def market(request: Request):
         return request.app.state.fetcher.get_market_overview()
 
+    @app.get("/market/clock", responses=_errors(503))
+    def market_clock(request: Request):
+        """BSE's market clock (exchange-local times), the live SENSEX when online (null with
+        `live_reason` otherwise, cached 5 minutes) and the last stored close."""
+        from sensex.serving.market_status import market_status
+
+        server = request.app.state.server
+        return market_status(server.settings, server.universe, cache=server.cache)
+
     @app.get("/market/history", responses=_errors(422, 503))
     def market_history(request: Request, sessions: int = Query(250, ge=1, le=20000)):
         fetcher = request.app.state.fetcher

@@ -39,5 +39,12 @@ class Forecast(BaseModel):
     risk_basis: str | None = None
     latency_ms: float | None = None
     cached: bool = False
+    issued_at: str | None = Field(None, description="When this answer was served, exchange-local ISO 8601 with the"
+                                                    " offset (a cached forecast is stamped again when served).")
+    clock_state: str | None = Field(None, description="BSE's market clock when served: pre_open, open, closed,"
+                                                      " holiday or weekend (`sensex market`).")
+    target_status: str | None = Field(None, description="The target session: upcoming, pre_open, under_way (BSE is"
+                                                        " open: it targets today's close) or closed.")
+    clock_note: str | None = Field(None, description="One sentence on what the market clock means for this forecast.")
     logged: bool = Field(False, description="True once written to the prediction log; false when the log could not be"
                                             " written (read-only or full SENSEX_HOME) or was not asked for.")

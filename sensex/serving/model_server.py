@@ -26,6 +26,7 @@ from sensex.modes import check_mode
 from sensex.redaction import redact_text
 from sensex.serving.assessment import assess
 from sensex.serving.forecast import Forecast
+from sensex.serving.forecast_clock import with_clock
 from sensex.settings import Settings, get_settings
 from sensex.universe import Universe, load_universe
 
@@ -184,6 +185,7 @@ class ModelServer:
         # Single flight: concurrent identical requests wait for one computation and share it;
         # only the caller that computed logs, so the log has one line per forecast made.
         forecast, computed = cached_or_computed(self.cache, key, self.cache_ttl, compute)
+        forecast = with_clock(forecast, latest=as_of is None)  # the clock moves on; the cached forecast does not
         if not computed:
             return {**forecast, "cached": True}
         if log_prediction:

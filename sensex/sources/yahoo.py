@@ -345,8 +345,15 @@ def _split(
     return frames, failed
 
 
-def _long_form(raw: pd.DataFrame | None, tickers: list[str]) -> tuple[pd.DataFrame, set[str]]:
+def _long_form(
+    raw: pd.DataFrame | None,
+    tickers: list[str],
+    stamps: Callable[[pd.Index], pd.DatetimeIndex] | None = None,
+) -> tuple[pd.DataFrame, set[str]]:
     """yfinance's wide frame -> one row per (date, ticker) with canonical price columns.
+
+    `stamps` turns the frame's index into the `date` column: session dates by default; the
+    intraday source (`sensex.sources.intraday`) keeps the bars' exchange-local times instead.
 
     Handles the default MultiIndex (Price, Ticker), group_by="ticker" (Ticker, Price), and the
     flat single-ticker frame of `multi_level_index=False`. Also returns the (upper-cased)
@@ -391,7 +398,7 @@ def _long_form(raw: pd.DataFrame | None, tickers: list[str]) -> tuple[pd.DataFra
         return nothing
     if "Close" not in blocks:
         return nothing
-    out = pd.DataFrame({"date": _session_dates(pd.Index(dates)), "ticker": ticker_column})
+    out = pd.DataFrame({"date": (stamps or _session_dates)(pd.Index(dates)), "ticker": ticker_column})
     for source, target in FIELDS.items():
         out[target] = _numbers(blocks[source]).ravel() if source in blocks else np.nan
     if "Adj Close" not in blocks:

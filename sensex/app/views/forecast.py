@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from sensex import market_clock
 from sensex.app import charts, common
 from sensex.app.charts import probability_text, session_text
 
@@ -26,7 +27,7 @@ def stale_card(forecast: dict, summary: dict) -> None:
     )
 
 
-def live_card(forecast: dict) -> None:
+def live_card(forecast: dict, key: str = "probability_bar") -> None:
     p = forecast["probability"]
     no_call = bool(forecast.get("no_call"))
     if no_call:
@@ -43,7 +44,7 @@ def live_card(forecast: dict) -> None:
                   help="The next BSE session after the last stored one (XBOM calendar).")
     with right:
         st.plotly_chart(charts.probability_bar(p, forecast.get("interval")), config={"displayModeBar": False},
-                        key="probability_bar")
+                        key=key)
         interval = forecast.get("interval")
         if interval and None not in interval:
             st.caption(f"P(UP) {probability_text(p)}, interval {probability_text(interval[0])} to "
@@ -78,6 +79,42 @@ def badges(forecast: dict, summary: dict, stale: bool) -> None:
             st.badge("skill shown out of sample", color="green")
         if forecast.get("no_call"):
             st.badge("no call", color="gray")
+        if forecast.get("target_status") == "under_way":
+            st.badge("target session under way", color="orange", icon=":material/radio_button_checked:")
+
+
+def clock_line(forecast: dict) -> None:
+    """What the market clock means for this forecast: loud while its target session is on or over."""
+    note = forecast.get("clock_note")
+    if not note:
+        return
+    if forecast.get("target_status") in ("under_way", "pre_open", "closed"):
+        st.info(note, icon=":material/schedule:")
+    else:
+        st.caption(note)
+
+
+def preopen_first(summary: dict) -> None:
+    """From the S&P 500's close until BSE opens, the pre-open forecast comes first, when a pre-open
+    model exists (no model: nothing is shown, the close forecast below is the forecast)."""
+    if market_clock.preferred_mode(market_clock.read_clock()) != "preopen":
+        return
+    preopen = common.attempt(lambda: common.backend().predict_mode("preopen"), missing_model="silent")
+    if preopen is None:
+        return
+    st.subheader("Pre-open forecast: read this one first")
+    st.caption("The S&P 500 has closed since BSE's last close; the pre-open model has read that session, the"
+               " close-mode forecast below has not.")
+    stale = bool(preopen.get("stale")) or summary["stale"]
+    with st.container(border=True):
+        badges(preopen, summary, stale)
+        if stale:
+            stale_card(preopen, summary)
+        else:
+            live_card(preopen, key="preopen_probability_bar")
+            st.info(preopen["note"])
+            clock_line(preopen)
+    st.subheader("Close-mode forecast")
 
 
 st.header("Next-session forecast")
@@ -86,6 +123,7 @@ clicked = st.button("Run Prediction", key="run_prediction", type="primary",
                     help="Forecast again from the stored data (reused for five minutes when neither model nor data changed).")
 forecast = common.latest_forecast(missing_model="error" if clicked else "warning")
 summary = st.session_state["data_summary"]
+preopen_first(summary)
 if forecast:
     if str(forecast["model_version"]).startswith("baseline:"):
         st.warning(f"BASELINE FORECAST ({forecast['model_version']}): no trained model passed the promotion gate,"
@@ -99,6 +137,7 @@ if forecast:
         else:
             live_card(forecast)
             st.info(forecast["note"])
+            clock_line(forecast)
     source = "SYNTHETIC" if forecast.get("synthetic") else forecast.get("data_source")
     how = "reused from the forecast cache" if forecast.get("cached") else f"computed in {forecast.get('latency_ms')} ms"
     st.caption(f"Model v{forecast['model_version']} ({forecast.get('model_kind') or 'model'}) · data to "

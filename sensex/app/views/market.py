@@ -1,11 +1,14 @@
-"""Market: SENSEX candles with volume and moving averages, the members by sector, movers."""
+"""Market: the live SENSEX during the session, then candles with volume and moving averages, the
+members by sector, movers."""
 
 from __future__ import annotations
 
 import streamlit as st
 
+from sensex import market_clock
 from sensex.app import charts, common
 from sensex.app.charts import change_text, session_text
+from sensex.cache import PRICE_TTL
 
 RANGES = {"6 months": 6, "9 months": 9, "12 months": 12}
 
@@ -23,7 +26,38 @@ def movers_table(rows: list[dict]) -> None:
     st.markdown("\n".join(lines))
 
 
+@st.fragment(run_every=PRICE_TTL)
+def live_section() -> None:
+    """During the session, the SENSEX so far from 5-minute bars; otherwise why there is none.
+    Reruns itself every PRICE_TTL seconds: the live quote behind it changes no more often."""
+    reading = market_clock.read_clock()
+    status = common.attempt(common.market_clock)
+    if status is None:
+        return
+    live = status.get("live")
+    if live is None:
+        st.caption(f"No live quote: {status['live_reason']}")
+        return
+    previous = None if live["change"] is None else live["level"] - live["change"]
+    if reading.state in ("open", "pre_open") and live["session"] == str(reading.now.date()):
+        st.subheader("SENSEX today, live")
+        change = "" if live["change"] is None else f"{live['change']:+,.2f} ({change_text(live['change_pct'])})"
+        cols = st.columns(4)
+        cols[0].metric(f"SENSEX at {live['as_of'][11:16]} IST", f"{live['level']:,.2f}", change or None)
+        cols[1].metric("Advancing now", live["breadth"]["advancing"])
+        cols[2].metric("Declining now", live["breadth"]["declining"])
+        cols[3].metric("No quote", live["breadth"]["missing"])
+        st.plotly_chart(charts.intraday(live["bars"], previous), config=charts.CHART_CONFIG, key="intraday")
+        st.caption(f"{len(live['bars'])} bars of {live['interval']} from Yahoo Finance, refreshed at most every"
+                   f" {PRICE_TTL / 60:.0f} minutes; live prices are never written to the store (it keeps completed"
+                   " sessions only).")
+    else:
+        st.caption(f"Last live quote: SENSEX {live['level']:,.2f} at the end of {session_text(live['session'])}"
+                   " (the session has closed; the daily candles below are the record).")
+
+
 st.header("Market")
+live_section()
 overview = common.attempt(common.market_overview) or {"available": False}
 if not overview.get("available"):
     st.info("Not enough index data for a market overview yet: run `sensex data update`.")

@@ -1,0 +1,150 @@
+"""The dashboard and the market clock (Streamlit AppTest): the status chip on every page, the
+intraday SENSEX during the session from recorded frames, forecasts that say what time it is."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from importlib.util import find_spec
+
+import pytest
+import streamlit as st
+from intraday_frames import Recorded, yf_frame
+from streamlit.testing.v1 import AppTest
+
+from sensex import calendar, store
+from sensex.cache import get_cache
+from sensex.settings import get_settings, load_settings
+from sensex.sources import synthetic, yahoo
+
+pytestmark = pytest.mark.integration
+APP = find_spec("sensex.app.main").origin
+PAGES = ["views/market.py", "views/track_record.py", "views/explanations.py", "views/monitoring.py"]
+
+
+def at_ist(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=calendar.IST)
+
+
+@pytest.fixture(autouse=True)
+def _fresh(monkeypatch):
+    """Empty caches, and a network that refuses to be asked unless a test plays frames back."""
+    def no_network(*args, **kwargs):
+        raise AssertionError("the network was asked")
+
+    monkeypatch.setattr(yahoo, "is_reachable", no_network)
+    monkeypatch.setattr(yahoo, "default_downloader", no_network)
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    get_cache().clear()
+    yield
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    get_cache().clear()
+
+
+def freeze(monkeypatch, text: str) -> None:
+    monkeypatch.setattr(calendar, "now_ist", lambda: at_ist(text))
+
+
+def use_home(monkeypatch, settings) -> None:
+    monkeypatch.setenv("SENSEX_HOME", str(settings.home))
+    get_settings.cache_clear()
+
+
+def run_app() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=90).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def visit(at: AppTest, page: str) -> AppTest:
+    at.switch_page(page).run()
+    assert not at.exception, (page, [e.value for e in at.exception])
+    return at
+
+
+def texts(elements) -> str:
+    return " ".join(e.value for e in elements)
+
+
+def test_the_status_chip_is_on_every_page(trained_home, monkeypatch):
+    use_home(monkeypatch, trained_home["settings"])
+    freeze(monkeypatch, "2022-01-03 10:00")
+    at = run_app()
+    chip = ":green-badge[:material/radio_button_checked: BSE open · closes in 5 h 30 min (15:30 IST)]"
+    assert chip in texts(at.markdown)
+    for page in PAGES:
+        assert chip in texts(visit(at, page).markdown), page
+
+
+@pytest.mark.parametrize(("instant", "chip"), [
+    ("2022-01-01 11:00", ":gray-badge[:material/schedule: Weekend, BSE closed · opens in 1 d 22 h (Mon 09:15 IST)]"),
+    ("2022-01-03 09:05", ":orange-badge[:material/hourglass_top: BSE pre-open auction · opens in 10 min (09:15 IST)]"),
+    ("2022-01-26 12:00", ":violet-badge[:material/schedule: BSE holiday · opens in 21 h 15 min (Thu 09:15 IST)]"),
+])
+def test_the_chip_says_closed_pre_open_and_holiday(trained_home, monkeypatch, instant, chip):
+    use_home(monkeypatch, trained_home["settings"])
+    freeze(monkeypatch, instant)
+    assert chip in texts(visit(run_app(), "views/market.py").markdown)
+
+
+def test_forecast_during_the_session_says_it_targets_today(trained_home, monkeypatch):
+    use_home(monkeypatch, trained_home["settings"])
+    freeze(monkeypatch, "2022-01-03 12:00")
+    at = run_app()
+    assert "targets today's close (Mon 2022-01-03) and the session is under way" in texts(at.info)
+    assert "target session under way" in texts(at.markdown)
+    assert "Pre-open forecast" not in texts(at.subheader)
+
+
+def test_before_the_open_without_a_preopen_model_the_close_forecast_stands_alone(trained_home, monkeypatch):
+    use_home(monkeypatch, trained_home["settings"])
+    freeze(monkeypatch, "2022-01-03 08:00")  # the S&P 500 closed at 02:30 IST: pre-open would come first
+    at = run_app()
+    assert "Pre-open forecast" not in texts(at.subheader)  # this home has no pre-open model
+    assert "This forecast targets the close of today, which opens at 09:15 IST." in texts(at.caption)
+    assert not at.error
+
+
+def test_synthetic_market_page_has_no_live_quote_and_says_why(trained_home, monkeypatch):
+    use_home(monkeypatch, trained_home["settings"])
+    freeze(monkeypatch, "2022-01-03 12:00")
+    at = visit(run_app(), "views/market.py")
+    assert "No live quote: Live quotes are off because the stored prices are the SYNTHETIC market" in texts(at.caption)
+    assert len(at.get("plotly_chart")) == 3  # daily candles, treemap, sectors: no intraday chart
+
+
+@pytest.fixture
+def real_home(tmp_path, universe):
+    """A store labelled as Yahoo's (synthetic prices standing in for recorded real ones), no model."""
+    settings = load_settings({"SENSEX_HOME": str(tmp_path / "home")})
+    store.write(settings.store_dir, synthetic.generate(universe, "2021-06-01", "2021-12-31"), "yfinance")
+    return settings
+
+
+def test_market_page_draws_the_intraday_sensex_during_the_session(real_home, monkeypatch):
+    use_home(monkeypatch, real_home)
+    freeze(monkeypatch, "2022-01-03 11:00")
+    recorded = Recorded(yf_frame({"2021-12-31": 3, "2022-01-03": 20}, {}, drift=0.0005))
+    monkeypatch.setattr(yahoo, "is_reachable", lambda *a, **k: True)
+    monkeypatch.setattr(yahoo, "default_downloader", recorded)
+    at = visit(run_app(), "views/market.py")
+    assert "SENSEX today, live" in texts(at.subheader)
+    shown = {m.label: m.value for m in at.metric}
+    assert "SENSEX at 10:50 IST" in shown
+    assert "20 bars of 5m from Yahoo Finance" in texts(at.caption)
+    assert len(at.get("plotly_chart")) == 4  # intraday, then daily candles, treemap, sectors
+    visit(at, "views/track_record.py")
+    visit(at, "views/market.py")
+    assert len(recorded.calls) == 1  # within the price TTL the live quote is not fetched again
+    assert store.read(real_home.store_dir)["date"].max().date().isoformat() == "2021-12-31"
+
+
+def test_market_page_after_the_close_shows_the_candles_first(real_home, monkeypatch):
+    use_home(monkeypatch, real_home)
+    freeze(monkeypatch, "2022-01-03 17:00")
+    monkeypatch.setattr(yahoo, "is_reachable", lambda *a, **k: False)
+    at = visit(run_app(), "views/market.py")
+    assert "SENSEX today, live" not in texts(at.subheader)
+    assert "No live quote: Yahoo Finance is unreachable" in texts(at.caption)
+    assert len(at.get("plotly_chart")) == 3
