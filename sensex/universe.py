@@ -55,6 +55,7 @@ class Universe:
     index_yahoo: str
     members: tuple[Member, ...]
     exchange: str = "XBOM"  # exchange_calendars name of its exchange (`sensex.exchanges`)
+    spec: str = DEFAULT_UNIVERSE  # what it was loaded from (a shipped name or a path): `--universe SPEC` again
 
     @property
     def key(self) -> str:
@@ -181,4 +182,5 @@ def load_universe(spec: str | Path | None = None) -> Universe:
     if index_symbol in {m.symbol for m in members}:
         raise ConfigError(f"Universe file {path} uses {index_symbol} both as its index and as a member: rename one.")
     return Universe(name=name, index_symbol=index_symbol, index_yahoo=header.get("index_yahoo", INDEX_YAHOO),
-                    members=members, exchange=check_exchange(header.get("exchange")))
+                    members=members, exchange=check_exchange(header.get("exchange")),
+                    spec=path.stem.removesuffix("_members") if shipped else str(path))
