@@ -41,7 +41,7 @@ def check_stored(frame: pd.DataFrame, universe) -> None:
                         f" run `sensex data update{flag}` first.")
     missing = [s for s in universe.symbols if s not in stored]
     if len(missing) > len(universe.symbols) // 6:
-        raise DataError(f"The store lacks {len(missing)} of the {universe.name} universe's {len(universe.symbols)} members"
+        raise DataError(f"The store lacks {len(missing)} universe members of {universe.name}'s {len(universe.symbols)}"
                         f" ({', '.join(missing[:6])}{'...' if len(missing) > 6 else ''}): run `sensex data update{flag}` first.")
 
 
