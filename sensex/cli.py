@@ -30,6 +30,7 @@ app.add_typer(data_app, name="data")
 app.add_typer(registry_app, name="registry")
 
 JsonOption = typer.Option(False, "--json", help="Print one JSON object on stdout.")
+UniverseOption = typer.Option(None, "--universe", help="sensex (default) | nifty50 | path to a universe CSV (default: SENSEX_UNIVERSE or sensex).")
 ModeOption = typer.Option("close", "--mode", help="close (after BSE's close) | preopen (before BSE opens, with the overnight S&P 500)")
 
 
@@ -61,12 +62,33 @@ def DateOption(name: str, help: str):  # noqa: N802 - reads like typer.Option at
     return typer.Option(None, name, help=f"{help} (YYYY-MM-DD).", callback=_date_option(name))
 
 
-def _writable_home():
+def _settings(universe: str | None = None):
+    """The process settings, with `--universe` (when given) in place of SENSEX_UNIVERSE. The universe
+    is loaded once here so a bad name or file fails in a moment with its own sentence."""
+    from sensex.universe import load_universe
+
+    settings = get_settings()
+    if universe is not None:
+        settings = settings.model_copy(update={"universe": universe})
+    load_universe(settings.universe)
+    return settings
+
+
+def _use_universe(universe: str | None) -> None:
+    """For commands that start other processes (API, dashboard, daily job): the option becomes
+    their SENSEX_UNIVERSE."""
+    if universe is not None:
+        _settings(universe)
+        os.environ["SENSEX_UNIVERSE"] = universe
+        get_settings.cache_clear()
+
+
+def _writable_home(universe: str | None = None):
     """Settings, after checking that the commands that write can: fail in a second, not after
     minutes of training or downloading."""
     from sensex.errors import StorageError
 
-    settings = get_settings()
+    settings = _settings(universe)
     home = settings.home
     existing = home if home.exists() else next((p for p in home.parents if p.exists()), home)
     database = Path(settings.tracking_uri.removeprefix("sqlite:///")) if settings.tracking_uri.startswith("sqlite:///") else None
@@ -149,20 +171,21 @@ def data_update(
     csv_dir: str | None = typer.Option(None, "--csv-dir", help="Directory of per-symbol CSV files (csv source)."),
     start: str | None = DateOption("--start", "First date to fetch (default: incremental)"),
     end: str | None = DateOption("--end", "Last date to fetch (default: last completed session)"),
-    universe: str | None = typer.Option(None, help="Universe CSV (default: SENSEX members)."),
-    exchange: str = typer.Option("BO", help="Yahoo listing: BO (BSE, default) or NS (NSE)."),
+    universe: str | None = UniverseOption,
+    exchange: str | None = typer.Option(None, help="Yahoo listing: BO (BSE) or NS (NSE); default: the universe's exchange."),
     as_json: bool = JsonOption,
 ):
     """Fetch or import prices into the store, incrementally."""
-    if exchange.upper() not in ("BO", "NS"):
+    if exchange is not None and exchange.upper() not in ("BO", "NS"):
         raise ConfigError(f"Unknown exchange {exchange!r}: use BO (BSE) or NS (NSE).")
     dates.check_order(start, end)
     from sensex.ingest import update_store
     from sensex.universe import load_universe
 
     with _Progress(as_json) as progress:
-        result = update_store(_writable_home(), load_universe(universe), source, csv_dir, start, end,
-                              exchange=exchange.upper(), progress=progress)
+        settings = _writable_home(universe)
+        result = update_store(settings, load_universe(settings.universe), source, csv_dir, start, end,
+                              exchange=exchange.upper() if exchange else None, progress=progress)
     quality = result["quality"]
     human = (
         f"{result['message']}\nStore: {result['rows_added']} rows added, {result['rows_revised']} revised,"
@@ -174,11 +197,11 @@ def data_update(
 
 
 @data_app.command("status")
-def data_status(universe: str | None = typer.Option(None), as_json: bool = JsonOption):
+def data_status(universe: str | None = UniverseOption, as_json: bool = JsonOption):
     """Data-quality report of the store."""
     from sensex import commands
 
-    report = commands.data_status(get_settings(), universe)
+    report = commands.data_status(_settings(universe))
     stats = report["statistics"]
     lines = [
         f"Status {report['status']} (ready: {report['readiness']}), source {report['source']}"
@@ -203,7 +226,7 @@ def train(
     train_end: str | None = DateOption("--train-end", "Last session of the training window"),
     valid_end: str | None = DateOption("--valid-end", "Last session of the validation window"),
     test_end: str | None = DateOption("--test-end", "Last session of the test window"),
-    universe: str | None = typer.Option(None),
+    universe: str | None = UniverseOption,
     mode: str = ModeOption,
     as_json: bool = JsonOption,
 ):
@@ -214,7 +237,7 @@ def train(
     dates.check_order(valid_end, test_end, "--valid-end", "--test-end")
     with _Progress(as_json) as progress:
         progress("Reading the store", None, None)
-        result = commands.train(_writable_home(), preset, model, train_end, valid_end, test_end, universe, mode,
+        result = commands.train(_writable_home(universe), preset, model, train_end, valid_end, test_end, None, mode,
                                 progress=progress)
     m = result["metrics"]
     lines = [
@@ -245,6 +268,7 @@ def evaluate(
     preset: str = typer.Option("walkforward", help="Config for --walk-forward (quick, full, walkforward or a YAML file)."),
     model: str = typer.Option("convlstm", help="Model for --walk-forward: convlstm | lstm | ensemble"),
     refit_months: int | None = typer.Option(None, "--refit-months", help="Block length for --walk-forward (default from the preset)."),
+    universe: str | None = UniverseOption,
     mode: str = ModeOption,
     as_json: bool = JsonOption,
 ):
@@ -254,11 +278,11 @@ def evaluate(
     dates.check_order(start, end)
 
     if walk_forward:
-        result = commands.walk_forward(get_settings(), start, end, preset, model, refit_months, mode=mode)
+        result = commands.walk_forward(_settings(universe), start, end, preset, model, refit_months, mode=mode)
         head = (f"Walk-forward {result['model']} ({result['preset']}, refit every {result['refit_months']} months)"
                 f" on {result['start']}..{result['end']} (n={result['n']}){' on SYNTHETIC data' if result['synthetic'] else ''}, run {result['run_id']}")
     else:
-        result = commands.evaluate(get_settings(), start, end, run_id, version, mode)
+        result = commands.evaluate(_settings(universe), start, end, run_id, version, mode)
         head = (f"Run {result['run_id']} ({result['mode']} mode) on {result['start']}..{result['end']} (n={result['n']},"
                 f" {result['overlaps_training_rows']} rows inside its training window)")
     m = result["metrics"]
@@ -278,11 +302,11 @@ def _after_open_line(m: dict) -> str:
 GateOption = typer.Option("quick", "--preset", help="Config whose `promotion` section is the gate (quick, full or a YAML file).")
 
 
-def _registry(preset: str = "quick", mode: str = "close", writes: bool = False):
+def _registry(preset: str = "quick", mode: str = "close", writes: bool = False, universe: str | None = None):
     from sensex.config import load_config
     from sensex.serving.model_registry import ModelRegistry
 
-    return ModelRegistry(_writable_home() if writes else get_settings(), promotion=load_config(preset).promotion,
+    return ModelRegistry(_writable_home(universe) if writes else _settings(universe), promotion=load_config(preset).promotion,
                          mode=mode)
 
 
@@ -293,48 +317,49 @@ def _version_line(v: dict) -> str:
 
 
 @registry_app.command("setup")
-def registry_setup(preset: str = GateOption, mode: str = ModeOption, as_json: bool = JsonOption):
+def registry_setup(preset: str = GateOption, mode: str = ModeOption, universe: str | None = UniverseOption, as_json: bool = JsonOption):
     """Register new runs and promote the best version that passes the gate."""
-    result = _registry(preset, mode, writes=True).setup_automated_promotion()
+    result = _registry(preset, mode, writes=True, universe=universe).setup_automated_promotion()
     _emit(result, as_json, f"{'Promoted' if result['promoted'] else 'Kept'}: {_version_line(result)} ({result['reason']})")
 
 
 @registry_app.command("list")
-def registry_list(mode: str = ModeOption, as_json: bool = JsonOption):
+def registry_list(mode: str = ModeOption, universe: str | None = UniverseOption, as_json: bool = JsonOption):
     """All registered versions with stage and metrics."""
-    versions = _registry(mode=mode).list_all_versions()
+    versions = _registry(mode=mode, universe=universe).list_all_versions()
     _emit({"versions": versions}, as_json, "\n".join(_version_line(v) for v in versions) or "No versions registered.")
 
 
 @registry_app.command("production")
-def registry_production(mode: str = ModeOption, as_json: bool = JsonOption):
+def registry_production(mode: str = ModeOption, universe: str | None = UniverseOption, as_json: bool = JsonOption):
     """The version serving forecasts."""
-    production = _registry(mode=mode).require_production_model()
+    production = _registry(mode=mode, universe=universe).require_production_model()
     _emit(production, as_json, _version_line(production))
 
 
 @registry_app.command("promote")
 def registry_promote(version: str, min_accuracy: float | None = typer.Option(None, "--min-accuracy"),
-                     preset: str = GateOption, mode: str = ModeOption, as_json: bool = JsonOption):
+                     preset: str = GateOption, mode: str = ModeOption, universe: str | None = UniverseOption,
+                     as_json: bool = JsonOption):
     """Promote a version to Production if it passes the gate."""
     from sensex.config import check_threshold
 
     check_threshold(min_accuracy)  # before the registry is opened: a bad number fails in a moment
-    result = _registry(preset, mode, writes=True).promote_model_to_production(version, min_accuracy)
+    result = _registry(preset, mode, writes=True, universe=universe).promote_model_to_production(version, min_accuracy)
     _emit(result, as_json, f"Promoted: {_version_line(result)}")
 
 
 @registry_app.command("rollback")
-def registry_rollback(mode: str = ModeOption, as_json: bool = JsonOption):
+def registry_rollback(mode: str = ModeOption, universe: str | None = UniverseOption, as_json: bool = JsonOption):
     """Put the previous production version back."""
-    result = _registry(mode=mode, writes=True).rollback()
+    result = _registry(mode=mode, writes=True, universe=universe).rollback()
     _emit(result, as_json, f"Rolled back: {_version_line(result)}")
 
 
 @registry_app.command("doctor")
-def registry_doctor(as_json: bool = JsonOption):
+def registry_doctor(universe: str | None = UniverseOption, as_json: bool = JsonOption):
     """Repair what a killed promotion or training left: tags, aliases, log events, runs, scratch files."""
-    result = _registry().doctor()
+    result = _registry(universe=universe).doctor()
     human = "\n".join([f"Production: v{result['production']}" if result["production"] else "No production version.",
                         *[f"  repaired: {c}" for c in result["repairs"]],
                         *[f"  run marked FAILED: {r}" for r in result["failed_runs"]],
@@ -346,13 +371,13 @@ def registry_doctor(as_json: bool = JsonOption):
 @registry_app.command("drift")
 def registry_drift(start: str | None = DateOption("--start", "First session to score (default: the day after the model's test window)"),
                    end: str | None = DateOption("--end", "Last session to score (default: the last stored one)"),
-                   mode: str = ModeOption, as_json: bool = JsonOption):
+                   mode: str = ModeOption, universe: str | None = UniverseOption, as_json: bool = JsonOption):
     """Score production on sessions it has not seen and compare with its test metrics."""
     from sensex import commands
 
     dates.check_order(start, end)
 
-    result = commands.drift(get_settings(), start, end, mode=mode)
+    result = commands.drift(_settings(universe), start, end, mode=mode)
     changes = ", ".join(f"{k} {v['reference']:.3f} -> {v['current']:.3f}" for k, v in result["metrics"].items())
     _emit(result, as_json, f"Drift {'DETECTED in ' + ', '.join(result['drifted_metrics']) if result['drift_detected'] else 'not detected'}"
                            f" for v{result['version']} on {result['window'][0]}..{result['window'][1]} (n={result['n']}): {changes}")
@@ -360,20 +385,21 @@ def registry_drift(start: str | None = DateOption("--start", "First session to s
 
 @app.command()
 def predict(as_of: str | None = DateOption("--as-of", "Forecast from this stored session instead of the latest"),
-            mode: str = ModeOption, as_json: bool = JsonOption):
+            mode: str = ModeOption, universe: str | None = UniverseOption, as_json: bool = JsonOption):
     """Next-session forecast from the production model of the mode."""
     from sensex import store
     from sensex.serving.model_server import ModelServer
 
-    settings = get_settings()
+    settings = _settings(universe)
     if as_of is not None:
         meta = store.read_meta(settings.store_dir) or {}
         dates.check_as_of(as_of, meta.get("first_date"), meta.get("last_date"))
-    forecast = ModelServer(settings, mode=mode).predict(as_of)
+    server = ModelServer(settings, mode=mode)
+    forecast = server.predict(as_of)
     version = forecast["model_version"]
     source = f"BASELINE {version.split(':', 1)[1]}, no model passed the gate" if version.startswith("baseline:") else f"model v{version}"
     human = (
-        f"{'[SYNTHETIC DATA] ' if forecast['synthetic'] else ''}SENSEX {forecast['target_date']}: {forecast['direction']}"
+        f"{'[SYNTHETIC DATA] ' if forecast['synthetic'] else ''}{server.universe.name} {forecast['target_date']}: {forecast['direction']}"
         f" P(UP)={forecast['probability']:.3f} interval {forecast['interval'][0]:.3f}-{forecast['interval'][1]:.3f}"
         f"{' (no call)' if forecast['no_call'] else ''} skill {forecast['skill']}, confidence {forecast['confidence']},"
         f" risk {forecast['risk']}"
@@ -400,29 +426,33 @@ def market(universe: str | None = typer.Option(None, help="Universe CSV (default
 @app.command()
 def daily(alerts: str | None = typer.Option(None, "--alerts", help="Alerts file (default: $SENSEX_HOME/alerts.yaml when it exists)."),
           date: str | None = typer.Option(None, "--date", help="Run for this date as if after its close (default: now, IST)."),
-          as_json: bool = JsonOption):
+          universe: str | None = UniverseOption, as_json: bool = JsonOption):
     """The cron job for one trading day: update, outcomes, drift, retrain when due, forecast, alerts."""
     from sensex.errors import DailyJobFailed
     from sensex.operations.daily import render, run_daily
 
-    summary = run_daily(get_settings(), alerts_path=alerts, day=date)
+    summary = run_daily(_settings(universe), alerts_path=alerts, day=date)
     _emit(summary, as_json, render(summary))
     if summary["status"] == "failed":
         raise DailyJobFailed(summary["message"])
 
 
 @app.command()
-def serve(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000), workers: int = typer.Option(1)):
+def serve(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000), workers: int = typer.Option(1),
+          universe: str | None = UniverseOption):
     """Run the REST API (FastAPI on uvicorn)."""
     import uvicorn
 
+    _use_universe(universe)  # the API's workers read it from the environment
     uvicorn.run("sensex.serving.api:create_app", factory=True, host=host, port=port, workers=workers, log_level="info")
 
 
 @app.command("app")
 def run_app(port: int | None = typer.Option(None, help="Default: STREAMLIT_SERVER_PORT or 8501"),
-            address: str | None = typer.Option(None, help="Default: STREAMLIT_SERVER_ADDRESS or 127.0.0.1")):
+            address: str | None = typer.Option(None, help="Default: STREAMLIT_SERVER_ADDRESS or 127.0.0.1"),
+            universe: str | None = UniverseOption):
     """Run the Streamlit dashboard."""
+    _use_universe(universe)  # the dashboard's default universe (it has a selector)
     script = Path(__file__).resolve().parent / "app" / "main.py"
     port = port or int(os.environ.get("STREAMLIT_SERVER_PORT", "8501"))
     address = address or os.environ.get("STREAMLIT_SERVER_ADDRESS", "127.0.0.1")

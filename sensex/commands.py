@@ -23,10 +23,26 @@ def data_status(settings: Settings, universe_path: str | None = None) -> dict:
 
     frame = store.read(settings.store_dir)
     meta = store.read_meta(settings.store_dir) or {}
-    report = quality.validate_data_quality(frame, load_universe(universe_path), source=meta.get("source"))
+    universe = load_universe(universe_path or settings.universe)
+    report = quality.validate_data_quality(frame, universe, source=meta.get("source"))
+    report["universe"] = universe.key
     report["store"] = {k: meta.get(k) for k in ("source", "fetched_at", "rows", "first_date", "last_date", "content_hash")}
     report["synthetic"] = bool(meta.get("synthetic"))
     return report
+
+
+def check_stored(frame: pd.DataFrame, universe) -> None:
+    """A DataError naming what to run when the store lacks the universe's index or too many of its
+    members (a few absent members are masked, as in real data; a sixth or more is another universe)."""
+    stored = set(frame["symbol"].unique())
+    flag = "" if universe.is_default else f" --universe {universe.key}"
+    if universe.index_symbol not in stored:
+        raise DataError(f"The store has no {universe.index_symbol} index rows for the {universe.name} universe:"
+                        f" run `sensex data update{flag}` first.")
+    missing = [s for s in universe.symbols if s not in stored]
+    if len(missing) > len(universe.symbols) // 6:
+        raise DataError(f"The store lacks {len(missing)} universe members of {universe.name}'s {len(universe.symbols)}"
+                        f" ({', '.join(missing[:6])}{'...' if len(missing) > 6 else ''}): run `sensex data update{flag}` first.")
 
 
 def data_info(settings: Settings) -> dict:
@@ -45,15 +61,14 @@ def train(settings: Settings, preset: str = "quick", model: str = "convlstm",
     from sensex.models.train import train_model  # torch is imported here, not before
 
     config = load_config(preset).with_segments(train_end=train_end, valid_end=valid_end, test_end=test_end)
-    universe = load_universe(universe_path)
+    universe = load_universe(universe_path or settings.universe)
+    settings = settings.model_copy(update={"universe": universe_path or settings.universe})
     frame = store.read(settings.store_dir)
-    missing = sorted(set(universe.all_symbols) - set(frame["symbol"].unique()))
-    if len(missing) > len(universe.symbols) // 6:
-        raise DataError(f"The store lacks {len(missing)} universe members ({', '.join(missing[:6])}...): run `sensex data update` for this universe.")
+    check_stored(frame, universe)
     if progress is not None:
         progress("Building features", None, None)
     panel = prepare(frame, universe, check_mode(mode))
-    info = data_info(settings)
+    info = data_info(settings) | {"universe": universe.key}
     with tempfile.TemporaryDirectory() as tmp:
         report = train_model(panel, config, Path(tmp) / "bundle", model, info, progress)
         if progress is not None:
@@ -63,6 +78,7 @@ def train(settings: Settings, preset: str = "quick", model: str = "convlstm",
     after_open = report.evaluation["after_open"]
     return {
         "run_id": run_id,
+        "universe": universe.key,
         "model": model,
         "mode": panel.mode,
         "preset": config.name,
@@ -107,7 +123,7 @@ def evaluate(settings: Settings, start: str, end: str, run_id: str | None = None
     info, bundle = ModelRegistry(settings, mode=mode).load(version=version, run_id=run_id)
     if bundle.meta.mode != mode:
         raise ConfigError(f"Run {info['run_id']} is a {bundle.meta.mode} model: pass --mode {bundle.meta.mode}.")
-    result = score(bundle, load_panel(settings, load_universe(), mode=mode), start, end)
+    result = score(bundle, load_panel(settings, load_universe(settings.universe), mode=mode), start, end)
     return {"run_id": info["run_id"], "version": info.get("version"), **result.to_dict(),
             "data_source": data_info(settings).get("source")}
 
@@ -145,7 +161,7 @@ def walk_forward(settings: Settings, start: str, end: str, preset: str = "walkfo
     from sensex.models.walkforward import walk_forward as run_walk_forward  # imports torch
 
     config = load_config(preset)
-    panel = load_panel(settings, load_universe(universe_path), mode=check_mode(mode))
+    panel = load_panel(settings, load_universe(universe_path or settings.universe), mode=check_mode(mode))
     result = run_walk_forward(panel, config, start, end, kinds=(model,), refit_months=refit_months)
     summary_keys = ("accuracy", "auc", "brier", "ece", "f1", "precision", "recall")
     pooled = result["pooled"]

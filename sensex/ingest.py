@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sensex import calendar, context, store
+from sensex import context, exchanges, store
 from sensex.settings import Settings
 from sensex.sources.auto import KEEP_STORE, choose_source
 from sensex.universe import Universe
@@ -75,10 +75,11 @@ def update_store(
     end: str | None = None,
     now: datetime | None = None,
     yahoo_reachable: Callable[[], bool] | None = None,
-    exchange: str = "BO",
+    exchange: str | None = None,
     progress: Callable[[str, int | None, int | None], None] | None = None,
 ) -> dict:
-    """`progress(description, done, total)` hears each stage and, for CSV files, each file."""
+    """`progress(description, done, total)` hears each stage and, for CSV files, each file.
+    `exchange`: the members' Yahoo listing, BO or NS (default: the universe's, NS for an NSE index)."""
     from sensex import dates, quality
 
     # No prices exist after the last completed session: a future --end would make the
@@ -89,6 +90,7 @@ def update_store(
     if end:
         dates.check_not_future(end, "--end", now)
     progress = progress or (lambda description, done, total: None)
+    exchange = exchange or universe.yahoo_exchange
 
     source = source or settings.data_source
     csv_dir = csv_dir or settings.csv_dir
@@ -102,7 +104,7 @@ def update_store(
     log.debug(choice.message)  # the CLI prints it; JSON output carries it as "message"
 
     existing = store.read_or_empty(settings.store_dir)
-    end_ts = pd.Timestamp(end) if end else calendar.last_completed_session(now)
+    end_ts = pd.Timestamp(end) if end else exchanges.last_completed_session(universe.exchange, now)
     rows_added = rows_revised = symbols_updated = 0
     problems: dict = {}
     replaced = False
@@ -116,8 +118,13 @@ def update_store(
         base = store.empty_frame() if switching else existing
         if start:
             fetch_start = pd.Timestamp(start)
-        elif len(base) and choice.source != "csv":
-            fetch_start = base["date"].max() - pd.Timedelta(days=OVERLAP_DAYS)
+        elif len(ours := base[base["symbol"].isin(universe.all_symbols)]) and choice.source != "csv":
+            # Incremental from this universe's own rows: another universe's newer rows (one home holds
+            # several) must not make a universe whose members are new fetch only the last week.
+            newest = ours.groupby("symbol")["date"].max()
+            complete = set(universe.all_symbols) <= set(newest.index)
+            fetch_start = (newest.min() - pd.Timedelta(days=OVERLAP_DAYS) if complete
+                           else pd.Timestamp(DEFAULT_HISTORY_START))
         else:
             fetch_start = pd.Timestamp(DEFAULT_HISTORY_START)
         progress({"csv": "Importing CSV files", "yfinance": "Downloading from Yahoo Finance"}.get(

@@ -27,5 +27,8 @@ def check_mode(mode: str | None) -> str:
     return mode
 
 
-def registered_model(mode: str | None) -> str:
-    return REGISTERED_MODEL[check_mode(mode)]
+def registered_model(mode: str | None, universe_key: str = "sensex") -> str:
+    """The registered model of a universe's mode. The SENSEX keeps the seed's names; another
+    universe gets its own (`nifty50-convlstm-model`), so its promotions never touch the SENSEX's."""
+    name = REGISTERED_MODEL[check_mode(mode)]
+    return name if universe_key == "sensex" else name.replace("sensex-", f"{universe_key}-", 1)

@@ -57,7 +57,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from sensex import calendar, context
+from sensex import calendar, context, exchanges
 from sensex.schema import COLUMNS, PRICE_COLUMNS
 from sensex.universe import Universe
 
@@ -260,11 +260,11 @@ def _extreme_moves(data: pd.DataFrame, issues: dict[str, list[dict]]) -> None:
         _per_symbol(issues, kind, found["date"], found["symbol"], detail)
 
 
-def _missing_sessions(data: pd.DataFrame, issues: dict[str, list[dict]]) -> np.ndarray:
+def _missing_sessions(data: pd.DataFrame, issues: dict[str, list[dict]], exchange: str = "XBOM") -> np.ndarray:
     """Report calendar sessions without a row; returns the calendar (int64 ns) it used."""
     if data.empty:
         return np.array([], dtype=np.int64)
-    days = calendar.sessions(data["date"].min(), data["date"].max()).asi8
+    days = exchanges.sessions(exchange, data["date"].min(), data["date"].max()).asi8
     for name, dates in data.groupby("symbol", sort=False)["date"]:
         stamps = dates.to_numpy().astype("datetime64[ns]").astype(np.int64)
         own = days
@@ -337,7 +337,7 @@ def _analyse(frame: pd.DataFrame, universe: Universe) -> tuple[dict[str, list[di
     priced = data[~(missing | non_positive)]
     _stale_stretches(priced, issues)
     _extreme_moves(priced, issues)
-    days = _missing_sessions(data, issues)
+    days = _missing_sessions(data, issues, universe.exchange)
 
     usable = data[~((filler & ~is_index) | missing | non_positive)]
     _exclusions(usable, universe, days, issues)
@@ -430,6 +430,10 @@ def validate_data_quality(
     source: str | None = None,
 ) -> dict:
     """The seed's quality report (`status`, `readiness`, `statistics`), with per-symbol detail."""
+    # One home holds several universes: each report judges its own members, index and the
+    # context series, never another universe's rows.
+    stored_symbols = frame["symbol"].unique()
+    frame = frame[frame["symbol"].isin([*universe.all_symbols, *(s.symbol for s in context.CONTEXT_SERIES)])]
     issues, usable = _analyse(frame, universe)
     given = frame.groupby("symbol")["date"].agg(["size", "min", "max"])
     kept = usable.groupby("symbol")["date"].agg(["size", "max"])
@@ -459,7 +463,7 @@ def validate_data_quality(
     else:
         last_date = usable["date"].max() if not usable.empty else None
     now = now or calendar.now_ist()
-    expected = calendar.last_completed_session(now)
+    expected = exchanges.last_completed_session(universe.exchange, now)
     stale = last_date is None or pd.Timestamp(last_date) < expected
     # The calendar answered for the stored dates too: a store reaching past the recorded range
     # (synthetic data extended ahead, or simply a later year) is judged on its own dates.
@@ -533,6 +537,7 @@ def validate_data_quality(
         },
         "symbols": symbols,
         "context": context_report,
-        "unknown_symbols": sorted(s for s in given.index if s not in known and not context.is_context(s)),
+        # Stored but not in this universe (another universe's, or a stray import): listed, not judged.
+        "unknown_symbols": sorted(s for s in stored_symbols if s not in known and not context.is_context(s)),
         "thresholds": thresholds(),
     }

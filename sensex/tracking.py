@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 EXPERIMENT = "sensex-next-session-direction"
 MODEL_ARTIFACT = "model"
 MODEL_URI_TAG = "model_uri"
+UNIVERSE_TAG = "universe"  # sensex | nifty50 | a file's name: which universe's registered model (absent = sensex)
 MODE_TAG = "mode"  # close | preopen: which registered model the run belongs to (absent = close)
 WEIGHTS_ARTIFACT = "weights"
 RELIABILITY_PLOT = "reliability_test.png"
@@ -171,6 +172,7 @@ def log_training_run(settings: Settings, config, report, data_info: dict) -> str
             "data_hash": data_info.get("content_hash", ""),
             "model_kind": report.model,
             MODE_TAG: meta.mode,
+            UNIVERSE_TAG: data_info.get("universe") or "sensex",
             "skill": (report.uncertainty or {}).get("skill", {}).get("skill", "none"),
         })
         with scratch_dir(settings.home, "run") as tmp:

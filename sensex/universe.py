@@ -5,11 +5,21 @@ dates is survivorship bias: backtests look better than a point-in-time universe 
 Optional `member_since` / `member_until` columns (YYYY-MM-DD) make the universe point-in-time:
 outside those dates a member is masked as absent in the model's input. The shipped file leaves
 them empty because we could not verify BSE's historical inclusion dates; fill them in where known.
-Another index (NIFTY 50, ...) is another CSV with the same columns, passed as `--universe`.
+Another index is another CSV with the same columns, passed as `--universe FILE` (or named in
+`SENSEX_UNIVERSE`); `sensex` (the default) and `nifty50` ship with the package. Leading comment
+lines describe the index itself, all optional (defaults: the SENSEX on BSE):
+
+    # name: NIFTY50          -> the universe's name (default: the file's stem)
+    # index_symbol: NIFTY50  -> the index's symbol in the store
+    # index_yahoo: ^NSEI     -> its Yahoo symbol
+    # exchange: XNSE         -> the exchange_calendars calendar it trades on (`sensex.exchanges`)
+
+Universes share one store keyed by symbol: a stock in two universes is stored once.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -21,6 +31,9 @@ from sensex.schema import INDEX_SYMBOL
 
 REQUIRED = ["symbol", "yahoo_bo", "yahoo_ns", "name", "sector", "weight"]
 INDEX_YAHOO = "^BSESN"
+DEFAULT_UNIVERSE = "sensex"
+SHIPPED = {"sensex": "sensex_members.csv", "nifty50": "nifty50_members.csv"}  # name -> file in sensex/data
+HEADER_KEYS = ("name", "index_symbol", "index_yahoo", "exchange")
 
 
 @dataclass(frozen=True)
@@ -41,6 +54,22 @@ class Universe:
     index_symbol: str
     index_yahoo: str
     members: tuple[Member, ...]
+    exchange: str = "XBOM"  # exchange_calendars name of its exchange (`sensex.exchanges`)
+    spec: str = DEFAULT_UNIVERSE  # what it was loaded from (a shipped name or a path): `--universe SPEC` again
+
+    @property
+    def key(self) -> str:
+        """Lower-case name used in registered model names, tags and URLs (`sensex`, `nifty50`)."""
+        return slug(self.name)
+
+    @property
+    def is_default(self) -> bool:
+        return self.key == DEFAULT_UNIVERSE
+
+    @property
+    def yahoo_exchange(self) -> str:
+        """Which of the members' Yahoo symbols to fetch: the NSE listing for an NSE index."""
+        return "NS" if self.exchange == "XNSE" else "BO"
 
     @property
     def symbols(self) -> list[str]:
@@ -66,21 +95,65 @@ class Universe:
         return member.yahoo_ns if exchange.upper() == "NS" else member.yahoo_bo
 
 
-def load_universe(path: str | Path | None = None) -> Universe:
-    if path is None:
-        source = resources.files("sensex") / "data" / "sensex_members.csv"
-        with resources.as_file(source) as default_path:
-            table = pd.read_csv(default_path)
-        name = "SENSEX"
-    else:
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"Universe file {path} does not exist: pass a CSV with {REQUIRED}.")
-        table = pd.read_csv(path)
-        name = path.stem.upper()
+def slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.strip().lower()).strip("-") or DEFAULT_UNIVERSE
+
+
+def _read_header(path: Path) -> tuple[dict[str, str], int]:
+    """`# key: value` lines before the CSV header (see the module's docstring), and how many
+    comment lines there are (skipped by row count: a member's name may hold a '#')."""
+    header: dict[str, str] = {}
+    count = 0
+    try:
+        with path.open(encoding="utf-8") as lines:
+            for line in lines:
+                if not line.startswith("#"):
+                    break
+                count += 1
+                key, _, value = line[1:].partition(":")
+                if key.strip().lower() in HEADER_KEYS and value.strip():
+                    header[key.strip().lower()] = value.strip()
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"Universe file {path} is not UTF-8 text: save it as a UTF-8 CSV.") from exc
+    return header, count
+
+
+def resolve(spec: str | Path | None = None) -> tuple[Path, bool]:
+    """The CSV file a universe spec names (a shipped name or a path) and whether it is shipped.
+    None means `SENSEX_UNIVERSE`, itself defaulting to `sensex`."""
+    if spec is None:
+        from sensex.settings import get_settings  # leaf import, resolved at call time
+
+        spec = get_settings().universe
+    text = str(spec).strip()
+    if text.lower() in SHIPPED:
+        source = resources.files("sensex") / "data" / SHIPPED[text.lower()]
+        with resources.as_file(source) as path:
+            return Path(path), True
+    path = Path(text).expanduser()
+    if path.is_file():
+        return path, False
+    if path.suffix or "/" in text or "\\" in text:
+        raise ConfigError(f"Universe file {path} does not exist: pass a CSV with columns {REQUIRED}.")
+    raise ConfigError(f"Unknown universe {text!r}: use one of {', '.join(SHIPPED)} or the path of a universe CSV file.")
+
+
+def load_universe(spec: str | Path | None = None) -> Universe:
+    """The universe `spec` names: `sensex`, `nifty50` or a CSV path; None: `SENSEX_UNIVERSE` (default `sensex`)."""
+    from sensex.exchanges import check_exchange
+
+    path, shipped = resolve(spec)
+    header, comment_lines = _read_header(path)
+    try:
+        table = pd.read_csv(path, skiprows=comment_lines)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"Universe file {path} is not a readable CSV ({str(exc).splitlines()[0]}): give it a header row {REQUIRED}.") from exc
+    name = header.get("name") or ("SENSEX" if shipped and path.name == SHIPPED["sensex"] else path.stem.upper())
     missing = [c for c in REQUIRED if c not in table.columns]
     if missing:
         raise ConfigError(f"Universe file lacks columns {missing}: it needs {REQUIRED}.")
+    if table.empty:
+        raise ConfigError(f"Universe file {path} lists no members: add one row per member stock.")
     if table["symbol"].duplicated().any():
         raise ConfigError("Universe file lists a symbol twice: keep one row per member.")
     for column in ("member_since", "member_until"):
@@ -105,4 +178,9 @@ def load_universe(path: str | Path | None = None) -> Universe:
         )
         for r in table.itertuples(index=False)
     )
-    return Universe(name=name, index_symbol=INDEX_SYMBOL, index_yahoo=INDEX_YAHOO, members=members)
+    index_symbol = header.get("index_symbol", INDEX_SYMBOL)
+    if index_symbol in {m.symbol for m in members}:
+        raise ConfigError(f"Universe file {path} uses {index_symbol} both as its index and as a member: rename one.")
+    return Universe(name=name, index_symbol=index_symbol, index_yahoo=header.get("index_yahoo", INDEX_YAHOO),
+                    members=members, exchange=check_exchange(header.get("exchange")),
+                    spec=path.stem.removesuffix("_members") if shipped else str(path))

@@ -44,7 +44,8 @@ def free_port() -> int:
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch, tmp_path_factory):
     """No test sees the developer's SENSEX_HOME, MLflow server or Redis unless it asks."""
-    for name in ("MLFLOW_TRACKING_URI", "SENSEX_REDIS_URL", "SENSEX_API_URL", "SENSEX_DATA_SOURCE", "SENSEX_CSV_DIR"):
+    for name in ("MLFLOW_TRACKING_URI", "SENSEX_REDIS_URL", "SENSEX_API_URL", "SENSEX_DATA_SOURCE", "SENSEX_CSV_DIR",
+                 "SENSEX_UNIVERSE"):
         monkeypatch.delenv(name, raising=False)
     if "SENSEX_HOME" not in os.environ or not os.environ["SENSEX_HOME"].startswith(str(tmp_path_factory.getbasetemp())):
         monkeypatch.setenv("SENSEX_HOME", str(tmp_path_factory.mktemp("home")))

@@ -242,7 +242,7 @@ class DailyJob:
     def run(self) -> None:
         from sensex.universe import load_universe
 
-        universe = load_universe()
+        universe = load_universe(self.settings.universe)
         ready = self.update(universe)
         self.outcomes(universe.index_symbol)
         if not ready:

@@ -22,6 +22,7 @@ class Forecast(BaseModel):
     synthetic: bool = Field(description="True when the prices are the built-in synthetic market, not real.")
     stale: bool = Field(description="True when the stored data ends before the last completed session.")
     note: str = Field(description="One plain sentence on how much to trust this forecast.")
+    universe: str = Field("sensex", description="The universe forecast: `sensex`, `nifty50` or a universe file's name.")
     mode: str = Field("close", description="close: issued after BSE's close; preopen: before BSE opens, with the overnight S&P 500.")
     last_bse_session: str | None = Field(None, description="The last BSE session whose prices the forecast used.")
     last_sp500_session: str | None = Field(

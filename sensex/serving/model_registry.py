@@ -28,9 +28,10 @@ from sensex import jsonlog, processes, store, tracking
 from sensex.config import PromotionConfig, check_threshold
 from sensex.errors import ModelNotFoundError, NoProductionModel, PromotionRejected
 from sensex.models.bundle import Bundle
-from sensex.modes import CLOSE, REGISTERED_MODEL, check_mode
+from sensex.modes import CLOSE, REGISTERED_MODEL, check_mode, registered_model
 from sensex.serving.registry_lock import RegistryLock
 from sensex.settings import Settings, get_settings
+from sensex.universe import DEFAULT_UNIVERSE, load_universe
 
 log = logging.getLogger(__name__)
 
@@ -48,16 +49,19 @@ class ModelRegistry:
                  promotion: PromotionConfig | None = None, mode: str | None = None):
         self.settings = settings or get_settings()
         self.mode = check_mode(mode)
-        # One registered model per mode, so promoting a pre-open model never replaces the close one.
-        self.model_name = model_name or REGISTERED_MODEL[self.mode]
+        self.universe_key = load_universe(self.settings.universe).key
+        # One registered model per universe and mode, so promoting a pre-open or a NIFTY 50 model
+        # never replaces the SENSEX close one.
+        self.model_name = model_name or registered_model(self.mode, self.universe_key)
         self.promotion = promotion or PromotionConfig()
         self._client = None
         self._lock: RegistryLock | None = None
 
     # -- plumbing -----------------------------------------------------------------------------
     def _mode_flag(self) -> str:
-        """The CLI option that names this registry's mode in advice ("" for the default)."""
-        return "" if self.mode == CLOSE else f" --mode {self.mode}"
+        """The CLI options that name this registry's mode and universe in advice ("" for the defaults)."""
+        universe = "" if self.universe_key == DEFAULT_UNIVERSE else f" --universe {self.settings.universe}"
+        return ("" if self.mode == CLOSE else f" --mode {self.mode}") + universe
 
     def _for_mode(self) -> str:
         return "" if self.mode == CLOSE else f" for the {self.mode} mode"
@@ -91,7 +95,7 @@ class ModelRegistry:
             self.client.get_registered_model(self.model_name)
         except MlflowException:
             self.client.create_registered_model(
-                self.model_name, description="Next-session SENSEX direction (P(UP)), ONNX.")
+                self.model_name, description=f"Next-session {load_universe(self.settings.universe).name} direction (P(UP)), ONNX.")
 
     def _versions(self):
         from mlflow.exceptions import MlflowException
@@ -160,6 +164,8 @@ class ModelRegistry:
                 continue
             if run.data.tags.get(tracking.MODE_TAG, CLOSE) != self.mode:  # runs before modes were close runs
                 continue
+            if run.data.tags.get(tracking.UNIVERSE_TAG, DEFAULT_UNIVERSE) != self.universe_key:  # likewise SENSEX runs
+                continue
             mv = mlflow.register_model(model_uri, self.model_name)
             self._describe_gate(str(mv.version), run.data.metrics)
             created.append(str(mv.version))
@@ -227,9 +233,8 @@ class ModelRegistry:
     # -- the gate that refuses a coin (sensex.serving.gate) ---------------------------------------
     def _panel(self):
         from sensex.features.dataset import load_panel
-        from sensex.universe import load_universe
 
-        return load_panel(self.settings, load_universe(), mode=self.mode)
+        return load_panel(self.settings, load_universe(self.settings.universe), mode=self.mode)
 
     def judge(self, version: str, min_accuracy: float | None = None, panel=None):
         """Score a version, current production and the baselines on the same rows (`gate.judge`)."""

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 
-from sensex import calendar, jsonlog, store
+from sensex import exchanges, jsonlog, store
 from sensex.errors import DataError, ModelNotFoundError, NoProductionModel, storage_error
 from sensex.features.dataset import load_panel
 from sensex.features.overnight import sp500_gap_reason
@@ -54,7 +54,9 @@ class ModelServer:
                  mode: str | None = None):
         self.settings = settings or get_settings()
         self.mode = check_mode(mode)  # which registered model it serves (`sensex.modes`)
-        self.universe = universe or load_universe()
+        self.universe = universe or load_universe(self.settings.universe)
+        # The registry reads the universe from the settings: a universe given here is the one it serves.
+        self.settings = self.settings.model_copy(update={"universe": self.universe.spec})
         self.cache_ttl = 300  # seconds a forecast is reused for the same model and data
         self._cache = cache
         self.bundle: Bundle | None = None
@@ -147,7 +149,7 @@ class ModelServer:
             bundle, fallback = found[1], True
             version = f"baseline:{bundle.meta.uncertainty['fallback']['name']}"
         meta = store.read_meta(self.settings.store_dir) or {}
-        key = f"forecast:{self.mode}:{version}:{bundle.meta.onnx_sha256[:12]}:{meta.get('content_hash')}:{as_of or 'latest'}"
+        key = f"forecast:{self.universe.key}:{self.mode}:{version}:{bundle.meta.onnx_sha256[:12]}:{meta.get('content_hash')}:{as_of or 'latest'}"
 
         def compute() -> dict:
             started = time.perf_counter()
@@ -172,10 +174,11 @@ class ModelServer:
                 last_bse_session=str(inputs.last_session.date()),
                 last_sp500_session=inputs.last_sp500,
                 as_of=str(inputs.last_session.date()),
-                target_date=str(calendar.next_session(inputs.last_session).date()),
+                target_date=str(exchanges.next_session(self.universe.exchange, inputs.last_session).date()),
+                universe=self.universe.key,
                 data_source=meta.get("source", "unknown"),
                 synthetic=bool(meta.get("synthetic")),
-                stale=calendar.is_stale(inputs.last_session) if as_of is None else False,
+                stale=exchanges.is_stale(self.universe.exchange, inputs.last_session) if as_of is None else False,
                 model_test_auc=test.get("auc"),
                 model_test_accuracy=test.get("accuracy"),
                 latency_ms=round((time.perf_counter() - started) * 1000, 1),
@@ -288,7 +291,7 @@ class ModelServer:
             detail["cache"] = redact_text(str(exc))
         meta = store.read_meta(self.settings.store_dir)
         if meta:
-            checks["data_fresh"] = not calendar.is_stale(meta.get("last_date"))
+            checks["data_fresh"] = not exchanges.is_stale(self.universe.exchange, meta.get("last_date"))
             detail["data"] = {"last_date": meta.get("last_date"), "source": meta.get("source")}
         else:
             detail["data"] = "no data stored: run `sensex data update`"

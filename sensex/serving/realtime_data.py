@@ -16,7 +16,7 @@ MOVING_AVERAGES = (50, 200)  # sessions: the chart's short and long trend lines
 class RealtimeDataFetcher:
     def __init__(self, settings: Settings | None = None, universe: Universe | None = None, cache=None):
         self.settings = settings or get_settings()
-        self.universe = universe or load_universe()
+        self.universe = universe or load_universe(self.settings.universe)
         self._cache = cache
 
     @property

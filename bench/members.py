@@ -1,0 +1,82 @@
+"""Member and sector benchmark: the baselines a member forecast must beat, out of sample.
+
+Train ..2017-12-31 (the pooled logistic regression and its scaler see only that), test
+2019-01-01..2021-12-31 (2018 is left as the validation year a model would use), on:
+
+- real SENSEX members (../shared/data/sensex-real, imported into a temporary SENSEX_HOME; skipped,
+  saying so, without it), and
+- the SYNTHETIC market for `sensex` and `nifty50` (2010-2021).
+
+Rows: short-term reversal (-ret_1), 20-session momentum, pooled logistic regression on each
+member's own indicators. Columns: pooled AUC, median per-member AUC, members with AUC > 0.5, daily
+cross-sectional rank IC (mean, t-statistic, 90% moving-block bootstrap interval) and the AUC of
+sectors derived from members (equal-weighted next-session return > 0). Writes
+bench/results/members.json.
+
+    .venv/bin/python bench/members.py
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from sensex.features.dataset import load_panel
+from sensex.ingest import update_store
+from sensex.models.members import evaluate_baselines
+from sensex.settings import load_settings
+from sensex.universe import load_universe
+
+REPO = Path(__file__).resolve().parents[1]
+REAL = REPO.parent / "shared" / "data" / "sensex-real"
+RESULTS = REPO / "bench" / "results"
+TRAIN_END, TEST_START, TEST_END = "2017-12-31", "2019-01-01", "2021-12-31"
+
+
+def run(name: str, universe_name: str, source: str, csv_dir: Path | None, work: Path) -> dict:
+    universe = load_universe(universe_name)
+    settings = load_settings({"SENSEX_HOME": str(work / name)})
+    update_store(settings, universe, source, csv_dir=csv_dir, start="2010-01-01" if source == "synthetic" else None,
+                 end=TEST_END, yahoo_reachable=lambda: False)
+    panel = load_panel(settings, universe)
+    sectors = [universe.sector_of(s) for s in panel.symbols]
+    return evaluate_baselines(panel, sectors, TRAIN_END, TEST_START, TEST_END)
+
+
+def print_table(title: str, rows: dict) -> None:
+    print(f"\n{title}")
+    print(f"{'baseline':<16}{'AUC pooled':>11}{'AUC median':>11}{'>0.5':>7}{'IC mean':>9}{'IC t':>7}"
+          f"{'IC 90% interval':>19}{'days':>6}{'sector AUC':>11}")
+    for name, r in rows.items():
+        low, high = r["ic_interval"]
+        print(f"{name:<16}{r['auc_pooled']:>11.3f}{r['auc_member_median']:>11.3f}"
+              f"{str(r['members_above_half']) + '/' + str(r['members_scored']):>7}{r['ic_mean']:>9.4f}{r['ic_t']:>7.2f}"
+              f"{f'[{low:.4f}, {high:.4f}]':>19}{r['ic_days']:>6}{r['sector_auc_pooled']:>11.3f}")
+
+
+def main() -> int:
+    started = time.perf_counter()
+    results: dict = {"benchmark": "members", "train_end": TRAIN_END, "test": [TEST_START, TEST_END]}
+    with tempfile.TemporaryDirectory(prefix="sensex-members-bench-") as tmp:
+        work = Path(tmp)
+        if REAL.is_dir():
+            results["real_sensex"] = run("real", "sensex", "csv", REAL, work)
+            print_table(f"Real SENSEX members ({REAL}), test {TEST_START}..{TEST_END}", results["real_sensex"])
+        else:
+            print(f"members: real data not found at {REAL}; synthetic only.", file=sys.stderr)
+        for universe in ("sensex", "nifty50"):
+            key = f"synthetic_{universe}"
+            results[key] = run(key, universe, "synthetic", None, work)
+            print_table(f"SYNTHETIC {universe} members, test {TEST_START}..{TEST_END}", results[key])
+    results["seconds"] = round(time.perf_counter() - started, 1)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "members.json").write_text(json.dumps(results, indent=2, default=float))
+    print(f"\nWrote {RESULTS / 'members.json'} in {results['seconds']} s.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

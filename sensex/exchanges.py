@@ -1,0 +1,92 @@
+"""Trading sessions of the exchange a universe trades on.
+
+Indian universes (BSE "XBOM", NSE "XNSE") use `sensex.calendar`, which knows BSE's holidays and
+falls back past exchange_calendars' recorded range. exchange_calendars has no NSE calendar; NSE
+and BSE publish one common list of trading holidays (both follow SEBI's settlement calendar), so
+"XNSE" is answered with BSE's sessions. Any other exchange is exchange_calendars' own calendar,
+over a fixed range so an answer never depends on today's date. An exchange it does not know is
+refused with a sentence naming those it does.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from functools import lru_cache
+
+import pandas as pd
+
+from sensex import calendar
+from sensex.errors import ConfigError
+
+INDIAN = ("XBOM", "XNSE")  # answered by sensex.calendar (same holidays, see above)
+CALENDAR_START = pd.Timestamp("1990-01-01")
+CALENDAR_END = pd.Timestamp("2050-12-31")
+# Daily bars settle about an hour after the close (as SESSION_DATA_READY for BSE).
+DATA_READY_AFTER_CLOSE = timedelta(hours=1)
+
+
+@lru_cache(maxsize=1)
+def known() -> tuple[str, ...]:
+    """Exchange names a universe may name: exchange_calendars' calendars plus XNSE."""
+    import exchange_calendars as xcals
+
+    names = {name for name in xcals.get_calendar_names(include_aliases=False)}
+    return tuple(sorted(names | set(INDIAN)))
+
+
+def check_exchange(name: str | None) -> str:
+    """The exchange's canonical name (upper case); a ConfigError names the known ones otherwise."""
+    exchange = (name or "XBOM").strip().upper()
+    if exchange not in known():
+        raise ConfigError(
+            f"Unknown exchange {name!r}: the universe's `exchange` must be one of the calendars exchange_calendars"
+            f" knows: {', '.join(known())}."
+        )
+    return exchange
+
+
+@lru_cache(maxsize=8)
+def _calendar(exchange: str):
+    import exchange_calendars as xcals
+
+    return xcals.get_calendar(exchange, start=CALENDAR_START, end=CALENDAR_END)
+
+
+def sessions(exchange: str, start: str | pd.Timestamp, end: str | pd.Timestamp) -> pd.DatetimeIndex:
+    """The exchange's sessions in [start, end], inclusive (local dates, tz-naive midnights)."""
+    exchange = check_exchange(exchange)
+    if exchange in INDIAN:
+        return calendar.sessions(start, end)
+    start = max(pd.Timestamp(start).normalize(), CALENDAR_START)
+    end = min(pd.Timestamp(end).normalize(), CALENDAR_END)
+    if end < start:
+        return pd.DatetimeIndex([])
+    return pd.DatetimeIndex(_calendar(exchange).sessions_in_range(start, end)).tz_localize(None)
+
+
+def next_session(exchange: str, day: str | pd.Timestamp) -> pd.Timestamp:
+    """First session strictly after `day`."""
+    if check_exchange(exchange) in INDIAN:
+        return calendar.next_session(day)
+    day = pd.Timestamp(day).normalize()
+    return sessions(exchange, day + pd.Timedelta(days=1), day + pd.Timedelta(days=20))[0]
+
+
+def last_completed_session(exchange: str, now: datetime | None = None) -> pd.Timestamp:
+    """The latest session whose daily bar should exist by `now`."""
+    if check_exchange(exchange) in INDIAN:
+        return calendar.last_completed_session(now)
+    cal = _calendar(check_exchange(exchange))
+    now_utc = pd.Timestamp(now or datetime.now().astimezone()).tz_convert("UTC")
+    today = now_utc.tz_convert(cal.tz).normalize().tz_localize(None)
+    for day in reversed(sessions(exchange, today - pd.Timedelta(days=20), today)):
+        if pd.Timestamp(cal.session_close(day)) + DATA_READY_AFTER_CLOSE <= now_utc:
+            return day
+    raise ConfigError(f"No {exchange} session completed in the 20 days before {today.date()}: check the date.")
+
+
+def is_stale(exchange: str, last_date: str | pd.Timestamp | None, now: datetime | None = None) -> bool:
+    """Stale when the store lacks a session of the exchange that has already completed."""
+    if last_date is None:
+        return True
+    return pd.Timestamp(last_date).normalize() < last_completed_session(exchange, now)
