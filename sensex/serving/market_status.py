@@ -138,7 +138,9 @@ def render(status: dict) -> str:
         change = "" if last["change"] is None else f" {last['change']:+,.2f} ({last['change_pct']:+.2f}%)"
         label = "SYNTHETIC " if last["synthetic"] else ""
         lines.append(f"Last stored {label}close: {last['level']:,.2f}{change} on {last['date']}.")
+    else:
+        lines.append("Nothing is stored yet: run `sensex data update`.")
     if status["preferred_mode"] == "preopen":
-        lines.append("The S&P 500 has closed since BSE's last close: read the pre-open forecast first"
-                     " (`sensex predict --mode preopen`).")
+        lines.append("The S&P 500 has closed since BSE's last close: the pre-open forecast is the one to read"
+                     " first (`sensex predict --mode preopen`, once a pre-open model is in production).")
     return "\n".join(lines)
