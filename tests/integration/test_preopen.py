@@ -133,3 +133,33 @@ def test_missing_preopen_model_error_names_the_mode(trained_home):
     with pytest.raises(ModelNotFoundError, match="--mode preopen"):
         ModelServer(trained_home["settings"], mode="preopen").predict()
     assert pd.Timestamp(ModelServer(trained_home["settings"]).predict()["as_of"]) == pd.Timestamp("2021-12-31")
+
+
+def test_the_dashboard_shows_the_preopen_forecast_first_before_bses_open(both_modes, monkeypatch):
+    """From the S&P 500's close until BSE opens, with a pre-open model in production, the Forecast
+    page leads with the pre-open forecast and keeps the close-mode one below it."""
+    from datetime import datetime
+    from importlib.util import find_spec
+
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    from sensex import calendar
+    from sensex.cache import get_cache
+    from sensex.settings import get_settings
+    from sensex.sources import yahoo
+
+    monkeypatch.setattr(yahoo, "is_reachable", lambda *a, **k: False)  # offline: no live quote is asked for
+    # 08:00 IST on Monday 2022-01-03: the S&P 500's Friday session closed at 02:30 IST, BSE opens at 09:15.
+    monkeypatch.setattr(calendar, "now_ist", lambda: datetime(2022, 1, 3, 8, 0, tzinfo=calendar.IST))
+    monkeypatch.setenv("SENSEX_HOME", str(both_modes["settings"].home))
+    get_settings.cache_clear()
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    get_cache().clear()
+    at = AppTest.from_file(find_spec("sensex.app.main").origin, default_timeout=120).run()
+    assert not at.exception, [e.value for e in at.exception]
+    headings = [h.value for h in at.subheader]
+    assert headings.index("Pre-open forecast: read this one first") < headings.index("Close-mode forecast")
+    assert len(at.get("plotly_chart")) == 2  # a P(UP) bar for each mode's card
+    assert not at.error
