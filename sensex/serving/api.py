@@ -152,7 +152,23 @@ def create_app(settings: Settings | None = None, server: ModelServer | None = No
             app.state.server.load_production_model()
         except SensexError as exc:  # the API still starts; /health says why it cannot forecast
             log.warning("Starting without a model: %s", exc)
+        stop = threading.Event()
+        watcher = threading.Thread(target=watch_registry, args=(app, stop), name="sensex-model-watch", daemon=True)
+        watcher.start()
         yield
+        stop.set()
+
+    def watch_registry(app: FastAPI, stop: threading.Event) -> None:
+        """Hot reload: every SENSEX_RELOAD_SECONDS ask whether the production alias moved; each
+        server loads, smoke-tests and swaps the new version itself (`ModelServer.check_for_new_model`)."""
+        while not stop.wait(settings.reload_seconds):
+            with mode_lock:
+                servers = [app.state.server, *mode_servers.values()]
+            for served in servers:
+                try:
+                    served.check_for_new_model()
+                except Exception:  # noqa: BLE001 - the watcher must outlive any one failure
+                    log.exception("The check for a new production model failed")
 
     app = FastAPI(title="SENSEX forecaster", version=_package_version(), lifespan=lifespan,
                   description="Next-session direction of the S&P BSE SENSEX from the production model.",
