@@ -21,7 +21,13 @@ import typer
 from sensex import dates
 from sensex.errors import ConfigError, SensexError, storage_error
 from sensex.redaction import install_log_redaction
-from sensex.settings import get_settings
+
+
+def get_settings():
+    # pydantic-settings costs ~0.15 s to import: `sensex --help` must not pay it (target < 0.3 s).
+    from sensex.settings import get_settings as settings
+
+    return settings()
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="SENSEX next-session direction forecaster.")
 data_app = typer.Typer(no_args_is_help=True, help="Fetch, import and check market data.")

@@ -66,8 +66,8 @@ def locate(settings: Settings, mode: str | None = None) -> Located:
     try:
         target = current_target(settings, mode)
     except RegistryUnavailable as exc:
-        if pointer is None:
-            raise
+        if pointer is None or pointer.registry != registry_identity(settings):
+            raise  # nothing known about this registry's production model: say why
         # The registry cannot say otherwise: the last known production keeps serving, saying so.
         notes.append(f"{exc} Serving version {pointer.version} from the production pointer meanwhile.")
         return Located(*_load(settings, pointer), pointer, notes)
