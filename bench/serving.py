@@ -153,6 +153,8 @@ def bench_mlflow(env: dict, version: str, window: list, requests: int = 50) -> d
     base = f"http://127.0.0.1:{port}"
     log = tempfile.TemporaryFile()
     started = time.perf_counter()
+    # mlflow runs `uvicorn` by name: the interpreter's own bin directory goes first on PATH.
+    env = {**env, "PATH": f"{Path(sys.executable).parent}:{env.get('PATH', '')}"}
     process = subprocess.Popen([sys.executable, "-m", "mlflow", "models", "serve", "-m", f"models:/{MODEL}/{version}",
                                 "--env-manager", "local", "--host", "127.0.0.1", "--port", str(port)],
                                env=env, stdout=log, stderr=log, start_new_session=True)
@@ -164,7 +166,10 @@ def bench_mlflow(env: dict, version: str, window: list, requests: int = 50) -> d
             latency = timed_requests(client, [("POST", "/invocations", {"json": body})] * requests)
         memory = rss_mb(process.pid)
     finally:
-        os.killpg(process.pid, 15)
+        try:
+            os.killpg(process.pid, 15)
+        except ProcessLookupError:
+            pass
         process.wait(timeout=30)
     return {"start_to_ping_s": ping, "rss_mb": memory, "invocations_ms": percentiles(latency), "n": requests}
 
@@ -182,12 +187,13 @@ def main() -> None:
         prepare_home(env)
 
     from sensex import store
+    from sensex.schema import INDEX_SYMBOL
     from sensex.serving.model_server import ModelServer
     from sensex.settings import load_settings
 
     settings = load_settings({"SENSEX_HOME": str(home)})
     meta = store.read_meta(settings.store_dir)
-    index = store.read(settings.store_dir, symbols=["^BSESN"])
+    index = store.read(settings.store_dir, symbols=[INDEX_SYMBOL])
     sessions = [str(d.date()) for d in index["date"].iloc[-(args.uncached + 1):-1]]  # distinct, never the latest
     server = ModelServer(settings)
     server.load_production_model()

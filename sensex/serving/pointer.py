@@ -63,11 +63,11 @@ def read_pointer(settings: Settings, model_name: str) -> Pointer | None:
     """The pointer, None when absent; a damaged one raises CorruptModelError with a sentence."""
     path = pointer_path(settings, model_name)
     try:
-        text = path.read_text()
+        text = path.read_bytes()
     except FileNotFoundError:
         return None
     try:
-        raw = json.loads(text)
+        raw = json.loads(text.decode())
         pointer = Pointer(**{key: str(raw[key]) for key in ("model_name", "version", "run_id", "sha256", "bundle",
                                                              "registry")}, written_at=str(raw.get("written_at", "")),
                           info=raw["info"] if isinstance(raw.get("info"), dict) else {})
