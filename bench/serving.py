@@ -223,7 +223,7 @@ def main() -> None:
     ]
     print(f"\nServing benchmark, version {version} of {MODEL}, SENSEX_HOME={home}, data {meta.get('source')}"
           f" to {meta.get('last_date')}")
-    print(f"| figure | `sensex serve` | `mlflow models serve` (same version) | mlflow / sensex | target |")
+    print("| figure | `sensex serve` | `mlflow models serve` (same version) | mlflow / sensex | target |")
     print("|---|---|---|---|---|")
     for name, ours, theirs, ratio, target in rows:
         print(f"| {name} | {ours} | {theirs} | {'-' if ratio is None else f'{ratio:.1f}x'} | {target} |")

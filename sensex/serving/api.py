@@ -275,6 +275,17 @@ def create_app(settings: Settings | None = None, server: ModelServer | None = No
         server = request.app.state.server
         return server.explain(checked_as_of(server, as_of))
 
+    @app.get("/drift", responses=_errors(422, 503))
+    def drift(request: Request,
+              start: Annotated[IsoDate, Query(description="First session to score (default: after the test window).")] = None,
+              end: Annotated[IsoDate, Query(description="Last session to score (default: the last stored).")] = None,
+              sessions: int | None = Query(None, ge=20, le=5000, description="Latest sessions the feature drift"
+                                                                               " compares with training (default 60).")):
+        """Performance on unseen sessions, feature drift (PSI per family), the live record: each
+        with `severity` (ok, watch, retrain) and `reason`, then the overall `severity` and `recommendation`."""
+        dates.check_order(start, end)
+        return request.app.state.server.drift(start, end, sessions)
+
     @app.get("/predictions", responses=_errors(422, 503))
     def predictions(request: Request, limit: int = Query(50, ge=1, le=5000)):
         return {"predictions": request.app.state.server.prediction_history(limit)}

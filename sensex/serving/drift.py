@@ -103,7 +103,7 @@ def features(bundle: Bundle, panel, recent_sessions: int = DEFAULT_RECENT_SESSIO
                           f" feature drift needs {MIN_SESSIONS}."}
     family_of = {row["name"]: row["family"] for row in bundle.meta.feature_registry}
     scores: dict[str, list[float]] = {}
-    for f, name in enumerate(panel.stock_feature_names):
+    for f, name in enumerate(panel.stock_feature_names):  # noqa: B007 - f indexes the channel
         trained = panel.stock[in_train, :, f][panel.available[in_train]]
         latest = panel.stock[recent, :, f][panel.available[recent]]
         value = psi(trained, latest)

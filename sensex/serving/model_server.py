@@ -337,6 +337,18 @@ class ModelServer:
         return {**occlusion(bundle, inputs.window, sectors, inputs.tabular), "as_of": inputs.last_session,
                 "model_version": info["version"]}
 
+    def drift(self, start: str | None = None, end: str | None = None, sessions: int | None = None,
+              promotion=None) -> dict:
+        """The served model's drift report (`sensex.serving.drift`): performance on unseen
+        sessions, feature PSI, the live record; each with a severity and a reason."""
+        from sensex.config import PromotionConfig
+        from sensex.serving.drift import drift_report
+
+        info, bundle, _ = self._current()
+        promotion = promotion or PromotionConfig()
+        return drift_report(self.settings, bundle, info, self.universe, start, end,
+                            sessions or promotion.drift_sessions, promotion)
+
     def model_card(self) -> dict:
         """What the served model is and how good it was out of sample, beside its baselines:
         the one description `/model`, the CLI and the dashboard show."""
