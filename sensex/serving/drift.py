@@ -103,13 +103,13 @@ def features(bundle: Bundle, panel, recent_sessions: int = DEFAULT_RECENT_SESSIO
                           f" feature drift needs {MIN_SESSIONS}."}
     family_of = {row["name"]: row["family"] for row in bundle.meta.feature_registry}
     scores: dict[str, list[float]] = {}
-    for f, name in enumerate(panel.stock_feature_names):  # noqa: B007 - f indexes the channel
+    for f, name in enumerate(panel.stock_feature_names):
         trained = panel.stock[in_train, :, f][panel.available[in_train]]
         latest = panel.stock[recent, :, f][panel.available[recent]]
         value = psi(trained, latest)
         if value is not None:
             scores.setdefault(family_of.get(name, "other"), []).append(value)
-    for m, name in enumerate(panel.market_feature_names):
+    for m in range(len(panel.market_feature_names)):
         value = psi(panel.market[in_train, m], panel.market[recent, m])
         if value is not None:
             scores.setdefault("market context", []).append(value)

@@ -4,6 +4,7 @@ checks and the prediction log. No torch in this process.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import threading
@@ -233,9 +234,12 @@ class ModelServer:
             if reason is not None:
                 raise DataError(reason)
             last_sp500 = str(pd.Timestamp(latest["sp500_last_date"]).date())
-        tensor = model_input(panel, bundle.scaler)  # (D, S, C)
-        return LatestInputs(tensor[-bundle.window:][None],
-                            {"index": index_design(panel)[-1:], "latest": latest_session_design(panel)[-1:]},
+        # Scaling and the member averages are row by row: only the window's rows are computed.
+        window = dataclasses.replace(panel, stock=panel.stock[-bundle.window:], market=panel.market[-bundle.window:],
+                                     available=panel.available[-bundle.window:])
+        tensor = model_input(window, bundle.scaler)  # (T, S, C)
+        return LatestInputs(tensor[None],
+                            {"index": index_design(panel)[-1:], "latest": latest_session_design(window)[-1:]},
                             str(panel.dates[-1].date()), float(realized_volatility(panel)[-1]), last_sp500)
 
     def _fallback_bundle(self) -> tuple[dict, Bundle] | None:
