@@ -10,6 +10,7 @@ import sys
 
 import pytest
 
+from sensex.cache import MemoryCache
 from sensex.serving.model_server import ModelServer
 from sensex.serving.pointer import pointer_path, read_pointer
 from sensex.serving.registry_probe import production_alias
@@ -56,6 +57,7 @@ def test_the_forecast_path_imports_neither_mlflow_nor_torch(trained_home, monkey
 import sys
 from fastapi.testclient import TestClient
 from sensex.serving.api import create_app
+from sensex.cache import MemoryCache
 from sensex.serving.model_server import ModelServer
 ModelServer().predict(log_prediction=False)
 with TestClient(create_app()) as client:
@@ -113,3 +115,25 @@ def test_a_copy_without_the_model_files_refuses_with_a_sentence(copied_home):
     pointer_path(copied_home, MODEL).unlink()
     with pytest.raises(ModelNotFoundError, match="outside SENSEX_HOME"):
         ModelServer(copied_home).load_production_model()
+
+
+def test_the_latest_window_is_kept_per_model_and_data_hash(copied_home, monkeypatch):
+    first = ModelServer(copied_home, cache=MemoryCache()).predict(log_prediction=False)
+    kept = list((copied_home.cache_dir / "windows").glob("close-*.npz"))
+    assert len(kept) == 1
+    # A restarted server's latest forecast is one ONNX call: no feature is computed.
+    monkeypatch.setattr(ModelServer, "_computed_inputs", lambda *a, **k: pytest.fail("features were computed"))
+    again = ModelServer(copied_home, cache=MemoryCache())  # a fresh forecast cache: really recomputed
+    assert again.predict(log_prediction=False)["cached"] is False
+    assert again.predict(log_prediction=False)["probability"] == first["probability"]
+    monkeypatch.undo()
+    kept[0].write_bytes(b"not an npz")  # damaged: computed again, never unpickled
+    assert ModelServer(copied_home, cache=MemoryCache()).predict(log_prediction=False)["probability"] == \
+        first["probability"]
+
+
+def test_the_cli_module_imports_nothing_heavy_for_help():
+    code = ("import sys, sensex.cli; print([m for m in ('pandas', 'pydantic_settings', 'mlflow', 'numpy', 'torch')"
+            " if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == "[]"
