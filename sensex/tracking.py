@@ -66,13 +66,15 @@ def _keep_artifacts_in_home(settings: Settings, experiment) -> None:
     location = experiment.artifact_location or ""
     if not location.startswith("file:") or Path(unquote(urlparse(location).path)) == settings.artifacts_dir:
         return
-    log.warning("The experiment's artifacts were recorded at %s (this home was moved or copied): new runs go to %s.",
-                location, settings.artifacts_dir)
+    log.info("The experiment's artifacts were recorded at %s (this home was moved or copied): new runs go to %s.",
+             location, settings.artifacts_dir)
     db = sqlite3.connect(settings.home / "mlflow.db")
     try:
         with db:
             db.execute("UPDATE experiments SET artifact_location = ? WHERE experiment_id = ?",
                        (settings.artifacts_dir.as_uri(), int(experiment.experiment_id)))
+    except sqlite3.Error as exc:  # a read-only home still serves: reads are mapped (_relocated_source)
+        log.debug("The experiment's artifact location was not updated: %s", exc)
     finally:
         db.close()
 

@@ -77,7 +77,8 @@ def locate(settings: Settings, mode: str | None = None) -> Located:
         try:
             return Located(*_load(settings, pointer), pointer, notes)
         except ModelNotFoundError as exc:  # CorruptModelError included: the child fetches it again
-            log.warning("The production bundle failed its checks (%s): fetching it again.", exc)
+            if pointer.bundle_dir(settings).exists():  # damaged, not just not fetched yet
+                log.warning("The production bundle failed its checks (%s): fetching it again.", exc)
     pointer = refresh(settings, mode)
     if not agrees(pointer, target, settings):  # the alias moved meanwhile: the next check catches up
         notes.append(f"The production alias moved while version {pointer.version} was being loaded.")
@@ -132,6 +133,13 @@ def _refresh_main(mode: str) -> int:
     except OSError as exc:
         error = errors.storage_error(exc, ModelRegistry(mode=mode).settings.home)
         print(json.dumps({"error": type(error).__name__, "detail": str(error)}))
+        return 2
+    except Exception as exc:  # noqa: BLE001 - the parent raises it as one sentence, like the CLI
+        from sensex.cli import _unexpected_sentence
+
+        log.debug("Unexpected error in the registry refresh", exc_info=True)
+        kind = "StorageError" if "readonly database" in str(exc) else "ModelNotFoundError"
+        print(json.dumps({"error": kind, "detail": _unexpected_sentence(exc)}))
         return 2
     print(json.dumps({"version": pointer.version if pointer else None}))
     return 0
