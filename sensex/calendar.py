@@ -13,17 +13,24 @@ from today), so every answer depends on the dates asked about, never on the day 
 
 Before the recorded range (1997) plain weekdays are used too; that only matters for very old
 history, where a missing weekday is reported but does not exclude a symbol.
+
+Building the XBOM calendar costs seconds (every session since 1997); a forecast needs a few
+dates. So the recorded sessions are built once per exchange_calendars version and kept in
+`$SENSEX_HOME/cache/calendar/` as a JSON list of days: later processes read that list (a few
+milliseconds) and never import exchange_calendars. The answers are the same (tests compare them).
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 from datetime import datetime, time
 from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import exchange_calendars as xcals
+import numpy as np
 import pandas as pd
 
 log = logging.getLogger(__name__)
@@ -38,8 +45,7 @@ RECORDED_START = pd.Timestamp("1997-01-01")
 FIXED_HOLIDAYS = ((1, 26), (4, 14), (5, 1), (8, 15), (10, 2), (12, 25))
 
 
-@lru_cache(maxsize=1)
-def _xbom() -> xcals.ExchangeCalendar:
+def _xbom():
     # The class's bound, not the default end (min(today + 1 year, bound)): otherwise the recorded
     # range, and with it every fallback answer, would move with today's date.
     from exchange_calendars.exchange_calendar_xbom import XBOMExchangeCalendar
@@ -47,9 +53,44 @@ def _xbom() -> xcals.ExchangeCalendar:
     return XBOMExchangeCalendar(start=RECORDED_START, end=XBOMExchangeCalendar.bound_max())
 
 
+def _xbom_days() -> np.ndarray:
+    """Every recorded XBOM session as days since 1970-01-01, from exchange_calendars (slow)."""
+    found = pd.DatetimeIndex(_xbom().sessions).tz_localize(None)
+    return found.values.astype("datetime64[D]").astype(np.int64)
+
+
+def _session_file() -> Path:
+    from importlib.metadata import version
+
+    from sensex.settings import get_settings  # leaf import, resolved at call time
+
+    return get_settings().cache_dir / "calendar" / f"XBOM-{version('exchange_calendars')}.json"
+
+
+@lru_cache(maxsize=1)
+def _recorded_sessions() -> np.ndarray:
+    """The recorded sessions (datetime64[D], sorted): from the file cache, built once otherwise."""
+    path = _session_file()
+    try:
+        days = json.loads(path.read_text())["days"]
+        if days and days == sorted(days):
+            return np.asarray(days, dtype=np.int64).astype("datetime64[D]")
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # absent or damaged: build it again
+    days = _xbom_days()
+    try:  # a read-only home only loses the speed-up
+        path.parent.mkdir(parents=True, exist_ok=True)
+        scratch = path.with_name(f".{path.name}.{os.getpid()}")
+        scratch.write_text(json.dumps({"calendar": "XBOM", "days": days.tolist()}))
+        os.replace(scratch, path)
+    except OSError as exc:
+        log.debug("Calendar cache %s not written: %s", path, exc)
+    return days.astype("datetime64[D]")
+
+
 def recorded_end() -> pd.Timestamp:
     """Last date for which exchange_calendars knows BSE holidays."""
-    return pd.Timestamp(_xbom().last_session).tz_localize(None)
+    return pd.Timestamp(_recorded_sessions()[-1])
 
 
 def _holiday_dirs() -> list[Path]:
@@ -97,7 +138,10 @@ def sessions(start: str | pd.Timestamp, end: str | pd.Timestamp) -> pd.DatetimeI
     last = recorded_end()
     lo, hi = max(start, RECORDED_START), min(end, last)
     if lo <= hi:
-        parts.append(pd.DatetimeIndex(_xbom().sessions_in_range(lo, hi)).tz_localize(None))
+        recorded = _recorded_sessions()
+        first, stop = np.searchsorted(recorded, np.datetime64(lo.date()), "left"), np.searchsorted(
+            recorded, np.datetime64(hi.date()), "right")
+        parts.append(pd.DatetimeIndex(recorded[first:stop].astype("datetime64[ns]")))
     if end > last:
         parts.append(_weekday_sessions(max(start, last + pd.Timedelta(days=1)), end))
     out = parts[0]

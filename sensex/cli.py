@@ -21,7 +21,13 @@ import typer
 from sensex import dates
 from sensex.errors import ConfigError, SensexError, storage_error
 from sensex.redaction import install_log_redaction
-from sensex.settings import get_settings
+
+
+def get_settings():
+    # pydantic-settings costs ~0.15 s to import: `sensex --help` must not pay it (target < 0.3 s).
+    from sensex.settings import get_settings as settings
+
+    return settings()
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="SENSEX next-session direction forecaster.")
 data_app = typer.Typer(no_args_is_help=True, help="Fetch, import and check market data.")
@@ -371,16 +377,19 @@ def registry_doctor(universe: str | None = UniverseOption, as_json: bool = JsonO
 @registry_app.command("drift")
 def registry_drift(start: str | None = DateOption("--start", "First session to score (default: the day after the model's test window)"),
                    end: str | None = DateOption("--end", "Last session to score (default: the last stored one)"),
-                   mode: str = ModeOption, universe: str | None = UniverseOption, as_json: bool = JsonOption):
-    """Score production on sessions it has not seen and compare with its test metrics."""
-    from sensex import commands
+                   sessions: int | None = typer.Option(None, "--sessions", min=20, max=5000,
+                                                       help="Latest sessions the feature drift compares with training (default: the preset's promotion.drift_sessions, 60)."),
+                   preset: str = GateOption, mode: str = ModeOption, universe: str | None = UniverseOption,
+                   as_json: bool = JsonOption):
+    """Drift of the production model: performance on unseen sessions, feature PSI, the live record."""
+    from sensex.config import load_config
+    from sensex.serving.model_server import ModelServer
 
     dates.check_order(start, end)
-
-    result = commands.drift(_settings(universe), start, end, mode=mode)
-    changes = ", ".join(f"{k} {v['reference']:.3f} -> {v['current']:.3f}" for k, v in result["metrics"].items())
-    _emit(result, as_json, f"Drift {'DETECTED in ' + ', '.join(result['drifted_metrics']) if result['drift_detected'] else 'not detected'}"
-                           f" for v{result['version']} on {result['window'][0]}..{result['window'][1]} (n={result['n']}): {changes}")
+    result = ModelServer(_settings(universe), mode=mode).drift(start, end, sessions, load_config(preset).promotion)
+    lines = [f"Drift of v{result['version']} ({result['mode']}): {result['severity'].upper()} - {result['recommendation']}"]
+    lines += [f"  {part:<12}{result[part]['severity']:<8}{result[part]['reason']}" for part in ("performance", "features", "live")]
+    _emit(result, as_json, "\n".join(lines))
 
 
 @app.command()

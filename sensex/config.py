@@ -84,6 +84,8 @@ class PromotionConfig(_Section):
     min_accuracy: float = Field(0.5, ge=0, le=1)
     min_auc: float = Field(0.5, ge=0, le=1)
     drift_tolerance: float = Field(0.05, ge=0, le=1)
+    # Feature drift compares the training window with this many latest sessions (`serving.drift`).
+    drift_sessions: int = Field(60, ge=20, le=5000)
     # The gate that refuses a coin (`sensex.serving.gate`), on rows scored alike for every model:
     min_probability_sd: float = Field(0.01, ge=0)  # P(UP) must vary at least this much (sd) on those rows
     brier_below_always_up: bool = True  # Brier must be strictly below always-UP's on those rows

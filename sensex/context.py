@@ -16,7 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-import exchange_calendars as xcals
 import numpy as np
 import pandas as pd
 
@@ -56,7 +55,9 @@ def is_context(symbol: str) -> bool:
 
 
 @lru_cache(maxsize=4)
-def _exchange(name: str) -> xcals.ExchangeCalendar:
+def _exchange(name: str):
+    import exchange_calendars as xcals  # slow to import: only the pre-open mode and imports need it
+
     return xcals.get_calendar(name, start=CALENDAR_START, end=CALENDAR_END)
 
 

@@ -106,3 +106,8 @@ def storage_error(exc: OSError, home) -> StorageError:
         target = f"create files in {os.path.dirname(exc.filename) or home}"
     return StorageError(f"Cannot {target} ({reason}): make SENSEX_HOME ({home}) writable, or set"
                         " SENSEX_HOME to a writable directory.")
+
+
+class RegistryUnavailable(ModelNotFoundError):
+    """The tracking store cannot be asked which version is in production (server down, unreadable
+    database): a running server keeps the model it has; a starting one uses the pointer file."""

@@ -1,7 +1,8 @@
 """Settings from the environment, typed and validated by pydantic-settings; nothing happens at import.
 
 Each field reads one environment variable (DESIGN.md's contract): SENSEX_HOME, MLFLOW_TRACKING_URI,
-SENSEX_DATA_SOURCE, SENSEX_CSV_DIR, SENSEX_REDIS_URL, SENSEX_REDIS_PREFIX, SENSEX_API_URL, SENSEX_UNIVERSE. An empty
+SENSEX_DATA_SOURCE, SENSEX_CSV_DIR, SENSEX_REDIS_URL, SENSEX_REDIS_PREFIX, SENSEX_API_URL, SENSEX_UNIVERSE,
+SENSEX_RELOAD_SECONDS. An empty
 value counts as unset. A bad value is a ConfigError of one sentence, never a pydantic dump.
 """
 
@@ -45,6 +46,8 @@ class Settings(BaseSettings):
     api_url: str | None = Field(default=None, validation_alias="SENSEX_API_URL")
     # Which universe commands use without --universe: `sensex`, `nifty50` or a CSV path (`sensex.universe`).
     universe: str = Field(default="sensex", validation_alias="SENSEX_UNIVERSE")
+    # How often a running API asks the registry whether the production alias moved (hot reload).
+    reload_seconds: float = Field(default=30.0, gt=0, le=86400, validation_alias="SENSEX_RELOAD_SECONDS")
 
     @field_validator("home", "csv_dir")
     @classmethod

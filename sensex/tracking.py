@@ -46,12 +46,38 @@ def configure(settings: Settings):
     mlflow.set_tracking_uri(settings.tracking_uri)
     experiment = mlflow.get_experiment_by_name(EXPERIMENT)
     if experiment is not None:
+        _keep_artifacts_in_home(settings, experiment)
         return experiment.experiment_id
     # With a local database the artifacts must live under SENSEX_HOME, not in ./mlruns;
     # an MLflow server decides its artifact root itself.
     location = None if settings.tracking_uri.startswith("http") else settings.artifacts_dir.as_uri()
     return mlflow.create_experiment(EXPERIMENT, artifact_location=location,
                                     tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND})
+
+
+def _keep_artifacts_in_home(settings: Settings, experiment) -> None:
+    """In a moved or copied home the experiment still records the old home's `mlartifacts`
+    (MLflow stores it absolute and has no API to change it): new runs would write there. Point it
+    at this home's folder, in the home's own database only."""
+    import sqlite3
+    from urllib.parse import unquote, urlparse
+
+    if settings.tracking_uri != f"sqlite:///{settings.home / 'mlflow.db'}":
+        return
+    location = experiment.artifact_location or ""
+    if not location.startswith("file:") or Path(unquote(urlparse(location).path)) == settings.artifacts_dir:
+        return
+    log.info("The experiment's artifacts were recorded at %s (this home was moved or copied): new runs go to %s.",
+             location, settings.artifacts_dir)
+    db = sqlite3.connect(settings.home / "mlflow.db")
+    try:
+        with db:
+            db.execute("UPDATE experiments SET artifact_location = ? WHERE experiment_id = ?",
+                       (settings.artifacts_dir.as_uri(), int(experiment.experiment_id)))
+    except sqlite3.Error as exc:  # a read-only home still serves: reads are mapped (_relocated_source)
+        log.debug("The experiment's artifact location was not updated: %s", exc)
+    finally:
+        db.close()
 
 
 def ensure_experiment_kind(settings: Settings) -> None:
@@ -249,7 +275,11 @@ def _download_model(settings: Settings, run_id: str, target: Path) -> None:
     # Named after this process: `sensex registry doctor` removes what a killed download left.
     staging = Path(tempfile.mkdtemp(prefix=f".{owned_prefix(run_id)}", dir=target.parent))
     try:
-        mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=str(staging))
+        relocated = _relocated_source(settings, model_uri)
+        if relocated is not None:
+            shutil.copytree(relocated, staging, dirs_exist_ok=True)
+        else:
+            mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=str(staging))
         # download_artifacts puts the model's files directly under dst_path.
         try:
             os.replace(staging, target)
@@ -261,6 +291,39 @@ def _download_model(settings: Settings, run_id: str, target: Path) -> None:
         raise ModelNotFoundError(f"The model of run {run_id} cannot be downloaded ({str(exc)[:160]}): check the tracking server.") from exc
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _relocated_source(settings: Settings, model_uri: str) -> Path | None:
+    """The model's files in this home when the home's own database records them elsewhere.
+
+    MLflow stores absolute artifact paths (`file:///old/home/mlartifacts/...`). In a moved or
+    copied home those name the old place: fetching from there would fail (moved) or, worse,
+    silently read the original home's files (copied). So with the home's own database, a
+    location outside this home is mapped to the same path under this home's `mlartifacts`; when
+    it is not there either, the model is refused with a sentence. Returns None when MLflow's own
+    download is right (a tracking server, or a location inside this home)."""
+    from urllib.parse import unquote, urlparse
+
+    import mlflow
+
+    from sensex.errors import ModelNotFoundError
+
+    if settings.tracking_uri != f"sqlite:///{settings.home / 'mlflow.db'}" or not model_uri.startswith("models:/m-"):
+        return None
+    location = mlflow.MlflowClient().get_logged_model(model_uri.removeprefix("models:/")).artifact_location
+    if not location.startswith("file:"):
+        return None
+    recorded = Path(unquote(urlparse(location).path))
+    if recorded.is_relative_to(settings.home):
+        return None
+    parts = recorded.parts
+    if "mlartifacts" in parts:
+        local = settings.artifacts_dir.joinpath(*parts[len(parts) - parts[::-1].index("mlartifacts"):])
+        if local.is_dir():
+            log.info("Model files recorded at %s are read from this home's copy %s.", recorded, local)
+            return local
+    raise ModelNotFoundError(f"The model {model_uri} is recorded at {recorded}, outside SENSEX_HOME (a moved or copied"
+                             f" home), and {settings.artifacts_dir} lacks it: copy the whole original home, or retrain.")
 
 
 def log_walk_forward_run(settings: Settings, config, summary: dict, data_info: dict) -> str:

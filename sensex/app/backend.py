@@ -73,6 +73,9 @@ class LocalBackend:
     def explain(self) -> dict:
         return self.server.explain()
 
+    def drift(self) -> dict:
+        return self.server.drift()
+
     def predictions(self, limit: int = 50) -> list[dict]:
         return self.server.prediction_history(limit)
 
@@ -151,6 +154,9 @@ class ApiBackend:
 
     def explain(self) -> dict:
         return self._get("/explain")
+
+    def drift(self) -> dict:
+        return self._get("/drift")
 
     def predictions(self, limit: int = 50) -> list[dict]:
         return self._get("/predictions", params={"limit": limit})["predictions"]

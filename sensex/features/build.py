@@ -45,8 +45,32 @@ class Panel:
     mode: str = "close"  # `sensex.modes`: when a forecast from this panel is issued
 
 
-def _series(rows: pd.DataFrame) -> dict[str, np.ndarray]:
-    return {c: rows[c].to_numpy(np.float64) for c in ("open", "high", "low", "close", "adj_close", "volume")}
+PRICES = ("open", "high", "low", "close", "adj_close")
+
+
+def _member_rows(ohlcv: pd.DataFrame) -> dict[str, tuple[np.ndarray, dict[str, np.ndarray]]]:
+    """Per symbol: its dates and OHLCV columns sorted by date, rows without a price dropped, one
+    row per date (the last given). Symbols with fewer than two rows are left out."""
+    symbol = ohlcv["symbol"].to_numpy()
+    row_dates = ohlcv["date"].to_numpy()
+    columns = {c: ohlcv[c].to_numpy(np.float64) for c in (*PRICES, "volume")}
+    order = np.lexsort((np.arange(len(symbol)), row_dates, symbol))  # by symbol, then date, stable
+    symbol, row_dates = symbol[order], row_dates[order]
+    columns = {c: v[order] for c, v in columns.items()}
+    starts = np.flatnonzero(np.r_[True, symbol[1:] != symbol[:-1]]) if len(symbol) else np.array([], int)
+    ends = np.r_[starts[1:], len(symbol)]
+    out = {}
+    for start, end in zip(starts, ends, strict=True):
+        if end - start < 2:
+            continue
+        keep = np.ones(end - start, dtype=bool)
+        for c in PRICES:
+            keep &= ~np.isnan(columns[c][start:end])
+        days = row_dates[start:end][keep]
+        last_of_day = np.r_[days[1:] != days[:-1], True]  # the last row of each date
+        out[symbol[start]] = (days[last_of_day],
+                              {c: v[start:end][keep][last_of_day] for c, v in columns.items()})
+    return out
 
 
 def build_panel(ohlcv: pd.DataFrame, universe: Universe) -> Panel:
@@ -64,18 +88,21 @@ def build_panel(ohlcv: pd.DataFrame, universe: Universe) -> Panel:
 
     n_features = len(STOCK_FEATURE_NAMES)
     stock = np.full((n_dates, len(symbols), n_features), np.nan)  # (D, S, F)
-    grouped = {sym: rows for sym, rows in ohlcv.groupby("symbol", sort=False)}
+    # Per member in numpy (a forecast builds this for every request without a cached window;
+    # pandas' per-group sort, dropna and drop_duplicates cost more than the indicators).
+    member_rows = _member_rows(ohlcv)
+    panel_days = dates.values  # datetime64[ns], sorted and unique (drop_duplicates above)
     for j, symbol in enumerate(symbols):
-        rows = grouped.get(symbol)
-        if rows is None or len(rows) < 2:
+        found = member_rows.get(symbol)
+        if found is None:
             continue
-        rows = rows.sort_values("date").dropna(subset=["open", "high", "low", "close", "adj_close"])
-        rows = rows.drop_duplicates("date", keep="last")
+        row_dates, series = found
         # Indicators run on the stock's own sessions, so a missing day is a gap, not a NaN that
         # TA-Lib's recursive averages would carry forward for ever.
-        values = compute_stock_features(_series(rows))  # (n_rows, F)
-        position = dates.get_indexer(pd.DatetimeIndex(rows["date"].to_numpy()))
-        on_panel = position >= 0
+        values = compute_stock_features(series)  # (n_rows, F)
+        # Where each row sits among the (sorted, unique) index sessions; rows on other days are dropped.
+        position = np.minimum(np.searchsorted(panel_days, row_dates), max(n_dates - 1, 0))
+        on_panel = panel_days[position] == row_dates
         stock[position[on_panel], j, :] = values[on_panel]
     available = np.isfinite(stock).all(axis=2)  # (D, S)
     # A point-in-time universe: outside its index membership a stock counts as absent.

@@ -8,6 +8,7 @@ features may use, with the same masks the report uses.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from sensex import calendar, context, store
@@ -56,15 +57,19 @@ def load_panel(settings: Settings, universe: Universe, end: str | pd.Timestamp |
     """
     mode = check_mode(mode)
     frame = store.read(settings.store_dir)
+    # One boolean selection in numpy: a forecast's tail is cut from the whole store per request.
+    row_dates = frame["date"].to_numpy()
+    keep = np.ones(len(frame), dtype=bool)
     if end is not None:
         end = pd.Timestamp(end).normalize()
-        context_rows = frame["symbol"].isin([series.symbol for series in context.CONTEXT_SERIES])
-        known = frame["date"] <= end
+        keep = row_dates <= end.to_datetime64()
         if mode == PREOPEN:
-            known |= context_rows & (frame["date"] < calendar.next_session(end))
-        frame = frame[known]
-    if sessions is not None and not frame.empty:
-        index_dates = frame.loc[frame["symbol"] == universe.index_symbol, "date"].drop_duplicates().sort_values()
+            context_rows = frame["symbol"].isin([series.symbol for series in context.CONTEXT_SERIES]).to_numpy()
+            keep |= context_rows & (row_dates < calendar.next_session(end).to_datetime64())
+    if sessions is not None and keep.any():
+        index_dates = np.unique(row_dates[keep & (frame["symbol"].to_numpy() == universe.index_symbol)])
         if len(index_dates) > sessions:
-            frame = frame[frame["date"] >= index_dates.iloc[-sessions]]
+            keep &= row_dates >= index_dates[-sessions]
+    if not keep.all():
+        frame = frame[keep]
     return prepare(frame, universe, mode)

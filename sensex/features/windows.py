@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from sensex.errors import DataError
-from sensex.features.build import Panel
+
+if TYPE_CHECKING:  # the scaler is read by serving, which need not import TA-Lib for a cached window
+    from sensex.features.build import Panel
 
 
 @dataclass(frozen=True)

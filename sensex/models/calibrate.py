@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy.optimize import minimize
 
 
 @dataclass(frozen=True)
@@ -52,6 +51,8 @@ def fit_platt(logits: np.ndarray, labels: np.ndarray, fit_start: str | None = No
 
     base = float(np.clip(y.mean(), 1e-6, 1 - 1e-6))
     start = np.array([1.0, np.log(base / (1 - base))])
+    from scipy.optimize import minimize  # fitting only: serving applies a fitted calibration
+
     fit = minimize(loss, start, jac=True, method="L-BFGS-B", bounds=[(MIN_SLOPE, None), (None, None)])
     return Calibration("platt", float(fit.x[0]), float(fit.x[1]), fit_start, fit_end)
 

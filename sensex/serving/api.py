@@ -152,7 +152,23 @@ def create_app(settings: Settings | None = None, server: ModelServer | None = No
             app.state.server.load_production_model()
         except SensexError as exc:  # the API still starts; /health says why it cannot forecast
             log.warning("Starting without a model: %s", exc)
+        stop = threading.Event()
+        watcher = threading.Thread(target=watch_registry, args=(app, stop), name="sensex-model-watch", daemon=True)
+        watcher.start()
         yield
+        stop.set()
+
+    def watch_registry(app: FastAPI, stop: threading.Event) -> None:
+        """Hot reload: every SENSEX_RELOAD_SECONDS ask whether the production alias moved; each
+        server loads, smoke-tests and swaps the new version itself (`ModelServer.check_for_new_model`)."""
+        while not stop.wait(settings.reload_seconds):
+            with mode_lock:
+                servers = [app.state.server, *mode_servers.values()]
+            for served in servers:
+                try:
+                    served.check_for_new_model()
+                except Exception:  # noqa: BLE001 - the watcher must outlive any one failure
+                    log.exception("The check for a new production model failed")
 
     app = FastAPI(title="SENSEX forecaster", version=_package_version(), lifespan=lifespan,
                   description="Next-session direction of the S&P BSE SENSEX from the production model.",
@@ -258,6 +274,17 @@ def create_app(settings: Settings | None = None, server: ModelServer | None = No
     def explain(request: Request, as_of: Annotated[IsoDate, Query(description=AS_OF_HELP, examples=["2021-12-15"])] = None):
         server = request.app.state.server
         return server.explain(checked_as_of(server, as_of))
+
+    @app.get("/drift", responses=_errors(422, 503))
+    def drift(request: Request,
+              start: Annotated[IsoDate, Query(description="First session to score (default: after the test window).")] = None,
+              end: Annotated[IsoDate, Query(description="Last session to score (default: the last stored).")] = None,
+              sessions: int | None = Query(None, ge=20, le=5000, description="Latest sessions the feature drift"
+                                                                               " compares with training (default 60).")):
+        """Performance on unseen sessions, feature drift (PSI per family), the live record: each
+        with `severity` (ok, watch, retrain) and `reason`, then the overall `severity` and `recommendation`."""
+        dates.check_order(start, end)
+        return request.app.state.server.drift(start, end, sessions)
 
     @app.get("/predictions", responses=_errors(422, 503))
     def predictions(request: Request, limit: int = Query(50, ge=1, le=5000)):

@@ -29,6 +29,7 @@ from sensex.config import PromotionConfig, check_threshold
 from sensex.errors import ModelNotFoundError, NoProductionModel, PromotionRejected
 from sensex.models.bundle import Bundle
 from sensex.modes import CLOSE, REGISTERED_MODEL, check_mode, registered_model
+from sensex.serving.pointer import Pointer, remove_pointer, write_pointer
 from sensex.serving.registry_lock import RegistryLock
 from sensex.settings import Settings, get_settings
 from sensex.universe import DEFAULT_UNIVERSE, load_universe
@@ -304,7 +305,27 @@ class ModelRegistry:
                 extra["metrics"] = self._describe(self.client.get_model_version(self.model_name, version))["metrics"]
             self._log_event(event, version, "Production", promotion_id=promotion_id, **extra, **mark)
             changes.append(f"logged {event} v{version}")
+        self._sync_pointer()
         return changes
+
+    def write_pointer(self) -> Pointer | None:
+        """Make the production pointer (`sensex.serving.pointer`) say what the alias says, with the
+        bundle fetched and verified beside it; no pointer when nothing is in production."""
+        mv = self._version_for_alias(PRODUCTION)
+        if mv is None:
+            remove_pointer(self.settings, self.model_name)
+            return None
+        info = self._describe(mv)
+        bundle = tracking.fetch_bundle(self.settings, mv.run_id)
+        return write_pointer(self.settings, self.model_name, info["version"], mv.run_id, bundle.meta.onnx_sha256, info)
+
+    def _sync_pointer(self) -> None:
+        """After the alias moved. A failure here does not undo the promotion: servers notice the
+        pointer disagrees with the alias and rewrite it themselves."""
+        try:
+            self.write_pointer()
+        except (ModelNotFoundError, OSError) as exc:
+            log.warning("The production pointer was not rewritten (%s): servers will refresh it.", exc)
 
     def _repair_stage_tags(self, production: str | None) -> list[str]:
         """Exactly one version tagged Production, the one with the alias; others Archived."""
@@ -400,6 +421,7 @@ class ModelRegistry:
                     if not events or str(events[-1].get("version")) != version:
                         self._log_event("promotion", version, "Production", reconciled=True)
                         changes.append(f"logged promotion v{version}")
+            self._sync_pointer()  # servers read the pointer: make it say what the alias says
             failed_runs = self._fail_abandoned_runs()
             removed = [str(p) for p in self._remove_abandoned_files()]
         return {

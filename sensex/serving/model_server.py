@@ -4,29 +4,34 @@ checks and the prediction log. No torch in this process.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import threading
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
 
 from sensex import exchanges, jsonlog, store
-from sensex.errors import DataError, ModelNotFoundError, NoProductionModel, storage_error
-from sensex.features.dataset import load_panel
-from sensex.features.overnight import sp500_gap_reason
-from sensex.features.windows import model_input
+from sensex.errors import (
+    CorruptModelError,
+    DataError,
+    ModelNotFoundError,
+    NoProductionModel,
+    SensexError,
+    storage_error,
+)
 from sensex.models.bundle import Bundle
-from sensex.models.designs import index_design, latest_session_design, realized_volatility
 from sensex.models.portable import baseline_probabilities
 from sensex.modes import check_mode
 from sensex.redaction import redact_text
+from sensex.serving import window_cache
 from sensex.serving.assessment import assess
 from sensex.serving.forecast import Forecast
 from sensex.serving.forecast_clock import with_clock
+from sensex.serving.window_cache import LatestInputs
 from sensex.settings import Settings, get_settings
 from sensex.universe import Universe, load_universe
 
@@ -36,17 +41,6 @@ log = logging.getLogger(__name__)
 # the GIL: cached requests then wait behind them, and every extra computation in flight holds
 # its own copy of the stored frame (memory that the allocator keeps after the load has gone).
 COMPUTE_SLOTS = threading.BoundedSemaphore(max(1, os.cpu_count() or 1))
-
-
-@dataclass
-class LatestInputs:
-    """Everything a forecast from the last stored session needs."""
-
-    window: np.ndarray  # (1, T, S, C)
-    tabular: dict  # the baselines' inputs of the last session: {"index": (1, 13), "latest": (1, F + M)}
-    last_session: pd.Timestamp
-    volatility: float  # annualized 20-session realized volatility of the index
-    last_sp500: str | None = None  # pre-open: the last S&P 500 session (New York date) used
 
 
 class ModelServer:
@@ -59,11 +53,14 @@ class ModelServer:
         self.settings = self.settings.model_copy(update={"universe": self.universe.spec})
         self.cache_ttl = 300  # seconds a forecast is reused for the same model and data
         self._cache = cache
-        self.bundle: Bundle | None = None
-        self.model_info: dict | None = None
-        self.loaded_at: str | None = None
+        # (info, bundle, loaded_at), replaced as one object: a request reads it once and never
+        # sees one version's description with another's bundle (hot reload swaps it).
+        self._served: tuple[dict, Bundle, str] | None = None
         self._lock = threading.Lock()
         self._fallback: tuple[dict, Bundle] | None = None  # the labelled baseline while nothing is in production
+        self._latest: tuple[str, LatestInputs] | None = None  # the latest session's inputs, by cache key
+        self.notes: dict[str, str] = {}  # why serving is degraded though it forecasts (health says so)
+        self._refused: tuple[str, str] | None = None  # the (version, run) hot reload refused last
 
     @property
     def cache(self):
@@ -73,15 +70,37 @@ class ModelServer:
             self._cache = get_cache(self.settings)
         return self._cache
 
+    @property
+    def bundle(self) -> Bundle | None:
+        return self._served[1] if self._served else None
+
+    @property
+    def model_info(self) -> dict | None:
+        return self._served[0] if self._served else None
+
+    @property
+    def loaded_at(self) -> str | None:
+        return self._served[2] if self._served else None
+
     # -- loading -------------------------------------------------------------------------------
     def load_production_model(self) -> dict:
-        from sensex.serving.model_registry import ModelRegistry
+        """The production model from the pointer file and its local bundle (`serving.production`:
+        no MLflow in this process), checked and smoke-tested before it serves."""
+        from sensex.serving.production import locate
 
-        registry = ModelRegistry(self.settings, mode=self.mode)
-        info, bundle = registry.load()
+        located = locate(self.settings, self.mode)
+        self._accept(located.info, located.bundle)
+        self.notes.pop("pointer", None)
+        if located.notes:
+            self.notes["pointer"] = " ".join(located.notes)
+        return self.model_info
+
+    def _accept(self, info: dict, bundle: Bundle) -> None:
+        """Refuse a model this server cannot serve; otherwise swap it in atomically."""
+        name = info.get("name", "production")
         if bundle.meta.mode != self.mode:
             raise ModelNotFoundError(
-                f"The production {registry.model_name} model reads {bundle.meta.mode} data, not {self.mode}: retrain it"
+                f"The production {name} model reads {bundle.meta.mode} data, not {self.mode}: retrain it"
                 f" with `sensex train --mode {self.mode}`."
             )
         if bundle.symbols != self.universe.symbols:
@@ -89,19 +108,116 @@ class ModelServer:
                 "The production model was trained on another member list than the current universe: retrain it."
             )
         bundle.session()  # build the ONNX session now, not on the first request
+        self._smoke_test(bundle, info)
         with self._lock:
-            self.model_info = {**info, "uri": registry.production_model_uri()}
-            self.bundle = bundle
-            self.loaded_at = datetime.now(UTC).isoformat(timespec="seconds")
-        return self.model_info
+            self._served = (info, bundle, datetime.now(UTC).isoformat(timespec="seconds"))
+
+    def _smoke_test(self, bundle: Bundle, info: dict) -> None:
+        """One inference on the latest stored window (zeros when there is no data): a model that
+        fails it or answers NaN never serves."""
+        try:
+            try:
+                inputs = self._latest_inputs(bundle, None)
+                probability = bundle.probabilities(inputs.window, inputs.tabular)
+            except DataError:
+                probe = np.zeros((1, bundle.window, len(bundle.symbols), bundle.scaler.n_channels), np.float32)
+                probability = bundle.logits(probe)
+        except Exception as exc:  # noqa: BLE001 - any failure of a candidate model is a refusal
+            raise CorruptModelError(f"Version {info.get('version')} fails its smoke inference"
+                                    f" ({type(exc).__name__}: {str(exc)[:160]}): fix or retrain it.") from None
+        if not np.isfinite(np.asarray(probability, dtype=float)).all():
+            raise CorruptModelError(f"Version {info.get('version')} answers NaN or infinity on the latest window:"
+                                    " fix or retrain it.")
 
     def ensure_loaded(self) -> Bundle:
-        if self.bundle is None:
+        return self._current()[1]
+
+    def _current(self) -> tuple[dict, Bundle, str]:
+        served = self._served
+        if served is None:
             self.load_production_model()
-        return self.bundle
+            served = self._served
+        return served
+
+    def check_for_new_model(self) -> str | None:
+        """Hot reload, called periodically by the API: when the production alias moved, load and
+        smoke-test the new version and swap it in; a version that fails is refused (promotion
+        log, `/health` degraded with the reason) and the served one stays. Returns what happened."""
+        from sensex.serving.production import current_target
+
+        served = self._served
+        try:
+            target = current_target(self.settings, self.mode)
+        except ModelNotFoundError as exc:  # registry down, or an alias to a missing version
+            if served is None:
+                self.notes["registry"] = str(exc)
+                return None
+            self.notes["registry"] = f"{exc} Version {served[0]['version']} keeps serving."
+            return None
+        self.notes.pop("registry", None)
+        if target is None:
+            if served is not None:
+                self.notes["registry"] = (f"No version holds the production alias any more: version"
+                                          f" {served[0]['version']} keeps serving until one does.")
+            return None
+        if served is not None and (served[0]["version"], served[0]["run_id"]) == (target.version, target.run_id):
+            self.notes.pop("reload", None)
+            return None
+        if self._refused == (target.version, target.run_id):
+            return None  # refused already; a new promotion moves the alias again
+        old = served[0]["version"] if served else None
+        try:
+            self.load_production_model()
+        except SensexError as exc:
+            self._refused = (target.version, target.run_id)
+            keeps = f" Version {old} keeps serving." if old else ""
+            reason = f"Version {target.version} was refused by the server: {exc}{keeps}"
+            self.notes["reload"] = reason
+            log.warning("%s", reason)
+            self._log_refusal(target.version, reason)
+            return reason
+        self._refused = None
+        self.notes.pop("reload", None)
+        log.info("Now serving version %s (was %s).", self.model_info["version"], old)
+        return f"version {self.model_info['version']} serving (was {old})"
+
+    def _log_refusal(self, version: str, reason: str) -> None:
+        from sensex.modes import registered_model
+
+        try:
+            jsonlog.append(self.settings.logs_dir / jsonlog.PROMOTION_LOG, {
+                "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
+                "model_name": registered_model(self.mode, self.universe.key), "version": version, "stage": "Production",
+                "event_type": "refused_by_server", "reason": reason, "server_pid": os.getpid(),
+            })
+        except OSError as exc:
+            log.warning("The refusal was not written to the promotion log: %s", exc)
 
     # -- forecasting ---------------------------------------------------------------------------
     def _latest_inputs(self, bundle: Bundle, as_of: pd.Timestamp | None) -> LatestInputs:
+        """The model's inputs from `as_of` (default: the latest stored session). The latest one
+        is kept per model and data hash, in memory and on disk (`window_cache`)."""
+        if as_of is not None:
+            return self._computed_inputs(bundle, as_of)
+        content_hash = (store.read_meta(self.settings.store_dir) or {}).get("content_hash")
+        key = f"{bundle.meta.onnx_sha256}:{content_hash}"
+        latest = self._latest
+        if latest is not None and latest[0] == key:
+            return latest[1]
+        directory = self.settings.cache_dir / "windows"
+        inputs = window_cache.load(directory, self.mode, bundle.meta.onnx_sha256, content_hash)
+        if inputs is None:
+            inputs = self._computed_inputs(bundle, None)
+            window_cache.save(directory, self.mode, bundle.meta.onnx_sha256, content_hash, inputs)
+        self._latest = (key, inputs)
+        return inputs
+
+    def _computed_inputs(self, bundle: Bundle, as_of: pd.Timestamp | None) -> LatestInputs:
+        from sensex.features.dataset import load_panel
+        from sensex.features.overnight import sp500_gap_reason
+        from sensex.features.windows import model_input
+        from sensex.models.designs import index_design, latest_session_design, realized_volatility
+
         # Only the tail the window needs, plus the indicators' warm-up.
         panel = load_panel(self.settings, self.universe, end=as_of, sessions=bundle.window + bundle.meta.warmup,
                            mode=bundle.meta.mode)
@@ -121,10 +237,13 @@ class ModelServer:
             if reason is not None:
                 raise DataError(reason)
             last_sp500 = str(pd.Timestamp(latest["sp500_last_date"]).date())
-        tensor = model_input(panel, bundle.scaler)  # (D, S, C)
-        return LatestInputs(tensor[-bundle.window:][None],
-                            {"index": index_design(panel)[-1:], "latest": latest_session_design(panel)[-1:]},
-                            panel.dates[-1], float(realized_volatility(panel)[-1]), last_sp500)
+        # Scaling and the member averages are row by row: only the window's rows are computed.
+        window = dataclasses.replace(panel, stock=panel.stock[-bundle.window:], market=panel.market[-bundle.window:],
+                                     available=panel.available[-bundle.window:])
+        tensor = model_input(window, bundle.scaler)  # (T, S, C)
+        return LatestInputs(tensor[None],
+                            {"index": index_design(panel)[-1:], "latest": latest_session_design(window)[-1:]},
+                            str(panel.dates[-1].date()), float(realized_volatility(panel)[-1]), last_sp500)
 
     def _fallback_bundle(self) -> tuple[dict, Bundle] | None:
         if self._fallback is None:
@@ -140,8 +259,8 @@ class ModelServer:
 
         fallback = False
         try:
-            bundle = self.ensure_loaded()
-            version = self.model_info["version"]
+            info, bundle, _ = self._current()
+            version = info["version"]
         except NoProductionModel:
             found = self._fallback_bundle()
             if found is None:
@@ -171,10 +290,10 @@ class ModelServer:
                 model_version=version,
                 model_kind=kind,
                 mode=bundle.meta.mode,
-                last_bse_session=str(inputs.last_session.date()),
+                last_bse_session=inputs.last_session,
                 last_sp500_session=inputs.last_sp500,
-                as_of=str(inputs.last_session.date()),
-                target_date=str(exchanges.next_session(self.universe.exchange, inputs.last_session).date()),
+                as_of=inputs.last_session,
+                target_date=str(exchanges.next_session(self.universe.exchange, pd.Timestamp(inputs.last_session)).date()),
                 universe=self.universe.key,
                 data_source=meta.get("source", "unknown"),
                 synthetic=bool(meta.get("synthetic")),
@@ -221,23 +340,35 @@ class ModelServer:
         """Occlusion explanation of the forecast from `as_of` (default: the latest session)."""
         from sensex.serving.explain import occlusion
 
-        bundle = self.ensure_loaded()
+        info, bundle, _ = self._current()
         inputs = self._latest_inputs(bundle, pd.Timestamp(as_of) if as_of else None)
         sectors = {m.symbol: m.sector for m in self.universe.members}
-        return {**occlusion(bundle, inputs.window, sectors, inputs.tabular), "as_of": str(inputs.last_session.date()),
-                "model_version": self.model_info["version"]}
+        return {**occlusion(bundle, inputs.window, sectors, inputs.tabular), "as_of": inputs.last_session,
+                "model_version": info["version"]}
+
+    def drift(self, start: str | None = None, end: str | None = None, sessions: int | None = None,
+              promotion=None) -> dict:
+        """The served model's drift report (`sensex.serving.drift`): performance on unseen
+        sessions, feature PSI, the live record; each with a severity and a reason."""
+        from sensex.config import PromotionConfig
+        from sensex.serving.drift import drift_report
+
+        info, bundle, _ = self._current()
+        promotion = promotion or PromotionConfig()
+        return drift_report(self.settings, bundle, info, self.universe, start, end,
+                            sessions or promotion.drift_sessions, promotion)
 
     def model_card(self) -> dict:
         """What the served model is and how good it was out of sample, beside its baselines:
         the one description `/model`, the CLI and the dashboard show."""
-        bundle = self.ensure_loaded()
+        info, bundle, loaded_at = self._current()
         meta = bundle.meta
         return {
-            **self.model_info,
+            **info,
             "kind": meta.kind,
             "mode": meta.mode,
             "test_metrics_after_open": meta.test_metrics_after_open,
-            "loaded_at": self.loaded_at,
+            "loaded_at": loaded_at,
             "window": meta.window,
             "segments": meta.segments,
             "data": meta.data,
@@ -272,10 +403,11 @@ class ModelServer:
 
     # -- health ----------------------------------------------------------------------------------
     def health_check(self) -> dict:
-        checks = {"model_loaded": False, "model_inference": False, "cache_healthy": False, "data_fresh": False}
+        checks = {"model_loaded": False, "model_inference": False, "cache_healthy": False, "data_fresh": False,
+                  "model_current": False}
         detail: dict = {}
         try:
-            bundle = self.ensure_loaded()
+            info, bundle, loaded_at = self._current()
             checks["model_loaded"] = True
             probe = np.zeros((1, bundle.window, len(bundle.symbols), bundle.scaler.n_channels), np.float32)
             checks["model_inference"] = bool(np.isfinite(bundle.logits(probe)).all())
@@ -295,6 +427,12 @@ class ModelServer:
             detail["data"] = {"last_date": meta.get("last_date"), "source": meta.get("source")}
         else:
             detail["data"] = "no data stored: run `sensex data update`"
+        # The served model is the registry's production one and the registry answers; otherwise
+        # `serving` says why (tracking server down, a refused new version, a moved alias).
+        notes = dict(self.notes)
+        checks["model_current"] = checks["model_loaded"] and not notes
+        if notes:
+            detail["serving"] = {kind: redact_text(note) for kind, note in notes.items()}
         if not (checks["model_loaded"] and checks["model_inference"]):
             status = "unhealthy"
         elif all(checks.values()):
@@ -305,5 +443,6 @@ class ModelServer:
             "status": status, "checks": checks, "detail": detail,
             "model_version": self.model_info["version"] if self.model_info else None,
             "loaded_at": self.loaded_at,
+            "reason": next(iter(notes.values()), None) if status != "healthy" and notes else None,
             "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
         }

@@ -175,7 +175,7 @@ def test_every_page_in_a_browser(dashboard, tmp_path):
             settle(page)
             body = page.inner_text("body")
             assert "DEGRADED" in body and "Cache hit rate" in body and "Sessions behind" in body
-            assert "Drift over time is not shown yet" in body
+            assert "Feature drift (PSI per family)" in body and "Live record (closed forecasts)" in body
             assert_clean(page, "Monitoring", console_errors)
             shoot(page, shots, "monitoring")
 

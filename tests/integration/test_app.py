@@ -116,6 +116,11 @@ def test_stale_data_turns_the_card_into_a_warning(app_home):
     for page in PAGES:
         visit(at, page)
     assert int(metrics(at)["Sessions behind"].replace(",", "")) > 1000  # monitoring: age in sessions
+    # monitoring: the drift report's three parts, each with its severity and reason
+    shown = texts(at.markdown)
+    for title in ("Performance on unseen sessions", "Feature drift (PSI per family)", "Live record (closed forecasts)"):
+        assert title in shown
+    assert "drift: " in shown and "not seen in training" in texts(at.caption)  # the performance part's reason
 
 
 def test_market_page_draws_candles_treemap_and_formatted_movers(app_home, fresh_clock):

@@ -128,9 +128,13 @@ def test_drift_cli_scores_sessions_after_the_test_window(trained_home):
     env = {**os.environ, "SENSEX_HOME": str(trained_home["settings"].home), "SENSEX_LOG_LEVEL": "WARNING"}
     run = lambda *a: subprocess.run([sys.executable, "-m", "sensex", "registry", "drift", *a], env=env,  # noqa: E731
                                     capture_output=True, text=True, timeout=120)
+    # No unseen session: the performance part says so (not judged); features and live still report.
     nothing_new = run("--json")
-    assert nothing_new.returncode != 0 and "wait for new data" in nothing_new.stderr
+    assert nothing_new.returncode == 0, nothing_new.stderr
+    performance = json.loads(nothing_new.stdout)["performance"]
+    assert performance["judged"] is False and "wait for new data" in performance["reason"]
     scored = run("--start", "2021-06-01", "--json")
     assert scored.returncode == 0, scored.stderr
     result = json.loads(scored.stdout)
     assert result["n"] > 100 and set(result["metrics"]) == {"accuracy", "auc", "brier"}
+    assert result["performance"]["judged"] is True and result["performance"]["n"] == result["n"]

@@ -67,14 +67,14 @@ def test_republic_day_2027_is_never_a_forecast_target(home):
     assert calendar.previous_session("2027-01-27") == pd.Timestamp("2027-01-25")
 
 
-def test_the_recorded_range_does_not_move_with_today(monkeypatch):
+def test_the_recorded_range_does_not_move_with_today(monkeypatch, home):
     """exchange_calendars' default end is a year from today; early in the last recorded year
     that would cut the record short and send the rest of the year to the fallback."""
     import exchange_calendars.exchange_calendar as xcals_module
     from exchange_calendars.calendar_utils import global_calendar_dispatcher
 
     bound = calendar.recorded_end()
-    calendar._xbom.cache_clear()
+    calendar._recorded_sessions.cache_clear()  # and the home is new: the sessions are built again
     monkeypatch.setattr(global_calendar_dispatcher, "_factory_output_cache", {})  # no calendar made before "today"
     monkeypatch.setattr(xcals_module, "GLOBAL_DEFAULT_END", pd.Timestamp(bound.year, 1, 15))
     try:
@@ -82,7 +82,7 @@ def test_the_recorded_range_does_not_move_with_today(monkeypatch):
         # Diwali-season holidays late in the recorded year stay holidays.
         assert calendar.calendar_status(bound)["fallback"] is False
     finally:
-        calendar._xbom.cache_clear()
+        calendar._recorded_sessions.cache_clear()
 
 
 def test_a_store_extended_past_the_record_reports_the_fallback_today(universe, home):

@@ -88,6 +88,32 @@ if status:
         st.caption("No findings: every symbol passed every check.")
 
 st.subheader("Drift")
-st.info("Drift over time is not shown yet: the drift monitor (performance, features and live forecasts against the "
-        "test window) is still to come. `sensex registry drift` scores the production model on sessions after "
-        "its test window today.", icon=":material/pending:")
+SEVERITY_COLOUR = {"ok": "green", "watch": "orange", "retrain": "red"}
+PART_TITLE = {"performance": "Performance on unseen sessions", "features": "Feature drift (PSI per family)",
+              "live": "Live record (closed forecasts)"}
+drift = common.attempt(lambda: common.backend().drift())
+if drift:
+    with st.container(horizontal=True):
+        st.badge(f"drift: {drift['severity']}", color=SEVERITY_COLOUR.get(drift["severity"], "gray"),
+                 icon=":material/trending_down:")
+        st.markdown(f"model v{drift.get('version')} · {drift['recommendation']}")
+    for column, part in zip(st.columns(3), ("performance", "features", "live"), strict=True):
+        entry = drift[part]
+        with column:
+            st.markdown(f"**{PART_TITLE[part]}**")
+            st.badge(entry["severity"], color=SEVERITY_COLOUR.get(entry["severity"], "gray"))
+            st.caption(entry["reason"])
+    families = drift["features"].get("families") or []
+    if families:
+        st.markdown("**Population stability index by feature family** (watch at 0.10, retrain at 0.25)")
+        st.dataframe(pd.DataFrame(families), hide_index=True)
+    live = drift["live"]
+    if live.get("judged"):
+        cols = st.columns(4)
+        cols[0].metric("Live forecasts scored", f"{live['n']:,}")
+        cols[1].metric("Hit rate", f"{live['hit_rate']:.1%}",
+                       help=f"90% interval {live['hit_rate_interval'][0]:.1%} to {live['hit_rate_interval'][1]:.1%}")
+        cols[2].metric("Always-UP hit rate", f"{live['always_up']['hit_rate']:.1%}")
+        cols[3].metric("Brier (always-UP)", f"{live['brier']:.4f} ({live['always_up']['brier']:.4f})")
+    if (live.get("back_dated") or {}).get("n"):
+        st.caption(f"{live['back_dated']['n']} back-dated look-backs are kept apart: they are not a live record.")
