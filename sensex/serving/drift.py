@@ -142,9 +142,9 @@ def wilson(hits: int, n: int, z: float = Z90) -> list[float]:
     return [round(centre - half, 4), round(centre + half, 4)]
 
 
-def _mean_interval(values: np.ndarray) -> list[float]:
+def _mean_interval(values: np.ndarray) -> list[float] | None:
     if len(values) < 2:
-        return [float("nan"), float("nan")]
+        return None  # one value has no spread: no interval
     half = Z90 * float(np.std(values, ddof=1)) / math.sqrt(len(values))
     return [round(float(values.mean()) - half, 4), round(float(values.mean()) + half, 4)]
 
@@ -194,7 +194,7 @@ def live(settings: Settings, bundle: Bundle, index_symbol: str, mode: str) -> di
                 "reason": f"Only {len(record)} live forecasts have a closed target session: the live record needs"
                           f" {MIN_SESSIONS} to judge (back-dated look-backs do not count)."}
     summary = _record_summary(record, up_probability)
-    low, high = summary["brier_minus_always_up_interval"]
+    low, high = summary["brier_minus_always_up_interval"]  # n >= MIN_SESSIONS: an interval exists
     if low > 0:  # worse than calling UP every day, beyond doubt
         severity, verdict = "retrain", "worse than always-UP beyond its 90% interval"
     elif high > 0 and summary["brier"] > summary["always_up"]["brier"]:
@@ -208,6 +208,17 @@ def live(settings: Settings, bundle: Bundle, index_symbol: str, mode: str) -> di
                       f" {verdict}."}
 
 
+def _finite(value):
+    """The report with every NaN or infinite float (an AUC on one class, say) as None."""
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    if isinstance(value, float | np.floating):
+        return float(value) if math.isfinite(value) else None
+    return value
+
+
 # -- the report -------------------------------------------------------------------------------------
 def drift_report(settings: Settings, bundle: Bundle, info: dict, universe, start: str | None = None,
                  end: str | None = None, recent_sessions: int = DEFAULT_RECENT_SESSIONS,
@@ -219,6 +230,7 @@ def drift_report(settings: Settings, bundle: Bundle, info: dict, universe, start
     parts = {"performance": performance(bundle, panel, start, end, promotion.drift_tolerance),
              "features": features(bundle, panel, recent_sessions),
              "live": live(settings, bundle, universe.index_symbol, bundle.meta.mode)}
+    parts = {name: _finite(part) for name, part in parts.items()}  # JSON has no NaN: an undefined figure is null
     severity = worst(*(part["severity"] for part in parts.values()))
     worst_parts = [name for name, part in parts.items() if part["severity"] == severity and severity != "ok"]
     perf = parts["performance"]

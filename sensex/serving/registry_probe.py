@@ -93,7 +93,7 @@ def _from_mlflow(uri: str, model_name: str) -> AliasTarget | None:
     from mlflow.exceptions import MlflowException
 
     try:
-        version = MlflowClient(tracking_uri=uri).get_model_version_by_alias(model_name, ALIAS)
+        version = MlflowClient(tracking_uri=uri, registry_uri=uri).get_model_version_by_alias(model_name, ALIAS)
     except MlflowException as exc:
         if "RESOURCE_DOES_NOT_EXIST" in str(getattr(exc, "error_code", "")) or "not found" in str(exc).lower():
             return None

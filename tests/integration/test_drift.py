@@ -34,6 +34,14 @@ def check_shape(report: dict) -> None:
     assert report["recommendation"]
 
 
+def test_a_report_with_undefined_figures_is_still_json(own_home):
+    from sensex.serving.drift import _finite
+
+    assert _finite({"a": [float("nan"), 1.0], "b": {"c": float("inf")}, "d": "x"}) == {"a": [None, 1.0], "b": {"c": None},
+                                                                                        "d": "x"}
+    json.dumps(ModelServer(own_home).drift(), allow_nan=False)
+
+
 def test_psi_is_zero_for_the_same_distribution_and_large_for_a_shift():
     rng = np.random.default_rng(0)
     reference = rng.normal(size=5000)
@@ -49,6 +57,7 @@ def test_the_cli_and_the_api_report_three_parts(own_home):
 
     from sensex.serving.api import create_app
 
+    (own_home.logs_dir / jsonlog.PREDICTION_LOG).unlink(missing_ok=True)  # other tests' forecasts: not this one's
     env = {**os.environ, "SENSEX_HOME": str(own_home.home), "SENSEX_LOG_LEVEL": "WARNING"}
     out = subprocess.run([sys.executable, "-m", "sensex", "registry", "drift", "--start", "2021-06-01", "--json"],
                          env=env, capture_output=True, text=True, timeout=180)

@@ -35,7 +35,8 @@ def register_again(settings) -> str:
     """A second version of the production run: a real new version, without training another model."""
     from mlflow import MlflowClient
 
-    client = MlflowClient(tracking_uri=settings.tracking_uri)
+    # Both URIs named: another test may have set MLflow's process-wide registry URI.
+    client = MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
     current = client.get_model_version_by_alias(MODEL_NAME, "production")
     return str(client.create_model_version(MODEL_NAME, source=current.source, run_id=current.run_id).version)
 
