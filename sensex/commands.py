@@ -70,7 +70,8 @@ def train(settings: Settings, preset: str = "quick", model: str = "convlstm",
     panel = prepare(frame, universe, check_mode(mode))
     info = data_info(settings) | {"universe": universe.key}
     with tempfile.TemporaryDirectory() as tmp:
-        report = train_model(panel, config, Path(tmp) / "bundle", model, info, progress)
+        report = train_model(panel, config, Path(tmp) / "bundle", model, info, progress,
+                             sectors=[universe.sector_of(symbol) for symbol in panel.symbols])
         if progress is not None:
             progress("Logging the run to MLflow", None, None)
         run_id = tracking.log_training_run(settings, config, report, info)
