@@ -115,7 +115,24 @@ def flat_metrics(evaluation: dict) -> dict[str, float]:
         for segment, report in segments.items():
             for key in SUMMARY_METRICS:
                 out[f"baseline_{baseline}_{segment}_after_open_{key}"] = float(report[key])
+    out.update(member_metrics(evaluation.get("members")))
     return {k: v for k, v in out.items() if v == v}  # MLflow rejects NaN in some stores
+
+
+MEMBER_METRICS = ("auc_pooled", "auc_member_median", "ic_mean", "ic_t", "sector_auc_pooled")
+
+
+def member_metrics(members: dict | None) -> dict[str, float]:
+    """`members_test_ic_mean`, `baseline_reversal_members_test_ic_mean`, `members_valid_network_auc_pooled`, ..."""
+    if not members:
+        return {}
+    out = {f"members_test_{key}": members["model"][key] for key in MEMBER_METRICS}
+    for baseline, scored in members["baselines"].items():
+        out |= {f"baseline_{baseline}_members_test_{key}": scored[key] for key in MEMBER_METRICS}
+    for candidate, scored in members.get("selection", {}).items():
+        if isinstance(scored, dict):
+            out |= {f"members_valid_{candidate}_{key}": scored[key] for key in MEMBER_METRICS}
+    return {k: float(v) for k, v in out.items() if v is not None}
 
 
 def _serving_requirements() -> list[str]:

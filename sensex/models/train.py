@@ -405,7 +405,8 @@ def _member_outputs(panel: Panel, segments: Segments, scored: ScoredModel, confi
             return network_stock_logits(stock_network, first.tensor, rows, first.net_config.window)
     rows = {"valid": segments.valid, "test": segments.test}
     fit = fit_members(panel, rows, segments.train, first.tensor, sectors, network_logits)
-    evaluation["members"] = evaluate_members(panel, fit, rows, segments.train, sectors)
+    evaluation["members"] = evaluate_members(panel, fit, rows, segments.train, sectors) | {
+        "source": fit.source, "selection": fit.selection}
     exported = WithStockLogits(scored.network, fit.source, stock_network, fit.coef, fit.intercept,
                                len(panel.stock_feature_names))
     record = {
