@@ -47,9 +47,10 @@ def member_forecasts(meta: BundleMeta, stock_logits: np.ndarray, available: np.n
 def forecast_part(forecast: dict, part: str) -> dict:
     """`members` or `sectors` of a forecast with its context; NoMemberForecasts when it has none."""
     if forecast.get(part) is None:
+        what = {"members": "member", "sectors": "sector"}[part]
         if str(forecast.get("model_version", "")).startswith("baseline:"):
             raise NoMemberForecasts(f"No model is in production and the labelled baseline serving the index forecast"
-                                    f" has no {part} forecasts: promote a model trained with `sensex train`.")
-        raise NoMemberForecasts(f"The production model has no {part} forecasts (it was trained before they existed or"
+                                    f" has no {what} forecasts: promote a model trained with `sensex train`.")
+        raise NoMemberForecasts(f"The production model has no {what} forecasts (it was trained before they existed or"
                                 f" with model.member_outputs off): retrain it with `sensex train` and promote it.")
     return {**{k: forecast.get(k) for k in CONTEXT_KEYS}, part: forecast[part]}
