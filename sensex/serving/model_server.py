@@ -258,6 +258,9 @@ class ModelServer:
             "n_market_features": len(meta.market_features),
             "members": len(meta.symbols),
             "schema_version": meta.schema_version,
+            # Issue 12: how the member forecasts were chosen and how they did out of sample (None without them).
+            "member_forecasts": {k: meta.members.get(k) for k in ("source", "selection", "test", "test_baselines", "record")}
+            if meta.members else None,
         }
 
     def prediction_history(self, limit: int = 50) -> list[dict]:
