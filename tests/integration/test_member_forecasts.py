@@ -4,15 +4,18 @@ a bundle from before member forecasts still serves (without them)."""
 
 import json
 import shutil
+from datetime import datetime
 
 import numpy as np
 import onnx
 import pytest
 from fastapi.testclient import TestClient
 
+from sensex import calendar, cli
 from sensex.models.bundle import EXTRA_DIR, META_FILE, ONNX_FILE, file_sha256, load_bundle
 from sensex.serving.api import create_app
 from sensex.serving.model_registry import ModelRegistry
+from sensex.settings import get_settings
 from sensex.universe import load_universe
 
 pytestmark = pytest.mark.integration
@@ -62,6 +65,16 @@ def test_predict_returns_members_and_sectors(client, production_bundle):
     assert sorted(s for sector in sectors for s in sector["members"]) == sorted(m["symbol"] for m in ranked)
     assert all(0 < s["probability"] < 1 for s in sectors)
     assert {s["sector"] for s in sectors} <= set(production_bundle.meta.members["sectors"])
+
+
+def test_predict_json_on_the_command_line_has_members_and_sectors(capsys, trained_home, monkeypatch):
+    monkeypatch.setenv("SENSEX_HOME", str(trained_home["settings"].home))
+    get_settings.cache_clear()
+    monkeypatch.setattr(calendar, "now_ist", lambda: datetime(2022, 1, 3, 16, 0, tzinfo=calendar.IST))
+    assert cli.run(["predict", "--json"]) == 0
+    forecast = json.loads(capsys.readouterr().out)
+    assert len(forecast["members"]) == 30 and forecast["members"][0]["rank"] == 1
+    assert {"sector", "probability", "members"} == set(forecast["sectors"][0])
 
 
 def test_members_and_sectors_routes(client):
