@@ -210,6 +210,9 @@ def log_training_run(settings: Settings, config, report, data_info: dict) -> str
         outputs = np.zeros((1,), dtype=np.float32)
         if meta.kind == "ensemble":  # the seeds' graph also outputs each seed's logit
             outputs = {"logit": outputs, "member_logits": np.zeros((1, len(meta.ensemble["seeds"])), dtype=np.float32)}
+        if meta.members:  # each stock's logit too (issue 12)
+            outputs = (outputs if isinstance(outputs, dict) else {"logit": outputs}) | {
+                meta.members["output"]: np.zeros((1, len(meta.symbols)), dtype=np.float32)}
         signature = infer_signature(report.example_window.astype(np.float32), outputs)
         model_info = mlflow.onnx.log_model(
             onnx.load(str(files[ONNX_FILE])),

@@ -126,3 +126,19 @@ def test_an_old_bundle_without_members_still_serves(trained_home, production_bun
     index_new, stocks = production_bundle.probabilities_with_members(window)
     assert stocks.shape == (1, len(old.symbols))
     assert np.allclose(old.probabilities(window), index_new)
+
+
+def test_the_mlflow_run_logs_member_metrics_and_the_stock_output(trained_home, production_bundle):
+    import mlflow
+
+    from sensex import tracking
+
+    tracking.configure(trained_home["settings"])
+    run = mlflow.MlflowClient().get_run(trained_home["train"]["run_id"])
+    assert {"members_test_ic_mean", "members_test_auc_pooled", "members_valid_network_auc_pooled",
+            "members_valid_logreg_auc_pooled", "baseline_reversal_members_test_ic_mean"} <= set(run.data.metrics)
+    model = mlflow.pyfunc.load_model(run.data.tags[tracking.MODEL_URI_TAG])
+    windows = np.zeros((2, production_bundle.window, len(production_bundle.symbols),
+                        production_bundle.scaler.n_channels), np.float32)
+    out = model.predict(windows)
+    assert np.asarray(out["stock_logits"]).shape == (2, len(production_bundle.symbols))
