@@ -256,17 +256,19 @@ def create_app(settings: Settings | None = None, server: ModelServer | None = No
         requests.labels(str(forecast["cached"]).lower()).inc()
         return forecast
 
+    # The same forecast as POST /predict, logged like it: computed here unlogged, it would be cached
+    # and the next /predict for the same data would go unlogged.
     @app.get("/members", responses=_errors(404, 422, 503))
     def members(request: Request, as_of: Annotated[IsoDate, Query(description=AS_OF_HELP, examples=["2021-12-15"])] = None):
         """Each member's next-session P(UP), ranked; 404 when the model has no member outputs."""
         server = request.app.state.server
-        return forecast_part(server.predict(checked_as_of(server, as_of), log_prediction=False), "members")
+        return forecast_part(server.predict(checked_as_of(server, as_of)), "members")
 
     @app.get("/sectors", responses=_errors(404, 422, 503))
     def sectors(request: Request, as_of: Annotated[IsoDate, Query(description=AS_OF_HELP, examples=["2021-12-15"])] = None):
         """Each sector's next-session P(UP), derived from its members; 404 when the model has none."""
         server = request.app.state.server
-        return forecast_part(server.predict(checked_as_of(server, as_of), log_prediction=False), "sectors")
+        return forecast_part(server.predict(checked_as_of(server, as_of)), "sectors")
 
     @app.get("/explain", responses=_errors(422, 503))
     def explain(request: Request, as_of: Annotated[IsoDate, Query(description=AS_OF_HELP, examples=["2021-12-15"])] = None):
