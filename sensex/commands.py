@@ -70,7 +70,8 @@ def train(settings: Settings, preset: str = "quick", model: str = "convlstm",
     panel = prepare(frame, universe, check_mode(mode))
     info = data_info(settings) | {"universe": universe.key}
     with tempfile.TemporaryDirectory() as tmp:
-        report = train_model(panel, config, Path(tmp) / "bundle", model, info, progress)
+        report = train_model(panel, config, Path(tmp) / "bundle", model, info, progress,
+                             sectors=[universe.sector_of(symbol) for symbol in panel.symbols])
         if progress is not None:
             progress("Logging the run to MLflow", None, None)
         run_id = tracking.log_training_run(settings, config, report, info)
@@ -100,7 +101,20 @@ def train(settings: Settings, preset: str = "quick", model: str = "convlstm",
         # Added by issue 8: the interval's test coverage, the skill verdict, the ensemble's rule.
         "uncertainty": {k: v for k, v in (report.uncertainty or {}).items() if k != "fallback"},
         "ensemble": _ensemble_summary(report),
+        # Issue 12: the served member forecasts on the test window beside the member baselines.
+        "members": _members_summary(report),
     }
+
+
+def _members_summary(report) -> dict | None:
+    members = report.evaluation.get("members")
+    if not members:
+        return None
+    keys = ("auc_pooled", "auc_member_median", "members_above_half", "ic_mean", "ic_t", "ic_interval", "sector_auc_pooled")
+    return {"source": members["source"],
+            "validation": {k: v["auc_pooled"] for k, v in members["selection"].items() if isinstance(v, dict)},
+            "test": {k: members["model"][k] for k in (*keys, "brier", "accuracy")},
+            "baselines": {name: {k: scored[k] for k in keys} for name, scored in members["baselines"].items()}}
 
 
 def _ensemble_summary(report) -> dict | None:

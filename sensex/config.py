@@ -52,6 +52,11 @@ class ModelConfig(_Section):
     projection: int = Field(16, gt=0)
     kernel: int = Field(3, gt=0)
     dropout: float = Field(0.1, ge=0, lt=1)
+    # Member forecasts: the ConvLSTM also learns each member's next-session direction (loss weight
+    # below, beside the index's 1.0); the served member forecast is this head or a pooled linear
+    # model, whichever validates better (`sensex.models.member_outputs`).
+    member_outputs: bool = True
+    member_loss_weight: float = Field(0.5, ge=0)
     ensemble_seeds: int = Field(5, gt=0)  # `--model ensemble`: ConvLSTM seeds trained (train.seed, train.seed + 1, ...)
 
 

@@ -50,6 +50,12 @@ class NoProductionModel(ModelNotFoundError):
     """No version holds the production alias (the forecast then falls back to a labelled baseline)."""
 
 
+class NoMemberForecasts(SensexError):
+    """The served model has no member or sector forecasts (an older bundle, or the baseline)."""
+
+    http_status = 404
+
+
 class PromotionRejected(SensexError):
     """A model version failed the promotion gate."""
 

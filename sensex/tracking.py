@@ -141,7 +141,24 @@ def flat_metrics(evaluation: dict) -> dict[str, float]:
         for segment, report in segments.items():
             for key in SUMMARY_METRICS:
                 out[f"baseline_{baseline}_{segment}_after_open_{key}"] = float(report[key])
+    out.update(member_metrics(evaluation.get("members")))
     return {k: v for k, v in out.items() if v == v}  # MLflow rejects NaN in some stores
+
+
+MEMBER_METRICS = ("auc_pooled", "auc_member_median", "ic_mean", "ic_t", "sector_auc_pooled")
+
+
+def member_metrics(members: dict | None) -> dict[str, float]:
+    """`members_test_ic_mean`, `baseline_reversal_members_test_ic_mean`, `members_valid_network_auc_pooled`, ..."""
+    if not members:
+        return {}
+    out = {f"members_test_{key}": members["model"][key] for key in MEMBER_METRICS}
+    for baseline, scored in members["baselines"].items():
+        out |= {f"baseline_{baseline}_members_test_{key}": scored[key] for key in MEMBER_METRICS}
+    for candidate, scored in members.get("selection", {}).items():
+        if isinstance(scored, dict):
+            out |= {f"members_valid_{candidate}_{key}": scored[key] for key in MEMBER_METRICS}
+    return {k: float(v) for k, v in out.items() if v is not None}
 
 
 def _serving_requirements() -> list[str]:
@@ -219,6 +236,9 @@ def log_training_run(settings: Settings, config, report, data_info: dict) -> str
         outputs = np.zeros((1,), dtype=np.float32)
         if meta.kind == "ensemble":  # the seeds' graph also outputs each seed's logit
             outputs = {"logit": outputs, "member_logits": np.zeros((1, len(meta.ensemble["seeds"])), dtype=np.float32)}
+        if meta.members:  # each stock's logit too (issue 12)
+            outputs = (outputs if isinstance(outputs, dict) else {"logit": outputs}) | {
+                meta.members["output"]: np.zeros((1, len(meta.symbols)), dtype=np.float32)}
         signature = infer_signature(report.example_window.astype(np.float32), outputs)
         model_info = mlflow.onnx.log_model(
             onnx.load(str(files[ONNX_FILE])),

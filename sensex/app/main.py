@@ -1,4 +1,4 @@
-"""SENSEX forecaster dashboard: Forecast, Market, Track record, Explanations, Monitoring.
+"""SENSEX forecaster dashboard: Forecast, Market, Track record, Explanations, Members, Monitoring.
 
 Run with `sensex app`. It only reads: forecasts come from the production model through
 sensex.serving (or the REST API when SENSEX_API_URL is set). Each page is a file under
@@ -35,6 +35,7 @@ pages = [
     st.Page("views/market.py", title="Market", icon=":material/candlestick_chart:"),
     st.Page("views/track_record.py", title="Track record", icon=":material/fact_check:"),
     st.Page("views/explanations.py", title="Explanations", icon=":material/insights:"),
+    st.Page("views/members.py", title="Members", icon=":material/grid_view:"),
     st.Page("views/monitoring.py", title="Monitoring", icon=":material/monitor_heart:"),
 ]
 page = st.navigation(pages, position="top")

@@ -5,7 +5,8 @@ MLflow hands back are read the same way:
 
     model.onnx                        the network, input "window" (B, T, S, C) float32, output "logit" (B,);
                                       an ensemble's graph holds every seed and also outputs
-                                      "member_logits" (B, K), "logit" being their mean
+                                      "member_logits" (B, K), "logit" being their mean;
+                                      with member forecasts also "stock_logits" (B, S)
     extra_files/preprocessing.json    the scaler (fit window named inside)
     extra_files/model.json            `BundleMeta`: kind, network config, member order, window,
                                       calibration, data fingerprint, summary metrics, checksum,
@@ -39,7 +40,9 @@ STATE_FILE = "state_dict.pt"
 # 1: the free dict before BundleMeta (no checksum, no baselines); 2: typed BundleMeta;
 # 3: adds `baselines` (fitted, as JSON), `ensemble` (the combiner) and `uncertainty`. Older files
 # read with those empty: they forecast as before, with a no-call interval and no skill shown.
-SCHEMA_VERSION = 3
+# 4: adds `members` (member and sector forecasts: the graph's "stock_logits" output, calibrations,
+# sectors, validation choice, test record); older bundles read with it empty: no member forecasts.
+SCHEMA_VERSION = 4
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,9 @@ class NetworkConfig:
     projection: int = 16  # P: 1x1 convolution of the inputs before the recurrence
     kernel: int = 3
     dropout: float = 0.1
+    # A per-member output head (next-session direction of each member) trained beside the index
+    # head; False in bundles written before member forecasts existed.
+    member_outputs: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -87,6 +93,7 @@ class BundleMeta:
     baselines: dict = field(default_factory=dict)  # `fit_baselines(...)`: fitted on the training window
     ensemble: dict = field(default_factory=dict)  # kind "ensemble": {"seeds": K, "combiner": Combiner.to_dict()}
     uncertainty: dict = field(default_factory=dict)  # `Uncertainty.to_dict()`
+    members: dict = field(default_factory=dict)  # `sensex.models.member_outputs`: empty without member forecasts
     schema_version: int = SCHEMA_VERSION
 
     def to_json(self) -> str:
@@ -177,13 +184,20 @@ class Bundle:
     def combiner(self) -> Combiner:
         return Combiner.from_dict(self.meta.ensemble["combiner"])
 
-    def _ensemble_inputs(self, windows: np.ndarray, tabular: dict | None) -> tuple[np.ndarray, np.ndarray]:
+    @property
+    def has_members(self) -> bool:
+        """True when the graph has the "stock_logits" output (bundles of schema 4 trained with it)."""
+        return bool(self.meta.members)
+
+    def _ensemble_inputs(self, windows: np.ndarray, tabular: dict | None,
+                         seeds: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(N, 3) combiner inputs and (N, K) seed logits for windows whose last sessions have the
         baselines' inputs `tabular` ({"index": (N, 13), "latest": (N, F + M)}, one row broadcast)."""
         if tabular is None:
             raise ValueError("an ensemble needs the baselines' inputs of each window's last session")
-        seeds = np.asarray(self.session().run(["member_logits"], {"window": windows.astype(np.float32, copy=False)})[0],
-                           dtype=np.float64)  # (N, K)
+        if seeds is None:
+            seeds = self.session().run(["member_logits"], {"window": windows.astype(np.float32, copy=False)})[0]
+        seeds = np.asarray(seeds, dtype=np.float64)  # (N, K)
         n = len(seeds)
         index_rows = np.broadcast_to(np.asarray(tabular["index"], dtype=np.float64), (n, len(self.meta.baselines["logreg"]["coef"])))
         latest_rows = np.atleast_2d(np.asarray(tabular["latest"], dtype=np.float64))
@@ -199,6 +213,20 @@ class Bundle:
             inputs, _ = self._ensemble_inputs(windows, tabular)
             return self.combiner().probabilities(inputs)
         return apply_calibration(self.calibration, self.logits(windows))
+
+    def probabilities_with_members(self, windows: np.ndarray, tabular: dict | None = None,
+                                   ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Calibrated index P(UP) (N,) and raw member logits (N, S) (None without member outputs),
+        both from one run of the graph."""
+        if not self.has_members:
+            return self.probabilities(windows, tabular), None
+        names = ["member_logits" if self.is_ensemble else "logit", self.meta.members.get("output", "stock_logits")]
+        first, stocks = self.session().run(names, {"window": windows.astype(np.float32, copy=False)})
+        stocks = np.asarray(stocks, dtype=np.float64)
+        if self.is_ensemble:
+            inputs, _ = self._ensemble_inputs(windows, tabular, first)
+            return self.combiner().probabilities(inputs), stocks
+        return apply_calibration(self.calibration, np.asarray(first, dtype=np.float64).reshape(-1)), stocks
 
     def spread(self, windows: np.ndarray, tabular: dict | None = None) -> np.ndarray | None:
         """(N, 2) the ensemble seeds' spread on P(UP); None for a single network."""

@@ -22,8 +22,15 @@ class ConvLSTM(nn.Module):
         self.gates = nn.Conv1d(c.projection + c.hidden, 4 * c.hidden, c.kernel, padding=c.kernel // 2)
         self.dropout = nn.Dropout(c.dropout)
         self.head = nn.Linear(2 * c.hidden, 1)
+        # Each member's own next-session direction from its final hidden state (one head shared by
+        # every member, so 30 or 50 members cost the same few weights).
+        self.stock_head = nn.Conv1d(c.hidden, 1, kernel_size=1) if c.member_outputs else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_all(x)[0]
+
+    def forward_all(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(B,) index logits and (B, S) member logits (None without the member head)."""
         assert x.ndim == 4, "expected (B, T, S, C)"
         batch, steps, stocks, channels = x.shape
         hidden = self.config.hidden
@@ -41,7 +48,9 @@ class ConvLSTM(nn.Module):
         mean = (h * weights).sum(dim=2) / weights.sum(dim=2).clamp(min=1.0)  # (B, H)
         peak = (h - 1e4 * (1.0 - weights)).amax(dim=2)  # (B, H): max over available members
         pooled = torch.cat([mean, peak], dim=1)  # (B, 2H)
-        return self.head(self.dropout(pooled)).squeeze(1)  # (B,) logits
+        index_logit = self.head(self.dropout(pooled)).squeeze(1)  # (B,) logits
+        stock_logits = self.stock_head(self.dropout(h)).squeeze(1) if self.stock_head is not None else None  # (B, S)
+        return index_logit, stock_logits
 
 
 class PooledLSTM(nn.Module):

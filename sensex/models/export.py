@@ -25,6 +25,10 @@ class SeedStack(nn.Module):
 
 
 def output_names(network: nn.Module) -> list[str]:
+    from sensex.models.member_outputs import STOCK_OUTPUT, WithStockLogits
+
+    if isinstance(network, WithStockLogits):  # the index network's outputs, then each member's
+        return [*output_names(network.network), STOCK_OUTPUT]
     return ["logit", "member_logits"] if isinstance(network, SeedStack) else ["logit"]
 
 

@@ -35,6 +35,15 @@ from sensex.models.designs import index_design, latest_session_design, realized_
 from sensex.models.ensemble import INPUTS, fit_combiner, seed_spread
 from sensex.models.evaluate import metrics_after_open, report
 from sensex.models.export import SeedStack, export_onnx, parity_gap
+from sensex.models.member_outputs import (
+    STOCK_OUTPUT,
+    WithStockLogits,
+    evaluate_members,
+    fit_members,
+    network_stock_logits,
+    stock_up,
+)
+from sensex.models.members import member_targets
 from sensex.models.portable import gbm_logit, logreg_logit
 from sensex.models.uncertainty import (
     ALPHA,
@@ -131,10 +140,12 @@ def _logits(network: nn.Module, tensor: np.ndarray, ends: np.ndarray, window: in
 
 def fit_network(
     network: nn.Module, tensor: np.ndarray, label: np.ndarray, segments: Segments, config: Config,
-    progress: Progress | None = None,
+    progress: Progress | None = None, stock_targets: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[nn.Module, list[dict]]:
     """Adam on BCE with early stopping on validation loss; returns the best network and history.
-    `progress` hears ("Training epoch", n, N) after each epoch."""
+    `progress` hears ("Training epoch", n, N) after each epoch. With `stock_targets` ((D, S) member
+    up/down, (D, S) usable) the member head learns too, its masked BCE weighted by
+    `model.member_loss_weight`; early stopping still watches the index's validation loss alone."""
     cfg, window = config.train, config.features.window
     rng = np.random.default_rng(cfg.seed)
     optimizer = torch.optim.AdamW(network.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
@@ -149,7 +160,14 @@ def fit_network(
             x = torch.from_numpy(make_windows(tensor, ends, window))  # (B, T, S, C)
             y = torch.from_numpy(label[ends].astype(np.float32))
             optimizer.zero_grad()
-            loss = loss_fn(network(x), y)
+            if stock_targets is None:
+                loss = loss_fn(network(x), y)
+            else:
+                index_logit, stock_logits = network.forward_all(x)  # (B,), (B, S)
+                up, usable = (torch.from_numpy(a[ends]) for a in stock_targets)
+                member_loss = nn.functional.binary_cross_entropy_with_logits(stock_logits, up, reduction="none")
+                member_loss = (member_loss * usable).sum() / usable.sum().clamp(min=1.0)
+                loss = loss_fn(index_logit, y) + config.model.member_loss_weight * member_loss
             loss.backward()
             nn.utils.clip_grad_norm_(network.parameters(), 1.0)
             optimizer.step()
@@ -224,9 +242,14 @@ def fit_fold(panel: Panel, segments: Segments, config: Config, model_kind: str =
         n_channels=tensor.shape[2], n_stocks=tensor.shape[1], window=window,
         hidden=config.model.hidden, projection=config.model.projection,
         kernel=config.model.kernel, dropout=config.model.dropout,
+        member_outputs=config.model.member_outputs and model_kind == "convlstm",
     )
     network = build_network(model_kind, net_config)
-    network, history = fit_network(network, tensor, panel.label, segments, config, progress)
+    stock_targets = None
+    if net_config.member_outputs:
+        targets = member_targets(panel)
+        stock_targets = (stock_up(targets), targets.usable.astype(np.float32))
+    network, history = fit_network(network, tensor, panel.label, segments, config, progress, stock_targets)
     valid_logits = _logits(network, tensor, segments.valid, window)
     valid_bounds = [str(panel.dates[segments.valid[0]].date()), str(panel.dates[segments.valid[-1]].date())]
     calibration = fit_platt(valid_logits, panel.label[segments.valid], *valid_bounds)
@@ -367,10 +390,47 @@ def _uncertainty(panel: Panel, segments: Segments, scored: ScoredModel, evaluati
     )
 
 
+def _member_outputs(panel: Panel, segments: Segments, scored: ScoredModel, config: Config, evaluation: dict,
+                   sectors: list[str] | None) -> tuple[nn.Module, dict]:
+    """The network to export (with the "stock_logits" output when member forecasts are on) and
+    the bundle's `members` record; adds the member evaluation to `evaluation["members"]`."""
+    if not config.model.member_outputs:
+        return scored.network, {}
+    first = scored.first
+    sectors = list(sectors) if sectors else ["Unknown"] * len(panel.symbols)
+    stock_network = first.network if first.net_config.member_outputs else None
+    network_logits = None
+    if stock_network is not None:
+        def network_logits(rows: np.ndarray) -> np.ndarray:
+            return network_stock_logits(stock_network, first.tensor, rows, first.net_config.window)
+    rows = {"valid": segments.valid, "test": segments.test}
+    fit = fit_members(panel, rows, segments.train, first.tensor, sectors, network_logits)
+    evaluation["members"] = evaluate_members(panel, fit, rows, segments.train, sectors) | {
+        "source": fit.source, "selection": fit.selection}
+    exported = WithStockLogits(scored.network, fit.source, stock_network, fit.coef, fit.intercept,
+                               len(panel.stock_feature_names))
+    record = {
+        "output": STOCK_OUTPUT,
+        "source": fit.source,
+        "sectors": sectors,
+        "calibration": fit.calibration.to_dict(),
+        "sector_calibration": fit.sector_calibration.to_dict(),
+        "selection": fit.selection,
+        "test": evaluation["members"]["model"],
+        "test_baselines": evaluation["members"]["baselines"],
+        "record": evaluation["members"]["record"],
+    }
+    if fit.coef is not None:
+        record["linear"] = {"coef": fit.coef.tolist(), "intercept": fit.intercept}
+    return exported, record
+
+
 def train_model(panel: Panel, config: Config, bundle_dir: Path, model_kind: str = "convlstm",
-                data_info: dict | None = None, progress: Progress | None = None) -> TrainingReport:
+                data_info: dict | None = None, progress: Progress | None = None,
+                sectors: list[str] | None = None) -> TrainingReport:
     """Train one model (a network or the ensemble) on a prepared panel, evaluate it beside the
-    baselines, measure its uncertainty and write its bundle."""
+    baselines, measure its uncertainty and write its bundle. `sectors` (one per panel symbol)
+    names the sectors of the member forecasts ("Unknown" each when not given)."""
     if model_kind not in MODEL_KINDS:
         raise ConfigError(f"Unknown model {model_kind!r}: use one of {', '.join(MODEL_KINDS)}.")
     progress = progress or (lambda description, done, total: None)
@@ -423,13 +483,15 @@ def train_model(panel: Panel, config: Config, bundle_dir: Path, model_kind: str 
                       for baseline in baselines["test"]},
     }
 
+    export_network, members = _member_outputs(panel, segments, scored, config, evaluation, sectors)
+
     bundle_dir.mkdir(parents=True, exist_ok=True)
     weights_file = bundle_dir.parent / f"{bundle_dir.name}-{STATE_FILE}"
     torch.save({"config": first.net_config.to_dict(), "kind": model_kind, "state_dict": network.state_dict()},
                weights_file)
     tensor = first.tensor
-    export_onnx(network, make_windows(tensor, segments.test[:1], window), bundle_dir / ONNX_FILE)
-    gap = parity_gap(network, bundle_dir / ONNX_FILE, make_windows(tensor, segments.test[:32], window))
+    export_onnx(export_network, make_windows(tensor, segments.test[:1], window), bundle_dir / ONNX_FILE)
+    gap = parity_gap(export_network, bundle_dir / ONNX_FILE, make_windows(tensor, segments.test[:32], window))
     # MLflow re-serializes the graph when it logs the model: checksum the bytes it will store.
     onnx.save(onnx.load(str(bundle_dir / ONNX_FILE)), str(bundle_dir / ONNX_FILE))
 
@@ -459,6 +521,7 @@ def train_model(panel: Panel, config: Config, bundle_dir: Path, model_kind: str 
         baselines=portable,
         ensemble=scored.ensemble,
         uncertainty=uncertainty.to_dict(),
+        members=members,
     )
     write_bundle_json(bundle_dir, first.scaler, meta)
     return TrainingReport(

@@ -31,6 +31,7 @@ from sensex import dates, store
 from sensex.errors import DateError, SensexError, storage_error
 from sensex.redaction import install_log_redaction
 from sensex.serving.forecast import Forecast
+from sensex.serving.member_forecasts import forecast_part
 from sensex.serving.model_server import ModelServer
 from sensex.serving.realtime_data import RealtimeDataFetcher
 from sensex.settings import Settings, get_settings
@@ -84,7 +85,7 @@ def _validation_sentence(errors: list[dict]) -> str:
 
 def _errors(*statuses: int) -> dict:
     """OpenAPI `responses` for the SensexError statuses a route can return."""
-    what = {400: "Bad option or configuration", 409: "Refused by the promotion gate", 413: "Request body too large",
+    what = {400: "Bad option or configuration", 404: "The served model has no member or sector forecasts", 409: "Refused by the promotion gate", 413: "Request body too large",
             422: "Invalid request (unknown field, malformed or impossible date) or a date the stored data cannot answer for",
             503: "No production model, no stored data, or SENSEX_HOME cannot be used"}
     return {status: {"model": ErrorBody, "description": what[status]} for status in statuses}
@@ -260,7 +261,8 @@ def create_app(settings: Settings | None = None, server: ModelServer | None = No
                 mode_servers[mode] = ModelServer(served.settings, served.universe, mode=mode)
             return mode_servers[mode]
 
-    @app.post("/predict", response_model=Forecast, responses=_errors(413, 422, 503))
+    # Unset fields are left out, so `members` and `sectors` appear only when the model has them.
+    @app.post("/predict", response_model=Forecast, response_model_exclude_unset=True, responses=_errors(413, 422, 503))
     def predict(request: Request, body: PredictRequest | None = None):
         started = time.perf_counter()
         body = body or PredictRequest()
@@ -269,6 +271,20 @@ def create_app(settings: Settings | None = None, server: ModelServer | None = No
         latency.observe(time.perf_counter() - started)
         requests.labels(str(forecast["cached"]).lower()).inc()
         return forecast
+
+    # The same forecast as POST /predict, logged like it: computed here unlogged, it would be cached
+    # and the next /predict for the same data would go unlogged.
+    @app.get("/members", responses=_errors(404, 422, 503))
+    def members(request: Request, as_of: Annotated[IsoDate, Query(description=AS_OF_HELP, examples=["2021-12-15"])] = None):
+        """Each member's next-session P(UP), ranked; 404 when the model has no member outputs."""
+        server = request.app.state.server
+        return forecast_part(server.predict(checked_as_of(server, as_of)), "members")
+
+    @app.get("/sectors", responses=_errors(404, 422, 503))
+    def sectors(request: Request, as_of: Annotated[IsoDate, Query(description=AS_OF_HELP, examples=["2021-12-15"])] = None):
+        """Each sector's next-session P(UP), derived from its members; 404 when the model has none."""
+        server = request.app.state.server
+        return forecast_part(server.predict(checked_as_of(server, as_of)), "sectors")
 
     @app.get("/explain", responses=_errors(422, 503))
     def explain(request: Request, as_of: Annotated[IsoDate, Query(description=AS_OF_HELP, examples=["2021-12-15"])] = None):

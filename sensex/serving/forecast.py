@@ -6,6 +6,25 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 
+class MemberForecast(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    symbol: str
+    sector: str
+    probability: float | None = Field(description="Calibrated P(member closes higher next session); null when the"
+                                                  " member has no data on the last session.")
+    rank: int | None = Field(description="1 = the member most likely to rise; null without data.")
+
+
+class SectorForecast(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sector: str
+    probability: float = Field(description="Calibrated P(the sector's equal-weighted next-session return > 0),"
+                                           " derived from its members.")
+    members: list[str] = Field(description="The sector's members with data on the last session.")
+
+
 class Forecast(BaseModel):
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
 
@@ -47,5 +66,9 @@ class Forecast(BaseModel):
     target_status: str | None = Field(None, description="The target session: upcoming, pre_open, under_way (BSE is"
                                                         " open: it targets today's close) or closed.")
     clock_note: str | None = Field(None, description="One sentence on what the market clock means for this forecast.")
+    members: list[MemberForecast] | None = Field(
+        None, description="Each member's next-session P(UP) and rank, when the model has member outputs (else absent).")
+    sectors: list[SectorForecast] | None = Field(
+        None, description="Each sector's next-session P(UP), derived from its members (else absent).")
     logged: bool = Field(False, description="True once written to the prediction log; false when the log could not be"
                                             " written (read-only or full SENSEX_HOME) or was not asked for.")

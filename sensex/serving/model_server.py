@@ -31,6 +31,7 @@ from sensex.serving import window_cache
 from sensex.serving.assessment import assess
 from sensex.serving.forecast import Forecast
 from sensex.serving.forecast_clock import with_clock
+from sensex.serving.member_forecasts import member_forecasts
 from sensex.serving.window_cache import LatestInputs
 from sensex.settings import Settings, get_settings
 from sensex.universe import Universe, load_universe
@@ -272,6 +273,7 @@ class ModelServer:
 
         def compute() -> dict:
             started = time.perf_counter()
+            members: dict = {}
             with COMPUTE_SLOTS:
                 inputs = self._latest_inputs(bundle, pd.Timestamp(as_of) if as_of else None)
                 if fallback:
@@ -280,7 +282,11 @@ class ModelServer:
                                                                inputs.tabular["latest"])[name][0])
                     spread, test, kind = None, bundle.meta.test_baselines.get(name, {}), "baseline"
                 else:
-                    probability = float(bundle.probabilities(inputs.window, inputs.tabular)[0])
+                    # The index and every member from one run of the graph (members: None without them).
+                    index_p, stock_logits = bundle.probabilities_with_members(inputs.window, inputs.tabular)
+                    probability = float(index_p[0])
+                    if stock_logits is not None:
+                        members = member_forecasts(bundle.meta, stock_logits[0], inputs.window[0, -1, :, -1] > 0.5)
                     spread = bundle.spread(inputs.window, inputs.tabular)
                     test, kind = bundle.meta.test_metrics, bundle.meta.kind
             assessment = assess(bundle.meta, probability, spread, inputs.volatility, fallback=fallback)
@@ -302,7 +308,8 @@ class ModelServer:
                 model_test_accuracy=test.get("accuracy"),
                 latency_ms=round((time.perf_counter() - started) * 1000, 1),
                 **assessment,
-            ).model_dump()
+                **members,
+            ).model_dump(exclude={} if members else {"members", "sectors"})
 
         # Single flight: concurrent identical requests wait for one computation and share it;
         # only the caller that computed logs, so the log has one line per forecast made.
@@ -382,6 +389,9 @@ class ModelServer:
             "n_market_features": len(meta.market_features),
             "members": len(meta.symbols),
             "schema_version": meta.schema_version,
+            # Issue 12: how the member forecasts were chosen and how they did out of sample (None without them).
+            "member_forecasts": {k: meta.members.get(k) for k in ("source", "selection", "test", "test_baselines", "record")}
+            if meta.members else None,
         }
 
     def prediction_history(self, limit: int = 50) -> list[dict]:

@@ -47,7 +47,8 @@ def ensemble_home(tmp_path_factory, universe):
 def test_the_seeds_are_one_onnx_graph_and_the_combiner_is_json(ensemble_home):
     _, _, _, report, root = ensemble_home
     graph = onnx.load(str(root / "bundle" / ONNX_FILE))
-    assert [o.name for o in graph.graph.output] == ["logit", "member_logits"]
+    # "member_logits" are the seeds' own logits; "stock_logits" each stock's (issue 12).
+    assert [o.name for o in graph.graph.output] == ["logit", "member_logits", "stock_logits"]
     meta = load_bundle(root / "bundle").meta
     assert meta.kind == "ensemble" and meta.ensemble["seeds"] == [7, 8]
     assert meta.ensemble["inputs"] == ["convlstm_seeds", "logreg", "gbm"]

@@ -1,0 +1,81 @@
+"""The dashboard's Members page (issue 12) through Streamlit's AppTest: the sector forecasts beside
+the index forecast, the treemap coloured by P(UP), the ranked members with their test record; and
+a sentence, not a traceback, when the served model has no member forecasts."""
+
+from importlib.util import find_spec
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from sensex.app import member_charts
+from sensex.cache import get_cache
+from sensex.settings import get_settings
+
+pytestmark = pytest.mark.integration
+APP = find_spec("sensex.app.main").origin
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches():
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    get_cache().clear()
+    yield
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    get_cache().clear()
+
+
+@pytest.fixture
+def app_home(trained_home, monkeypatch):
+    monkeypatch.setenv("SENSEX_HOME", str(trained_home["settings"].home))
+    get_settings.cache_clear()
+    return trained_home["settings"]
+
+
+def members_page() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=90).run()
+    assert not at.exception, [e.value for e in at.exception]
+    at.switch_page("views/members.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_the_members_page_shows_sectors_treemap_and_ranked_members(app_home):
+    at = members_page()
+    assert "Members and sectors" in [h.value for h in at.header]
+    shown = {m.label: m.value for m in at.metric}
+    assert shown["Index P(UP)"].endswith("%") and "of 30" in shown["Members up (P > 50%)"]
+    assert len(at.get("plotly_chart")) == 2  # sector bars and the treemap
+    table = at.dataframe[0].value
+    assert len(table) == 30 and list(table["rank"][:3]) == [1, 2, 3]
+    assert {"test AUC", "test hit rate", "test sessions"} <= set(table.columns)
+    assert "daily rank IC" in " ".join(m.value for m in at.markdown)
+
+
+def test_without_member_forecasts_the_page_says_so(app_home, monkeypatch):
+    from sensex.serving.model_server import ModelServer
+
+    original = ModelServer.predict
+
+    def without_members(self, *args, **kwargs):
+        forecast = dict(original(self, *args, **kwargs))
+        forecast.pop("members", None)
+        forecast.pop("sectors", None)
+        return forecast
+
+    monkeypatch.setattr(ModelServer, "predict", without_members)
+    at = members_page()
+    assert "has no member forecasts" in " ".join(i.value for i in at.info)
+    assert not at.get("plotly_chart")
+
+
+def test_the_treemap_colours_by_probability_around_one_half():
+    members = [{"symbol": "A", "sector": "Banks", "probability": 0.6, "rank": 1},
+               {"symbol": "B", "sector": "IT", "probability": 0.45, "rank": 2},
+               {"symbol": "C", "sector": "IT", "probability": None, "rank": None}]
+    figure = member_charts.probability_treemap(members)
+    trace = figure.data[0]
+    assert list(trace.labels) == ["members", "Banks", "IT", "A", "B"]  # C has no data: left out
+    assert trace.marker.cmid == 0.5 and trace.marker.cmin == pytest.approx(0.4)
