@@ -108,8 +108,10 @@ def _old_bundle(bundle, directory):
 def test_an_old_bundle_without_members_still_serves(trained_home, production_bundle, tmp_path, monkeypatch):
     old = _old_bundle(production_bundle, tmp_path / "old")
     assert not old.has_members and old.meta.schema_version == 3
-    original = ModelRegistry.load
-    monkeypatch.setattr(ModelRegistry, "load", lambda self: (original(self)[0], old))
+    from sensex.serving import production
+
+    original = production._load  # the server loads the production bundle through the pointer
+    monkeypatch.setattr(production, "_load", lambda settings, pointer: (original(settings, pointer)[0], old))
     with TestClient(create_app(trained_home["settings"])) as client:
         forecast = client.post("/predict")
         assert forecast.status_code == 200
