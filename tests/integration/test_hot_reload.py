@@ -14,7 +14,7 @@ import httpx
 import pytest
 from conftest import TINY_GATE, free_port
 
-from sensex import jsonlog
+from sensex import jsonlog, tracking
 from sensex.errors import CorruptModelError
 from sensex.serving.model_registry import MODEL_NAME, ModelRegistry
 from sensex.serving.model_server import ModelServer
@@ -36,6 +36,9 @@ def register_again(settings) -> str:
     from mlflow import MlflowClient
 
     # Both URIs named: another test may have set MLflow's process-wide registry URI.
+    # MLflow's SQL registry resolves a `models:/m-...` source through the process-wide tracking URI,
+    # not the client's: point that at this home too (earlier tests configured other homes).
+    tracking.configure(settings)
     client = MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
     current = client.get_model_version_by_alias(MODEL_NAME, "production")
     return str(client.create_model_version(MODEL_NAME, source=current.source, run_id=current.run_id).version)
