@@ -94,6 +94,19 @@ def clock_line(forecast: dict) -> None:
         st.caption(note)
 
 
+def forecast_card(forecast: dict, summary: dict, key: str = "probability_bar") -> None:
+    """One mode's forecast in a bordered card: badges, then the live card or the stale warning."""
+    stale = bool(forecast.get("stale")) or summary["stale"]
+    with st.container(border=True):
+        badges(forecast, summary, stale)
+        if stale:
+            stale_card(forecast, summary)
+        else:
+            live_card(forecast, key=key)
+            st.info(forecast["note"])
+            clock_line(forecast)
+
+
 def preopen_first(summary: dict) -> None:
     """From the S&P 500's close until BSE opens, the pre-open forecast comes first, when a pre-open
     model exists (no model: nothing is shown, the close forecast below is the forecast)."""
@@ -105,15 +118,7 @@ def preopen_first(summary: dict) -> None:
     st.subheader("Pre-open forecast: read this one first")
     st.caption("The S&P 500 has closed since BSE's last close; the pre-open model has read that session, the"
                " close-mode forecast below has not.")
-    stale = bool(preopen.get("stale")) or summary["stale"]
-    with st.container(border=True):
-        badges(preopen, summary, stale)
-        if stale:
-            stale_card(preopen, summary)
-        else:
-            live_card(preopen, key="preopen_probability_bar")
-            st.info(preopen["note"])
-            clock_line(preopen)
+    forecast_card(preopen, summary, key="preopen_probability_bar")
     st.subheader("Close-mode forecast")
 
 
@@ -129,15 +134,7 @@ if forecast:
         st.warning(f"BASELINE FORECAST ({forecast['model_version']}): no trained model passed the promotion gate,"
                    " so this is the baseline's forecast, labelled as such (`sensex registry setup` says why).",
                    icon=":material/rule:")
-    stale = bool(forecast.get("stale")) or summary["stale"]
-    with st.container(border=True):
-        badges(forecast, summary, stale)
-        if stale:
-            stale_card(forecast, summary)
-        else:
-            live_card(forecast)
-            st.info(forecast["note"])
-            clock_line(forecast)
+    forecast_card(forecast, summary)
     source = "SYNTHETIC" if forecast.get("synthetic") else forecast.get("data_source")
     how = "reused from the forecast cache" if forecast.get("cached") else f"computed in {forecast.get('latency_ms')} ms"
     st.caption(f"Model v{forecast['model_version']} ({forecast.get('model_kind') or 'model'}) · data to "
