@@ -23,13 +23,35 @@ def append(path: Path, record: dict) -> None:
 
 
 def read(path: Path, limit: int | None = None) -> list[dict]:
-    """Records oldest first (the last `limit` when given); a torn last line is skipped."""
+    """Records oldest first (the last `limit` when given); a torn or corrupt line is skipped.
+
+    With `limit`, only the file's tail is read: the prediction log grows by every forecast, and
+    `GET /predictions` must not parse months of it to return the last 50 lines.
+    """
     if not path.is_file():
         return []
+    lines = _tail_lines(path, limit) if limit else path.read_bytes().splitlines()
     records = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in lines:
         try:
             records.append(json.loads(line))
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, UnicodeDecodeError):
             continue
     return records[-limit:] if limit else records
+
+
+def _tail_lines(path: Path, limit: int, block: int = 1 << 16) -> list[bytes]:
+    """At least the last `limit` complete lines (fewer when the file has fewer), read backwards
+    in blocks. Extra lines are kept so that skipping a corrupt one still leaves `limit`."""
+    want = limit + 8
+    with open(path, "rb") as handle:
+        end = handle.seek(0, 2)
+        data, start = b"", end
+        while start > 0 and data.count(b"\n") <= want:
+            start = max(0, start - block)
+            handle.seek(start)
+            data = handle.read(end - start)
+    lines = data.splitlines()
+    if start > 0:
+        lines = lines[1:]  # the first line is cut by the block boundary
+    return lines[-want:]

@@ -51,11 +51,12 @@ PRICES = ("open", "high", "low", "close", "adj_close")
 def _member_rows(ohlcv: pd.DataFrame) -> dict[str, tuple[np.ndarray, dict[str, np.ndarray]]]:
     """Per symbol: its dates and OHLCV columns sorted by date, rows without a price dropped, one
     row per date (the last given). Symbols with fewer than two rows are left out."""
-    symbol = ohlcv["symbol"].to_numpy()
+    codes, names = pd.factorize(ohlcv["symbol"])  # integer codes: sorting object strings is slow
     row_dates = ohlcv["date"].to_numpy()
     columns = {c: ohlcv[c].to_numpy(np.float64) for c in (*PRICES, "volume")}
-    order = np.lexsort((np.arange(len(symbol)), row_dates, symbol))  # by symbol, then date, stable
-    symbol, row_dates = symbol[order], row_dates[order]
+    order = np.lexsort((np.arange(len(codes)), row_dates, codes))  # by symbol, then date, stable
+    symbol = codes[order]
+    row_dates = row_dates[order]
     columns = {c: v[order] for c, v in columns.items()}
     starts = np.flatnonzero(np.r_[True, symbol[1:] != symbol[:-1]]) if len(symbol) else np.array([], int)
     ends = np.r_[starts[1:], len(symbol)]
@@ -68,8 +69,8 @@ def _member_rows(ohlcv: pd.DataFrame) -> dict[str, tuple[np.ndarray, dict[str, n
             keep &= ~np.isnan(columns[c][start:end])
         days = row_dates[start:end][keep]
         last_of_day = np.r_[days[1:] != days[:-1], True]  # the last row of each date
-        out[symbol[start]] = (days[last_of_day],
-                              {c: v[start:end][keep][last_of_day] for c, v in columns.items()})
+        out[names[symbol[start]]] = (days[last_of_day],
+                                     {c: v[start:end][keep][last_of_day] for c, v in columns.items()})
     return out
 
 
@@ -82,7 +83,8 @@ def build_panel(ohlcv: pd.DataFrame, universe: Universe) -> Panel:
         )
     dates = pd.DatetimeIndex(index_rows["date"].to_numpy())
     n_dates, symbols = len(dates), universe.symbols
-    missing = [s for s in symbols if s not in set(ohlcv["symbol"].unique())]
+    stored = set(ohlcv["symbol"].unique())
+    missing = [s for s in symbols if s not in stored]
     if len(missing) == len(symbols):
         raise DataError("The store holds none of the universe's members: run `sensex data update`.")
 

@@ -22,12 +22,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from sensex import dates, store
+from sensex import dates, memory, store
 from sensex.errors import DateError, SensexError, storage_error
 from sensex.redaction import install_log_redaction
 from sensex.serving.forecast import Forecast
@@ -129,6 +130,7 @@ def _package_version() -> str:
 
 def create_app(settings: Settings | None = None, server: ModelServer | None = None) -> FastAPI:
     install_log_redaction()
+    memory.limit_arenas()  # before the worker threads exist: see sensex/memory.py
     settings = settings or get_settings()
     metrics = CollectorRegistry()
     requests = Counter("sensex_predictions_total", "Forecasts served", ["cached"], registry=metrics)
@@ -263,11 +265,19 @@ def create_app(settings: Settings | None = None, server: ModelServer | None = No
 
     # Unset fields are left out, so `members` and `sectors` appear only when the model has them.
     @app.post("/predict", response_model=Forecast, response_model_exclude_unset=True, responses=_errors(413, 422, 503))
-    def predict(request: Request, body: PredictRequest | None = None):
+    async def predict(request: Request, body: PredictRequest | None = None):
         started = time.perf_counter()
         body = body or PredictRequest()
-        server = server_for(request.app, body.mode)
-        forecast = server.predict(checked_as_of(server, body.as_of))
+        served = request.app.state.server
+        # A forecast this process already holds is answered here on the event loop; anything
+        # else (computing, Redis, another mode's first model load) runs on a worker thread.
+        forecast = served.cached_forecast(body.as_of) if body.mode == served.mode else None
+        if forecast is None:
+            def compute() -> dict:
+                server = server_for(request.app, body.mode)
+                return server.predict(checked_as_of(server, body.as_of))
+
+            forecast = await run_in_threadpool(compute)
         latency.observe(time.perf_counter() - started)
         requests.labels(str(forecast["cached"]).lower()).inc()
         return forecast

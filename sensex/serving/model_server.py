@@ -60,6 +60,7 @@ class ModelServer:
         self._lock = threading.Lock()
         self._fallback: tuple[dict, Bundle] | None = None  # the labelled baseline while nothing is in production
         self._latest: tuple[str, LatestInputs] | None = None  # the latest session's inputs, by cache key
+        self._closes: tuple[str | None, pd.Series] | None = None  # the index closes, by store content hash
         self.notes: dict[str, str] = {}  # why serving is degraded though it forecasts (health says so)
         self._refused: tuple[str, str] | None = None  # the (version, run) hot reload refused last
 
@@ -253,6 +254,29 @@ class ModelServer:
             self._fallback = ModelRegistry(self.settings, mode=self.mode).fallback_bundle()
         return self._fallback
 
+    def _forecast_key(self, bundle: Bundle, version: str, meta: dict, as_of: str | None) -> str:
+        return (f"forecast:{self.universe.key}:{self.mode}:{version}:{bundle.meta.onnx_sha256[:12]}:"
+                f"{meta.get('content_hash')}:{as_of or 'latest'}")
+
+    def cached_forecast(self, as_of: str | None = None) -> dict | None:
+        """The forecast `predict` would return from this process's memory, or None.
+
+        Never loads a model, computes, waits on another computation or asks Redis: the API calls
+        it on its event loop, so a cached answer does not queue for a worker thread behind
+        forecasts being computed (under load each hand-over between threads waits for the GIL).
+        """
+        from sensex.cache import MemoryCache
+
+        served = self._served
+        if served is None or not isinstance(self.cache, MemoryCache):
+            return None
+        info, bundle, _ = served
+        meta = store.read_meta(self.settings.store_dir) or {}
+        forecast = self.cache.get(self._forecast_key(bundle, info["version"], meta, as_of))
+        if forecast is None:
+            return None
+        return {**with_clock(forecast, latest=as_of is None), "cached": True}
+
     def predict(self, as_of: str | None = None, log_prediction: bool = True) -> dict:
         """The production model's forecast; with no model in production, the labelled baseline's
         forecast from the newest registered version (`model_version` "baseline:logreg")."""
@@ -269,7 +293,7 @@ class ModelServer:
             bundle, fallback = found[1], True
             version = f"baseline:{bundle.meta.uncertainty['fallback']['name']}"
         meta = store.read_meta(self.settings.store_dir) or {}
-        key = f"forecast:{self.universe.key}:{self.mode}:{version}:{bundle.meta.onnx_sha256[:12]}:{meta.get('content_hash')}:{as_of or 'latest'}"
+        key = self._forecast_key(bundle, version, meta, as_of)
 
         def compute() -> dict:
             started = time.perf_counter()
@@ -397,10 +421,7 @@ class ModelServer:
     def prediction_history(self, limit: int = 50) -> list[dict]:
         """Logged forecasts, newest first, with the realized direction once the target session closed."""
         records = jsonlog.read(self.settings.logs_dir / jsonlog.PREDICTION_LOG, limit)
-        closes = pd.Series(dtype=float)
-        if store.exists(self.settings.store_dir):
-            index = store.read(self.settings.store_dir, symbols=[self.universe.index_symbol])
-            closes = index.set_index("date")["close"]
+        closes = self._index_closes()
         out = []
         for record in reversed(records):
             as_of, target = pd.Timestamp(record.get("as_of")), pd.Timestamp(record.get("target_date"))
@@ -410,6 +431,20 @@ class ModelServer:
             direction = record.get("prediction", {}).get("direction")
             out.append({**record, "realized": realized, "correct": None if realized is None else realized == direction})
         return out
+
+    def _index_closes(self) -> pd.Series:
+        """The index's stored closes by date, read once per store content (`/predictions` is
+        polled by dashboards; a Parquet read per call cost more than the rest of the answer)."""
+        if not store.exists(self.settings.store_dir):
+            return pd.Series(dtype=float)
+        content_hash = (store.read_meta(self.settings.store_dir) or {}).get("content_hash")
+        held = self._closes
+        if held is not None and content_hash is not None and held[0] == content_hash:
+            return held[1]
+        index = store.read(self.settings.store_dir, symbols=[self.universe.index_symbol])
+        closes = index.set_index("date")["close"]
+        self._closes = (content_hash, closes)
+        return closes
 
     # -- health ----------------------------------------------------------------------------------
     def health_check(self) -> dict:

@@ -184,3 +184,29 @@ def test_computations_in_flight_are_bounded_by_the_compute_slots(trained_home, m
         thread.join()
     assert len(results) == len(days) and all(r["cached"] is False for r in results)
     assert most[0] <= 2  # without the slots all twelve run at once
+
+
+def test_the_event_loop_answer_is_the_cached_forecast_and_never_computes(trained_home, monkeypatch):
+    """`cached_forecast` (what POST /predict answers on its event loop) returns exactly what
+    `predict` returns for a cached forecast, and None whenever answering would mean work."""
+    settings = trained_home["settings"]
+    server = ModelServer(settings, cache=MemoryCache())
+    assert server.cached_forecast("2021-06-15") is None  # no model loaded yet: never loads one
+    server.ensure_loaded()
+    assert server.cached_forecast("2021-06-15") is None  # not computed yet: never computes
+
+    def no_computing(*args, **kwargs):
+        raise AssertionError("cached_forecast computed a forecast")
+
+    first = server.predict("2021-06-15")
+    monkeypatch.setattr(server, "_latest_inputs", no_computing)
+    held = server.cached_forecast("2021-06-15")
+    again = server.predict("2021-06-15")
+    assert held is not None and held["cached"] is True and first["cached"] is False
+    ignored = {"cached", "logged", "issued_at"}
+    assert {k: v for k, v in held.items() if k not in ignored} == {k: v for k, v in again.items() if k not in ignored}
+    assert server.cached_forecast("2021-06-16") is None  # another date is another forecast
+
+    shared = ModelServer(settings, cache=RedisCache("redis://127.0.0.1:1/0", prefix="unused:"))
+    shared.ensure_loaded()
+    assert shared.cached_forecast("2021-06-15") is None  # Redis is I/O: left to a worker thread

@@ -8,7 +8,7 @@ import sys
 import pandas as pd
 import pytest
 
-from sensex import jsonlog
+from sensex import jsonlog, store
 from sensex.serving.model_server import ModelServer
 
 pytestmark = pytest.mark.integration
@@ -126,3 +126,21 @@ def test_walk_forward_cli_reports_pooled_metrics_and_registers_nothing(trained_h
     assert {"always_up", "prev_day", "logreg", "gbm"} <= set(result["baselines"])
     versions = ModelRegistry(trained_home["settings"]).list_all_versions()
     assert all(v["run_id"] != result["run_id"] for v in versions)
+
+
+def test_the_track_record_sees_new_closes_once_the_store_changes(home, universe):
+    """The index closes behind `prediction_history` are read once per store content: a session
+    stored after the first look gives its forecast a realized outcome on the next look."""
+    from sensex.ingest import update_store
+
+    update_store(home, universe, "synthetic", start="2021-01-01", end="2021-06-30", yahoo_reachable=lambda: False)
+    last = (store.read_meta(home.store_dir) or {})["last_date"]
+    jsonlog.append(home.logs_dir / jsonlog.PREDICTION_LOG, {
+        "prediction": {"direction": "UP"}, "model_version": "1", "mode": "close", "as_of": last,
+        "target_date": "2021-07-01", "back_dated": False})
+    server = ModelServer(home, universe)
+    assert server.prediction_history(5)[0]["realized"] is None
+    assert server.prediction_history(5)[0]["realized"] is None  # the held closes, same content
+    update_store(home, universe, "synthetic", start="2021-01-01", end="2021-07-09", yahoo_reachable=lambda: False)
+    row = server.prediction_history(5)[0]
+    assert row["realized"] in ("UP", "DOWN") and row["correct"] == (row["realized"] == "UP")
