@@ -8,6 +8,8 @@ features may use, with the same masks the report uses.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pandas as pd
 
@@ -56,7 +58,7 @@ def load_panel(settings: Settings, universe: Universe, end: str | pd.Timestamp |
     session on a BSE holiday is known at that open); the features never read a later one.
     """
     mode = check_mode(mode)
-    frame = store.read(settings.store_dir)
+    frame = _repaired_store(settings, universe.index_symbol)
     # One boolean selection in numpy: a forecast's tail is cut from the whole store per request.
     row_dates = frame["date"].to_numpy()
     keep = np.ones(len(frame), dtype=bool)
@@ -72,4 +74,25 @@ def load_panel(settings: Settings, universe: Universe, end: str | pd.Timestamp |
             keep &= row_dates >= index_dates[-sessions]
     if not keep.all():
         frame = frame[keep]
-    return prepare(frame, universe, mode)
+    panel = build_panel(frame, universe)  # rows already repaired: selecting by date and symbol keeps them so
+    return add_overnight(panel, frame) if mode == PREOPEN else panel
+
+
+_repaired: tuple[tuple, pd.DataFrame] | None = None  # (store content, repaired rows): the last one read
+_repaired_lock = threading.Lock()
+
+
+def _repaired_store(settings: Settings, index_symbol: str) -> pd.DataFrame:
+    """All stored rows, repaired, kept per store content: a forecast for an earlier session
+    would otherwise decode and repair the store again for every request. Callers select rows
+    and never modify the frame."""
+    global _repaired
+    content = (str(settings.store_dir), (store.read_meta(settings.store_dir) or {}).get("content_hash"), index_symbol)
+    with _repaired_lock:
+        held = _repaired
+    if held is not None and content[1] is not None and held[0] == content:
+        return held[1]
+    rows = repair(store.read(settings.store_dir), index_symbol)
+    with _repaired_lock:
+        _repaired = (content, rows)
+    return rows
