@@ -6,6 +6,7 @@ import os
 import shutil
 import socket
 import subprocess
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -39,6 +40,25 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def wait_until_up(url: str, process: subprocess.Popen, seconds: float = 90, path: str = "/version") -> None:
+    """Poll `url + path` until it answers 200; fail with the process's last output if it exits first.
+    (A server the tests start: an API, an MLflow server; busy 2-core machines start them slowly.)"""
+    import httpx
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            output = process.stderr.read()[-2000:] if process.stderr else ""
+            pytest.fail(f"{url}: the server exited with {process.returncode}: {output}")
+        try:
+            if httpx.get(f"{url}{path}", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    pytest.fail(f"{url}{path} did not answer within {seconds:.0f} s")
 
 
 @pytest.fixture(autouse=True)
@@ -94,6 +114,14 @@ def trained_home(tmp_path_factory, universe):
     trained = commands.train(settings, str(config))
     promoted = ModelRegistry(settings, promotion=TINY_GATE).setup_automated_promotion()
     return {"settings": settings, "train": trained, "promoted": promoted}
+
+
+@pytest.fixture
+def own_home(trained_home, tmp_path):
+    """A copy of the trained home for a test that changes it (registers, promotes, damages)."""
+    home = tmp_path / "home"
+    shutil.copytree(trained_home["settings"].home, home)
+    return load_settings({"SENSEX_HOME": str(home)})
 
 
 @contextmanager

@@ -3,12 +3,11 @@
 import os
 import subprocess
 import sys
-import time
 import uuid
 
 import httpx
 import pytest
-from conftest import free_port
+from conftest import free_port, wait_until_up
 
 pytestmark = [pytest.mark.integration, pytest.mark.services, pytest.mark.slow]
 REDIS_URL = os.environ.get("SENSEX_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -26,19 +25,6 @@ def _redis_or_skip():
 
 
 
-def _wait_until_up(url: str, process: subprocess.Popen, seconds: float = 90) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"API process exited: {process.stderr.read()}")
-        try:
-            httpx.get(f"{url}/version", timeout=1)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    raise AssertionError(f"API at {url} did not come up")
-
-
 def test_second_api_process_serves_the_first_ones_cached_forecast(trained_home):
     client = _redis_or_skip()
     prefix = f"sensex-test-{uuid.uuid4().hex[:8]}:"
@@ -50,7 +36,7 @@ def test_second_api_process_serves_the_first_ones_cached_forecast(trained_home):
     try:
         urls = [f"http://127.0.0.1:{p}" for p in ports]
         for url, process in zip(urls, processes, strict=True):
-            _wait_until_up(url, process)
+            wait_until_up(url, process)
         first = httpx.post(f"{urls[0]}/predict", timeout=60).json()
         second = httpx.post(f"{urls[1]}/predict", timeout=60).json()
         assert first["cached"] is False

@@ -14,7 +14,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def test_redis_credentials_stay_out_of_health_and_logs(trained_home):
-    from test_api_redis import _wait_until_up
+    from conftest import wait_until_up
 
     closed = free_port()  # nobody listens: the cache reports an outage, which is logged with its URL
     secrets = ("userinfo-pw", "query-pw")
@@ -26,7 +26,7 @@ def test_redis_credentials_stay_out_of_health_and_logs(trained_home):
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_up(url, process)
+        wait_until_up(url, process)
         health = httpx.get(f"{url}/health", timeout=60)
         forecast = httpx.post(f"{url}/predict", json={}, timeout=120)
         metrics = httpx.get(f"{url}/metrics", timeout=30)

@@ -104,7 +104,7 @@ def test_concurrent_identical_forecasts_compute_once_and_log_once(trained_home, 
 
 def test_32_concurrent_http_requests_compute_once(trained_home):
     """A real `sensex serve` process, 32 identical POST /predict at the same moment."""
-    from test_api_redis import _wait_until_up
+    from conftest import wait_until_up
 
     settings = trained_home["settings"]
     as_of = "2021-07-15"
@@ -116,7 +116,7 @@ def test_32_concurrent_http_requests_compute_once(trained_home):
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_up(url, process)
+        wait_until_up(url, process)
         barrier = threading.Barrier(32)
         responses, errors = [], []
 

@@ -4,7 +4,6 @@ the new version without a failed request; a version that fails is refused and th
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -12,23 +11,15 @@ import time
 
 import httpx
 import pytest
-from conftest import TINY_GATE, free_port
+from conftest import TINY_GATE, free_port, wait_until_up
 
 from sensex import jsonlog, tracking
 from sensex.errors import CorruptModelError
 from sensex.serving.model_registry import MODEL_NAME, ModelRegistry
 from sensex.serving.model_server import ModelServer
-from sensex.settings import load_settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 RELOAD_SECONDS = 1.0
-
-
-@pytest.fixture
-def own_home(trained_home, tmp_path):
-    home = tmp_path / "home"
-    shutil.copytree(trained_home["settings"].home, home)
-    return load_settings({"SENSEX_HOME": str(home)})
 
 
 def register_again(settings) -> str:
@@ -51,19 +42,6 @@ def start_api(settings, port: int) -> subprocess.Popen:
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
-def wait_ready(port: int, process: subprocess.Popen, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, process.stderr.read()[-2000:]
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError("the API did not start")
-
-
 def test_two_api_processes_serve_a_promoted_version_within_the_bound(own_home):
     ports = [free_port(), free_port()]
     processes = [start_api(own_home, port) for port in ports]
@@ -83,7 +61,7 @@ def test_two_api_processes_serve_a_promoted_version_within_the_bound(own_home):
 
     try:
         for port, process in zip(ports, processes, strict=True):
-            wait_ready(port, process)
+            wait_until_up(f"http://127.0.0.1:{port}", process, seconds=120, path="/health")
         threads = [threading.Thread(target=hammer, args=(port,)) for port in ports]
         for thread in threads:
             thread.start()

@@ -3,12 +3,10 @@
 import os
 import subprocess
 import sys
-import time
 import uuid
 
-import httpx
 import pytest
-from conftest import FIXTURE_END, FIXTURE_START, TINY_CONFIG, TINY_GATE, free_port
+from conftest import FIXTURE_END, FIXTURE_START, TINY_CONFIG, TINY_GATE, free_port, wait_until_up
 
 from sensex import commands
 from sensex.ingest import update_store
@@ -41,18 +39,7 @@ def mlflow_server(tmp_path):
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"mlflow server exited: {process.stderr.read()[-2000:]}")
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("mlflow server did not answer /health within 120 s")
-            time.sleep(0.5)
+        wait_until_up(url, process, seconds=120, path="/health")
         yield url
     finally:
         process.terminate()

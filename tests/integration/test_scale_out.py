@@ -10,14 +10,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 
 import httpx
 import pytest
 import yaml
-from conftest import FIXTURE_END, FIXTURE_START, REPO, TINY_CONFIG, TINY_GATE, free_port
-from test_api_redis import REDIS_URL, _redis_or_skip, _wait_until_up
+from conftest import FIXTURE_END, FIXTURE_START, REPO, TINY_CONFIG, TINY_GATE, free_port, wait_until_up
+from test_api_redis import REDIS_URL, _redis_or_skip
 from test_mlflow_server import PG
 
 from sensex import commands
@@ -83,18 +82,7 @@ def compose_mlflow(compose, postgres_database, tmp_path):
     url = f"http://127.0.0.1:{port}"
     try:
         # A fresh PostgreSQL database runs MLflow's migrations first: slow on a busy 2-core machine.
-        deadline = time.monotonic() + 420
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"mlflow server exited: {process.stderr.read()[-2000:]}")
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("mlflow server did not answer /health within 420 s")
-            time.sleep(0.5)
+        wait_until_up(url, process, seconds=420, path="/health")
         yield url, port
     finally:
         os.killpg(process.pid, signal.SIGTERM)
@@ -142,7 +130,7 @@ def test_compose_topology_runs_without_docker(compose, compose_mlflow, tmp_path,
             replicas.append((f"http://127.0.0.1:{port}", subprocess.Popen(
                 command, env=environment(name), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)))
         for replica_url, process in replicas:
-            _wait_until_up(replica_url, process, seconds=180)
+            wait_until_up(replica_url, process, seconds=180)
         first = httpx.post(f"{replicas[0][0]}/predict", timeout=120).json()
         second = httpx.post(f"{replicas[1][0]}/predict", timeout=120).json()
         assert first["model_version"] == second["model_version"] == promoted["version"]

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -23,13 +22,6 @@ from sensex.settings import load_settings
 
 pytestmark = pytest.mark.integration
 MODEL = "sensex-convlstm-model"
-
-
-@pytest.fixture
-def own_home(trained_home, tmp_path):
-    home = tmp_path / "home"
-    shutil.copytree(trained_home["settings"].home, home)
-    return load_settings({"SENSEX_HOME": str(home)})
 
 
 def point_alias_at_missing_version(settings) -> None:
