@@ -386,7 +386,7 @@ def history(bundle: Bundle, panel, step: int = DEFAULT_HISTORY_STEP, recent: int
     points = _points(panel, after_train, step)
     base = {"mode": bundle.meta.mode, "step": step, "recent_sessions": recent,
             "training": [str(train_start.date()), str(train_end.date())], "validation_end": str(valid_end.date()),
-            "thresholds": {"watch": PSI_WATCH, "retrain": PSI_RETRAIN}}
+            "thresholds": {"watch": PSI_WATCH, "retrain": PSI_RETRAIN}, "min_sessions": MIN_SESSIONS}
     if not points or in_train.sum() < MIN_SESSIONS:
         return {**base, "families": [], "points": [],
                 "reason": f"No session is stored after the training window ({train_end.date()}): the history starts"
