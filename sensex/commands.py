@@ -142,30 +142,6 @@ def evaluate(settings: Settings, start: str, end: str, run_id: str | None = None
             "data_source": data_info(settings).get("source")}
 
 
-def drift(settings: Settings, start: str | None = None, end: str | None = None, min_sessions: int = 20,
-          mode: str = DEFAULT_MODE) -> dict:
-    """Score the production model of `mode` on sessions it has not seen (by default: after its
-    test window) and compare with its test metrics."""
-    from sensex.serving.model_registry import ModelRegistry
-
-    registry = ModelRegistry(settings, mode=mode)
-    production, bundle = registry.load()
-    test_end = pd.Timestamp(bundle.meta.segments["test"][1])
-    start = start or str((test_end + pd.Timedelta(days=1)).date())
-    end = end or (store.read_meta(settings.store_dir) or {}).get("last_date") or start
-    advice = (f"drift needs {min_sessions} labelled sessions not seen in training (the model's test window ends"
-              f" {test_end.date()}): wait for new data or pass --start/--end.")
-    try:
-        current = evaluate(settings, start, end, run_id=production["run_id"], mode=registry.mode)
-    except DataError as exc:
-        raise DataError(f"Too few sessions from {start} to {end}: {advice}") from exc
-    if current["n"] < min_sessions:
-        raise DataError(f"Only {current['n']} sessions from {start} to {end}: {advice}")
-    return registry.evaluate_model_drift(current["metrics"]) | {"mode": registry.mode,
-        "window": [current["start"], current["end"]], "n": current["n"], "baselines": current["baselines"],
-    }
-
-
 def walk_forward(settings: Settings, start: str, end: str, preset: str = "walkforward", model: str = "convlstm",
                  refit_months: int | None = None, universe_path: str | None = None, mode: str = DEFAULT_MODE) -> dict:
     """Whole-history estimate: refit every N months on everything before a block, predict the block.

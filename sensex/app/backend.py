@@ -76,6 +76,9 @@ class LocalBackend:
     def drift(self) -> dict:
         return self.server.drift()
 
+    def drift_history(self, step: int = 20, sessions: int = 60) -> dict:
+        return self.server.drift_history(step, sessions)
+
     def predictions(self, limit: int = 50) -> list[dict]:
         return self.server.prediction_history(limit)
 
@@ -157,6 +160,9 @@ class ApiBackend:
 
     def drift(self) -> dict:
         return self._get("/drift")
+
+    def drift_history(self, step: int = 20, sessions: int = 60) -> dict:
+        return self._get("/drift/history", params={"step": step, "sessions": sessions})
 
     def predictions(self, limit: int = 50) -> list[dict]:
         return self._get("/predictions", params={"limit": limit})["predictions"]

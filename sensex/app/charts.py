@@ -249,6 +249,57 @@ def reliability(table: list[dict]) -> go.Figure:
     return _layout(figure, 380)
 
 
+# -- monitoring ------------------------------------------------------------------------------------
+WATCH_COLOUR, RETRAIN_COLOUR = "#f57c00", DOWN_COLOUR
+
+
+def psi_history(points: list[dict], families: list[str], thresholds: dict[str, float]) -> go.Figure:
+    """PSI per feature family at each as-of point, with the watch and retrain lines. A log axis
+    once some family passes 1, so the 0.10 and 0.25 lines stay readable beside a large shift."""
+    dates = pd.to_datetime([point["date"] for point in points])
+    figure = go.Figure()
+    largest = 0.0
+    for family in families:
+        values = [(point["features"]["families"].get(family) or {}).get("psi") for point in points]
+        largest = max([largest, *(v for v in values if v is not None)])
+        figure.add_trace(go.Scatter(x=dates, y=values, name=family, mode="lines+markers",
+                                    hovertemplate=f"{family}: PSI %{{y:.3f}} on %{{x|%Y-%m-%d}}<extra></extra>"))
+    # The thresholds as traces, not hline annotations: those land in the wrong place on a log axis.
+    for name, colour in (("watch", WATCH_COLOUR), ("retrain", RETRAIN_COLOUR)):
+        figure.add_trace(go.Scatter(x=[dates.min(), dates.max()], y=[thresholds[name]] * 2, mode="lines",
+                                    name=f"{name} {thresholds[name]:.2f}", line={"color": colour, "dash": "dash"},
+                                    hoverinfo="skip"))
+    if largest > 1.0:
+        figure.update_yaxes(type="log", title_text="PSI (log scale)")
+    else:
+        figure.update_yaxes(range=[0, max(thresholds["retrain"] * 1.2, largest * 1.1)], title_text="PSI")
+    figure.update_xaxes(title_text="as-of session", tickformat="%d %b %Y")
+    # The legend inside the top margin (after `_layout`, which anchors it above the figure).
+    return _layout(figure, 420, top=90).update_layout(legend={"y": 1.0, "yanchor": "top"})
+
+
+def drift_performance_history(points: list[dict], window: int) -> go.Figure:
+    """The rolling Brier of the model against always-UP's on the same sessions, and its AUC."""
+    judged = [point for point in points if point["performance"].get("brier") is not None]
+    dates = pd.to_datetime([point["date"] for point in judged])
+    figure = make_subplots(rows=1, cols=2, subplot_titles=(f"Brier, last {window} labelled sessions (lower is better)",
+                                                           f"AUC, last {window} labelled sessions (0.5: no skill)"))
+    for key, name, colour, dash in (("brier", "model", "#1f77b4", None), ("always_up_brier", "always UP", FLAT_COLOUR, "dash")):
+        figure.add_trace(go.Scatter(x=dates, y=[point["performance"][key] for point in judged], name=name,
+                                    mode="lines+markers", line={"color": colour, "dash": dash}, legendgroup=name,
+                                    customdata=[point["performance"]["n"] for point in judged],
+                                    hovertemplate=f"{name}: %{{y:.4f}} on %{{customdata}} sessions<extra></extra>"),
+                         row=1, col=1)
+    figure.add_trace(go.Scatter(x=dates, y=[point["performance"]["auc"] for point in judged], name="model AUC",
+                                mode="lines+markers", line={"color": "#1f77b4"}, legendgroup="model", showlegend=False,
+                                hovertemplate="AUC %{y:.3f}<extra></extra>"), row=1, col=2)
+    figure.add_hline(y=0.5, line_dash="dash", line_color="#424242", row=1, col=2)
+    figure.update_yaxes(title_text="Brier", row=1, col=1)
+    figure.update_yaxes(title_text="AUC", range=[0, 1], row=1, col=2)
+    figure.update_xaxes(title_text="as-of session", tickformat="%d %b %Y")
+    return _layout(figure, 400, top=90).update_layout(legend={"y": 1.0, "yanchor": "top"})
+
+
 def intraday(bars: list[dict], previous_close: float | None = None) -> go.Figure:
     """The session so far: the SENSEX's 5-minute closes (bar start times, IST) and the previous
     close as a dashed line, green above it and red below."""

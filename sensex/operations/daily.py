@@ -112,6 +112,21 @@ def _not_promoted(outcome: dict, registry, run_id: str | None) -> str:
     return f"The challenger (version {version}) was not promoted: {outcome.get('reason')}."
 
 
+DRIFT_PARTS = ("performance", "features", "live")
+
+
+def drift_message(mode: str, version, severity: str, parts: dict[str, dict]) -> str:
+    """One readable sentence for the drift alert: the parts that say watch or retrain, each with its
+    reason; parts without enough sessions are named as not judged, not as problems."""
+    flagged = [f"{name} says {part['severity']}: {part['reason'].rstrip('.')}" for name, part in parts.items()
+               if part["severity"] != "ok"]
+    unjudged = [name for name, part in parts.items() if not part["judged"]]
+    detail = "; ".join(flagged) if flagged else "no part shows drift"
+    if unjudged:
+        detail += f" (not judged yet, too few sessions: {', '.join(unjudged)})"
+    return f"Drift for mode {mode}, model v{version}: {severity} ({detail})."
+
+
 class DailyLock:
     """An exclusive, non-blocking flock on `path`; the file says who holds it and since when.
     The kernel drops the lock when its process dies, so a crashed run never blocks the next one."""
@@ -314,26 +329,35 @@ class DailyJob:
         return serving
 
     def drift(self, mode: Mode) -> str | None:
+        """The three-part drift report (performance, features, live); its overall severity drives
+        retraining. A part without enough sessions is `judged: false`, which is not a failure; when
+        no part can be judged yet the step is skipped and says why."""
         key = f"drift:{mode.name}"
         if key in self.done:
             return None
+        from sensex.config import load_config
+
         try:
-            result = mode.drift(self.settings)
-        except DataError as exc:  # too few unseen sessions yet: nothing to judge, not a failure
-            self._record("drift", "skipped", key, mode=mode.name, message=_error_sentence(exc))
-            return None
+            # The preset's `promotion` section is the gate, so its drift tolerance is the one that counts.
+            report = mode.drift(self.settings, load_config(self.config.preset).promotion)
         except Exception as exc:
             self._failed("drift", exc, mode=mode.name)
             return None
-        severity = result.get("severity") or ("retrain" if result.get("drift_detected") else "ok")
-        reason = result.get("reason") or (
-            f"{', '.join(result.get('drifted_metrics', []))} worse than the test window by more than {result.get('tolerance')}"
-            if result.get("drift_detected") else "metrics within tolerance of the test window")
-        self._record("drift", "done", key, mode=mode.name, severity=severity, version=result.get("version"),
-                     window=result.get("window"), n=result.get("n"), recommendation=result.get("recommendation"))
-        self.events.append(Event("drift", f"Drift for mode {mode.name}, model v{result.get('version')}: {severity} ({reason}).",
-                                 self.date, {"mode": mode.name, "severity": severity, "version": result.get("version"),
-                                             "window": result.get("window"), "n": result.get("n")}))
+        parts = {name: {"severity": report[name]["severity"], "judged": bool(report[name].get("judged")),
+                        "reason": report[name]["reason"]} for name in DRIFT_PARTS}
+        if not any(part["judged"] for part in parts.values()):
+            self._record("drift", "skipped", key, mode=mode.name, version=report.get("version"), parts=parts,
+                         message=f"Nothing to judge yet: {' '.join(part['reason'] for part in parts.values())}")
+            return None
+        severity = report["severity"]
+        self._record("drift", "done", key, mode=mode.name, severity=severity, version=report.get("version"),
+                     window=report.get("window"), n=report.get("n"), recommendation=report.get("recommendation"),
+                     parts=parts)
+        self.events.append(Event("drift", drift_message(mode.name, report.get("version"), severity, parts), self.date,
+                                 {"mode": mode.name, "severity": severity, "version": report.get("version"),
+                                  "recommendation": report.get("recommendation"), "window": report.get("window"),
+                                  "n": report.get("n"),
+                                  "parts": {name: part["severity"] for name, part in parts.items()}}))
         return severity
 
     def _schedule_due(self, mode: Mode) -> str | None:

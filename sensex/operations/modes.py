@@ -42,10 +42,12 @@ class Mode:
 
         return ModelServer(settings, mode=self.name).predict(as_of)
 
-    def drift(self, settings: Settings) -> dict:
-        from sensex import commands
+    def drift(self, settings: Settings, promotion: PromotionConfig | None = None) -> dict:
+        """The three-part drift report of this mode's served model (`ModelServer.drift`): the same
+        report as `sensex registry drift`, `GET /drift` and the dashboard, so they never disagree."""
+        from sensex.serving.model_server import ModelServer
 
-        return commands.drift(settings, mode=self.name)
+        return ModelServer(settings, mode=self.name).drift(promotion=promotion)
 
     def train(self, settings: Settings, preset: str, model: str) -> dict:
         from sensex import commands

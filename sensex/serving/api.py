@@ -31,6 +31,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from sensex import dates, memory, store
 from sensex.errors import DateError, SensexError, storage_error
 from sensex.redaction import install_log_redaction
+from sensex.serving.drift import DEFAULT_HISTORY_STEP, DEFAULT_RECENT_SESSIONS, MIN_SESSIONS
 from sensex.serving.forecast import Forecast
 from sensex.serving.member_forecasts import forecast_part
 from sensex.serving.model_server import ModelServer
@@ -311,6 +312,18 @@ def create_app(settings: Settings | None = None, server: ModelServer | None = No
         with `severity` (ok, watch, retrain) and `reason`, then the overall `severity` and `recommendation`."""
         dates.check_order(start, end)
         return request.app.state.server.drift(start, end, sessions)
+
+    @app.get("/drift/history", responses=_errors(422, 503))
+    def drift_history(request: Request,
+                      step: int = Query(DEFAULT_HISTORY_STEP, ge=1, le=1000,
+                                        description="Sessions between two as-of points."),
+                      sessions: int = Query(DEFAULT_RECENT_SESSIONS, ge=MIN_SESSIONS, le=5000,
+                                            description="Trailing sessions each point's PSI and rolling AUC and"
+                                                        " Brier read.")):
+        """Drift over time: as-of points every `step` sessions from the end of the model's training
+        window to the last stored session, each with the feature PSI per family (and its severity)
+        and the rolling AUC and Brier beside always-UP's on labels known by that date."""
+        return request.app.state.server.drift_history(step, sessions)
 
     @app.get("/predictions", responses=_errors(422, 503))
     def predictions(request: Request, limit: int = Query(50, ge=1, le=5000)):

@@ -22,7 +22,7 @@ import pandas as pd
 
 from sensex import jsonlog, store
 from sensex.config import PromotionConfig
-from sensex.errors import DataError
+from sensex.errors import ConfigError, DataError
 from sensex.models.bundle import Bundle
 from sensex.settings import Settings
 
@@ -79,16 +79,37 @@ def performance(bundle: Bundle, panel, start: str | None, end: str | None, toler
 
 
 # -- feature drift (PSI) ----------------------------------------------------------------------------
-def psi(expected: np.ndarray, actual: np.ndarray, bins: int = 10) -> float | None:
+PSI_BINS = 10
+
+
+def decile_edges(expected: np.ndarray, bins: int = PSI_BINS) -> np.ndarray | None:
+    """The inner bin edges (deciles) of the finite values of `expected`; None when too few to bin."""
+    expected = expected[np.isfinite(expected)]
+    if len(expected) < bins * 5:
+        return None
+    return np.unique(np.quantile(expected, np.linspace(0, 1, bins + 1)[1:-1]))
+
+
+def psi_from_counts(expected: np.ndarray, actual: np.ndarray) -> float:
+    """PSI from per-bin counts of the reference and of the compared values."""
+    e, a = expected / expected.sum(), actual / actual.sum()
+    e, a = np.clip(e, 1e-4, None), np.clip(a, 1e-4, None)  # an empty bin would make the index infinite
+    return float(np.sum((a - e) * np.log(a / e)))
+
+
+def psi(expected: np.ndarray, actual: np.ndarray, bins: int = PSI_BINS) -> float | None:
     """Population stability index of `actual` against `expected`, on the deciles of `expected`."""
     expected, actual = expected[np.isfinite(expected)], actual[np.isfinite(actual)]
     if len(expected) < bins * 5 or len(actual) < bins:
         return None
-    edges = np.unique(np.quantile(expected, np.linspace(0, 1, bins + 1)[1:-1]))
-    e = np.bincount(np.searchsorted(edges, expected, "right"), minlength=len(edges) + 1) / len(expected)
-    a = np.bincount(np.searchsorted(edges, actual, "right"), minlength=len(edges) + 1) / len(actual)
-    e, a = np.clip(e, 1e-4, None), np.clip(a, 1e-4, None)  # an empty bin would make the index infinite
-    return float(np.sum((a - e) * np.log(a / e)))
+    edges = decile_edges(expected, bins)
+    e = np.bincount(np.searchsorted(edges, expected, "right"), minlength=len(edges) + 1)
+    a = np.bincount(np.searchsorted(edges, actual, "right"), minlength=len(edges) + 1)
+    return psi_from_counts(e, a)
+
+
+def psi_severity(value: float) -> str:
+    return "retrain" if value >= PSI_RETRAIN else "watch" if value >= PSI_WATCH else "ok"
 
 
 def features(bundle: Bundle, panel, recent_sessions: int = DEFAULT_RECENT_SESSIONS) -> dict:
@@ -115,8 +136,7 @@ def features(bundle: Bundle, panel, recent_sessions: int = DEFAULT_RECENT_SESSIO
             scores.setdefault("market context", []).append(value)
     families = sorted(({"family": family, "psi": round(float(np.mean(values)), 4),
                         "max_feature_psi": round(float(np.max(values)), 4), "features": len(values),
-                        "severity": "retrain" if np.mean(values) >= PSI_RETRAIN else
-                        "watch" if np.mean(values) >= PSI_WATCH else "ok"}
+                        "severity": psi_severity(float(np.mean(values)))}
                        for family, values in scores.items()), key=lambda row: -row["psi"])
     dates = panel.dates[recent]
     window = {"training": [str(train_start.date()), str(train_end.date())],
@@ -243,3 +263,149 @@ def drift_report(settings: Settings, bundle: Bundle, info: dict, universe, start
         "metrics": perf.get("metrics", {}), "window": perf.get("window"), "n": perf.get("n", 0),
         "tolerance": promotion.drift_tolerance, "baselines": perf.get("baselines", {}),
     }
+
+
+# -- drift over time --------------------------------------------------------------------------------
+DEFAULT_HISTORY_STEP = 20
+
+
+def _binned_counts(values: np.ndarray, counted: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Cumulative per-bin counts over sessions, (D + 1, bins): the counts of sessions lo..hi are
+    `cum[hi + 1] - cum[lo]`, so every as-of point costs one subtraction, not a new binning.
+    `values` is (D,) or (D, S); `counted` says which of them count (finite, member available)."""
+    values = values.reshape(len(values), -1)
+    counted = counted.reshape(len(values), -1) & np.isfinite(values)
+    bins = len(edges) + 1
+    codes = np.searchsorted(edges, np.where(counted, values, 0.0), "right")
+    session = np.broadcast_to(np.arange(len(values))[:, None], values.shape)
+    per_session = np.bincount((session * bins + codes)[counted], minlength=len(values) * bins)
+    return np.vstack([np.zeros((1, bins)), np.cumsum(per_session.reshape(len(values), bins), axis=0)])
+
+
+def _feature_counts(bundle: Bundle, panel, in_train: np.ndarray) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """Per feature: (family, training-window counts per decile bin, cumulative counts per session).
+    The deciles come from the training window once; later sessions are only counted into them."""
+    family_of = {row["name"]: row["family"] for row in bundle.meta.feature_registry}
+    columns = [(family_of.get(name, "other"), panel.stock[:, :, f], panel.available)
+               for f, name in enumerate(panel.stock_feature_names)]
+    columns += [("market context", panel.market[:, m], np.ones(len(panel.dates), dtype=bool))
+                for m in range(len(panel.market_feature_names))]
+    out = []
+    for family, values, counted in columns:
+        trained = values[in_train][counted[in_train] & np.isfinite(values[in_train])]
+        edges = decile_edges(trained)
+        if edges is None:
+            continue
+        expected = np.bincount(np.searchsorted(edges, trained, "right"), minlength=len(edges) + 1)
+        out.append((family, expected, _binned_counts(values, counted, edges)))
+    return out
+
+
+def _points(panel, after: int, step: int) -> list[int]:
+    """Session positions every `step` sessions after position `after` (the training window's last
+    session), anchored there so the points stay put as data arrives; the last stored session too."""
+    last = len(panel.dates) - 1
+    points = list(range(after + step, last + 1, step))
+    if last > after and (not points or points[-1] != last):
+        points.append(last)
+    return points
+
+
+def _features_over_time(points: np.ndarray, first_unseen: int, recent: int, counts) -> list[dict]:
+    """Per point, the family PSI of its trailing `recent` sessions (those after training only),
+    every point of a feature at once from the cumulative counts."""
+    lows = np.maximum(points - recent + 1, first_unseen)
+    sessions = points - lows + 1
+    by_family: dict[str, list[np.ndarray]] = {}
+    for family, expected, cumulative in counts:
+        actual = cumulative[points + 1] - cumulative[lows]  # (P, bins)
+        total = actual.sum(axis=1)
+        # As `psi_from_counts`, for every point at once.
+        e = np.clip(expected / expected.sum(), 1e-4, None)
+        a = np.clip(actual / np.maximum(total, 1)[:, None], 1e-4, None)
+        value = np.sum((a - e) * np.log(a / e), axis=1)
+        value[total < PSI_BINS] = np.nan  # as `psi`: too few values in the window to judge
+        by_family.setdefault(family, []).append(value)
+    out = []
+    for i, n in enumerate(sessions):
+        families = {}
+        if n >= MIN_SESSIONS:
+            for family, values in sorted(by_family.items()):
+                scores = np.array([value[i] for value in values])
+                scores = scores[np.isfinite(scores)]
+                if len(scores):
+                    families[family] = {"psi": round(float(scores.mean()), 4), "severity": psi_severity(float(scores.mean()))}
+        severity = worst("ok", *(row["severity"] for row in families.values())) if families else None
+        out.append({"sessions": int(max(n, 0)), "severity": severity, "families": families})
+    return out
+
+
+def _performance_at(point: int, rows: np.ndarray, probabilities: np.ndarray, labels: np.ndarray,
+                    up_probability: float, recent: int, dates) -> dict:
+    """AUC, Brier and accuracy of the model and always-UP's on the last `recent` scored sessions
+    whose label is known at `point`: the label of row r is about session r + 1, so r < point."""
+    from sensex.models.evaluate import roc_auc
+
+    hi = int(np.searchsorted(rows, point, "left"))
+    lo = max(0, hi - recent)
+    n = hi - lo
+    empty = {"n": n, "first": None, "last": None, "auc": None, "brier": None, "accuracy": None,
+             "always_up_brier": None, "always_up_accuracy": None}
+    if n < MIN_SESSIONS:
+        return empty
+    y, p = labels[lo:hi], probabilities[lo:hi]
+    return {"n": n, "first": str(dates[rows[lo]].date()), "last": str(dates[rows[hi - 1]].date()),
+            "auc": round(roc_auc(y, p), 4), "brier": round(float(np.mean((p - y) ** 2)), 4),
+            "accuracy": round(float(np.mean((p >= 0.5) == (y == 1))), 4),
+            "always_up_brier": round(float(np.mean((up_probability - y) ** 2)), 4),
+            "always_up_accuracy": round(float(np.mean(y)), 4)}
+
+
+def history(bundle: Bundle, panel, step: int = DEFAULT_HISTORY_STEP, recent: int = DEFAULT_RECENT_SESSIONS) -> dict:
+    """Drift over time: as-of points every `step` sessions from the end of the model's training
+    window to the last stored session, each with the feature PSI per family of its trailing `recent`
+    sessions against the training window, and the model's rolling AUC and Brier (beside always-UP's)
+    on its trailing `recent` labelled sessions after the validation window (the network learnt on
+    training and was stopped and calibrated on validation: only later sessions are unseen).
+
+    No look-ahead: a point dated D reads features of sessions <= D and labels whose target session
+    is <= D, so data arriving later never moves it. The post-training sessions are scored in one
+    batched pass and the training deciles are computed once per feature, then only counted into.
+    """
+    from sensex.models.evaluate import predict_rows
+
+    if step < 1 or recent < MIN_SESSIONS:
+        raise ConfigError(f"Drift history needs a step of at least 1 session and a window of at least {MIN_SESSIONS}"
+                          f" sessions (got step {step}, window {recent}): pass larger values.")
+    train_start, train_end = (pd.Timestamp(d) for d in bundle.meta.segments["train"])
+    valid_end = pd.Timestamp(bundle.meta.segments["valid"][1])
+    dates = panel.dates
+    in_train = (dates >= train_start) & (dates <= train_end)
+    after_train = int(np.searchsorted(dates, train_end, "right")) - 1
+    after_valid = int(np.searchsorted(dates, valid_end, "right")) - 1
+    points = _points(panel, after_train, step)
+    base = {"mode": bundle.meta.mode, "step": step, "recent_sessions": recent,
+            "training": [str(train_start.date()), str(train_end.date())], "validation_end": str(valid_end.date()),
+            "thresholds": {"watch": PSI_WATCH, "retrain": PSI_RETRAIN}, "min_sessions": MIN_SESSIONS}
+    if not points or in_train.sum() < MIN_SESSIONS:
+        return {**base, "families": [], "points": [],
+                "reason": f"No session is stored after the training window ({train_end.date()}): the history starts"
+                          " once there is one."}
+    counts = _feature_counts(bundle, panel, in_train)
+    positions = np.arange(len(dates))
+    rows = positions[(positions > after_valid) & np.isfinite(panel.label) & (positions >= bundle.window - 1)]
+    probabilities = predict_rows(bundle, panel, rows)[0] if len(rows) else np.empty(0)
+    labels = panel.label[rows]
+    trained_labels = panel.label[in_train & np.isfinite(panel.label)]
+    up_share = (bundle.meta.baselines or {}).get("always_up", {}).get("up_share")
+    up_probability = float(up_share if up_share is not None else trained_labels.mean())
+    feature_points = _features_over_time(np.asarray(points), after_train + 1, recent, counts)
+    out = [{"date": str(dates[point].date()), "features": feature,
+            "performance": _performance_at(point, rows, probabilities, labels, up_probability, recent, dates)}
+           for point, feature in zip(points, feature_points, strict=True)]
+    families = sorted({family for point in out for family in point["features"]["families"]})
+    return _finite({**base, "families": families, "points": out,
+                    "reason": f"{len(out)} as-of points every {step} sessions from {out[0]['date']} to {out[-1]['date']}:"
+                              f" feature PSI of the last {recent} sessions after training against training"
+                              f" {base['training'][0]}..{base['training'][1]}; AUC and Brier on the last {recent}"
+                              f" labelled sessions after validation ({valid_end.date()}) known on each date."})

@@ -389,6 +389,28 @@ class ModelServer:
         return drift_report(self.settings, bundle, info, self.universe, start, end,
                             sessions or promotion.drift_sessions, promotion)
 
+    def drift_history(self, step: int | None = None, sessions: int | None = None) -> dict:
+        """Drift over time (`sensex.serving.drift.history`): per as-of point every `step` sessions
+        since training, the feature PSI per family and the rolling AUC and Brier beside always-UP's.
+        Cached per model version and data hash: it changes only when one of them does."""
+        from sensex.cache import HISTORY_TTL, cached
+        from sensex.serving.drift import DEFAULT_HISTORY_STEP, DEFAULT_RECENT_SESSIONS, history
+
+        info, bundle, _ = self._current()
+        step, sessions = step or DEFAULT_HISTORY_STEP, sessions or DEFAULT_RECENT_SESSIONS
+        content_hash = (store.read_meta(self.settings.store_dir) or {}).get("content_hash")
+        key = (f"drift-history:{self.universe.key}:{self.mode}:{info['version']}:{bundle.meta.onnx_sha256[:12]}:"
+               f"{content_hash}:{step}:{sessions}")
+
+        def compute() -> dict:
+            from sensex.features.dataset import load_panel
+
+            panel = load_panel(self.settings, self.universe, mode=bundle.meta.mode)
+            return {"version": info.get("version"), "run_id": info.get("run_id"),
+                    **history(bundle, panel, step, sessions)}
+
+        return cached(self.cache, key, HISTORY_TTL, compute)
+
     def model_card(self) -> dict:
         """What the served model is and how good it was out of sample, beside its baselines:
         the one description `/model`, the CLI and the dashboard show."""

@@ -1,4 +1,5 @@
-"""Monitoring: the model server's health as chips, the data's age and quality, the cache."""
+"""Monitoring: the model server's health as chips, the data's age and quality, the cache, drift now
+(three parts) and over time (feature PSI per family and rolling Brier and AUC since training)."""
 
 from __future__ import annotations
 
@@ -117,3 +118,36 @@ if drift:
         cols[3].metric("Brier (always-UP)", f"{live['brier']:.4f} ({live['always_up']['brier']:.4f})")
     if (live.get("back_dated") or {}).get("n"):
         st.caption(f"{live['back_dated']['n']} back-dated look-backs are kept apart: they are not a live record.")
+
+
+def history_caption(history: dict) -> str:
+    training = history["training"]
+    return (f"Each point is an as-of session, every {history['step']} sessions from the end of training"
+            f" ({session_text(training[1])}) to the last stored session. PSI: the last {history['recent_sessions']}"
+            f" sessions after training against the training window {training[0]}..{training[1]}. Brier and AUC: the"
+            f" model and always-UP (the training window's UP share every day) on the last {history['recent_sessions']}"
+            f" labelled sessions after the validation window (it ends {history['validation_end']}) whose outcome was"
+            " known on that date: no point uses a later session.")
+
+
+st.markdown("**Drift over time**")
+# Without a model the drift section above has said so already.
+history = common.attempt(lambda: common.backend().drift_history(), missing_model="silent")
+if history is not None:
+    points = history["points"]
+    if len(points) < 2:
+        st.info(f"No drift history to draw yet: {history['reason']}" if not points else
+                f"Only one as-of point so far ({session_text(points[0]['date'])}): the history draws from the second,"
+                f" {history['step']} sessions later.")
+    else:
+        st.caption(history_caption(history))
+        if history["families"]:
+            st.plotly_chart(charts.psi_history(points, history["families"], history["thresholds"]),
+                            config=charts.CHART_CONFIG, key="psi_history")
+        judged = [point for point in points if point["performance"].get("brier") is not None]
+        if judged:
+            st.plotly_chart(charts.drift_performance_history(points, history["recent_sessions"]),
+                            config=charts.CHART_CONFIG, key="drift_performance_history")
+        else:
+            st.caption(f"No rolling Brier or AUC yet: it needs {history['min_sessions']} labelled sessions after the validation window"
+                       f" (it ends {history['validation_end']}).")

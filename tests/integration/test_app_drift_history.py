@@ -1,0 +1,113 @@
+"""The Monitoring page's drift over time (Streamlit AppTest): the PSI and rolling-performance charts
+with a model, a sentence for a history too short to draw, nothing but the drift section's own
+message without a model."""
+
+from __future__ import annotations
+
+import shutil
+from importlib.util import find_spec
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from sensex.app.backend import LocalBackend
+from sensex.cache import get_cache
+from sensex.settings import get_settings
+
+pytestmark = pytest.mark.integration
+APP = find_spec("sensex.app.main").origin  # the path only: importing would run the app
+MONITORING = "views/monitoring.py"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches():
+    """Empty Streamlit and forecast caches around each test: the backend belongs to one home."""
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    get_cache().clear()
+    yield
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    get_cache().clear()
+
+
+def _use_home(home, monkeypatch) -> None:
+    monkeypatch.setenv("SENSEX_HOME", str(home))
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def model_home(trained_home, tmp_path, monkeypatch):
+    """A copy of the trained home (the pages log forecasts: not into the shared one)."""
+    home = tmp_path / "home"
+    shutil.copytree(trained_home["settings"].home, home)
+    _use_home(home, monkeypatch)
+    return home
+
+
+def monitoring() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    assert not at.exception, [e.value for e in at.exception]
+    at.switch_page(MONITORING).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def texts(elements) -> str:
+    return " ".join(e.value for e in elements)
+
+
+def test_the_monitoring_page_draws_psi_and_rolling_performance_over_time(model_home):
+    at = monitoring()
+    assert "Drift over time" in texts(at.markdown)
+    caption = texts(at.caption)
+    assert "every 20 sessions from the end of training" in caption
+    assert "PSI: the last 60 sessions after training against the training window" in caption
+    assert "known on that date" in caption
+    figures = {chart.proto.id: chart.proto.spec for chart in at.get("plotly_chart")}
+    psi = next(spec for spec in figures.values() if "watch 0.10" in spec)
+    assert "retrain 0.25" in psi and "market context" in psi
+    performance = next(spec for spec in figures.values() if "always UP" in spec)
+    assert "Brier, last 60 labelled sessions" in performance and "AUC, last 60 labelled sessions" in performance
+
+
+@pytest.mark.parametrize("points, sentence", [
+    ([], "No drift history to draw yet: No session is stored after the training window"),
+    ([{"date": "2021-08-04", "features": {"sessions": 20, "severity": "ok", "families": {}},
+       "performance": {"n": 0, "brier": None}}], "Only one as-of point so far (Wed 2021-08-04)"),
+])
+def test_a_history_too_short_to_draw_is_a_sentence(model_home, monkeypatch, points, sentence):
+    short = {"version": "1", "mode": "close", "step": 20, "recent_sessions": 60, "training": ["2020-09-15", "2021-07-06"],
+             "validation_end": "2021-10-01", "thresholds": {"watch": 0.1, "retrain": 0.25}, "min_sessions": 20,
+             "families": [], "points": points,
+             "reason": "No session is stored after the training window (2021-07-06): the history starts once there is one."}
+    monkeypatch.setattr(LocalBackend, "drift_history", lambda self, step=20, sessions=60: short)
+    at = monitoring()
+    assert sentence in texts(at.info)
+    assert not [chart for chart in at.get("plotly_chart") if "watch 0.10" in chart.proto.spec]
+    assert not at.error
+
+
+def test_without_a_model_the_history_adds_no_error(trained_home, tmp_path, monkeypatch):
+    from sensex.errors import ModelNotFoundError
+
+    home = tmp_path / "no-model"
+    shutil.copytree(trained_home["settings"].store_dir, home / "store")
+    _use_home(home, monkeypatch)
+    asked = []
+    real = LocalBackend.drift_history
+
+    def spied(self, step=20, sessions=60):
+        asked.append(step)
+        return real(self, step, sessions)
+
+    monkeypatch.setattr(LocalBackend, "drift_history", spied)
+    at = monitoring()
+    assert asked  # the page asked, and the missing model ...
+    with pytest.raises(ModelNotFoundError):
+        real(LocalBackend(get_settings()))
+    # ... added no message of its own: the health check's and the drift section's are the only ones.
+    errors = [e.value for e in at.error]
+    assert len(errors) == 2 and all("No production model" in e for e in errors)
+    assert not at.get("plotly_chart") and "No drift history" not in texts(at.info)
