@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 
@@ -14,17 +13,9 @@ import pytest
 from sensex import jsonlog, store
 from sensex.serving.drift import SEVERITIES, psi, wilson
 from sensex.serving.model_server import ModelServer
-from sensex.settings import load_settings
 
 pytestmark = pytest.mark.integration
 PARTS = ("performance", "features", "live")
-
-
-@pytest.fixture
-def own_home(trained_home, tmp_path):
-    home = tmp_path / "home"
-    shutil.copytree(trained_home["settings"].home, home)
-    return load_settings({"SENSEX_HOME": str(home)})
 
 
 def check_shape(report: dict) -> None:
