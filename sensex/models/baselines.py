@@ -19,11 +19,6 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
-from threadpoolctl import threadpool_limits
 
 from sensex.features.build import Panel
 from sensex.models.designs import index_design, latest_session_design
@@ -38,7 +33,12 @@ GBM_PARAMS = {
 }
 
 
-def _fit_gbm(design: np.ndarray, y: np.ndarray) -> HistGradientBoostingClassifier | None:
+def _fit_gbm(design: np.ndarray, y: np.ndarray):
+    # scikit-learn only where a baseline is fitted: scoring with the saved JSON baselines (the
+    # API's drift report) must not load it.
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from threadpoolctl import threadpool_limits
+
     if len(np.unique(y)) < 2:
         return None
     model = HistGradientBoostingClassifier(**GBM_PARAMS)
@@ -67,6 +67,10 @@ def fit_baselines(panel: Panel, train_rows: np.ndarray, timings: dict | None = N
     p_after_up = float(np.mean(y_train[prev_up[train_rows]])) if prev_up[train_rows].any() else up_share
     p_after_down = float(np.mean(y_train[~prev_up[train_rows]])) if (~prev_up[train_rows]).any() else up_share
     timings["prev_day"] = time.perf_counter() - started
+
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
 
     started = time.perf_counter()
     fit_rows = train_rows[np.isfinite(design[train_rows]).all(axis=1)]

@@ -10,7 +10,6 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy.stats import rankdata
 
 METRICS = ("accuracy", "precision", "recall", "f1", "auc", "brier", "ece")
 
@@ -30,6 +29,17 @@ def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> 
     return float(np.sum(count[used] / len(y) * gap))
 
 
+def average_ranks(x: np.ndarray) -> np.ndarray:
+    """1-based ranks with ties given their mean rank (scipy's `rankdata`), in numpy: the API
+    scores drift with this module and should not load scipy for one function."""
+    x = np.asarray(x, dtype=np.float64)
+    order = np.argsort(x, kind="stable")
+    _, first, counts = np.unique(x[order], return_index=True, return_counts=True)
+    ranks = np.empty(len(x), dtype=np.float64)
+    ranks[order] = np.repeat(first + (counts + 1) / 2.0, counts)
+    return ranks
+
+
 def roc_auc(y: np.ndarray, p: np.ndarray) -> float:
     """Probability that a random UP day scores above a random DOWN day (ties count half)."""
     y = np.asarray(y, dtype=int)
@@ -37,7 +47,7 @@ def roc_auc(y: np.ndarray, p: np.ndarray) -> float:
     n_neg = len(y) - n_pos
     if n_pos == 0 or n_neg == 0:
         return float("nan")
-    ranks = rankdata(p)
+    ranks = average_ranks(p)
     return float((ranks[y == 1].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 

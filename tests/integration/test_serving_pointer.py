@@ -44,7 +44,7 @@ def test_the_registry_writes_a_relative_pointer_that_agrees_with_mlflow(trained_
     assert links == []
 
 
-def test_the_forecast_path_imports_neither_mlflow_nor_torch(trained_home, monkeypatch):
+def test_the_forecast_and_drift_paths_import_neither_mlflow_nor_torch(trained_home, monkeypatch):
     from sensex import calendar
     from sensex.settings import get_settings
 
@@ -64,6 +64,8 @@ with TestClient(create_app()) as client:
     assert client.post('/predict').status_code == 200
     assert client.post('/predict', json={'as_of': '2021-12-01'}).status_code == 200
     assert client.get('/health').status_code == 200
+    assert client.get('/drift').status_code == 200  # scored with the saved JSON baselines: no scikit-learn
+    assert client.get('/drift/history').status_code == 200
 print([m for m in ('mlflow', 'torch', 'exchange_calendars', 'scipy', 'sklearn') if m in sys.modules])
 """
     env = {**os.environ, "SENSEX_HOME": str(trained_home["settings"].home)}

@@ -104,3 +104,17 @@ def test_calibration_matches_logistic_regression_and_never_reverses_the_ranking(
     p = apply_calibration(flipped, -logits)
     assert np.all(np.diff(p[np.argsort(-logits)]) >= 0)
     assert abs(p.mean() - labels.mean()) < 0.02
+
+
+def test_average_ranks_are_scipys_rankdata_and_the_auc_sklearns():
+    from scipy.stats import rankdata
+    from sklearn.metrics import roc_auc_score
+
+    from sensex.models.evaluate import average_ranks, roc_auc
+
+    rng = np.random.default_rng(3)
+    for values in (rng.normal(size=500), rng.integers(0, 7, size=500).astype(float), np.ones(5), np.array([])):
+        np.testing.assert_array_equal(average_ranks(values), rankdata(values))
+    y = rng.integers(0, 2, size=400)
+    p = np.round(rng.uniform(size=400), 2)  # ties on purpose
+    assert abs(roc_auc(y, p) - roc_auc_score(y, p)) < 1e-12
