@@ -61,6 +61,7 @@ class ModelServer:
         self._fallback: tuple[dict, Bundle] | None = None  # the labelled baseline while nothing is in production
         self._latest: tuple[str, LatestInputs] | None = None  # the latest session's inputs, by cache key
         self._closes: tuple[str | None, pd.Series] | None = None  # the index closes, by store content hash
+        self._held = None  # with a shared (Redis) cache: this process's own copies of forecasts it served
         self.notes: dict[str, str] = {}  # why serving is degraded though it forecasts (health says so)
         self._refused: tuple[str, str] | None = None  # the (version, run) hot reload refused last
 
@@ -265,17 +266,27 @@ class ModelServer:
         it on its event loop, so a cached answer does not queue for a worker thread behind
         forecasts being computed (under load each hand-over between threads waits for the GIL).
         """
-        from sensex.cache import MemoryCache
-
         served = self._served
-        if served is None or not isinstance(self.cache, MemoryCache):
+        if served is None:
             return None
         info, bundle, _ = served
         meta = store.read_meta(self.settings.store_dir) or {}
-        forecast = self.cache.get(self._forecast_key(bundle, info["version"], meta, as_of))
+        forecast = self._local_cache().get(self._forecast_key(bundle, info["version"], meta, as_of))
         if forecast is None:
             return None
         return {**with_clock(forecast, latest=as_of is None), "cached": True}
+
+    def _local_cache(self):
+        """The cache this process can read without I/O: the cache itself when it is in memory;
+        with Redis, a small copy of the forecasts this process served. A forecast's key names the
+        model version and the store's content hash, so a copy can never be stale."""
+        from sensex.cache import MemoryCache
+
+        if isinstance(self.cache, MemoryCache):
+            return self.cache
+        if self._held is None:
+            self._held = MemoryCache(max_entries=512, max_bytes=8 * 1024 * 1024)
+        return self._held
 
     def predict(self, as_of: str | None = None, log_prediction: bool = True) -> dict:
         """The production model's forecast; with no model in production, the labelled baseline's
@@ -338,6 +349,8 @@ class ModelServer:
         # Single flight: concurrent identical requests wait for one computation and share it;
         # only the caller that computed logs, so the log has one line per forecast made.
         forecast, computed = cached_or_computed(self.cache, key, self.cache_ttl, compute)
+        if self._local_cache() is not self.cache:
+            self._local_cache().set(key, forecast, self.cache_ttl)
         forecast = with_clock(forecast, latest=as_of is None)  # the clock moves on; the cached forecast does not
         if not computed:
             return {**forecast, "cached": True}

@@ -207,6 +207,11 @@ def test_the_event_loop_answer_is_the_cached_forecast_and_never_computes(trained
     assert {k: v for k, v in held.items() if k not in ignored} == {k: v for k, v in again.items() if k not in ignored}
     assert server.cached_forecast("2021-06-16") is None  # another date is another forecast
 
+    # With a shared cache, Redis is I/O, left to a worker thread; the process answers from its
+    # own copies of the forecasts it served (here Redis is down: served all the same).
     shared = ModelServer(settings, cache=RedisCache("redis://127.0.0.1:1/0", prefix="unused:"))
     shared.ensure_loaded()
-    assert shared.cached_forecast("2021-06-15") is None  # Redis is I/O: left to a worker thread
+    assert shared.cached_forecast("2021-06-15") is None
+    served = shared.predict("2021-06-15", log_prediction=False)
+    copy = shared.cached_forecast("2021-06-15")
+    assert copy is not None and copy["cached"] is True and copy["probability"] == served["probability"]
