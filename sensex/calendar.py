@@ -99,6 +99,18 @@ def _holiday_dirs() -> list[Path]:
     return [get_settings().holidays_dir]
 
 
+def holidays_signature() -> tuple:
+    """What the user's holiday files look like now (folder, names, sizes, times): equal
+    signatures give equal sessions, so a cached answer may be reused."""
+    files = []
+    for directory in _holiday_dirs():
+        if directory.is_dir():
+            for path in sorted(directory.glob("*.csv")):
+                stat = path.stat()
+                files.append((str(path), stat.st_size, stat.st_mtime_ns))
+    return tuple(str(d) for d in _holiday_dirs()), tuple(files)
+
+
 def extra_holidays() -> pd.DatetimeIndex:
     """Holidays from user-supplied files, used only past the recorded range."""
     dates: list[pd.Timestamp] = []

@@ -21,7 +21,7 @@ time so that a test freezing `calendar.now_ist` freezes the clock too. Tests nev
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
 
 import pandas as pd
@@ -113,9 +113,35 @@ def local_now(now: datetime | None = None) -> datetime:
     return now.astimezone(calendar.IST)
 
 
+_held: tuple[ClockReading, datetime, tuple] | None = None  # last reading, when it stops holding, holiday files
+
+
 def read_clock(now: datetime | None = None) -> ClockReading:
-    """The market clock at `now` (default: the current time in IST)."""
+    """The market clock at `now` (default: the current time in IST).
+
+    Every forecast served is stamped with it, so the last reading is reused (with `now` updated)
+    until the next moment anything but `now` could change: 09:00, the open, the close, midnight,
+    or the user's holiday files.
+    """
+    global _held
     now = local_now(now)
+    holidays = calendar.holidays_signature()
+    held = _held
+    if held is not None and held[0].now <= now < held[1] and held[2] == holidays:
+        return replace(held[0], now=now)
+    reading = _read_clock(now)
+    _held = (reading, _holds_until(now), holidays)
+    return reading
+
+
+def _holds_until(now: datetime) -> datetime:
+    day = now.date()
+    changes = [datetime.combine(day, moment, calendar.IST) for moment in (PRE_OPEN_START, OPEN_TIME, CLOSE_TIME)]
+    midnight = datetime.combine(day + timedelta(days=1), time(0, 0), calendar.IST)
+    return min([moment for moment in changes if moment > now] + [midnight])
+
+
+def _read_clock(now: datetime) -> ClockReading:
     today = pd.Timestamp(now.date())
     is_session = calendar.is_session(today)
     if is_session:

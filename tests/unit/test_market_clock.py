@@ -48,6 +48,18 @@ def test_the_past_range_fallback_reads_user_holiday_files(home):
     assert reading.state == "holiday" and str(reading.session.date.date()) == "2027-03-23"
 
 
+def test_a_reused_reading_is_the_reading_computed_afresh(home):
+    """Readings are reused until 09:00, the open, the close, midnight or a holiday file changes:
+    walking through a day (and a new holiday file) gives what a fresh computation gives."""
+    instants = [f"2027-03-22 {hh}:{mm}" for hh in ("08", "09", "12", "15", "23") for mm in ("00", "14", "15", "29", "30", "59")]
+    for instant in sorted(instants):
+        held = market_clock.read_clock(at(instant))
+        assert held == market_clock._read_clock(at(instant)), instant
+    home.holidays_dir.mkdir(parents=True)
+    (home.holidays_dir / "bse_2027.csv").write_text("date,description\n2027-03-22,Holi\n")
+    assert market_clock.read_clock(at("2027-03-22 23:59")).state == "holiday"  # same instant, new holiday file
+
+
 def test_the_clock_converts_any_zone_and_refuses_a_naive_time():
     utc = datetime.fromisoformat("2024-11-05T06:30:00+00:00")  # 12:00 IST
     assert market_clock.read_clock(utc).state == "open"
