@@ -62,6 +62,14 @@ class LocalBackend:
             self.mode_servers[mode] = ModelServer(self.settings, self.server.universe, mode=mode)
         return self.mode_servers[mode].predict()
 
+    def may_serve(self, mode: str) -> bool:
+        """False when nothing is registered for `mode` (no production model and no labelled
+        baseline), asked without MLflow; True when a forecast may exist (predict_mode says)."""
+        from sensex.modes import registered_model
+        from sensex.serving.registry_probe import registered_versions
+
+        return registered_versions(self.settings, registered_model(mode, self.server.universe.key)) != []
+
     def market_clock(self) -> dict:
         from sensex.serving.market_status import market_status
 
@@ -145,6 +153,9 @@ class ApiBackend:
 
     def predict_mode(self, mode: str) -> dict:
         return self._get("/predict", "POST", json={"mode": mode})
+
+    def may_serve(self, mode: str) -> bool:
+        return True  # the API says, when asked for the forecast
 
     def market_clock(self) -> dict:
         return self._get("/market/clock")
