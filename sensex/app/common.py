@@ -15,7 +15,7 @@ from typing import TypeVar
 
 import streamlit as st
 
-from sensex.app.backend import make_backend
+from sensex.app.backend import backend_for
 from sensex.cache import PRICE_TTL
 from sensex.errors import ModelNotFoundError, SensexError
 from sensex.settings import get_settings
@@ -38,7 +38,7 @@ NO_MODEL = ("No production model yet: run `sensex train` then `sensex registry s
 
 @st.cache_resource(show_spinner=False)
 def _backend(home: str, api_url: str | None):
-    return make_backend(get_settings())
+    return backend_for(get_settings())  # the one `sensex app` warmed while the browser loaded, if any
 
 
 def _where() -> tuple[str, str | None]:
