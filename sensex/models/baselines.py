@@ -17,17 +17,16 @@ Each is fit on the training rows alone; nothing here looks at an evaluation row'
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
-from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
-from threadpoolctl import threadpool_limits
 
 from sensex.features.build import Panel
 from sensex.models.designs import index_design, latest_session_design
 from sensex.models.portable import baseline_probabilities, gbm_to_dict, logreg_to_dict
+
+if TYPE_CHECKING:
+    from sklearn.ensemble import HistGradientBoostingClassifier
 
 BASELINES = ("always_up", "prev_day", "logreg", "gbm")
 SP500_RULE_FEATURE = "sp500_last_ret"  # `features.overnight`: present in pre-open panels only
@@ -38,7 +37,12 @@ GBM_PARAMS = {
 }
 
 
+# scikit-learn fits the baselines; applying them needs only their JSON (`sensex.models.portable`),
+# so it is imported when fitting: scoring a saved model (drift on the dashboard) never loads it.
 def _fit_gbm(design: np.ndarray, y: np.ndarray) -> HistGradientBoostingClassifier | None:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from threadpoolctl import threadpool_limits
+
     if len(np.unique(y)) < 2:
         return None
     model = HistGradientBoostingClassifier(**GBM_PARAMS)
@@ -55,6 +59,10 @@ def fit_baselines(panel: Panel, train_rows: np.ndarray, timings: dict | None = N
 
     `timings`, when given, receives each baseline's fit seconds.
     """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
     timings = {} if timings is None else timings
     started = time.perf_counter()
     y_train = panel.label[train_rows]
