@@ -72,6 +72,11 @@ def _explanation(where: tuple, as_of: str | None, model_version: str | None) -> 
     return backend().explain()
 
 
+@st.cache_data(ttl=300, show_spinner=False)
+def _drift(where: tuple) -> dict:
+    return backend().drift()
+
+
 @st.cache_data(ttl=PRICE_TTL, show_spinner=False)
 def _market_clock(where: tuple) -> dict:
     return backend().market_clock()
@@ -85,6 +90,12 @@ def market_clock() -> dict:
 
 def data_status() -> dict:
     return _data_status(_where())
+
+
+def drift() -> dict:
+    """The served model's drift report: seconds of feature computation over the whole history,
+    so one per five minutes, as the data status."""
+    return _drift(_where())
 
 
 def market_overview() -> dict:
