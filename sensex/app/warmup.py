@@ -14,6 +14,7 @@ This module imports nothing heavy: the slot must exist before the server runs a 
 
 from __future__ import annotations
 
+import gc
 import logging
 import socket
 import threading
@@ -73,6 +74,12 @@ def _warm(future: Future, address: str, port: int) -> None:
         charts.probability_bar(0.5, [0.45, 0.55]).to_plotly_json()
         # st.set_page_config's emoji icon is checked against a regex of every emoji, compiled on import.
         from streamlit import emojis  # noqa: F401
+
+        # What is loaded now (modules, the model, ~140,000 objects) lives as long as the process:
+        # frozen, it is left out of the full collections Streamlit runs after every script run
+        # and release_memory runs (0.05-0.1 s each, holding the GIL while a page is being sent).
+        gc.collect()
+        gc.freeze()
     except BaseException as exc:  # noqa: BLE001 - never let the warm-up break the dashboard
         log.debug("Dashboard warm-up failed: %s", exc)
         future.set_exception(exc)
