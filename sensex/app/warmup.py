@@ -9,12 +9,16 @@ accepts connections, so it never slows the server's own start, then imports what
 page imports and makes and warms the backend, which `common.backend()` takes over (`take()`,
 waiting for it if it is not ready). It computes no forecast: the first visit does, and logs it.
 
-This module imports nothing heavy: the slot must exist before the server runs a script.
+This module imports nothing heavy: the slot must exist before the server runs a script. The
+thread starts only once the server listens (Streamlit has imported what it imports by then):
+importing pandas beside Streamlit's own start-up breaks Plotly, which then finds a half-imported
+pandas in sys.modules.
 """
 
 from __future__ import annotations
 
 import gc
+import importlib
 import logging
 import socket
 import threading
@@ -25,6 +29,7 @@ from dataclasses import dataclass
 log = logging.getLogger(__name__)
 
 LISTEN_TIMEOUT_S = 60.0
+FIRST_RUN_IMPORTS = ("sensex.app.charts", "sensex.app.clock_chip", "sensex.app.common", "sensex.calendar")  # main.py's
 
 
 @dataclass(frozen=True)
@@ -65,7 +70,11 @@ def _wait_until_listening(address: str, port: int) -> bool:
 def _warm(future: Future, address: str, port: int) -> None:
     try:
         _wait_until_listening(address, port)
-        from sensex.app import backend, charts, clock_chip, common  # noqa: F401 - the first run's imports
+        # The first script run's imports, in its order (main.py's): a thread importing what another
+        # is importing waits for it, and the same order leaves no cycle to deadlock on.
+        for module in FIRST_RUN_IMPORTS:
+            importlib.import_module(module)
+        from sensex.app import backend, charts
         from sensex.settings import get_settings
 
         settings = get_settings()
