@@ -202,9 +202,8 @@ def sp500_closed_since_bse(reading: ClockReading) -> bool:
         return False
     from sensex import context
 
-    nyse = context._exchange(context.SP500.calendar)
     minute = pd.Timestamp(reading.now).tz_convert("UTC").floor("min")
-    last_us_close = nyse.previous_close(minute + timedelta(minutes=1))  # a close at this very minute counts
+    last_us_close = context.previous_close(context.SP500, minute + timedelta(minutes=1))  # a close at this very minute counts
     return last_us_close > pd.Timestamp(reading.last_completed.close).tz_convert("UTC")
 
 

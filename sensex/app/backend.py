@@ -6,11 +6,15 @@ both modes; nothing here computes features, models or statistics.
 
 from __future__ import annotations
 
+import logging
+
 import pandas as pd
 
 from sensex import calendar
 from sensex.errors import ModelNotFoundError, SensexError
 from sensex.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 class ApiError(SensexError):
@@ -49,6 +53,16 @@ class LocalBackend:
         self.fetcher = RealtimeDataFetcher(settings, self.server.universe, cache=None)
         self.mode_servers: dict[str, ModelServer] = {}  # other modes' servers, made on first use
 
+    def warm(self) -> None:
+        """Load the production model (ONNX session, smoke inference) and the latest inputs (from
+        the window cache on disk), so the first forecast is one ONNX call. Computes no forecast:
+        that is the page's, and it is logged. A failure is left for the page to show."""
+        try:
+            self.server.ensure_loaded()
+        except SensexError as exc:
+            log.debug("Warming the model server: %s", exc)
+        self.data_summary()  # BSE's sessions from their file cache
+
     def predict(self) -> dict:
         return self.server.predict()
 
@@ -61,6 +75,14 @@ class LocalBackend:
         if mode not in self.mode_servers:
             self.mode_servers[mode] = ModelServer(self.settings, self.server.universe, mode=mode)
         return self.mode_servers[mode].predict()
+
+    def may_serve(self, mode: str) -> bool:
+        """False when nothing is registered for `mode` (no production model and no labelled
+        baseline), asked without MLflow; True when a forecast may exist (predict_mode says)."""
+        from sensex.modes import registered_model
+        from sensex.serving.registry_probe import registered_versions
+
+        return registered_versions(self.settings, registered_model(mode, self.server.universe.key)) != []
 
     def market_clock(self) -> dict:
         from sensex.serving.market_status import market_status
@@ -143,11 +165,17 @@ class ApiBackend:
             raise ApiError(message)
         return response.json()
 
+    def warm(self) -> None:
+        """Nothing to load here: the API has the model."""
+
     def predict(self) -> dict:
         return self._get("/predict", "POST")
 
     def predict_mode(self, mode: str) -> dict:
         return self._get("/predict", "POST", json={"mode": mode})
+
+    def may_serve(self, mode: str) -> bool:
+        return True  # the API says, when asked for the forecast
 
     def market_clock(self) -> dict:
         return self._get("/market/clock")
@@ -205,3 +233,22 @@ class ApiBackend:
 
 def make_backend(settings: Settings):
     return ApiBackend(settings.api_url) if settings.api_url else LocalBackend(settings)
+
+
+def prepare(settings: Settings):
+    """A backend made and warmed now (model loaded, latest inputs read): what `sensex app`'s warm-up
+    thread hands to the first script run (`sensex.app.warmup`)."""
+    backend = make_backend(settings)
+    backend.warm()
+    return backend
+
+
+def backend_for(settings: Settings):
+    """The backend warmed while the browser loaded the page, when it was made for these settings
+    (waiting for it if it is still warming), else a new one."""
+    from sensex.app import warmup
+
+    warmed = warmup.take()
+    if warmed is not None and warmed.settings_key == (str(settings.home), settings.api_url):
+        return warmed.backend
+    return make_backend(settings)

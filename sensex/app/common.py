@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import ctypes
 import gc
+import threading
 from collections.abc import Callable
 from typing import TypeVar
 
 import streamlit as st
 
-from sensex.app.backend import make_backend
+from sensex.app.backend import backend_for
 from sensex.cache import PRICE_TTL
 from sensex.errors import ModelNotFoundError, SensexError
 from sensex.settings import get_settings
@@ -38,7 +39,7 @@ NO_MODEL = ("No production model yet: run `sensex train` then `sensex registry s
 
 @st.cache_resource(show_spinner=False)
 def _backend(home: str, api_url: str | None):
-    return make_backend(get_settings())
+    return backend_for(get_settings())  # the one `sensex app` warmed while the browser loaded, if any
 
 
 def _where() -> tuple[str, str | None]:
@@ -71,6 +72,11 @@ def _explanation(where: tuple, as_of: str | None, model_version: str | None) -> 
     return backend().explain()
 
 
+@st.cache_data(ttl=300, show_spinner=False)
+def _drift(where: tuple) -> dict:
+    return backend().drift()
+
+
 @st.cache_data(ttl=PRICE_TTL, show_spinner=False)
 def _market_clock(where: tuple) -> dict:
     return backend().market_clock()
@@ -84,6 +90,12 @@ def market_clock() -> dict:
 
 def data_status() -> dict:
     return _data_status(_where())
+
+
+def drift() -> dict:
+    """The served model's drift report: seconds of feature computation over the whole history,
+    so one per five minutes, as the data status."""
+    return _drift(_where())
 
 
 def market_overview() -> dict:
@@ -128,12 +140,37 @@ def latest_forecast(*, missing_model: str = "warning") -> dict | None:
     return forecast
 
 
+_release_wanted = threading.Event()
+_releaser = threading.Lock()  # held while the releasing thread runs
+
+
+def _collect_and_trim() -> None:
+    gc.collect()  # frames in reference cycles first, so their memory is free to hand back
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)  # every arena, not only this thread's
+    except (OSError, AttributeError):  # not glibc: nothing to trim
+        pass
+
+
+def _release_while_wanted() -> None:
+    while True:
+        try:
+            while _release_wanted.is_set():
+                _release_wanted.clear()
+                _collect_and_trim()
+        finally:
+            _releaser.release()
+        # A run that ended just now found the releaser busy: release for it too.
+        if not (_release_wanted.is_set() and _releaser.acquire(blocking=False)):
+            return
+
+
 def release_memory() -> None:
     """Hand the heap that a script run freed back to the OS. Each run happens on its own
     thread, and glibc keeps what a thread's arena freed: without this the dashboard grows by
-    the peak of every page (about 150 MB after visiting them all, measured by bench/app.py)."""
-    gc.collect()  # frames in reference cycles first, so their memory is free to hand back
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc: nothing to trim
-        pass
+    the peak of every page (about 150 MB after visiting them all, measured by bench/app.py).
+    In a thread of its own (one at a time, again after runs that end meanwhile), so the page
+    is drawn without waiting for it: a full collection and the trim take 0.1-0.3 s."""
+    _release_wanted.set()
+    if _releaser.acquire(blocking=False):
+        threading.Thread(target=_release_while_wanted, name="sensex-release-memory", daemon=True).start()

@@ -17,12 +17,16 @@ Each is fit on the training rows alone; nothing here looks at an evaluation row'
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from sensex.features.build import Panel
 from sensex.models.designs import index_design, latest_session_design
 from sensex.models.portable import baseline_probabilities, gbm_to_dict, logreg_to_dict
+
+if TYPE_CHECKING:
+    from sklearn.ensemble import HistGradientBoostingClassifier
 
 BASELINES = ("always_up", "prev_day", "logreg", "gbm")
 SP500_RULE_FEATURE = "sp500_last_ret"  # `features.overnight`: present in pre-open panels only
@@ -33,9 +37,9 @@ GBM_PARAMS = {
 }
 
 
-def _fit_gbm(design: np.ndarray, y: np.ndarray):
-    # scikit-learn only where a baseline is fitted: scoring with the saved JSON baselines (the
-    # API's drift report) must not load it.
+# scikit-learn fits the baselines; applying them needs only their JSON (`sensex.models.portable`),
+# so it is imported when fitting: scoring a saved model (drift on the dashboard) never loads it.
+def _fit_gbm(design: np.ndarray, y: np.ndarray) -> HistGradientBoostingClassifier | None:
     from sklearn.ensemble import HistGradientBoostingClassifier
     from threadpoolctl import threadpool_limits
 
@@ -55,6 +59,10 @@ def fit_baselines(panel: Panel, train_rows: np.ndarray, timings: dict | None = N
 
     `timings`, when given, receives each baseline's fit seconds.
     """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
     timings = {} if timings is None else timings
     started = time.perf_counter()
     y_train = panel.label[train_rows]
@@ -67,10 +75,6 @@ def fit_baselines(panel: Panel, train_rows: np.ndarray, timings: dict | None = N
     p_after_up = float(np.mean(y_train[prev_up[train_rows]])) if prev_up[train_rows].any() else up_share
     p_after_down = float(np.mean(y_train[~prev_up[train_rows]])) if (~prev_up[train_rows]).any() else up_share
     timings["prev_day"] = time.perf_counter() - started
-
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
 
     started = time.perf_counter()
     fit_rows = train_rows[np.isfinite(design[train_rows]).all(axis=1)]

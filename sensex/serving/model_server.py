@@ -249,10 +249,22 @@ class ModelServer:
                             str(panel.dates[-1].date()), float(realized_volatility(panel)[-1]), last_sp500)
 
     def _fallback_bundle(self) -> tuple[dict, Bundle] | None:
+        """The labelled baseline's bundle (`ModelRegistry.fallback_bundle`). The registry's version
+        list and the bundles already fetched under cache/models answer without MLflow; MLflow is
+        asked only for a version whose bundle was never fetched (or a store only it can read)."""
         if self._fallback is None:
-            from sensex.serving.model_registry import ModelRegistry
+            from sensex.modes import registered_model
+            from sensex.serving.registry_probe import registered_versions
 
-            self._fallback = ModelRegistry(self.settings, mode=self.mode).fallback_bundle()
+            versions = registered_versions(self.settings, registered_model(self.mode, self.universe.key))
+            if versions == []:
+                return None  # nothing registered, so no baseline either (asked again next time: cheap)
+            found = self._fetched_fallback(versions) if versions else None
+            if found is None:
+                from sensex.serving.model_registry import ModelRegistry
+
+                found = ModelRegistry(self.settings, mode=self.mode).fallback_bundle()
+            self._fallback = found
         return self._fallback
 
     def _forecast_key(self, bundle: Bundle, version: str, meta: dict, as_of: str | None) -> str:
@@ -287,6 +299,26 @@ class ModelServer:
         if self._held is None:
             self._held = MemoryCache(max_entries=512, max_bytes=8 * 1024 * 1024)
         return self._held
+
+    def _fetched_fallback(self, versions) -> tuple[dict, Bundle] | None:
+        """The newest version with fitted baselines, from bundles fetched already; None as soon as
+        one to look at is missing or fails its checks (MLflow then fetches and judges it)."""
+        from sensex.models.bundle import load_bundle
+        from sensex.modes import registered_model
+
+        for target in versions:  # newest first
+            directory = self.settings.cache_dir / "models" / target.run_id
+            if not target.run_id or not directory.is_dir():
+                return None
+            try:
+                bundle = load_bundle(directory)
+            except SensexError:
+                return None
+            if bundle.meta.baselines and bundle.meta.uncertainty.get("fallback"):
+                info = {"version": target.version, "run_id": target.run_id,
+                        "name": registered_model(self.mode, self.universe.key)}
+                return info, bundle
+        return None
 
     def predict(self, as_of: str | None = None, log_prediction: bool = True) -> dict:
         """The production model's forecast; with no model in production, the labelled baseline's

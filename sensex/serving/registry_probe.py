@@ -1,4 +1,5 @@
-"""Which version the `production` alias points at, asked without importing MLflow.
+"""Which version the `production` alias points at, and which versions are registered, asked
+without importing MLflow.
 
 MLflow takes seconds to import and holds ~100 MB; the model server only needs one row. So:
 - `sqlite:///...` (the default, SENSEX_HOME/mlflow.db): the alias table, read-only through sqlite3;
@@ -18,6 +19,7 @@ from sensex.redaction import redact_url
 from sensex.settings import Settings
 
 ALIAS = "production"
+DELETED = "Deleted_Internal"  # MLflow's mark on a deleted version it keeps in the table
 HTTP_TIMEOUT_S = 5.0
 
 
@@ -37,6 +39,49 @@ def production_alias(settings: Settings, model_name: str) -> AliasTarget | None:
     if uri.startswith(("http://", "https://")):
         return _from_rest(uri.rstrip("/"), model_name)
     return _from_mlflow(uri, model_name)
+
+
+def registered_versions(settings: Settings, model_name: str) -> list[AliasTarget] | None:
+    """Every registered version of `model_name` (newest first), or None when only MLflow could say
+    (another store, or the store cannot be read: the caller then asks MLflow and gets its error).
+    An empty list means nothing is registered: no production model and no labelled baseline, which
+    the dashboard learns without importing MLflow (seconds and ~100 MB in its process)."""
+    uri = settings.tracking_uri
+    if uri.startswith("sqlite:///"):
+        return _versions_from_sqlite(Path(uri.removeprefix("sqlite:///")), model_name)
+    if uri.startswith(("http://", "https://")):
+        return _versions_from_rest(uri.rstrip("/"), model_name)
+    return None
+
+
+def _versions_from_sqlite(path: Path, model_name: str) -> list[AliasTarget] | None:
+    if not path.is_file():
+        return []  # nothing was ever registered in this home
+    try:
+        db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=5)
+        try:
+            rows = db.execute("SELECT version, run_id FROM model_versions WHERE name = ? AND COALESCE(current_stage, '') != ?"
+                              " ORDER BY version DESC", (model_name, DELETED)).fetchall()
+        finally:
+            db.close()
+    except sqlite3.Error as exc:
+        return [] if "no such table" in str(exc) else None
+    return [AliasTarget(str(version), str(run_id or "")) for version, run_id in rows]
+
+
+def _versions_from_rest(base: str, model_name: str) -> list[AliasTarget] | None:
+    import httpx
+
+    try:
+        response = httpx.get(f"{base}/api/2.0/mlflow/model-versions/search",
+                             params={"filter": f"name='{model_name}'", "max_results": 1000}, timeout=HTTP_TIMEOUT_S)
+    except httpx.HTTPError:
+        return None
+    if response.status_code != 200:
+        return None
+    found = [AliasTarget(str(v["version"]), str(v.get("run_id") or ""))
+             for v in response.json().get("model_versions") or [] if v.get("version")]
+    return sorted(found, key=lambda target: -int(target.version))
 
 
 def _missing_version(model_name: str, version: str) -> ModelNotFoundError:

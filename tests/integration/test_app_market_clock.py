@@ -3,6 +3,10 @@ intraday SENSEX during the session from recorded frames, forecasts that say what
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from datetime import datetime
 from importlib.util import find_spec
 
@@ -104,6 +108,24 @@ def test_before_the_open_without_a_preopen_model_the_close_forecast_stands_alone
     assert "Pre-open forecast" not in texts(at.subheader)  # this home has no pre-open model
     assert "This forecast targets the close of today, which opens at 09:15 IST." in texts(at.caption)
     assert not at.error
+
+
+def test_before_the_open_without_a_preopen_model_the_forecast_page_loads_neither_mlflow_nor_nyse(trained_home):
+    """Asking MLflow whether a pre-open model exists, and NYSE's calendar whether the S&P 500 has
+    closed, cost the first render 10 s and 200 MB: a file read says there is no such model."""
+    code = ("import json, sys; from datetime import datetime; from importlib.util import find_spec\n"
+            "from sensex import calendar\n"
+            "calendar.now_ist = lambda: datetime(2022, 1, 3, 8, 0, tzinfo=calendar.IST)\n"
+            "from streamlit.testing.v1 import AppTest\n"
+            "at = AppTest.from_file(find_spec('sensex.app.main').origin, default_timeout=90).run()\n"
+            "print(json.dumps({'errors': [e.value for e in at.exception] + [e.value for e in at.error],"
+            " 'card': any(m.label == 'Target session' for m in at.metric),"
+            " 'loaded': [m for m in ('mlflow', 'exchange_calendars', 'sklearn', 'scipy', 'torch') if m in sys.modules]}))")
+    env = {**os.environ, "SENSEX_HOME": str(trained_home["settings"].home), "SENSEX_LOG_LEVEL": "WARNING"}
+    for _ in range(2):  # the first process in a home may write BSE's session file (`sensex.calendar`)
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, out.stderr[-2000:]
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == {"errors": [], "card": True, "loaded": []}
 
 
 def test_synthetic_market_page_has_no_live_quote_and_says_why(trained_home, monkeypatch):

@@ -122,6 +122,21 @@ def test_the_dashboard_shows_the_baseline_forecast_labelled(refused_home, monkey
     assert any("BASELINE FORECAST (baseline:logreg)" in w.value for w in at.warning)
 
 
+def test_the_baseline_is_served_without_mlflow_once_its_bundle_is_fetched(refused_home):
+    settings, _, _ = refused_home
+    ModelRegistry(settings).register_new_runs()  # as `registry setup` does before it refuses
+    ModelRegistry(settings).fallback_bundle()  # fetches the newest version's bundle into cache/models
+    code = ("import json, sys; from sensex.serving.model_server import ModelServer\n"
+            "server = ModelServer()\n"
+            "forecast = server.predict(log_prediction=False)\n"
+            "print(json.dumps([forecast['model_version'], server.health_check()['detail'].get('fallback') is not None,"
+            " 'mlflow' in sys.modules]))")
+    env = {**os.environ, "SENSEX_HOME": str(settings.home), "SENSEX_LOG_LEVEL": "WARNING"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == ["baseline:logreg", True, False]
+
+
 def test_a_model_that_passes_replaces_the_baseline(refused_home):
     settings, trained, _ = refused_home
     promoted = ModelRegistry(settings, promotion=TINY_GATE).setup_automated_promotion()

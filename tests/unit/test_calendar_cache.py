@@ -49,3 +49,42 @@ def test_a_second_process_does_not_import_exchange_calendars(home):
             " 'exchange_calendars' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["2024-11-04", "False"]
+
+
+def test_cached_nyse_sessions_and_closes_equal_exchange_calendars(home):
+    from sensex import context
+
+    context._recorded.cache_clear()
+    try:
+        nyse = context._exchange("XNYS")
+        built = context._recorded("XNYS")  # builds and writes the file
+        assert context._calendar_file("XNYS").is_file()
+        context._recorded.cache_clear()
+        read = context._recorded("XNYS")  # from the file
+        assert all(np.array_equal(a, b) for a, b in zip(built, read, strict=True))
+        lo, hi = pd.Timestamp("2019-12-20"), pd.Timestamp("2020-01-10")
+        assert list(context.sessions(context.SP500, lo, hi)) == list(pd.DatetimeIndex(nyse.sessions_in_range(lo, hi)))
+        assert context.last_session_before(context.SP500, "2024-07-05") == pd.Timestamp("2024-07-03")
+        # Every kind of minute: a close itself, one after, an early close (Black Friday), a weekend, a holiday.
+        minutes = ["2024-11-29 18:00", "2024-11-29 18:01", "2024-11-29 17:59", "2024-11-30 12:00", "2024-12-25 15:00",
+                   "2024-12-24 18:00", "2025-01-02 21:00", "2025-01-02 21:01", "2026-11-27 21:33"]
+        for minute in (pd.Timestamp(m, tz="UTC") for m in minutes):
+            assert context.previous_close(context.SP500, minute) == nyse.previous_close(minute), minute
+    finally:
+        context._recorded.cache_clear()
+
+
+def test_the_sp500_clock_does_not_import_exchange_calendars_once_cached(home):
+    from sensex import context
+
+    context._recorded.cache_clear()
+    calendar._recorded_sessions.cache_clear()
+    context._recorded("XNYS")  # the files exist now (BSE's sessions too, which the clock reads)
+    calendar._recorded_sessions()
+    context._recorded.cache_clear()
+    calendar._recorded_sessions.cache_clear()
+    code = ("import sys; from sensex import context, market_clock, calendar; from datetime import datetime;"
+            " r = market_clock.read_clock(datetime(2024, 11, 5, 8, 0, tzinfo=calendar.IST));"
+            " print(market_clock.preferred_mode(r), 'exchange_calendars' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["preopen", "False"]

@@ -110,6 +110,9 @@ def forecast_card(forecast: dict, summary: dict, key: str = "probability_bar") -
 def preopen_first(summary: dict) -> None:
     """From the S&P 500's close until BSE opens, the pre-open forecast comes first, when a pre-open
     model exists (no model: nothing is shown, the close forecast below is the forecast)."""
+    # Whether a pre-open model exists is a file read; the S&P 500's clock is NYSE's calendar.
+    if not common.backend().may_serve("preopen"):
+        return
     if market_clock.preferred_mode(market_clock.read_clock()) != "preopen":
         return
     preopen = common.attempt(lambda: common.backend().predict_mode("preopen"), missing_model="silent")

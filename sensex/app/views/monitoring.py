@@ -92,7 +92,7 @@ st.subheader("Drift")
 SEVERITY_COLOUR = {"ok": "green", "watch": "orange", "retrain": "red"}
 PART_TITLE = {"performance": "Performance on unseen sessions", "features": "Feature drift (PSI per family)",
               "live": "Live record (closed forecasts)"}
-drift = common.attempt(lambda: common.backend().drift())
+drift = common.attempt(common.drift)
 if drift:
     with st.container(horizontal=True):
         st.badge(f"drift: {drift['severity']}", color=SEVERITY_COLOUR.get(drift["severity"], "gray"),

@@ -1,0 +1,39 @@
+"""The dashboard's process (`sensex app` execs it): Streamlit's server for `sensex/app/main.py`,
+with the first page readied in the background while the browser loads (`sensex.app.warmup`).
+
+    python -m sensex.app.launch --server.port 8501 --server.address 127.0.0.1 [other streamlit run options]
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+MAIN = Path(__file__).resolve().parent / "main.py"
+
+
+def _option(args: list[str], name: str, default: str) -> str:
+    for i, arg in enumerate(args):
+        if arg == name and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith(f"{name}="):
+            return arg.split("=", 1)[1]
+    return default
+
+
+def main(args: list[str]) -> None:
+    from sensex.app import warmup
+
+    warmup.start(_option(args, "--server.address", "127.0.0.1"), int(_option(args, "--server.port", "8501")))
+
+    import streamlit.delta_generator
+    from streamlit.web import cli
+
+    # Streamlit decides once whether to warn that a script is not run by `streamlit run` by walking
+    # the first script run's stack with inspect.stack() (0.2-0.4 s of the first page): it is.
+    streamlit.delta_generator._use_warning_has_been_displayed = True
+    cli.main(["run", str(MAIN), *args], prog_name="streamlit")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
