@@ -11,7 +11,7 @@ import pytest
 
 from sensex.models.evaluate import report
 
-pytestmark = pytest.mark.slow  # importing the bench imports torch and MLflow's gate: seconds, not milliseconds
+pytestmark = pytest.mark.slow  # importing the bench imports torch (seconds); the bootstrap takes seconds more
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "model_quality.py"
 
 
