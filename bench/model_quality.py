@@ -26,6 +26,8 @@ pre-open panel and trains pre-open models; (b) and (c) run in close mode only. N
     .venv/bin/python bench/model_quality.py --mode preopen --skip-walk-forward   # pre-open fixed split
     .venv/bin/python bench/model_quality.py --skip-fixed-split --skip-quick-check \
         --walk-forward-models convlstm,lstm                # walk-forward alone, without the ensemble
+    .venv/bin/python bench/model_quality.py --skip-fixed-split --skip-quick-check \
+        --walk-forward-span 2021-01-01,2021-12-31          # one block: what a refit costs
 """
 
 from __future__ import annotations
@@ -335,6 +337,8 @@ def main() -> int:
     parser.add_argument("--walk-forward-models", default="convlstm,lstm,ensemble",
                         help="networks refit in the walk-forward (default convlstm,lstm,ensemble; the ensemble"
                              " costs its extra seeds in every block)")
+    parser.add_argument("--walk-forward-span", default=None,
+                        help="START,END of the walk-forward (default 2012-01-01,2021-12-31; 2020-2021 with --quick)")
     parser.add_argument("--quick", action="store_true", help="fast smoke run: quick presets, walk-forward 2020-2021 only")
     parser.add_argument("--skip-fixed-split", action="store_true")
     parser.add_argument("--skip-walk-forward", action="store_true")
@@ -358,6 +362,10 @@ def main() -> int:
     preset = args.preset or ("quick" if args.quick else "full")
     wf_preset = args.walk_forward_preset or ("quick" if args.quick else "walkforward")
     span = QUICK_WALK_FORWARD if args.quick else WALK_FORWARD
+    if args.walk_forward_span:
+        span = tuple(part.strip() for part in args.walk_forward_span.split(","))
+        if len(span) != 2:
+            raise SystemExit(f"model_quality: --walk-forward-span takes START,END, not {args.walk_forward_span!r}.")
     universe = load_universe()
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="sensex-model-bench-") as tmp:
