@@ -1,0 +1,75 @@
+"""bench/model_quality.py's verdict and targets on made-up probabilities (no training, no real data)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sensex.models.evaluate import report
+
+pytestmark = pytest.mark.slow  # importing the bench imports torch (seconds); the bootstrap takes seconds more
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "model_quality.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("model_quality_bench", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _scored(bench, mode: str):
+    rng = np.random.default_rng(0)
+    y = (rng.random(400) < 0.55).astype(int)
+    noise = rng.random(400)
+    probabilities = {
+        "ensemble": np.clip(0.5 + 0.4 * (y - 0.5) + 0.2 * (noise - 0.5), 0.01, 0.99),  # strong on purpose
+        "convlstm": np.clip(0.5 + 0.05 * (y - 0.5) + 0.2 * (noise - 0.5), 0.01, 0.99),
+        "lstm": np.full(400, 0.55) + 0.01 * noise,
+        "gbm": 0.5 + 0.02 * noise, "logreg": 0.5 + 0.02 * rng.random(400),
+        "always_up": np.full(400, 0.55), "prev_day": 0.5 + 0.02 * rng.random(400),
+    }
+    if mode == "preopen":
+        probabilities["sp500_rule"] = np.where(rng.random(400) < 0.7, 0.45 + 0.2 * y, 0.55)
+    rows = [bench._row(name, report(y, p), None) for name, p in probabilities.items()]
+    return y, probabilities, rows
+
+
+def test_preopen_models_are_set_against_the_sp500_rule(bench):
+    y, probabilities, rows = _scored(bench, "preopen")
+    verdict = bench.verdict(rows, y, probabilities, "preopen")
+    assert set(verdict["models"]) == {"ensemble", "convlstm", "lstm"}
+    assert all("sp500_rule" in m["minus"] for m in verdict["models"].values())
+    assert "AUC minus sp500_rule" in verdict["text"]
+    fixed = {"mode": "preopen", "rows": rows, "verdict": verdict}
+    targets = bench.targets(fixed)
+    ensemble_auc = next(r["auc"] for r in rows if r["model"] == "ensemble")
+    assert targets["ensemble_auc_at_least_0.63"] == (ensemble_auc >= 0.63)
+    low = verdict["models"]["convlstm"]["minus"]["sp500_rule"]["auc"][1]
+    assert targets["convlstm_auc_above_sp500_rule_paired_interval_above_0"] == (low > 0)
+    # The honesty alarm of this mode is an AUC of 0.75 or more (the made-up ensemble has one).
+    assert verdict["suspicious"] == [r["model"] for r in rows if r["auc"] >= 0.75] and verdict["suspicious"]
+
+
+def test_close_mode_has_no_sp500_rule_and_its_alarm_is_accuracy(bench):
+    y, probabilities, rows = _scored(bench, "close")
+    verdict = bench.verdict(rows, y, probabilities, "close")
+    assert "sp500_rule" not in verdict["models"]["ensemble"]["minus"]
+    assert verdict["suspicious"] == [r["model"] for r in rows if r["accuracy"] > 0.60]
+    targets = bench.targets({"mode": "close", "rows": rows, "verdict": verdict})
+    assert set(targets) == {"ensemble_brier_below_always_up", "ensemble_ece_at_most_0.03"}
+
+
+def test_without_the_real_files_it_says_so_and_stops(bench, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["model_quality.py", "--mode", "preopen", "--data", str(tmp_path / "absent")])
+    assert bench.main() == 0
+    assert "real data not found" in capsys.readouterr().out
+    monkeypatch.setattr(sys, "argv", ["model_quality.py", "--mode", "preopen", "--data", str(tmp_path),
+                                      "--global-data", str(tmp_path)])
+    assert bench.main() == 0
+    assert "GSPC.csv" in capsys.readouterr().out
