@@ -2,13 +2,13 @@
 
 Builds a synthetic SENSEX_HOME with a tiny trained model (or uses --home DIR that has a
 production model), starts `sensex serve` on 127.0.0.1, and sends --requests requests at
---concurrency from threads (httpx), mixed as:
+--concurrency keep-alive connections from a lean asyncio client, mixed as:
 - `POST /predict` for the latest session, or for a few hot dates: cached after the first;
 - `POST /predict` with a distinct `as_of` (a calendar day never asked before): computed;
 - `GET /health` and `GET /predictions?limit=50`.
 The uncached share of the forecasts is --uncached (default 0.10); --other (default 0.10) of all
 requests go to /health and /predictions, half each. Reads the server's resident memory
-(VmRSS in /proc/PID/status) after one warm-up forecast and after the load, prints a table and
+(VmRSS in /proc/PID/status) after a warm-up of one request of each kind and after the load, prints a table and
 writes bench/results/load.json.
 
 Bounded: loopback only, a fixed number of requests, a per-request timeout and an overall
@@ -25,6 +25,7 @@ them in turn (as a round-robin load balancer would) and the memory of each is re
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import random
@@ -33,9 +34,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -45,6 +44,7 @@ REPO = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
 HISTORY = ("2008-01-01", "2021-12-31")  # fixed: results do not depend on today
 FIRST_AS_OF = "2010-01-01"  # a window plus the indicators' warm-up after HISTORY's start
+WARM_UP_AS_OF = "2009-12-31"  # back-dated once before measuring; before every date the load asks for
 TINY = """
 name: tiny
 model: {hidden: 4, projection: 4, dropout: 0.0}
@@ -132,6 +132,80 @@ def plan(n: int, uncached_share: float, other_share: float, seed: int) -> list[t
     return out
 
 
+def request_bytes(port: int, kind: str, as_of: str | None) -> bytes:
+    """One HTTP/1.1 request, keep-alive, as a client library would send it."""
+    if kind == "health":
+        head, body = "GET /health", b""
+    elif kind == "predictions":
+        head, body = "GET /predictions?limit=50", b""
+    else:
+        head, body = "POST /predict", json.dumps({"as_of": as_of} if as_of else {}).encode()
+    lines = [f"{head} HTTP/1.1", f"Host: {HOST}:{port}", "Accept: application/json"]
+    if head.startswith("POST"):
+        lines += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes, bool]:
+    """(status, body, keep_alive) of one response; bodies come with a Content-Length or chunked."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)}
+    if headers.get("transfer-encoding", "").lower() == "chunked":
+        body = b""
+        while True:
+            size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+            body += (await reader.readexactly(size + 2))[:size]
+            if size == 0:
+                break
+    else:
+        body = await reader.readexactly(int(headers.get("content-length", "0")))
+    return status, body, headers.get("connection", "").lower() != "close"
+
+
+async def drive(requests: list[tuple[str, str | None]], ports: list[int], concurrency: int, timeout: float,
+                deadline: float) -> list[dict]:
+    """Send `requests` over `concurrency` keep-alive connections (spread over `ports` in turn),
+    each sending its next request when its last answer is read: a closed loop, like the thread
+    pool it replaced, but the client costs tens of microseconds a request, so the latencies
+    measured are the server's (32 httpx threads in one process were slower than the server)."""
+    queue = iter(enumerate(requests))
+    results: list[dict] = []
+
+    async def connection(number: int) -> None:
+        port = ports[number % len(ports)]
+        reader = writer = None
+        for _, (kind, as_of) in queue:
+            if time.monotonic() > deadline:
+                return
+            started = time.perf_counter()
+            status, cached = None, None
+            try:
+                if writer is None:
+                    reader, writer = await asyncio.open_connection(HOST, port)
+                writer.write(request_bytes(port, kind, as_of))
+                status, body, keep_alive = await asyncio.wait_for(read_response(reader), timeout)
+                if kind in ("cached", "uncached") and status == 200:
+                    cached = json.loads(body).get("cached")
+                if not keep_alive:
+                    writer.close()
+                    writer = None
+            except TimeoutError:
+                status = "timeout"
+            except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+                status = f"error: {type(exc).__name__}"
+            if isinstance(status, str) and writer is not None:
+                writer.close()  # a connection left mid-response cannot carry the next request
+                writer = None
+            results.append({"kind": kind, "status": status, "seconds": time.perf_counter() - started, "cached": cached})
+        if writer is not None:
+            writer.close()
+
+    await asyncio.gather(*(connection(number) for number in range(concurrency)))
+    return results
+
+
 def percentile(values: list[float], q: float) -> float | None:
     if not values:
         return None
@@ -165,43 +239,21 @@ def main() -> None:
             clients.append(httpx.Client(base_url=f"http://{HOST}:{port}", timeout=args.timeout,
                                         limits=httpx.Limits(max_connections=args.concurrency,
                                                             max_keepalive_connections=args.concurrency)))
-        for client in clients:
-            client.post("/predict", json={})  # loads the store and fills the cache once
+        for number, client in enumerate(clients):
+            # One request of each kind first, so "before" is a server that has done each kind of
+            # work once (the latest window, the held store a back-dated forecast reads, the log
+            # tail): growth after that is what the load adds, not what the first request loads.
+            client.post("/predict", json={})
+            # (a date of its own for each replica: another's answer would come from Redis)
+            warm_up = (pd.Timestamp(WARM_UP_AS_OF) - pd.Timedelta(days=number)).strftime("%Y-%m-%d")
+            client.post("/predict", json={"as_of": warm_up})
             client.get("/health")
+            client.get("/predictions", params={"limit": 50})
         before = [resident_mb(server.pid) for server in servers]
-        requests = list(enumerate(plan(args.requests, args.uncached, args.other, args.seed)))
-        results: list[dict] = []
-        lock = threading.Lock()
-        deadline = time.monotonic() + args.max_seconds
-
-        def send(item: tuple[int, tuple[str, str | None]]) -> None:
-            number, (kind, as_of) = item
-            client = clients[number % len(clients)]
-            if time.monotonic() > deadline:
-                return
-            started = time.perf_counter()
-            status, cached = None, None
-            try:
-                if kind == "health":
-                    response = client.get("/health")
-                elif kind == "predictions":
-                    response = client.get("/predictions", params={"limit": 50})
-                else:
-                    response = client.post("/predict", json={"as_of": as_of} if as_of else {})
-                status = response.status_code
-                if kind in ("cached", "uncached") and status == 200:
-                    cached = response.json().get("cached")
-            except httpx.TimeoutException:
-                status = "timeout"
-            except httpx.HTTPError as exc:
-                status = f"error: {type(exc).__name__}"
-            elapsed = time.perf_counter() - started
-            with lock:
-                results.append({"kind": kind, "status": status, "seconds": elapsed, "cached": cached})
-
+        requests = plan(args.requests, args.uncached, args.other, args.seed)
+        ports = [int(client.base_url.port) for client in clients]
         wall = time.perf_counter()
-        with ThreadPoolExecutor(args.concurrency) as pool:
-            list(pool.map(send, requests))
+        results = asyncio.run(drive(requests, ports, args.concurrency, args.timeout, time.monotonic() + args.max_seconds))
         wall = time.perf_counter() - wall
         time.sleep(1.0)  # let the servers finish what they were doing before reading memory
         after = [resident_mb(server.pid) for server in servers]

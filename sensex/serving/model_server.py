@@ -38,10 +38,13 @@ from sensex.universe import Universe, load_universe
 
 log = logging.getLogger(__name__)
 
-# Forecasts computed at once in this process. More than the cores only adds threads fighting for
-# the GIL: cached requests then wait behind them, and every extra computation in flight holds
-# its own copy of the stored frame (memory that the allocator keeps after the load has gone).
-COMPUTE_SLOTS = threading.BoundedSemaphore(max(1, os.cpu_count() or 1))
+# One forecast computed at a time in this process. A computation holds the GIL for most of its
+# ~25 ms (TA-Lib's Python wrappers, pandas), so a second one in parallel gains no throughput,
+# while every thread fighting for the GIL delays the cached answers the event loop gives:
+# `bench/load.py` (10% of the forecasts computed) measured the same throughput with one slot as with
+# two, and cached p99 28-35 ms against 50-55 ms (one API process), 37-39 ms against 73-85 ms (two
+# replicas). Each computation in flight also holds its own copy of the stored frame.
+COMPUTE_SLOTS = threading.BoundedSemaphore(1)
 
 
 class ModelServer:
