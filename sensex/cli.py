@@ -468,13 +468,17 @@ def run_app(port: int | None = typer.Option(None, help="Default: STREAMLIT_SERVE
     # `streamlit run sensex/app/main.py`, with the first page readied while the browser loads. It
     # serves, it does not develop: no file watcher (0.3-0.4 s of CPU at start, registering every
     # imported module after the first run); `streamlit run sensex/app/main.py` reloads on edits.
-    args = [sys.executable, "-m", "sensex.app.launch", "--server.port", str(port),
-            "--server.address", address, "--server.headless", "true", "--browser.gatherUsageStats", "false",
-            "--client.toolbarMode", "minimal", "--server.fileWatcherType", "none"]
+    # In this process: exec'ing `python -m sensex.app.launch` started a second interpreter after
+    # this one had imported the CLI (0.2 s more before the dashboard listened).
+    from sensex import memory
+    from sensex.app import launch
+
     # Every script run is a new thread with its own glibc arena; two arenas keep the dashboard
     # about 25 MB smaller (bench/app.py) at no measurable cost in speed.
-    os.environ.setdefault("MALLOC_ARENA_MAX", "2")
-    os.execv(sys.executable, args)
+    memory.limit_arenas()
+    launch.main(["--server.port", str(port), "--server.address", address, "--server.headless", "true",
+                 "--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal",
+                 "--server.fileWatcherType", "none"])
 
 
 def mlflow_ui(host: str = typer.Option("127.0.0.1", help="Address to listen on."),
