@@ -41,6 +41,13 @@ TRAIN_END, TEST_START, TEST_END = "2017-12-31", "2019-01-01", "2021-12-31"
 VALID_END = "2018-12-31"
 
 
+def trained_rows(report) -> tuple[dict, dict]:
+    """A training report's member forecasts on its test window (the served source, calibrated on
+    validation) and the validation choice between the member head and the pooled linear model."""
+    members = report.evaluation["members"]
+    return members["model"], {**members.get("selection", {}), "test_segment": report.segments["test"]}
+
+
 def model_row(panel, sectors: list[str], preset: str, work: Path) -> tuple[dict, dict]:
     """The trained model's member forecasts on the test window, and its validation choice."""
     from sensex.models.train import train_model  # torch only when the model row is asked for
@@ -48,10 +55,15 @@ def model_row(panel, sectors: list[str], preset: str, work: Path) -> tuple[dict,
     config = load_config(preset).with_segments(train_end=TRAIN_END, valid_end=VALID_END, test_end=TEST_END)
     started = time.perf_counter()
     report = train_model(panel, config, work / "bundle", "convlstm", sectors=sectors)
-    members = report.evaluation["members"]
-    selection = {**members.get("selection", {}), "seconds": round(time.perf_counter() - started, 1),
-                 "test_segment": report.segments["test"]}
-    return members["model"], selection
+    row, selection = trained_rows(report)
+    return row, selection | {"seconds": round(time.perf_counter() - started, 1)}
+
+
+def baseline_rows(panel, sectors: list[str], train_end: str = TRAIN_END, test_start: str = TEST_START,
+                  test_end: str = TEST_END) -> dict:
+    """Reversal, 20-session momentum and the pooled logistic regression (fit ..train_end), scored on
+    [test_start, test_end]."""
+    return evaluate_baselines(panel, sectors, train_end, test_start, test_end)
 
 
 def run(name: str, universe_name: str, source: str, csv_dir: Path | None, work: Path,
@@ -65,7 +77,29 @@ def run(name: str, universe_name: str, source: str, csv_dir: Path | None, work: 
     rows = {}
     if preset:
         rows["model"], rows["model_selection"] = model_row(panel, sectors, preset, work / name)
-    return rows | evaluate_baselines(panel, sectors, TRAIN_END, TEST_START, TEST_END)
+    return rows | baseline_rows(panel, sectors)
+
+
+def ic_verdict(rows: dict) -> str | None:
+    """The model's daily rank IC against the best baseline's, plainly: is the model's 90% interval
+    above the baseline's mean, and do the two intervals overlap? None without a model row."""
+    model = rows.get("model")
+    baselines = {name: r for name, r in rows.items() if name not in ("model", "model_selection")}
+    if model is None or not baselines:
+        return None
+    best_name, best = max(baselines.items(), key=lambda item: item[1]["ic_mean"])
+    low, high = model["ic_interval"]
+    b_low, b_high = best["ic_interval"]
+    if low > b_high:
+        judgement = "the intervals do not overlap: reliably above it"
+    elif model["ic_mean"] > best["ic_mean"]:
+        judgement = "higher, but the intervals overlap: not a reliable improvement"
+    else:
+        judgement = "not above it"
+    return (f"Daily rank IC: model {model['ic_mean']:.4f} [{low:.4f}, {high:.4f}] against the best baseline"
+            f" {best_name} {best['ic_mean']:.4f} [{b_low:.4f}, {b_high:.4f}]: {judgement}. Sector AUC: model"
+            f" {model['sector_auc_pooled']:.3f}, best baseline"
+            f" {max(r['sector_auc_pooled'] for r in baselines.values()):.3f}.")
 
 
 def print_table(title: str, rows: dict) -> None:
@@ -82,8 +116,11 @@ def print_table(title: str, rows: dict) -> None:
     chosen = rows.get("model_selection")
     if chosen:
         valid = {k: round(v["auc_pooled"], 4) for k, v in chosen.items() if isinstance(v, dict) and "auc_pooled" in v}
-        print(f"model: served member forecast '{chosen['chosen']}' (validation pooled AUC {valid}); "
-              f"trained in {chosen['seconds']} s")
+        seconds = f"; trained in {chosen['seconds']} s" if "seconds" in chosen else ""
+        print(f"model: served member forecast '{chosen['chosen']}' (validation pooled AUC {valid}){seconds}")
+    verdict = ic_verdict(rows)
+    if verdict:
+        print(verdict)
 
 
 def main() -> int:
