@@ -12,8 +12,13 @@ Rows: the model (`sensex train`'s ConvLSTM with member outputs, `--preset`, defa
 or its pooled linear model, whichever had the higher validation AUC), short-term reversal
 (-ret_1), 20-session momentum, pooled logistic regression on each member's own indicators. Columns: pooled AUC, median per-member AUC, members with AUC > 0.5, daily
 cross-sectional rank IC (mean, t-statistic, 90% moving-block bootstrap interval) and the AUC of
-sectors derived from members (equal-weighted next-session return > 0). Writes
-bench/results/members.json.
+sectors derived from members (equal-weighted next-session return > 0).
+
+Then, for each data set, the issue's "sector forecasts derived from the members, or trained as
+outputs, whichever validates better": a pooled logistic regression trained on sector labels (over
+each sector's mean member indicators) against the sector forecast derived from the pooled member
+logistic regression (its members' mean logit), both fit ..2017-12-31, chosen on validation (2018)
+AUC, test 2019-2021 beside it. Writes bench/results/members.json.
 
     .venv/bin/python bench/members.py [--preset quick|full] [--no-model]
 """
@@ -27,10 +32,22 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+
 from sensex.config import load_config
 from sensex.features.dataset import load_panel
 from sensex.ingest import update_store
-from sensex.models.members import evaluate_baselines
+from sensex.models.calibrate import apply_calibration, fit_platt
+from sensex.models.evaluate import paired_difference, roc_auc
+from sensex.models.members import (
+    BLOCK,
+    baseline_scores,
+    evaluate_baselines,
+    member_targets,
+    sector_logits,
+    sector_truth,
+)
 from sensex.settings import load_settings
 from sensex.universe import load_universe
 
@@ -38,7 +55,15 @@ REPO = Path(__file__).resolve().parents[1]
 REAL = REPO.parent / "shared" / "data" / "sensex-real"
 RESULTS = REPO / "bench" / "results"
 TRAIN_END, TEST_START, TEST_END = "2017-12-31", "2019-01-01", "2021-12-31"
-VALID_END = "2018-12-31"
+VALID_START, VALID_END = "2018-01-01", "2018-12-31"
+NOT_ROWS = ("model_selection", "sector_sources")  # entries of a result that are not table rows
+
+
+def trained_rows(report) -> tuple[dict, dict]:
+    """A training report's member forecasts on its test window (the served source, calibrated on
+    validation) and the validation choice between the member head and the pooled linear model."""
+    members = report.evaluation["members"]
+    return members["model"], {**members.get("selection", {}), "test_segment": report.segments["test"]}
 
 
 def model_row(panel, sectors: list[str], preset: str, work: Path) -> tuple[dict, dict]:
@@ -48,10 +73,15 @@ def model_row(panel, sectors: list[str], preset: str, work: Path) -> tuple[dict,
     config = load_config(preset).with_segments(train_end=TRAIN_END, valid_end=VALID_END, test_end=TEST_END)
     started = time.perf_counter()
     report = train_model(panel, config, work / "bundle", "convlstm", sectors=sectors)
-    members = report.evaluation["members"]
-    selection = {**members.get("selection", {}), "seconds": round(time.perf_counter() - started, 1),
-                 "test_segment": report.segments["test"]}
-    return members["model"], selection
+    row, selection = trained_rows(report)
+    return row, selection | {"seconds": round(time.perf_counter() - started, 1)}
+
+
+def baseline_rows(panel, sectors: list[str], train_end: str = TRAIN_END, test_start: str = TEST_START,
+                  test_end: str = TEST_END) -> dict:
+    """Reversal, 20-session momentum and the pooled logistic regression (fit ..train_end), scored on
+    [test_start, test_end]."""
+    return evaluate_baselines(panel, sectors, train_end, test_start, test_end)
 
 
 def run(name: str, universe_name: str, source: str, csv_dir: Path | None, work: Path,
@@ -65,7 +95,120 @@ def run(name: str, universe_name: str, source: str, csv_dir: Path | None, work: 
     rows = {}
     if preset:
         rows["model"], rows["model_selection"] = model_row(panel, sectors, preset, work / name)
-    return rows | evaluate_baselines(panel, sectors, TRAIN_END, TEST_START, TEST_END)
+    return rows | baseline_rows(panel, sectors) | {"sector_sources": sector_sources(panel, sectors)}
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+def sector_features(panel, sectors: list[str]) -> tuple[list[str], np.ndarray]:
+    """(D, G, F): each sector's equal-weighted mean of its available members' indicators (NaN on a
+    session without any), the inputs of a sector model trained on sector labels."""
+    names = sorted(set(sectors))
+    finite = panel.available & np.isfinite(panel.stock).all(axis=2)  # (D, S)
+    out = np.full((len(panel.dates), len(names), panel.stock.shape[2]), np.nan)
+    for g, name in enumerate(names):
+        columns = [j for j, s in enumerate(sectors) if s == name]
+        ok = finite[:, columns]
+        total = np.where(ok[..., None], panel.stock[:, columns], 0.0).sum(axis=1)
+        count = ok.sum(axis=1)
+        out[count > 0, g] = total[count > 0] / count[count > 0, None]
+    return names, out
+
+
+def sector_sources(panel, sectors: list[str], train_end: str = TRAIN_END, valid: tuple[str, str] = (VALID_START, VALID_END),
+                   test: tuple[str, str] = (TEST_START, TEST_END)) -> dict:
+    """Sector forecasts derived from the members or trained as outputs: which validates better?
+
+    Derived: the mean logit of a sector's members under the pooled member logistic regression (the
+    `logreg_members` baseline), as served. Trained: a pooled logistic regression on sector labels
+    (the sector's equal-weighted next-session return above zero) over the sectors' mean member
+    indicators. Both fit on sessions before `train_end` only; the same (session, sector) rows are
+    scored. The validation AUC chooses; the test window is reported beside it, with each source
+    Platt-calibrated on validation, and the paired block-bootstrap interval of trained minus derived."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    targets = member_targets(panel)
+    positions = np.arange(len(panel.dates))
+    train_rows = positions[panel.dates < pd.Timestamp(train_end)]
+    names, x = sector_features(panel, sectors)
+    truth = sector_truth(targets, positions, sectors)  # (D, G)
+    member_p = baseline_scores(panel, train_rows, targets)["logreg_members"]  # (D, S)
+    member_ok = panel.available & np.isfinite(member_p)
+    _, derived = sector_logits(np.where(member_ok, _logit(np.nan_to_num(member_p, nan=0.5)), 0.0), member_ok, sectors)
+    fit = np.zeros(truth.shape, bool)
+    fit[train_rows] = True
+    fit &= np.isfinite(truth) & np.isfinite(x).all(axis=2)
+    model = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=500))
+    model.fit(x[fit], truth[fit].astype(int))
+    trained = np.full(truth.shape, np.nan)
+    scorable = np.isfinite(x).all(axis=2)
+    trained[scorable] = model.decision_function(x[scorable])
+
+    def segment(start: str, end: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        rows = positions[(panel.dates >= pd.Timestamp(start)) & (panel.dates <= pd.Timestamp(end))]
+        ok = np.isfinite(truth[rows]) & np.isfinite(trained[rows]) & np.isfinite(derived[rows])
+        return truth[rows][ok], trained[rows][ok], derived[rows][ok]  # session-major: blocks are sessions
+
+    out: dict = {"sectors": names, "train_end": train_end, "windows": {"valid": list(valid), "test": list(test)}}
+    calibrations = {}
+    for segment_name, (start, end) in (("valid", valid), ("test", test)):
+        y, t_logit, d_logit = segment(start, end)
+        if segment_name == "valid":
+            calibrations = {"trained": fit_platt(t_logit, y, start, end), "derived": fit_platt(d_logit, y, start, end)}
+        p_trained = apply_calibration(calibrations["trained"], t_logit)
+        p_derived = apply_calibration(calibrations["derived"], d_logit)
+        difference = paired_difference(y, p_trained, p_derived, block=BLOCK * len(names))
+        out[segment_name] = {
+            "n": int(len(y)), "up_share": float(y.mean()),
+            "trained_auc": roc_auc(y, p_trained), "derived_auc": roc_auc(y, p_derived),
+            "trained_minus_derived_auc": difference["auc"],
+            "trained_brier": float(np.mean((p_trained - y) ** 2)), "derived_brier": float(np.mean((p_derived - y) ** 2)),
+        }
+    out["chosen"] = "trained" if out["valid"]["trained_auc"] > out["valid"]["derived_auc"] else "derived"
+    return out
+
+
+def print_sector_sources(result: dict) -> None:
+    windows = result["windows"]
+    print(f"Sector forecasts ({len(result['sectors'])} sectors, fit ..{result['train_end']}): trained on sector labels"
+          " against derived from the members; AUC, Brier after Platt calibration on validation, and trained minus"
+          " derived AUC with its 90% paired block-bootstrap interval")
+    for name in ("valid", "test"):
+        r = result[name]
+        diff, low, high = r["trained_minus_derived_auc"]
+        print(f"  {name:<5} {windows[name][0]}..{windows[name][1]} (n={r['n']}): trained AUC {r['trained_auc']:.3f}"
+              f" Brier {r['trained_brier']:.4f}; derived AUC {r['derived_auc']:.3f} Brier {r['derived_brier']:.4f};"
+              f" trained - derived AUC {diff:+.3f} [{low:+.3f}, {high:+.3f}]")
+    print(f"  chosen on validation AUC: {result['chosen']}")
+
+
+
+
+def ic_verdict(rows: dict) -> str | None:
+    """The model's daily rank IC against the best baseline's, plainly: is the model's 90% interval
+    above the baseline's mean, and do the two intervals overlap? None without a model row."""
+    model = rows.get("model")
+    baselines = {name: r for name, r in rows.items() if name not in ("model", *NOT_ROWS)}
+    if model is None or not baselines:
+        return None
+    best_name, best = max(baselines.items(), key=lambda item: item[1]["ic_mean"])
+    low, high = model["ic_interval"]
+    b_low, b_high = best["ic_interval"]
+    if low > b_high:
+        judgement = "the intervals do not overlap: reliably above it"
+    elif model["ic_mean"] > best["ic_mean"]:
+        judgement = "higher, but the intervals overlap: not a reliable improvement"
+    else:
+        judgement = "not above it"
+    return (f"Daily rank IC: model {model['ic_mean']:.4f} [{low:.4f}, {high:.4f}] against the best baseline"
+            f" {best_name} {best['ic_mean']:.4f} [{b_low:.4f}, {b_high:.4f}]: {judgement}. Sector AUC: model"
+            f" {model['sector_auc_pooled']:.3f}, best baseline"
+            f" {max(r['sector_auc_pooled'] for r in baselines.values()):.3f}.")
 
 
 def print_table(title: str, rows: dict) -> None:
@@ -73,7 +216,7 @@ def print_table(title: str, rows: dict) -> None:
     print(f"{'baseline':<16}{'AUC pooled':>11}{'AUC median':>11}{'>0.5':>7}{'IC mean':>9}{'IC t':>7}"
           f"{'IC 90% interval':>19}{'days':>6}{'sector AUC':>11}")
     for name, r in rows.items():
-        if name == "model_selection":
+        if name in NOT_ROWS:
             continue
         low, high = r["ic_interval"]
         print(f"{name:<16}{r['auc_pooled']:>11.3f}{r['auc_member_median']:>11.3f}"
@@ -82,8 +225,13 @@ def print_table(title: str, rows: dict) -> None:
     chosen = rows.get("model_selection")
     if chosen:
         valid = {k: round(v["auc_pooled"], 4) for k, v in chosen.items() if isinstance(v, dict) and "auc_pooled" in v}
-        print(f"model: served member forecast '{chosen['chosen']}' (validation pooled AUC {valid}); "
-              f"trained in {chosen['seconds']} s")
+        seconds = f"; trained in {chosen['seconds']} s" if "seconds" in chosen else ""
+        print(f"model: served member forecast '{chosen['chosen']}' (validation pooled AUC {valid}){seconds}")
+    verdict = ic_verdict(rows)
+    if verdict:
+        print(verdict)
+    if "sector_sources" in rows:
+        print_sector_sources(rows["sector_sources"])
 
 
 def main() -> int:

@@ -16,6 +16,12 @@ target session, `metrics_after_open`), each model's paired differences against t
 (and, pre-open, against sp500_rule), and the interval's coverage on the test window. Prints the
 tables and writes bench/results/model_quality[_preopen|_close_preopen][_quick].json.
 
+(d) Members and sectors (close mode, `--skip-members` leaves it out), as bench/members.py scores
+    them and with its code: the ensemble's member forecasts from (a) beside short-term reversal,
+    20-session momentum and a pooled logistic regression on the same 2019-2021 rows: pooled AUC,
+    median member AUC, daily cross-sectional rank IC (mean, t, 90% block-bootstrap interval) and
+    the AUC of sectors derived from their members.
+
 `--mode preopen` (or `--mode close,preopen`) also imports ../shared/data/global/GSPC.csv, linked
 beside the member files in a temporary folder (nothing is copied into the repository), builds the
 pre-open panel and trains pre-open models; (b) and (c) run in close mode only. Needs
@@ -33,6 +39,7 @@ pre-open panel and trains pre-open models; (b) and (c) run in close mode only. N
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import logging
 import os
@@ -71,6 +78,18 @@ COLUMNS = ("accuracy", "auc", "brier", "ece")
 AFTER_OPEN = ("accuracy", "auc", "brier")
 BASELINES = ("gbm", "logreg", "always_up", "prev_day", "sp500_rule")  # sp500_rule: pre-open panels only
 PREOPEN_AUC_TARGET = 0.63
+
+
+def _member_bench():
+    """bench/members.py, whose member and sector rows, verdict and table this benchmark reuses."""
+    spec = importlib.util.spec_from_file_location("members_bench", Path(__file__).resolve().with_name("members.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+MEMBER_BENCH = _member_bench()
+assert MEMBER_BENCH.TRAIN_END == SEGMENTS["train_end"] and MEMBER_BENCH.TEST_END == SEGMENTS["test_end"]
 
 
 def _row(name: str, report: dict, seconds: float | None, after_open: dict | None = None) -> dict:
@@ -182,14 +201,15 @@ def _config(preset: str, threads: int | None):
     return config.model_copy(update={"train": config.train.model_copy(update={"threads": threads})})
 
 
-def fixed_split(panel, preset: str, work: Path, threads: int | None = None) -> dict:
+def fixed_split(panel, preset: str, work: Path, threads: int | None = None, sectors: list[str] | None = None) -> dict:
     """The ensemble (whose first seed is the ConvLSTM row) and the LSTM, trained once each, on
-    `panel` (close or pre-open: train_model adds sp500_rule to a pre-open panel's baselines)."""
+    `panel` (close or pre-open: train_model adds sp500_rule to a pre-open panel's baselines).
+    `sectors` (one per member) name the sectors of the member forecasts the ensemble also makes."""
     config = _config(preset, threads).with_segments(**SEGMENTS)
     reports, wall = {}, {}
     for kind in ("ensemble", "lstm"):
         started = time.perf_counter()
-        reports[kind] = train_model(panel, config, work / f"bundle-{panel.mode}-{kind}", kind)
+        reports[kind] = train_model(panel, config, work / f"bundle-{panel.mode}-{kind}", kind, sectors=sectors)
         wall[kind] = time.perf_counter() - started
         extra = f", seeds {reports[kind].seed_seconds} s" if reports[kind].seed_seconds else ""
         print(f"  fixed split ({panel.mode}): {kind} trained in {reports[kind].fit_seconds:.1f} s ({reports[kind].epochs_run}"
@@ -209,6 +229,10 @@ def fixed_split(panel, preset: str, work: Path, threads: int | None = None) -> d
     rows += [_row(name, ensemble.evaluation["baselines"][name]["test"], ensemble.baseline_seconds.get(name),
                   after_open["baselines"][name]["test"])
              for name in BASELINES if name in ensemble.evaluation["baselines"]]
+    members = None
+    if "members" in ensemble.evaluation:  # the member forecasts served beside the ensemble's index forecast
+        row, selection = MEMBER_BENCH.trained_rows(ensemble)
+        members = {"model": row, "model_selection": selection}
     validation = {"ensemble": ensemble.evaluation["model"]["valid"], "convlstm": ensemble.evaluation["seeds"][first_seed]["valid"],
                   "lstm": lstm.evaluation["model"]["valid"]}
     return {
@@ -221,7 +245,29 @@ def fixed_split(panel, preset: str, work: Path, threads: int | None = None) -> d
         "epochs_run": {kind: reports[kind].epochs_run for kind in reports},
         "wall_seconds": {kind: round(wall[kind], 1) for kind in reports},
         "onnx_parity_max_abs": {kind: reports[kind].onnx_parity_max_abs for kind in reports},
+        "members": members,
     }
+
+
+def member_results(panel, universe, fixed: dict | None) -> dict:
+    """Member and sector forecasts on the fixed split's test window, as bench/members.py scores them:
+    the ensemble's member forecasts (when the close-mode fixed split ran) beside short-term reversal,
+    20-session momentum and the pooled logistic regression (fit ..2017-12-31) on the same window."""
+    sectors = [universe.sector_of(symbol) for symbol in panel.symbols]
+    rows = dict((fixed or {}).get("members") or {})
+    rows |= MEMBER_BENCH.baseline_rows(panel, sectors)
+    return {"train_end": MEMBER_BENCH.TRAIN_END, "test": [MEMBER_BENCH.TEST_START, MEMBER_BENCH.TEST_END],
+            "rows": rows, "verdict": MEMBER_BENCH.ic_verdict(rows),
+            "model": "ensemble" if "model" in rows else None}
+
+
+def print_members(members: dict) -> None:
+    test = members["test"]
+    MEMBER_BENCH.print_table(f"Members and sectors, close mode: train ..{members['train_end']}, test {test[0]}..{test[1]};"
+                             " pooled AUC, daily rank IC (mean, t, 90% block-bootstrap interval), derived-sector AUC",
+                             members["rows"])
+    if members["model"] is None:
+        print("(no model row: the close-mode fixed split did not run; baselines only)")
 
 
 def targets(fixed: dict) -> dict:
@@ -343,6 +389,8 @@ def main() -> int:
     parser.add_argument("--skip-fixed-split", action="store_true")
     parser.add_argument("--skip-walk-forward", action="store_true")
     parser.add_argument("--skip-quick-check", action="store_true")
+    parser.add_argument("--skip-members", action="store_true",
+                        help="leave out the member and sector table (close mode; its model row is the fixed split's)")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads (default: the preset's train.threads, 2); 1 on a shared machine under nice")
     parser.add_argument("--data", default=str(REAL), help="directory of real per-symbol CSV files")
@@ -392,7 +440,8 @@ def main() -> int:
         close_panel = panels.get(CLOSE)  # the quick check and the walk-forward run in close mode only
         for mode in modes if not args.skip_fixed_split else ():
             phase, cpu = time.perf_counter(), time.process_time()
-            fixed = result["fixed_split"][mode] = fixed_split(panels[mode], preset, work, args.threads)
+            fixed = result["fixed_split"][mode] = fixed_split(panels[mode], preset, work, args.threads,
+                                                                [universe.sector_of(s) for s in panels[mode].symbols])
             result["wall_seconds"][f"fixed_split_{mode}"] = round(time.perf_counter() - phase, 1)
             result["cpu_seconds"][f"fixed_split_{mode}"] = round(time.process_time() - cpu, 1)
             result["targets"][mode] = targets(fixed)
@@ -409,6 +458,11 @@ def main() -> int:
                   f" {'COLLAPSED' if quick['collapsed'] else 'not collapsed'}; test AUC {quick['test']['auc']:.3f},"
                   f" Brier {quick['test']['brier']:.4f} vs always-UP {quick['always_up_test_brier']:.4f};"
                   f" gate {'passes' if quick['gate']['passed'] else 'refuses: ' + '; '.join(quick['gate']['failures'])}")
+        if CLOSE in modes and not args.skip_members:
+            phase = time.perf_counter()
+            result["members"] = member_results(close_panel, universe, result["fixed_split"].get(CLOSE))
+            result["wall_seconds"]["members"] = round(time.perf_counter() - phase, 1)
+            print_members(result["members"])
         print(f"Targets: {result['targets']}")
         if CLOSE in modes and not args.skip_walk_forward:
             cpu = time.process_time()

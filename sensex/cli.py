@@ -461,7 +461,7 @@ def run_app(port: int | None = typer.Option(None, help="Default: STREAMLIT_SERVE
             address: str | None = typer.Option(None, help="Default: STREAMLIT_SERVER_ADDRESS or 127.0.0.1"),
             universe: str | None = UniverseOption):
     """Run the Streamlit dashboard."""
-    _use_universe(universe)  # the dashboard's default universe (it has a selector)
+    _use_universe(universe)  # the universe shown first; the sidebar selector switches to the others
     port = port or int(os.environ.get("STREAMLIT_SERVER_PORT", "8501"))
     address = address or os.environ.get("STREAMLIT_SERVER_ADDRESS", "127.0.0.1")
     print(f"Dashboard: http://{address}:{port}  (Ctrl-C stops it)", flush=True)

@@ -8,6 +8,8 @@ from pathlib import Path
 
 PREDICTION_LOG = "prediction_log.json"
 PROMOTION_LOG = "model_promotion_log.json"
+# Forecasts logged before one home held several universes carry no `universe`: they were SENSEX's.
+UNLABELLED_UNIVERSE = "sensex"
 
 
 def append(path: Path, record: dict) -> None:
@@ -38,6 +40,21 @@ def read(path: Path, limit: int | None = None) -> list[dict]:
         except (json.JSONDecodeError, UnicodeDecodeError):
             continue
     return records[-limit:] if limit else records
+
+
+def for_universe(records: list[dict], universe_key: str) -> list[dict]:
+    """The records of one universe's forecasts (`universe` field; unlabelled ones are SENSEX's)."""
+    return [r for r in records if (r.get("universe") or UNLABELLED_UNIVERSE) == universe_key]
+
+
+def read_universe(path: Path, universe_key: str, limit: int | None = None) -> list[dict]:
+    """`read` of one universe's records: the last `limit` of them, reading the whole file only when
+    the tail holds other universes' records too."""
+    records = read(path, limit)
+    kept = for_universe(records, universe_key)
+    if limit and len(kept) < len(records):
+        kept = for_universe(read(path), universe_key)[-limit:]
+    return kept
 
 
 def _tail_lines(path: Path, limit: int, block: int = 1 << 16) -> list[bytes]:

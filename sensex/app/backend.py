@@ -114,16 +114,25 @@ class LocalBackend:
         return self.fetcher.validate_data_quality()
 
     def data_summary(self) -> dict:
+        """The store's source, and how old this universe's index rows are: one home holds several
+        universes, and the one shown may have no rows, or older ones, than the others."""
         from sensex import store
 
         meta = store.read_meta(self.settings.store_dir) or {}
-        return summarize_data(meta.get("source"), meta.get("last_date"), meta.get("synthetic"))
+        index = (meta.get("symbols") or {}).get(self.server.universe.index_symbol) or {}
+        return summarize_data(meta.get("source"), index.get("last"), meta.get("synthetic"))
+
+    def universes(self) -> list[dict]:
+        """The universes this home can show, the one served first (`sensex.serving.universes`)."""
+        from sensex.serving.universes import universe_choices
+
+        return universe_choices(self.settings)
 
     def track_record(self) -> dict:
         from sensex import jsonlog, store
         from sensex.serving.track_record import track_record
 
-        records = jsonlog.read(self.settings.logs_dir / jsonlog.PREDICTION_LOG)
+        records = jsonlog.read_universe(self.settings.logs_dir / jsonlog.PREDICTION_LOG, self.server.universe.key)
         closes = pd.Series(dtype=float)
         if records and store.exists(self.settings.store_dir):
             index = store.read(self.settings.store_dir, symbols=[self.server.universe.index_symbol])
@@ -167,6 +176,9 @@ class ApiBackend:
 
     def warm(self) -> None:
         """Nothing to load here: the API has the model."""
+
+    def universes(self) -> list[dict]:
+        return []  # the API serves the one universe `sensex serve --universe` started it with
 
     def predict(self) -> dict:
         return self._get("/predict", "POST")
@@ -249,6 +261,6 @@ def backend_for(settings: Settings):
     from sensex.app import warmup
 
     warmed = warmup.take()
-    if warmed is not None and warmed.settings_key == (str(settings.home), settings.api_url):
+    if warmed is not None and warmed.settings_key == warmup.settings_key(settings):
         return warmed.backend
     return make_backend(settings)

@@ -57,7 +57,7 @@ def _layout(figure: go.Figure, height: int, top: int = 40, **kwargs) -> go.Figur
 
 
 # -- forecast --------------------------------------------------------------------------------------
-def probability_bar(p: float, interval: list[float] | None = None) -> go.Figure:
+def probability_bar(p: float, interval: list[float] | None = None, index_name: str = "SENSEX") -> go.Figure:
     """P(UP) as a bar from 0 to 100%, the 50% coin line, and the interval when the forecast has one."""
     value = round(float(p), 4) * 100
     colour = UP_COLOUR if p >= 0.5 else DOWN_COLOUR
@@ -72,7 +72,7 @@ def probability_bar(p: float, interval: list[float] | None = None) -> go.Figure:
     figure.add_vline(x=50, line_dash="dash", line_color="#424242",
                      annotation_text="50%: a coin", annotation_position="top")
     figure.update_xaxes(range=[0, 100], tickvals=[0, 25, 50, 75, 100], ticksuffix="%",
-                        title_text="probability the SENSEX closes higher")
+                        title_text=f"probability the {index_name} closes higher")
     figure.update_yaxes(showticklabels=False)
     return _layout(figure, 150, showlegend=False)
 
@@ -86,13 +86,13 @@ def _missing_weekdays(dates: pd.DatetimeIndex) -> list[str]:
     return [str(d.date()) for d in weekdays.difference(dates)]
 
 
-def candlestick(bars: list[dict]) -> go.Figure:
+def candlestick(bars: list[dict], index_name: str = "SENSEX") -> go.Figure:
     """Daily candles with the 50- and 200-session averages over the index's volume."""
     frame = pd.DataFrame(bars)
     frame["date"] = pd.to_datetime(frame["date"])
     figure = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.75, 0.25], vertical_spacing=0.03)
     figure.add_trace(go.Candlestick(x=frame["date"], open=frame["open"], high=frame["high"], low=frame["low"],
-                                    close=frame["close"], name="SENSEX", increasing_line_color=UP_COLOUR,
+                                    close=frame["close"], name=index_name, increasing_line_color=UP_COLOUR,
                                     decreasing_line_color=DOWN_COLOUR), row=1, col=1)
     for column, colour in (("sma_50", "#1f77b4"), ("sma_200", "#ff7f0e")):
         if column in frame and frame[column].notna().any():
@@ -109,7 +109,7 @@ def candlestick(bars: list[dict]) -> go.Figure:
     return _layout(figure, 560)
 
 
-def sector_treemap(members: list[dict]) -> go.Figure:
+def sector_treemap(members: list[dict], index_name: str = "SENSEX") -> go.Figure:
     """Members sized by index weight, grouped by sector, coloured by the day's change."""
     frame = pd.DataFrame(members)
     limit = max(2.0, float(frame["change_pct"].abs().max()))  # symmetric, so 0% is the neutral colour
@@ -118,7 +118,7 @@ def sector_treemap(members: list[dict]) -> go.Figure:
     sector_change = (by_sector.apply(lambda g: (g["change_pct"] * g["weight"]).sum() / g["weight"].sum(), include_groups=False))
     total = float((frame["change_pct"] * frame["weight"]).sum() / frame["weight"].sum())
     ids = ["members"] + [f"sector/{s}" for s in sectors] + [f"member/{m}" for m in frame["symbol"]]
-    labels = ["SENSEX members"] + sectors + list(frame["symbol"])
+    labels = [f"{index_name} members"] + sectors + list(frame["symbol"])
     parents = [""] + ["members"] * len(sectors) + [f"sector/{s}" for s in frame["sector"]]
     values = ([float(frame["weight"].sum())] + [float(by_sector["weight"].sum()[s]) for s in sectors]
               + list(frame["weight"].astype(float)))
@@ -300,7 +300,7 @@ def drift_performance_history(points: list[dict], window: int) -> go.Figure:
     return _layout(figure, 400, top=90).update_layout(legend={"y": 1.0, "yanchor": "top"})
 
 
-def intraday(bars: list[dict], previous_close: float | None = None) -> go.Figure:
+def intraday(bars: list[dict], previous_close: float | None = None, index_name: str = "SENSEX") -> go.Figure:
     """The session so far: the SENSEX's 5-minute closes (bar start times, IST) and the previous
     close as a dashed line, green above it and red below."""
     times = [pd.Timestamp(b["time"]).tz_localize(None) for b in bars]  # IST wall-clock on the axis
@@ -308,7 +308,7 @@ def intraday(bars: list[dict], previous_close: float | None = None) -> go.Figure
     last = closes[-1] if closes else None
     colour = FLAT_COLOUR if previous_close is None or last is None else (UP_COLOUR if last >= previous_close else DOWN_COLOUR)
     figure = go.Figure(go.Scatter(x=times, y=closes, mode="lines", line={"color": colour, "width": 2},
-                                  name="SENSEX (5-minute)", hovertemplate="%{x|%H:%M} IST: %{y:,.2f}<extra></extra>"))
+                                  name=f"{index_name} (5-minute)", hovertemplate="%{x|%H:%M} IST: %{y:,.2f}<extra></extra>"))
     if previous_close is not None:
         figure.add_hline(y=previous_close, line_dash="dash", line_color="#424242",
                          annotation_text=f"previous close {previous_close:,.2f}", annotation_position="bottom right")

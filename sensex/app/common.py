@@ -1,6 +1,6 @@
 """What every dashboard page shares: the backend, cached reads, and one way to show an error.
 
-The backend is one per SENSEX_HOME / API URL (`st.cache_resource`); slow reads that change
+The backend is one per SENSEX_HOME / API URL / universe shown (`st.cache_resource`); slow reads that change
 only with the data are cached for five minutes (`st.cache_data`). Forecasts are not cached
 here: the model server caches them itself, keyed on the model and the data, and logs each one
 it computes.
@@ -33,23 +33,62 @@ def _use_the_system_allocator_for_arrow() -> None:
 
 
 _use_the_system_allocator_for_arrow()
-NO_MODEL = ("No production model yet: run `sensex train` then `sensex registry setup` "
-            "(a model that fails the promotion gate is not served; `sensex registry list` shows why).")
+UNIVERSE_KEY = "universe"  # the sidebar selector's session-state key: the spec of the universe shown
+
+
+def no_model_advice(universe_spec: str, default: bool) -> str:
+    flag = "" if default else f" --universe {universe_spec}"
+    return (f"No production model yet: run `sensex train{flag}` then `sensex registry setup{flag}` "
+            f"(a model that fails the promotion gate is not served; `sensex registry list{flag}` shows why).")
 
 
 @st.cache_resource(show_spinner=False)
-def _backend(home: str, api_url: str | None):
-    return backend_for(get_settings())  # the one `sensex app` warmed while the browser loaded, if any
+def _backend(home: str, api_url: str | None, universe: str):
+    # The one `sensex app` warmed while the browser loaded, if any (it readies the default universe).
+    return backend_for(get_settings().model_copy(update={"universe": universe}))
 
 
-def _where() -> tuple[str, str | None]:
+def _where() -> tuple[str, str | None, str]:
+    """(SENSEX_HOME, SENSEX_API_URL, universe spec): what every backend and cached read is for. The
+    universe is the selector's; through the REST API it is the API's own (one per `sensex serve`)."""
     settings = get_settings()
-    return str(settings.home), settings.api_url
+    chosen = None if settings.api_url else st.session_state.get(UNIVERSE_KEY)
+    return str(settings.home), settings.api_url, chosen or settings.universe
 
 
 def backend():
-    # Keyed on where the state lives, so a changed SENSEX_HOME or API gets its own backend.
+    # Keyed on where the state lives and which universe is shown: each gets its own backend.
     return _backend(*_where())
+
+
+@st.cache_resource(show_spinner=False)
+def _universe(spec: str):
+    from sensex.universe import load_universe
+
+    return load_universe(spec)
+
+
+def universe():
+    """The universe shown (name, index symbol, members), as `sensex.universe` loads it."""
+    return _universe(_where()[2])
+
+
+def universe_flag() -> str:
+    """The CLI option naming the universe shown, for advice ("" for the default SENSEX)."""
+    shown = universe()
+    return "" if shown.is_default else f" --universe {shown.spec}"
+
+
+@st.cache_data(ttl=300, show_spinner=False)
+def _universes(home: str, api_url: str | None, default: str) -> list[dict]:
+    return _backend(home, api_url, default).universes()
+
+
+def universes() -> list[dict]:
+    """The universes the selector offers, the default one (`sensex app --universe`) first
+    (`sensex.serving.universes`); empty through the REST API."""
+    settings = get_settings()
+    return _universes(str(settings.home), settings.api_url, settings.universe)
 
 
 @st.cache_data(ttl=300, show_spinner=False)
@@ -123,7 +162,8 @@ def attempt(call: Callable[[], T], *, missing_model: str = "error") -> T | None:
         return call()
     except ModelNotFoundError as exc:
         if missing_model == "warning":
-            st.warning(NO_MODEL if "No production model" in str(exc) else str(exc))
+            shown = universe()
+            st.warning(no_model_advice(shown.spec, shown.is_default) if "No production model" in str(exc) else str(exc))
         elif missing_model == "error":
             st.error(str(exc))
         return None

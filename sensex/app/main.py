@@ -3,27 +3,33 @@
 Run with `sensex app`. It only reads: forecasts come from the production model through
 sensex.serving (or the REST API when SENSEX_API_URL is set). Each page is a file under
 `views/`; this script draws what every page shares (the synthetic-data banner, the calendar
-note, the market-status chip) and runs the page chosen in the top navigation.
+note, the market-status chip, the universe selector in the sidebar) and runs the page chosen in
+the top navigation, for the universe chosen.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from sensex.app import charts, clock_chip, common
+from sensex.app import charts, clock_chip, common, universe_picker
 from sensex.calendar import calendar_status
 
-st.set_page_config(page_title="SENSEX next-session forecast", page_icon="📈", layout="wide")
+shown = common.universe()  # the selector's choice from the last run, else the started universe
+st.set_page_config(page_title=f"{shown.name} next-session forecast", page_icon="📈", layout="wide")
+universe_picker.show()
+shown = common.universe()
 
 summary = common.attempt(lambda: common.backend().data_summary())
 if summary is None:
     st.stop()
 if not summary["available"]:
-    st.error("No market data stored yet: run `sensex data update` (it falls back to the synthetic market offline).")
+    flag = "" if shown.is_default else f" --universe {shown.spec}"
+    st.error(f"No {shown.name} data stored yet: the store has no {shown.index_symbol} index rows. Run "
+             f"`sensex data update{flag}` (it falls back to the synthetic market offline).")
     st.stop()
 st.session_state["data_summary"] = summary
 if summary["synthetic"]:
-    st.warning("SYNTHETIC DATA: these prices come from the built-in simulated market, not from BSE. "
+    st.warning("SYNTHETIC DATA: these prices come from the built-in simulated market, not from the exchange. "
                "Run `sensex data update --source yfinance` online, or `--source csv`, for real data.",
                icon=":material/science:")
 calendar_note = calendar_status().get("message")

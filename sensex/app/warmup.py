@@ -29,13 +29,20 @@ from dataclasses import dataclass
 log = logging.getLogger(__name__)
 
 LISTEN_TIMEOUT_S = 60.0
-FIRST_RUN_IMPORTS = ("sensex.app.charts", "sensex.app.clock_chip", "sensex.app.common", "sensex.calendar")  # main.py's
+FIRST_RUN_IMPORTS = ("sensex.app.charts", "sensex.app.clock_chip", "sensex.app.common", "sensex.app.universe_picker",
+                     "sensex.calendar")  # main.py's
 
 
 @dataclass(frozen=True)
 class Warmed:
-    settings_key: tuple[str, str | None]  # (SENSEX_HOME, SENSEX_API_URL) it was made for
+    settings_key: tuple[str, str | None, str]  # (SENSEX_HOME, SENSEX_API_URL, universe) it was made for
     backend: object
+
+
+def settings_key(settings) -> tuple[str, str | None, str]:
+    """What a backend is made for: the home, the API, and the universe (the dashboard's default one:
+    the warm-up readies that one only)."""
+    return str(settings.home), settings.api_url, settings.universe
 
 
 _slot: Future | None = None
@@ -78,7 +85,7 @@ def _warm(future: Future, address: str, port: int) -> None:
         from sensex.settings import get_settings
 
         settings = get_settings()
-        warmed = Warmed((str(settings.home), settings.api_url), backend.prepare(settings))
+        warmed = Warmed(settings_key(settings), backend.prepare(settings))
         # Plotly builds a figure's validators on first use: the probability bar's, once.
         charts.probability_bar(0.5, [0.45, 0.55]).to_plotly_json()
         # st.set_page_config's emoji icon is checked against a regex of every emoji, compiled on import.

@@ -32,7 +32,14 @@ from torch import nn
 from sensex.features.build import Panel
 from sensex.features.windows import make_windows
 from sensex.models.calibrate import IDENTITY, Calibration, apply_calibration, fit_platt
-from sensex.models.members import MemberTargets, baseline_scores, member_targets, score_members
+from sensex.models.members import (
+    MemberTargets,
+    baseline_scores,
+    member_targets,
+    score_members,
+    sector_logits,
+    sector_truth,
+)
 
 log = logging.getLogger(__name__)
 STOCK_OUTPUT = "stock_logits"
@@ -104,33 +111,6 @@ def fit_linear(tensor: np.ndarray, n_stock_features: int, targets: MemberTargets
 
 def linear_logits(tensor: np.ndarray, rows: np.ndarray, coef: np.ndarray, intercept: float) -> np.ndarray:
     return tensor[rows][:, :, : len(coef)].astype(np.float64) @ coef + intercept  # (N, S)
-
-
-def sector_logits(logits: np.ndarray, available: np.ndarray, sectors: list[str]) -> tuple[list[str], np.ndarray]:
-    """Sector names and (N, G) mean logit of each sector's members available on that session (NaN: none)."""
-    names = sorted(set(sectors))
-    out = np.full((len(logits), len(names)), np.nan)
-    for g, name in enumerate(names):
-        columns = [j for j, s in enumerate(sectors) if s == name]
-        weights = available[:, columns].astype(np.float64)
-        count = weights.sum(axis=1)
-        total = (np.nan_to_num(logits[:, columns]) * weights).sum(axis=1)
-        out[:, g] = np.where(count > 0, total / np.maximum(count, 1), np.nan)
-    return names, out
-
-
-def sector_truth(targets: MemberTargets, rows: np.ndarray, sectors: list[str]) -> np.ndarray:
-    """(N, G) 1/0: the sector's equal-weighted next-session return above zero; NaN without members."""
-    names = sorted(set(sectors))
-    out = np.full((len(rows), len(names)), np.nan)
-    for g, name in enumerate(names):
-        columns = [j for j, s in enumerate(sectors) if s == name]
-        usable = targets.usable[rows][:, columns]
-        returns = np.where(usable, targets.next_return[rows][:, columns], 0.0)
-        count = usable.sum(axis=1)
-        mean = returns.sum(axis=1) / np.maximum(count, 1)
-        out[:, g] = np.where(count > 0, (mean > 0).astype(np.float64), np.nan)
-    return out
 
 
 def _full(panel: Panel, rows: np.ndarray, values: np.ndarray) -> np.ndarray:

@@ -98,6 +98,33 @@ def daily_rank_ic(scores: np.ndarray, targets: MemberTargets, rows: np.ndarray) 
     return np.array(out)
 
 
+def sector_logits(logits: np.ndarray, available: np.ndarray, sectors: list[str]) -> tuple[list[str], np.ndarray]:
+    """Sector names and (N, G) mean logit of each sector's members available on that session (NaN: none)."""
+    names = sorted(set(sectors))
+    out = np.full((len(logits), len(names)), np.nan)
+    for g, name in enumerate(names):
+        columns = [j for j, s in enumerate(sectors) if s == name]
+        weights = available[:, columns].astype(np.float64)
+        count = weights.sum(axis=1)
+        total = (np.nan_to_num(logits[:, columns]) * weights).sum(axis=1)
+        out[:, g] = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+    return names, out
+
+
+def sector_truth(targets: MemberTargets, rows: np.ndarray, sectors: list[str]) -> np.ndarray:
+    """(N, G) 1/0: the sector's equal-weighted next-session return above zero; NaN without members."""
+    names = sorted(set(sectors))
+    out = np.full((len(rows), len(names)), np.nan)
+    for g, name in enumerate(names):
+        columns = [j for j, s in enumerate(sectors) if s == name]
+        usable = targets.usable[rows][:, columns]
+        returns = np.where(usable, targets.next_return[rows][:, columns], 0.0)
+        count = usable.sum(axis=1)
+        mean = returns.sum(axis=1) / np.maximum(count, 1)
+        out[:, g] = np.where(count > 0, (mean > 0).astype(np.float64), np.nan)
+    return out
+
+
 def _auc(y: np.ndarray, p: np.ndarray) -> float:
     return float(roc_auc_score(y, p)) if 0 < y.sum() < len(y) else float("nan")
 

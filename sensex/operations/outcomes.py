@@ -18,14 +18,18 @@ OUTCOME_LOG = "outcome_log.json"
 
 
 def _key(record: dict) -> tuple:
-    return (record.get("mode") or "close", str(record.get("model_version")), record.get("as_of"), record.get("target_date"))
+    return (record.get("mode") or "close", str(record.get("model_version")), record.get("as_of"), record.get("target_date"),
+            record.get("universe") or jsonlog.UNLABELLED_UNIVERSE)  # two universes' version 1 are two models
 
 
 def record_outcomes(settings: Settings, index_symbol: str) -> dict:
     """Append the outcome of every logged forecast whose target session is now stored and that has
     no outcome yet. Returns counts: `recorded` now, `pending` (target not stored yet)."""
     logs = settings.logs_dir
-    forecasts = jsonlog.read(logs / jsonlog.PREDICTION_LOG)
+    from sensex.universe import load_universe
+
+    # One home, several universes: only this universe's forecasts are scored on its index.
+    forecasts = jsonlog.for_universe(jsonlog.read(logs / jsonlog.PREDICTION_LOG), load_universe(settings.universe).key)
     done = {_key(r) for r in jsonlog.read(logs / OUTCOME_LOG)}
     if not forecasts or not store.exists(settings.store_dir):
         return {"recorded": 0, "pending": 0, "hits": 0}
@@ -47,7 +51,7 @@ def record_outcomes(settings: Settings, index_symbol: str) -> dict:
         jsonlog.append(logs / OUTCOME_LOG, {
             "recorded_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "forecast_at": forecast.get("timestamp"),
-            "mode": key[0], "model_version": key[1], "as_of": key[2], "target_date": key[3],
+            "mode": key[0], "model_version": key[1], "as_of": key[2], "target_date": key[3], "universe": key[4],
             "direction": prediction.get("direction"), "probability": prediction.get("probability"),
             "realized": realized, "correct": correct,
             "close_as_of": float(closes[as_of]), "close_target": float(closes[target]),

@@ -173,7 +173,11 @@ def closed_forecasts(settings: Settings, index_symbol: str, mode: str) -> tuple[
     """(live, back-dated): one row per as-of session (the first forecast issued for it), with the
     realized outcome, for forecasts of `mode` whose target session is stored."""
     columns = ["as_of", "target_date", "probability", "direction", "model_version", "up"]
-    records = jsonlog.read(settings.logs_dir / jsonlog.PREDICTION_LOG)
+    from sensex.universe import load_universe
+
+    # One home, several universes: only the served universe's forecasts are scored on its index.
+    records = jsonlog.for_universe(jsonlog.read(settings.logs_dir / jsonlog.PREDICTION_LOG),
+                                   load_universe(settings.universe).key)
     if not records or not store.exists(settings.store_dir):
         return pd.DataFrame(columns=columns), pd.DataFrame(columns=columns)
     closes = store.read(settings.store_dir, symbols=[index_symbol]).set_index("date")["close"]

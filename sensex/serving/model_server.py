@@ -409,6 +409,7 @@ class ModelServer:
                 "target_date": forecast["target_date"],
                 "data_source": forecast["data_source"],
                 "back_dated": back_dated,
+                "universe": self.universe.key,  # one home's log holds every universe's forecasts
             })
         except OSError as exc:
             log.warning("The forecast was not written to the prediction log: %s", storage_error(exc, self.settings.home))
@@ -490,7 +491,7 @@ class ModelServer:
 
     def prediction_history(self, limit: int = 50) -> list[dict]:
         """Logged forecasts, newest first, with the realized direction once the target session closed."""
-        records = jsonlog.read(self.settings.logs_dir / jsonlog.PREDICTION_LOG, limit)
+        records = jsonlog.read_universe(self.settings.logs_dir / jsonlog.PREDICTION_LOG, self.universe.key, limit)
         closes = self._index_closes()
         out = []
         for record in reversed(records):

@@ -38,8 +38,12 @@ class Located:
     notes: list[str] = field(default_factory=list)  # why serving is degraded though it works
 
 
-def no_production_model(mode: str) -> NoProductionModel:
-    flag = "" if mode == CLOSE else f" --mode {mode}"
+def no_production_model(settings: Settings, mode: str) -> NoProductionModel:
+    from sensex.universe import DEFAULT_UNIVERSE, load_universe
+
+    universe = load_universe(settings.universe)
+    flag = ("" if mode == CLOSE else f" --mode {mode}") + (
+        "" if universe.key == DEFAULT_UNIVERSE else f" --universe {settings.universe}")
     where = "" if mode == CLOSE else f" for the {mode} mode"
     return NoProductionModel(f"No production model{where}: run `sensex train{flag}` then `sensex registry setup{flag}`.")
 
@@ -79,7 +83,7 @@ def locate(settings: Settings, mode: str | None = None) -> Located:
         notes.append(f"{exc} Serving version {pointer.version} from the production pointer meanwhile.")
         return Located(*_load(settings, pointer), pointer, notes)
     if target is None:
-        raise no_production_model(mode)
+        raise no_production_model(settings, mode)
     if agrees(pointer, target, settings):
         try:
             return Located(*_load(settings, pointer), pointer, notes)
@@ -124,7 +128,7 @@ def refresh(settings: Settings, mode: str) -> Pointer:
             answer["detail"])
     pointer = read_pointer(settings, model_name(settings, mode))
     if pointer is None:
-        raise no_production_model(mode)
+        raise no_production_model(settings, mode)
     return pointer
 
 

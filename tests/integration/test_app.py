@@ -252,6 +252,8 @@ def test_every_page_through_the_rest_api(api_url):
     at = run_app()
     assert "SYNTHETIC" in texts(at.warning)
     assert "No forecast for the next session" in texts(at.warning)  # the API's data is as stale
+    # No universe selector: the API serves the universe it was started with, and the sidebar says so.
+    assert not at.sidebar.selectbox and "the one the REST API serves" in texts(at.sidebar.caption)
     visit(at, "views/market.py")
     assert len(charts(at)) == 3 and "last 252 sessions" in texts(at.subheader)
     visit(at, "views/track_record.py")

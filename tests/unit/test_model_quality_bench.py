@@ -73,3 +73,58 @@ def test_without_the_real_files_it_says_so_and_stops(bench, tmp_path, monkeypatc
                                       "--global-data", str(tmp_path)])
     assert bench.main() == 0
     assert "GSPC.csv" in capsys.readouterr().out
+
+
+@pytest.fixture(scope="module")
+def member_panel():
+    """The synthetic SENSEX from 2016: the members' fixed split trains ..2017-12-31, tests 2019-2021."""
+    from sensex.features.dataset import prepare
+    from sensex.sources import synthetic
+    from sensex.universe import load_universe
+
+    universe = load_universe("sensex")
+    return universe, prepare(synthetic.generate(universe, "2016-06-01", "2021-12-31"), universe)
+
+
+def test_the_member_table_sets_the_model_against_the_three_baselines(bench, member_panel, capsys):
+    import json
+
+    from sensex.models.members import member_targets, score_members
+
+    universe, panel = member_panel
+    sectors = [universe.sector_of(s) for s in panel.symbols]
+    targets = member_targets(panel)
+    test_rows = np.flatnonzero((panel.dates >= "2019-01-01") & (panel.dates <= "2021-12-31"))
+    # A made-up model that knows tomorrow: its IC must stand clear of every baseline's.
+    oracle = score_members(np.where(targets.usable, targets.next_return, np.nan), panel, targets, test_rows, sectors)
+    fixed = {"members": {"model": oracle, "model_selection": {"chosen": "logreg", "logreg": {"auc_pooled": 0.51}}}}
+    members = bench.member_results(panel, universe, fixed)
+    rows = members["rows"]
+    assert set(rows) == {"model", "model_selection", "reversal", "momentum_20", "logreg_members"}
+    for name in ("model", "reversal", "momentum_20", "logreg_members"):
+        assert {"auc_pooled", "ic_mean", "ic_t", "ic_interval", "sector_auc_pooled"} <= set(rows[name]), name
+        assert rows[name]["ic_days"] > 700  # three years of sessions, the same window for every row
+    # The baselines are bench/members.py's own, on the same split.
+    assert rows["reversal"]["ic_mean"] == bench.MEMBER_BENCH.baseline_rows(panel, sectors)["reversal"]["ic_mean"]
+    assert members["model"] == "ensemble" and "the intervals do not overlap: reliably above it" in members["verdict"]
+    json.dumps(members, default=float)  # it goes into the results file
+    bench.print_members(members)
+    out = capsys.readouterr().out
+    assert "Members and sectors, close mode: train ..2017-12-31, test 2019-01-01..2021-12-31" in out
+    assert all(name in out for name in ("model", "reversal", "momentum_20", "logreg_members", "sector AUC"))
+    assert "served member forecast 'logreg'" in out
+
+
+def test_without_the_fixed_split_the_member_table_has_the_baselines_alone(bench, member_panel, capsys):
+    universe, panel = member_panel
+    members = bench.member_results(panel, universe, None)
+    assert members["model"] is None and members["verdict"] is None
+    assert set(members["rows"]) == {"reversal", "momentum_20", "logreg_members"}
+    bench.print_members(members)
+    assert "no model row" in capsys.readouterr().out
+
+
+def test_the_member_table_can_be_skipped(bench, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["model_quality.py", "--skip-members", "--data", str(tmp_path / "absent")])
+    assert bench.main() == 0
+    assert "real data not found" in capsys.readouterr().out

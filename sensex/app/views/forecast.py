@@ -16,7 +16,7 @@ def stale_card(forecast: dict, summary: dict) -> None:
         f"**No forecast for the next session: the stored data is stale.** It ends on "
         f"{session_text(forecast['as_of'])}, and {behind:,} BSE session{'s' * (behind != 1)} "
         f"{'have' if behind != 1 else 'has'} closed since (the last on {session_text(summary['expected_last_date'])}). "
-        "Run `sensex data update`, then press Run Prediction.",
+        f"Run `sensex data update{common.universe_flag()}`, then press Run Prediction.",
         icon=":material/history:",
     )
     st.caption(
@@ -43,7 +43,7 @@ def live_card(forecast: dict, key: str = "probability_bar") -> None:
         st.metric("Target session", session_text(forecast["target_date"]),
                   help="The next BSE session after the last stored one (XBOM calendar).")
     with right:
-        st.plotly_chart(charts.probability_bar(p, forecast.get("interval")), config={"displayModeBar": False},
+        st.plotly_chart(charts.probability_bar(p, forecast.get("interval"), common.universe().name), config={"displayModeBar": False},
                         key=key)
         interval = forecast.get("interval")
         if interval and None not in interval:
@@ -125,8 +125,10 @@ def preopen_first(summary: dict) -> None:
     st.subheader("Close-mode forecast")
 
 
-st.header("Next-session forecast")
-st.caption("The production model's probability that the SENSEX closes above the last stored close on the next BSE session.")
+name = common.universe().name
+st.header(f"{name}: next-session forecast")
+st.caption(f"The production model's probability that the {name} closes above the last stored close on its next session "
+           "(BSE's calendar; NSE shares its holidays).")
 clicked = st.button("Run Prediction", key="run_prediction", type="primary",
                     help="Forecast again from the stored data (reused for five minutes when neither model nor data changed).")
 forecast = common.latest_forecast(missing_model="error" if clicked else "warning")

@@ -1,4 +1,4 @@
-"""Market: the live SENSEX during the session, then candles with volume and moving averages, the
+"""Market: the live index during the session, then candles with volume and moving averages, the
 members by sector, movers."""
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def movers_table(rows: list[dict]) -> None:
 
 @st.fragment(run_every=PRICE_TTL)
 def live_section() -> None:
-    """During the session, the SENSEX so far from 5-minute bars; otherwise why there is none.
+    """During the session, the index so far from 5-minute bars; otherwise why there is none.
     Reruns itself every PRICE_TTL seconds: the live quote behind it changes no more often."""
     reading = market_clock.read_clock()
     status = common.attempt(common.market_clock)
@@ -40,23 +40,24 @@ def live_section() -> None:
         return
     previous = None if live["change"] is None else live["level"] - live["change"]
     if reading.state in ("open", "pre_open") and live["session"] == str(reading.now.date()):
-        st.subheader("SENSEX today, live")
+        st.subheader(f"{name} today, live")
         change = "" if live["change"] is None else f"{live['change']:+,.2f} ({change_text(live['change_pct'])})"
         cols = st.columns(4)
-        cols[0].metric(f"SENSEX at {live['as_of'][11:16]} IST", f"{live['level']:,.2f}", change or None)
+        cols[0].metric(f"{name} at {live['as_of'][11:16]} IST", f"{live['level']:,.2f}", change or None)
         cols[1].metric("Advancing now", live["breadth"]["advancing"])
         cols[2].metric("Declining now", live["breadth"]["declining"])
         cols[3].metric("No quote", live["breadth"]["missing"])
-        st.plotly_chart(charts.intraday(live["bars"], previous), config=charts.CHART_CONFIG, key="intraday")
+        st.plotly_chart(charts.intraday(live["bars"], previous, name), config=charts.CHART_CONFIG, key="intraday")
         st.caption(f"{len(live['bars'])} bars of {live['interval']} from Yahoo Finance, refreshed at most every"
                    f" {PRICE_TTL / 60:.0f} minutes; live prices are never written to the store (it keeps completed"
                    " sessions only).")
     else:
-        st.caption(f"Last live quote: SENSEX {live['level']:,.2f} at the end of {session_text(live['session'])}"
+        st.caption(f"Last live quote: {name} {live['level']:,.2f} at the end of {session_text(live['session'])}"
                    " (the session has closed; the daily candles below are the record).")
 
 
-st.header("Market")
+name = common.universe().name
+st.header(f"Market: {name}")
 live_section()
 overview = common.attempt(common.market_overview) or {"available": False}
 if not overview.get("available"):
@@ -65,7 +66,7 @@ if not overview.get("available"):
 
 index = overview["index"]
 cols = st.columns(4)
-cols[0].metric(f"SENSEX on {session_text(overview['as_of'])}", f"{index['level']:,.2f}",
+cols[0].metric(f"{name} on {session_text(overview['as_of'])}", f"{index['level']:,.2f}",
                f"{index['change']:+,.2f} ({change_text(index['change_pct'])})")
 cols[1].metric("Advancing members", overview["breadth"]["advancing"])
 cols[2].metric("Declining members", overview["breadth"]["declining"])
@@ -75,17 +76,17 @@ span = st.segmented_control("History", list(RANGES), default="12 months", requir
 sessions = RANGES[span or "12 months"] * charts.SESSIONS_PER_MONTH
 bars = common.attempt(lambda: common.market_history(sessions)) or []
 if bars:
-    st.subheader(f"SENSEX, last {len(bars)} sessions")
+    st.subheader(f"{name}, last {len(bars)} sessions")
     st.caption(f"{session_text(bars[0]['date'])} to {session_text(bars[-1]['date'])}: daily candles, the 50- and "
                "200-session moving averages of the close, and the index volume as the source reports it.")
-    st.plotly_chart(charts.candlestick(bars), config=charts.CHART_CONFIG, key="candles")
+    st.plotly_chart(charts.candlestick(bars, name), config=charts.CHART_CONFIG, key="candles")
 else:
     st.info("No index history stored: run `sensex data update`.")
 
 if overview.get("members"):
     st.subheader("Members by sector")
     st.caption("Each box is a member, sized by its index weight and coloured by its change on the session.")
-    st.plotly_chart(charts.sector_treemap(overview["members"]), config=charts.CHART_CONFIG, key="treemap")
+    st.plotly_chart(charts.sector_treemap(overview["members"], name), config=charts.CHART_CONFIG, key="treemap")
 
 left, right = st.columns(2)
 with left:

@@ -133,7 +133,8 @@ if record is not None:
 
 card = common.attempt(lambda: common.backend().model_card())
 if card is None:
-    st.warning(common.NO_MODEL)
+    shown = common.universe()
+    st.warning(common.no_model_advice(shown.spec, shown.is_default))
 else:
     with st.container(border=True):
         model_card(card)
