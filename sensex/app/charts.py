@@ -57,24 +57,39 @@ def _layout(figure: go.Figure, height: int, top: int = 40, **kwargs) -> go.Figur
 
 
 # -- forecast --------------------------------------------------------------------------------------
-def probability_bar(p: float, interval: list[float] | None = None, index_name: str = "SENSEX") -> go.Figure:
-    """P(UP) as a bar from 0 to 100%, the 50% coin line, and the interval when the forecast has one."""
-    value = round(float(p), 4) * 100
+def probability_bar(p: float, interval: list[float] | None = None, index_name: str = "SENSEX") -> str:
+    """P(UP) as a bar from 0 to 100%, the 50% coin line, and the interval when the forecast has
+    one: an HTML fragment for `st.html`. Not a Plotly figure: the Forecast page is the first one
+    drawn, and a single Plotly chart on it made the browser fetch and start Plotly's 4.7 MB of
+    JavaScript before showing the card (about 0.4 s of the first render, bench/app.py)."""
+    value = min(max(round(float(p), 4) * 100, 0.0), 100.0)
     colour = UP_COLOUR if p >= 0.5 else DOWN_COLOUR
-    error = None
+    label = probability_text(p)
+    # The label sits at the start of the bar when it fits (the interval's whiskers are near the
+    # bar's end), just right of it otherwise.
+    inside = value >= 15
+    label_style = ("left:0;padding-left:8px;color:#fff" if inside else "left:100%;padding-left:6px;color:#262730")
+    spread = ""
     if interval and len(interval) == 2 and None not in interval:
-        low, high = (round(float(v), 4) * 100 for v in interval)
-        error = {"type": "data", "symmetric": False, "array": [high - value], "arrayminus": [value - low],
-                 "color": "#424242", "thickness": 2, "width": 10}
-    figure = go.Figure(go.Bar(x=[value], y=["P(UP)"], orientation="h", marker_color=colour, error_x=error,
-                              text=[probability_text(p)], textposition="inside", insidetextanchor="end",
-                              hovertemplate="P(UP) %{x:.1f}%<extra></extra>"))
-    figure.add_vline(x=50, line_dash="dash", line_color="#424242",
-                     annotation_text="50%: a coin", annotation_position="top")
-    figure.update_xaxes(range=[0, 100], tickvals=[0, 25, 50, 75, 100], ticksuffix="%",
-                        title_text=f"probability the {index_name} closes higher")
-    figure.update_yaxes(showticklabels=False)
-    return _layout(figure, 150, showlegend=False)
+        low, high = sorted(min(max(round(float(v), 4) * 100, 0.0), 100.0) for v in interval)
+        spread = (f'<div title="interval {probability_text(low / 100)} to {probability_text(high / 100)}" style="position:'
+                  f'absolute;left:{low:.1f}%;width:{high - low:.1f}%;top:50%;height:10px;margin-top:-5px;'
+                  'border:2px solid #424242;border-top:none;border-bottom:none;box-sizing:border-box">'
+                  '<div style="position:absolute;left:0;right:0;top:4px;border-top:2px solid #424242"></div></div>')
+    ticks = "".join(f'<span style="position:absolute;left:{tick}%;transform:translateX(-{tick}%)">{tick}%</span>'
+                    for tick in (0, 25, 50, 75, 100))  # each label under its mark, the end ones inside the track
+    return (
+        f'<div role="img" aria-label="P(UP) {label}" style="font-family:inherit;font-size:14px;margin:28px 4px 4px">'
+        '<div style="position:relative;height:34px;background:#f0f2f6;border-radius:4px">'
+        f'<div style="position:relative;width:{value:.1f}%;height:100%;background:{colour};border-radius:4px">'
+        f'<span style="position:absolute;top:0;line-height:34px;font-weight:600;white-space:nowrap;{label_style}">'
+        f'{label}</span></div>{spread}'
+        '<div style="position:absolute;left:50%;top:-6px;bottom:-6px;border-left:2px dashed #424242"></div>'
+        '<div style="position:absolute;left:50%;top:-26px;transform:translateX(-50%);white-space:nowrap;'
+        'color:#424242">50%: a coin</div></div>'
+        f'<div style="position:relative;height:20px;color:#6b6f7b;margin-top:4px">{ticks}</div>'
+        f'<div style="text-align:center;color:#6b6f7b">probability the {index_name} closes higher</div></div>'
+    )
 
 
 # -- market ----------------------------------------------------------------------------------------

@@ -2,8 +2,8 @@
 
 From the moment the server listens, the browser spends about a second fetching and starting
 Streamlit's JavaScript while the server idles; the first script run then needs pandas, the
-backend, ONNX Runtime with the production model and the latest inputs, and Plotly's figure
-classes (seconds on a busy 2-core machine). `start()` (called by `sensex.app.launch` before the
+backend, and ONNX Runtime with the production model and the latest inputs (seconds on a busy
+2-core machine). `start()` (called by `sensex.app.launch` before the
 server starts) does that work in a thread during the browser's second: it waits until the port
 accepts connections, so it never slows the server's own start, then imports what the Forecast
 page imports and makes and warms the backend, which `common.backend()` takes over (`take()`,
@@ -81,13 +81,11 @@ def _warm(future: Future, address: str, port: int) -> None:
         # is importing waits for it, and the same order leaves no cycle to deadlock on.
         for module in FIRST_RUN_IMPORTS:
             importlib.import_module(module)
-        from sensex.app import backend, charts
+        from sensex.app import backend
         from sensex.settings import get_settings
 
         settings = get_settings()
         warmed = Warmed(settings_key(settings), backend.prepare(settings))
-        # Plotly builds a figure's validators on first use: the probability bar's, once.
-        charts.probability_bar(0.5, [0.45, 0.55]).to_plotly_json()
         # st.set_page_config's emoji icon is checked against a regex of every emoji, compiled on import.
         from streamlit import emojis  # noqa: F401
 

@@ -92,7 +92,10 @@ def assert_clean(page, where: str, console_errors: list[str]) -> None:
 
 
 def traces(page) -> list[dict]:
-    """Type and number of drawn points of every Plotly trace on the page."""
+    """Type and number of drawn points of every Plotly trace on the page, once one is drawn: the
+    Forecast page has no Plotly chart, so the first chart page also fetches Plotly's JavaScript."""
+    page.wait_for_function("() => [...document.querySelectorAll('.js-plotly-plot')].some(p => (p.data || []).length)",
+                           timeout=30_000)
     return page.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')].flatMap(plot =>
         (plot.data || []).map((trace, i) => ({type: trace.type, name: trace.name || '',
             points: (trace.x || trace.z || []).length})))""")

@@ -79,6 +79,11 @@ def charts(at: AppTest) -> list:
     return at.get("plotly_chart")
 
 
+def probability_bars(at: AppTest) -> list[str]:
+    """The Forecast card's P(UP) bars (HTML, not Plotly: see `charts.probability_bar`)."""
+    return [e.proto.body for e in at.get("html") if 'aria-label="P(UP)' in e.proto.body]
+
+
 def test_fresh_data_shows_the_forecast_card_on_load(app_home, fresh_clock):
     at = run_app()
     assert "SYNTHETIC" in texts(at.warning)
@@ -86,7 +91,9 @@ def test_fresh_data_shows_the_forecast_card_on_load(app_home, fresh_clock):
     assert shown["Target session"] == "Mon 2022-01-03"  # the next BSE session, with its weekday
     assert shown["P(UP)"].endswith("%")
     assert any(m.value in ("# :green[▲ UP]", "# :red[▼ DOWN]", "# :gray[● No call]") for m in at.markdown)
-    assert len(charts(at)) == 1  # the P(UP) bar with its 50% line
+    bars = probability_bars(at)
+    assert len(bars) == 1 and "50%: a coin" in bars[0] and f'aria-label="P(UP) {shown["P(UP)"]}"' in bars[0]
+    assert not charts(at)  # the first page drawn needs none of Plotly's JavaScript
     assert "No forecast for the next session" not in texts(at.warning)
     at.button(key="run_prediction").click().run()
     assert not at.exception

@@ -161,5 +161,6 @@ def test_the_dashboard_shows_the_preopen_forecast_first_before_bses_open(both_mo
     assert not at.exception, [e.value for e in at.exception]
     headings = [h.value for h in at.subheader]
     assert headings.index("Pre-open forecast: read this one first") < headings.index("Close-mode forecast")
-    assert len(at.get("plotly_chart")) == 2  # a P(UP) bar for each mode's card
+    bars = [e for e in at.get("html") if 'aria-label="P(UP)' in e.proto.body]
+    assert len(bars) == 2  # a P(UP) bar for each mode's card
     assert not at.error

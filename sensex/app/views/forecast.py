@@ -27,7 +27,7 @@ def stale_card(forecast: dict, summary: dict) -> None:
     )
 
 
-def live_card(forecast: dict, key: str = "probability_bar") -> None:
+def live_card(forecast: dict) -> None:
     p = forecast["probability"]
     no_call = bool(forecast.get("no_call"))
     if no_call:
@@ -43,8 +43,7 @@ def live_card(forecast: dict, key: str = "probability_bar") -> None:
         st.metric("Target session", session_text(forecast["target_date"]),
                   help="The next BSE session after the last stored one (XBOM calendar).")
     with right:
-        st.plotly_chart(charts.probability_bar(p, forecast.get("interval"), common.universe().name), config={"displayModeBar": False},
-                        key=key)
+        st.html(charts.probability_bar(p, forecast.get("interval"), common.universe().name))
         interval = forecast.get("interval")
         if interval and None not in interval:
             st.caption(f"P(UP) {probability_text(p)}, interval {probability_text(interval[0])} to "
@@ -94,7 +93,7 @@ def clock_line(forecast: dict) -> None:
         st.caption(note)
 
 
-def forecast_card(forecast: dict, summary: dict, key: str = "probability_bar") -> None:
+def forecast_card(forecast: dict, summary: dict) -> None:
     """One mode's forecast in a bordered card: badges, then the live card or the stale warning."""
     stale = bool(forecast.get("stale")) or summary["stale"]
     with st.container(border=True):
@@ -102,7 +101,7 @@ def forecast_card(forecast: dict, summary: dict, key: str = "probability_bar") -
         if stale:
             stale_card(forecast, summary)
         else:
-            live_card(forecast, key=key)
+            live_card(forecast)
             st.info(forecast["note"])
             clock_line(forecast)
 
@@ -121,7 +120,7 @@ def preopen_first(summary: dict) -> None:
     st.subheader("Pre-open forecast: read this one first")
     st.caption("The S&P 500 has closed since BSE's last close; the pre-open model has read that session, the"
                " close-mode forecast below has not.")
-    forecast_card(preopen, summary, key="preopen_probability_bar")
+    forecast_card(preopen, summary)
     st.subheader("Close-mode forecast")
 
 
