@@ -6,6 +6,8 @@ One formatting function per kind of number, so a probability reads the same on e
 
 from __future__ import annotations
 
+import html
+
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -88,7 +90,7 @@ def probability_bar(p: float, interval: list[float] | None = None, index_name: s
         '<div style="position:absolute;left:50%;top:-26px;transform:translateX(-50%);white-space:nowrap;'
         'color:#424242">50%: a coin</div></div>'
         f'<div style="position:relative;height:20px;color:#6b6f7b;margin-top:4px">{ticks}</div>'
-        f'<div style="text-align:center;color:#6b6f7b">probability the {index_name} closes higher</div></div>'
+        f'<div style="text-align:center;color:#6b6f7b">probability the {html.escape(index_name)} closes higher</div></div>'
     )
 
 

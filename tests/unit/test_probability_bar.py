@@ -33,3 +33,9 @@ def test_the_interval_spans_its_ends_and_a_narrow_bar_keeps_its_label_outside():
 def test_out_of_range_values_are_clamped_not_drawn_outside_the_track():
     html = charts.probability_bar(1.2, [-0.1, 1.5])
     assert widths(html)[:2] == [100.0, 100.0] and "left:0.0%" in html
+
+
+def test_a_universe_name_is_text_not_markup():
+    """A universe file of one's own names its index (`# name`): it must not become HTML."""
+    html = charts.probability_bar(0.55, None, '<img src=x onerror="alert(1)">Mine & Co')
+    assert "<img" not in html and "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;Mine &amp; Co" in html
