@@ -89,6 +89,10 @@ def assert_clean(page, where: str, console_errors: list[str]) -> None:
     errors = page.locator('[data-testid="stAlertContentError"]')
     assert errors.count() == 0, f"error on {where}: {errors.all_inner_texts()}"
     assert not console_errors, f"console errors on {where}: {console_errors}"
+    cut = page.evaluate("""() => [...document.querySelectorAll('[data-testid="stMetricValue"] *')]
+        .filter(e => getComputedStyle(e).textOverflow === 'ellipsis' && e.scrollWidth > e.clientWidth + 1)
+        .map(e => e.innerText)""")
+    assert not cut, f"metric values cut off on {where}: {cut}"  # Streamlit ends what does not fit with "..."
 
 
 def traces(page) -> list[dict]:

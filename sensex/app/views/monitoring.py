@@ -56,7 +56,8 @@ if health:
         cols[0].metric("Cache hit rate", "no lookups yet" if rate is None else f"{rate:.1%}")
         cols[1].metric("Hits", f"{cache.get('hits', 0):,}")
         cols[2].metric("Misses", f"{cache.get('misses', 0):,}")
-        cols[3].metric("Cache", f"{cache.get('backend', '?')}, {cache.get('size', '?')} entries")
+        # Short values: a metric cuts what does not fit its column ("memory, 7 e...").
+        cols[3].metric("Cache entries", f"{cache.get('size', '?')}", help=f"Backend: {cache.get('backend', '?')}.")
     elif isinstance(cache, str):
         st.error(f"Cache: {cache}")
 
@@ -115,7 +116,9 @@ if drift:
         cols[1].metric("Hit rate", f"{live['hit_rate']:.1%}",
                        help=f"90% interval {live['hit_rate_interval'][0]:.1%} to {live['hit_rate_interval'][1]:.1%}")
         cols[2].metric("Always-UP hit rate", f"{live['always_up']['hit_rate']:.1%}")
-        cols[3].metric("Brier (always-UP)", f"{live['brier']:.4f} ({live['always_up']['brier']:.4f})")
+        cols[3].metric("Brier", f"{live['brier']:.4f}", delta=f"{live['brier'] - live['always_up']['brier']:+.4f} vs always-UP",
+                       delta_color="inverse", help=f"Always-UP's Brier on the same sessions: {live['always_up']['brier']:.4f}"
+                                                   " (lower is better).")
     if (live.get("back_dated") or {}).get("n"):
         st.caption(f"{live['back_dated']['n']} back-dated look-backs are kept apart: they are not a live record.")
 
