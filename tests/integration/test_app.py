@@ -4,35 +4,19 @@ with fresh data, with an empty and with a filled prediction log."""
 import re
 import shutil
 from datetime import datetime
-from importlib.util import find_spec
 
 import pandas as pd
 import pytest
-import streamlit as st
+from app_pages import APP, fresh_app_caches, run_app, texts, use_home, visit  # noqa: F401 - fresh_app_caches is autouse
 from streamlit.testing.v1 import AppTest
 
 from sensex import calendar, jsonlog
-from sensex.cache import get_cache
 from sensex.settings import get_settings
 
 pytestmark = pytest.mark.integration
-APP = find_spec("sensex.app.main").origin  # the path only: importing would run the app
 PAGES = ["views/market.py", "views/track_record.py", "views/explanations.py", "views/monitoring.py"]
 # The fixture's data ends on Fri 2021-12-31: on Mon 2022-01-03 before the close it is up to date.
 BEFORE_THE_NEXT_CLOSE = datetime(2022, 1, 3, 10, 0, tzinfo=calendar.IST)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_caches():
-    """Each test starts with empty Streamlit caches and an empty forecast cache: the backend,
-    its forecasts and their staleness belong to one home and one clock."""
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    get_cache().clear()
-    yield
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    get_cache().clear()
 
 
 @pytest.fixture
@@ -41,8 +25,7 @@ def app_home(trained_home, monkeypatch):
     settings = trained_home["settings"]
     log = settings.logs_dir / jsonlog.PREDICTION_LOG
     saved = log.read_bytes() if log.exists() else None
-    monkeypatch.setenv("SENSEX_HOME", str(settings.home))
-    get_settings.cache_clear()
+    use_home(monkeypatch, settings.home)
     yield settings
     if saved is None:
         log.unlink(missing_ok=True)
@@ -53,22 +36,6 @@ def app_home(trained_home, monkeypatch):
 @pytest.fixture
 def fresh_clock(monkeypatch):
     monkeypatch.setattr(calendar, "now_ist", lambda: BEFORE_THE_NEXT_CLOSE)
-
-
-def run_app(timeout: int = 90) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=timeout).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def visit(at: AppTest, page: str) -> AppTest:
-    at.switch_page(page).run()
-    assert not at.exception, (page, [e.value for e in at.exception])
-    return at
-
-
-def texts(elements) -> str:
-    return " ".join(e.value for e in elements)
 
 
 def metrics(at: AppTest) -> dict:

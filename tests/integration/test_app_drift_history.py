@@ -5,36 +5,16 @@ message without a model."""
 from __future__ import annotations
 
 import shutil
-from importlib.util import find_spec
 
 import pytest
-import streamlit as st
+from app_pages import fresh_app_caches, run_app, texts, use_home, visit  # noqa: F401 - fresh_app_caches is autouse
 from streamlit.testing.v1 import AppTest
 
 from sensex.app.backend import LocalBackend
-from sensex.cache import get_cache
 from sensex.settings import get_settings
 
 pytestmark = pytest.mark.integration
-APP = find_spec("sensex.app.main").origin  # the path only: importing would run the app
 MONITORING = "views/monitoring.py"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_caches():
-    """Empty Streamlit and forecast caches around each test: the backend belongs to one home."""
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    get_cache().clear()
-    yield
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    get_cache().clear()
-
-
-def _use_home(home, monkeypatch) -> None:
-    monkeypatch.setenv("SENSEX_HOME", str(home))
-    get_settings.cache_clear()
 
 
 @pytest.fixture
@@ -42,20 +22,12 @@ def model_home(trained_home, tmp_path, monkeypatch):
     """A copy of the trained home (the pages log forecasts: not into the shared one)."""
     home = tmp_path / "home"
     shutil.copytree(trained_home["settings"].home, home)
-    _use_home(home, monkeypatch)
+    use_home(monkeypatch, home)
     return home
 
 
 def monitoring() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120).run()
-    assert not at.exception, [e.value for e in at.exception]
-    at.switch_page(MONITORING).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def texts(elements) -> str:
-    return " ".join(e.value for e in elements)
+    return visit(run_app(timeout=120), MONITORING)
 
 
 def test_the_monitoring_page_draws_psi_and_rolling_performance_over_time(model_home):
@@ -94,7 +66,7 @@ def test_without_a_model_the_history_adds_no_error(trained_home, tmp_path, monke
 
     home = tmp_path / "no-model"
     shutil.copytree(trained_home["settings"].store_dir, home / "store")
-    _use_home(home, monkeypatch)
+    use_home(monkeypatch, home)
     asked = []
     real = LocalBackend.drift_history
 

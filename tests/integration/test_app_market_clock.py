@@ -8,20 +8,16 @@ import os
 import subprocess
 import sys
 from datetime import datetime
-from importlib.util import find_spec
 
 import pytest
-import streamlit as st
+from app_pages import clear_caches, run_app, texts, use_home, visit
 from intraday_frames import Recorded, yf_frame
-from streamlit.testing.v1 import AppTest
 
 from sensex import calendar, store
-from sensex.cache import get_cache
-from sensex.settings import get_settings, load_settings
+from sensex.settings import load_settings
 from sensex.sources import synthetic, yahoo
 
 pytestmark = pytest.mark.integration
-APP = find_spec("sensex.app.main").origin
 PAGES = ["views/market.py", "views/track_record.py", "views/explanations.py", "views/monitoring.py"]
 
 
@@ -37,42 +33,17 @@ def _fresh(monkeypatch):
 
     monkeypatch.setattr(yahoo, "is_reachable", no_network)
     monkeypatch.setattr(yahoo, "default_downloader", no_network)
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    get_cache().clear()
+    clear_caches()
     yield
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    get_cache().clear()
+    clear_caches()
 
 
 def freeze(monkeypatch, text: str) -> None:
     monkeypatch.setattr(calendar, "now_ist", lambda: at_ist(text))
 
 
-def use_home(monkeypatch, settings) -> None:
-    monkeypatch.setenv("SENSEX_HOME", str(settings.home))
-    get_settings.cache_clear()
-
-
-def run_app() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=90).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def visit(at: AppTest, page: str) -> AppTest:
-    at.switch_page(page).run()
-    assert not at.exception, (page, [e.value for e in at.exception])
-    return at
-
-
-def texts(elements) -> str:
-    return " ".join(e.value for e in elements)
-
-
 def test_the_status_chip_is_on_every_page(trained_home, monkeypatch):
-    use_home(monkeypatch, trained_home["settings"])
+    use_home(monkeypatch, trained_home["settings"].home)
     freeze(monkeypatch, "2022-01-03 10:00")
     at = run_app()
     chip = ":green-badge[:material/radio_button_checked: BSE open · closes in 5 h 30 min (15:30 IST)]"
@@ -87,13 +58,13 @@ def test_the_status_chip_is_on_every_page(trained_home, monkeypatch):
     ("2022-01-26 12:00", ":violet-badge[:material/schedule: BSE holiday · opens in 21 h 15 min (Thu 09:15 IST)]"),
 ])
 def test_the_chip_says_closed_pre_open_and_holiday(trained_home, monkeypatch, instant, chip):
-    use_home(monkeypatch, trained_home["settings"])
+    use_home(monkeypatch, trained_home["settings"].home)
     freeze(monkeypatch, instant)
     assert chip in texts(visit(run_app(), "views/market.py").markdown)
 
 
 def test_forecast_during_the_session_says_it_targets_today(trained_home, monkeypatch):
-    use_home(monkeypatch, trained_home["settings"])
+    use_home(monkeypatch, trained_home["settings"].home)
     freeze(monkeypatch, "2022-01-03 12:00")
     at = run_app()
     assert "targets today's close (Mon 2022-01-03) and the session is under way" in texts(at.info)
@@ -102,7 +73,7 @@ def test_forecast_during_the_session_says_it_targets_today(trained_home, monkeyp
 
 
 def test_before_the_open_without_a_preopen_model_the_close_forecast_stands_alone(trained_home, monkeypatch):
-    use_home(monkeypatch, trained_home["settings"])
+    use_home(monkeypatch, trained_home["settings"].home)
     freeze(monkeypatch, "2022-01-03 08:00")  # the S&P 500 closed at 02:30 IST: pre-open would come first
     at = run_app()
     assert "Pre-open forecast" not in texts(at.subheader)  # this home has no pre-open model
@@ -129,7 +100,7 @@ def test_before_the_open_without_a_preopen_model_the_forecast_page_loads_neither
 
 
 def test_synthetic_market_page_has_no_live_quote_and_says_why(trained_home, monkeypatch):
-    use_home(monkeypatch, trained_home["settings"])
+    use_home(monkeypatch, trained_home["settings"].home)
     freeze(monkeypatch, "2022-01-03 12:00")
     at = visit(run_app(), "views/market.py")
     assert "No live quote: Live quotes are off because the stored prices are the SYNTHETIC market" in texts(at.caption)
@@ -145,7 +116,7 @@ def real_home(tmp_path, universe):
 
 
 def test_market_page_draws_the_intraday_sensex_during_the_session(real_home, monkeypatch):
-    use_home(monkeypatch, real_home)
+    use_home(monkeypatch, real_home.home)
     freeze(monkeypatch, "2022-01-03 11:00")
     recorded = Recorded(yf_frame({"2021-12-31": 3, "2022-01-03": 20}, {}, drift=0.0005))
     monkeypatch.setattr(yahoo, "is_reachable", lambda *a, **k: True)
@@ -163,7 +134,7 @@ def test_market_page_draws_the_intraday_sensex_during_the_session(real_home, mon
 
 
 def test_market_page_after_the_close_shows_the_candles_first(real_home, monkeypatch):
-    use_home(monkeypatch, real_home)
+    use_home(monkeypatch, real_home.home)
     freeze(monkeypatch, "2022-01-03 17:00")
     monkeypatch.setattr(yahoo, "is_reachable", lambda *a, **k: False)
     at = visit(run_app(), "views/market.py")

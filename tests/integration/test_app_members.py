@@ -2,44 +2,24 @@
 the index forecast, the treemap coloured by P(UP), the ranked members with their test record; and
 a sentence, not a traceback, when the served model has no member forecasts."""
 
-from importlib.util import find_spec
 
 import pytest
-import streamlit as st
+from app_pages import fresh_app_caches, run_app, use_home, visit  # noqa: F401 - fresh_app_caches is autouse
 from streamlit.testing.v1 import AppTest
 
 from sensex.app import member_charts
-from sensex.cache import get_cache
-from sensex.settings import get_settings
 
 pytestmark = pytest.mark.integration
-APP = find_spec("sensex.app.main").origin
-
-
-@pytest.fixture(autouse=True)
-def _fresh_caches():
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    get_cache().clear()
-    yield
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    get_cache().clear()
 
 
 @pytest.fixture
 def app_home(trained_home, monkeypatch):
-    monkeypatch.setenv("SENSEX_HOME", str(trained_home["settings"].home))
-    get_settings.cache_clear()
+    use_home(monkeypatch, trained_home["settings"].home)
     return trained_home["settings"]
 
 
 def members_page() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=90).run()
-    assert not at.exception, [e.value for e in at.exception]
-    at.switch_page("views/members.py").run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return visit(run_app(), "views/members.py")
 
 
 def test_the_members_page_shows_sectors_treemap_and_ranked_members(app_home):

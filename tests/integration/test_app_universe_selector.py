@@ -5,38 +5,24 @@ states, never an exception; the started universe is the default."""
 
 import shutil
 from datetime import datetime
-from importlib.util import find_spec
 
 import pytest
-import streamlit as st
+from app_pages import APP, fresh_app_caches, texts  # noqa: F401 - fresh_app_caches is autouse
 from conftest import FIXTURE_END, FIXTURE_START
 from streamlit.testing.v1 import AppTest
 
 from sensex import calendar, jsonlog
 from sensex.app import backend, warmup
-from sensex.cache import get_cache
 from sensex.ingest import update_store
 from sensex.serving.universes import universe_choices
 from sensex.settings import get_settings, load_settings
 from sensex.universe import load_universe
 
 pytestmark = pytest.mark.integration
-APP = find_spec("sensex.app.main").origin
 # The fixture's data ends on Fri 2021-12-31: on Mon 2022-01-03 before the close it is up to date.
 BEFORE_THE_NEXT_CLOSE = datetime(2022, 1, 3, 10, 0, tzinfo=calendar.IST)
 PAGES = ["views/forecast.py", "views/market.py", "views/track_record.py", "views/explanations.py",
          "views/members.py", "views/monitoring.py"]
-
-
-@pytest.fixture(autouse=True)
-def _fresh_caches():
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    get_cache().clear()
-    yield
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    get_cache().clear()
 
 
 @pytest.fixture(scope="module")
@@ -62,10 +48,6 @@ def use_home(monkeypatch):
         return get_settings()
     yield use
     get_settings.cache_clear()
-
-
-def texts(elements) -> str:
-    return " ".join(e.value for e in elements)
 
 
 def checked(at: AppTest, where: str) -> AppTest:
