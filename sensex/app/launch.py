@@ -1,4 +1,4 @@
-"""The dashboard's process (`sensex app` execs it): Streamlit's server for `sensex/app/main.py`,
+"""Starting the dashboard (`sensex app` calls `main` in its own process): Streamlit's server for `sensex/app/main.py`,
 with the first page readied in the background while the browser loads (`sensex.app.warmup`).
 
     python -m sensex.app.launch --server.port 8501 --server.address 127.0.0.1 [other streamlit run options]
