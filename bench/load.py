@@ -18,8 +18,9 @@ deadline (--max-seconds) after which nothing more is sent.
     .venv/bin/python bench/load.py --requests 20000     # the issue's figure
     .venv/bin/python bench/load.py --requests 20000 --replicas 2 --redis-url redis://127.0.0.1:6379/0
 
-With --replicas N, N `sensex serve` processes share the home and the Redis cache; requests go to
-them in turn (as a round-robin load balancer would) and the memory of each is reported.
+With --replicas N, N `sensex serve` processes share the home and the Redis cache; the client's
+connections go to them in turn (16 each for two, as a load balancer keeping connections alive
+would spread them) and the memory of each is reported.
 """
 
 from __future__ import annotations
