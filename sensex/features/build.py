@@ -12,10 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import talib
 
 from sensex.errors import DataError
-from sensex.features.indicators import STOCK_FEATURE_NAMES, compute_stock_features
+from sensex.features.indicators import STOCK_FEATURE_NAMES, compute_stock_features, ta
 from sensex.schema import INDEX_SYMBOL
 from sensex.universe import Universe
 
@@ -138,9 +137,9 @@ def build_panel(ohlcv: pd.DataFrame, universe: Universe) -> Panel:
         dispersion = np.where(any_available, np.nanstd(np.where(available, member_ret, np.nan), axis=1), np.nan)
         turbulence = np.where(any_available, np.nanmean((member_ret / member_vol) ** 2, axis=1), np.nan)
     market = np.column_stack([
-        ret_1, lagged(5), lagged(20), talib.STDDEV(ret_1, timeperiod=20),
-        talib.RSI(close, timeperiod=14) / 100.0 - 0.5,
-        close / talib.SMA(close, timeperiod=50) - 1.0,
+        ret_1, lagged(5), lagged(20), ta.STDDEV(ret_1, timeperiod=20),
+        ta.RSI(close, timeperiod=14) / 100.0 - 0.5,
+        close / ta.SMA(close, timeperiod=50) - 1.0,
         (high - low) / close,
         breadth_adv - 0.5, breadth_sma - 0.5, dispersion, np.log1p(turbulence),
     ])  # (D, M)

@@ -13,6 +13,21 @@ from dataclasses import dataclass
 import numpy as np
 import talib
 
+
+class _Unwrapped:
+    """TA-Lib's functions without the wrapper TA-Lib puts around each one so that it accepts pandas
+    and polars Series: the wrapper inspects every argument on every call (1,260 calls in one
+    forecast), and every input here is a float64 numpy array already, which it passes on as is."""
+
+    def __getattr__(self, name: str):
+        function = getattr(talib, name)
+        function = getattr(function, "__wrapped__", function)
+        setattr(self, name, function)  # looked up once
+        return function
+
+
+ta = _Unwrapped()
+
 Series = dict[str, np.ndarray]  # open, high, low, close, adj_close, volume as float64 arrays
 
 
@@ -31,7 +46,7 @@ def _log_return(x: np.ndarray, periods: int) -> np.ndarray:
 
 
 def _rolling_std(x: np.ndarray, n: int) -> np.ndarray:
-    return talib.STDDEV(x, timeperiod=n, nbdev=1.0)
+    return ta.STDDEV(x, timeperiod=n, nbdev=1.0)
 
 
 def _ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -40,10 +55,10 @@ def _ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _obv_slope(s: Series, n: int = 10) -> np.ndarray:
-    obv = talib.OBV(s["close"], s["volume"])
+    obv = ta.OBV(s["close"], s["volume"])
     change = np.full_like(obv, np.nan)
     change[n:] = obv[n:] - obv[:-n]
-    mean_volume = talib.SMA(s["volume"], timeperiod=n)
+    mean_volume = ta.SMA(s["volume"], timeperiod=n)
     with np.errstate(divide="ignore", invalid="ignore"):
         return change / (n * mean_volume)
 
@@ -51,7 +66,7 @@ def _obv_slope(s: Series, n: int = 10) -> np.ndarray:
 def _volume_z(s: Series, n: int = 20) -> np.ndarray:
     v = np.log1p(s["volume"])
     with np.errstate(divide="ignore", invalid="ignore"):
-        return (v - talib.SMA(v, timeperiod=n)) / talib.STDDEV(v, timeperiod=n)
+        return (v - ta.SMA(v, timeperiod=n)) / ta.STDDEV(v, timeperiod=n)
 
 
 def _close_location(s: Series) -> np.ndarray:
@@ -67,7 +82,7 @@ def _gap(s: Series) -> np.ndarray:
 
 
 def _bollinger(s: Series, which: str) -> np.ndarray:
-    upper, middle, lower = talib.BBANDS(s["close"], timeperiod=20, nbdevup=2, nbdevdn=2)
+    upper, middle, lower = ta.BBANDS(s["close"], timeperiod=20, nbdevup=2, nbdevdn=2)
     with np.errstate(divide="ignore", invalid="ignore"):
         if which == "pctb":
             return (s["close"] - lower) / (upper - lower) - 0.5
@@ -75,12 +90,12 @@ def _bollinger(s: Series, which: str) -> np.ndarray:
 
 
 def _macd(s: Series, part: int) -> np.ndarray:
-    parts = talib.MACD(s["close"], fastperiod=12, slowperiod=26, signalperiod=9)
+    parts = ta.MACD(s["close"], fastperiod=12, slowperiod=26, signalperiod=9)
     return parts[part] / s["close"]
 
 
 def _stoch(s: Series, part: int) -> np.ndarray:
-    k, d = talib.STOCH(s["high"], s["low"], s["close"], fastk_period=14, slowk_period=3, slowd_period=3)
+    k, d = ta.STOCH(s["high"], s["low"], s["close"], fastk_period=14, slowk_period=3, slowd_period=3)
     return (k, d)[part] / 100.0 - 0.5
 
 
@@ -91,14 +106,14 @@ def _specs() -> list[FeatureSpec]:
         add(FeatureSpec(f"ret_{n}", "returns", n, lambda s, n=n: _log_return(s["adj_close"], n)))
     for n in (5, 10, 20, 50):
         add(FeatureSpec(f"sma_ratio_{n}", "moving_average", n - 1,
-                        lambda s, n=n: _ratio(s["close"], talib.SMA(s["close"], timeperiod=n))))
+                        lambda s, n=n: _ratio(s["close"], ta.SMA(s["close"], timeperiod=n))))
     for n in (5, 12, 26, 50):
         add(FeatureSpec(f"ema_ratio_{n}", "moving_average", n - 1,
-                        lambda s, n=n: _ratio(s["close"], talib.EMA(s["close"], timeperiod=n))))
+                        lambda s, n=n: _ratio(s["close"], ta.EMA(s["close"], timeperiod=n))))
     add(FeatureSpec("sma_5_20_cross", "moving_average", 19,
-                    lambda s: _ratio(talib.SMA(s["close"], timeperiod=5), talib.SMA(s["close"], timeperiod=20))))
+                    lambda s: _ratio(ta.SMA(s["close"], timeperiod=5), ta.SMA(s["close"], timeperiod=20))))
     for n in (7, 14):
-        add(FeatureSpec(f"rsi_{n}", "oscillator", n, lambda s, n=n: talib.RSI(s["close"], timeperiod=n) / 100.0 - 0.5))
+        add(FeatureSpec(f"rsi_{n}", "oscillator", n, lambda s, n=n: ta.RSI(s["close"], timeperiod=n) / 100.0 - 0.5))
     add(FeatureSpec("macd", "macd", 33, lambda s: _macd(s, 0)))
     add(FeatureSpec("macd_signal", "macd", 33, lambda s: _macd(s, 1)))
     add(FeatureSpec("macd_hist", "macd", 33, lambda s: _macd(s, 2)))
@@ -106,26 +121,26 @@ def _specs() -> list[FeatureSpec]:
     add(FeatureSpec("bb_width", "bollinger", 19, lambda s: _bollinger(s, "width")))
     for n in (7, 14):
         add(FeatureSpec(f"natr_{n}", "volatility", n,
-                        lambda s, n=n: talib.NATR(s["high"], s["low"], s["close"], timeperiod=n) / 100.0))
-    add(FeatureSpec("adx_14", "trend", 27, lambda s: talib.ADX(s["high"], s["low"], s["close"], timeperiod=14) / 100.0))
-    add(FeatureSpec("plus_di_14", "trend", 14, lambda s: talib.PLUS_DI(s["high"], s["low"], s["close"], timeperiod=14) / 100.0))
-    add(FeatureSpec("minus_di_14", "trend", 14, lambda s: talib.MINUS_DI(s["high"], s["low"], s["close"], timeperiod=14) / 100.0))
-    add(FeatureSpec("aroon_osc_14", "trend", 14, lambda s: talib.AROONOSC(s["high"], s["low"], timeperiod=14) / 100.0))
+                        lambda s, n=n: ta.NATR(s["high"], s["low"], s["close"], timeperiod=n) / 100.0))
+    add(FeatureSpec("adx_14", "trend", 27, lambda s: ta.ADX(s["high"], s["low"], s["close"], timeperiod=14) / 100.0))
+    add(FeatureSpec("plus_di_14", "trend", 14, lambda s: ta.PLUS_DI(s["high"], s["low"], s["close"], timeperiod=14) / 100.0))
+    add(FeatureSpec("minus_di_14", "trend", 14, lambda s: ta.MINUS_DI(s["high"], s["low"], s["close"], timeperiod=14) / 100.0))
+    add(FeatureSpec("aroon_osc_14", "trend", 14, lambda s: ta.AROONOSC(s["high"], s["low"], timeperiod=14) / 100.0))
     add(FeatureSpec("linreg_slope_20", "trend", 19,
-                    lambda s: talib.LINEARREG_SLOPE(s["close"], timeperiod=20) / s["close"]))
+                    lambda s: ta.LINEARREG_SLOPE(s["close"], timeperiod=20) / s["close"]))
     for n in (14, 20):
         add(FeatureSpec(f"cci_{n}", "oscillator", n - 1,
-                        lambda s, n=n: talib.CCI(s["high"], s["low"], s["close"], timeperiod=n) / 100.0))
+                        lambda s, n=n: ta.CCI(s["high"], s["low"], s["close"], timeperiod=n) / 100.0))
     add(FeatureSpec("mfi_14", "volume", 14,
-                    lambda s: talib.MFI(s["high"], s["low"], s["close"], s["volume"], timeperiod=14) / 100.0 - 0.5))
+                    lambda s: ta.MFI(s["high"], s["low"], s["close"], s["volume"], timeperiod=14) / 100.0 - 0.5))
     add(FeatureSpec("stoch_k", "oscillator", 17, lambda s: _stoch(s, 0)))
     add(FeatureSpec("stoch_d", "oscillator", 19, lambda s: _stoch(s, 1)))
     add(FeatureSpec("willr_14", "oscillator", 13,
-                    lambda s: talib.WILLR(s["high"], s["low"], s["close"], timeperiod=14) / 100.0 + 0.5))
+                    lambda s: ta.WILLR(s["high"], s["low"], s["close"], timeperiod=14) / 100.0 + 0.5))
     add(FeatureSpec("ult_osc", "oscillator", 28,
-                    lambda s: talib.ULTOSC(s["high"], s["low"], s["close"]) / 100.0 - 0.5))
-    add(FeatureSpec("roc_10", "momentum", 10, lambda s: talib.ROC(s["close"], timeperiod=10) / 100.0))
-    add(FeatureSpec("mom_10", "momentum", 10, lambda s: talib.MOM(s["close"], timeperiod=10) / s["close"]))
+                    lambda s: ta.ULTOSC(s["high"], s["low"], s["close"]) / 100.0 - 0.5))
+    add(FeatureSpec("roc_10", "momentum", 10, lambda s: ta.ROC(s["close"], timeperiod=10) / 100.0))
+    add(FeatureSpec("mom_10", "momentum", 10, lambda s: ta.MOM(s["close"], timeperiod=10) / s["close"]))
     add(FeatureSpec("obv_slope_10", "volume", 10, _obv_slope))
     for n in (10, 20, 60):
         add(FeatureSpec(f"realized_vol_{n}", "volatility", n,
@@ -135,7 +150,7 @@ def _specs() -> list[FeatureSpec]:
     add(FeatureSpec("close_location", "range", 0, _close_location))
     add(FeatureSpec("volume_z_20", "volume", 20, _volume_z))
     add(FeatureSpec("volume_ratio_5_20", "volume", 19,
-                    lambda s: _ratio(talib.SMA(s["volume"], timeperiod=5), talib.SMA(s["volume"], timeperiod=20))))
+                    lambda s: _ratio(ta.SMA(s["volume"], timeperiod=5), ta.SMA(s["volume"], timeperiod=20))))
     return specs
 
 
