@@ -3,25 +3,18 @@ trained on sector labels, on the synthetic market (no real data, no network trai
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
+from bench_scripts import load_bench
 
 from sensex.features.dataset import prepare
 from sensex.sources import synthetic
 from sensex.universe import load_universe
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "members.py"
-
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("members_bench_for_sectors", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("members", "members_bench_for_sectors")
 
 
 @pytest.fixture(scope="module")

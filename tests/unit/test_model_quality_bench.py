@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from bench_scripts import load_bench
 
 from sensex.models.evaluate import report
 
 pytestmark = pytest.mark.slow  # importing the bench imports torch (seconds); the bootstrap takes seconds more
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "model_quality.py"
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("model_quality_bench", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("model_quality", "model_quality_bench")
 
 
 def _scored(bench, mode: str):

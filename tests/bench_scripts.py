@@ -1,0 +1,18 @@
+"""Loading a script under bench/ as a module, for the tests of its pure functions (bench/ is not a
+package: its scripts run as `python bench/NAME.py`)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
+BENCH_DIR = Path(__file__).resolve().parents[1] / "bench"
+
+
+def load_bench(name: str, module_name: str) -> ModuleType:
+    """bench/`name`.py, executed once as the module `module_name`."""
+    spec = importlib.util.spec_from_file_location(module_name, BENCH_DIR / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
