@@ -39,7 +39,7 @@ from sensex.universe import Universe, load_universe
 log = logging.getLogger(__name__)
 
 # One forecast computed at a time in this process. A computation holds the GIL for most of its
-# ~25 ms (TA-Lib's Python wrappers, pandas), so a second one in parallel gains no throughput,
+# ~25 ms (1,260 short TA-Lib calls, pandas), so a second one in parallel gains no throughput,
 # while every thread fighting for the GIL delays the cached answers the event loop gives:
 # `bench/load.py` (10% of the forecasts computed) measured the same throughput with one slot as with
 # two, and cached p99 28-35 ms against 50-55 ms (one API process), 37-39 ms against 73-85 ms (two
