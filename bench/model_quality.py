@@ -393,6 +393,9 @@ def main() -> int:
                         help="leave out the member and sector table (close mode; its model row is the fixed split's)")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads (default: the preset's train.threads, 2); 1 on a shared machine under nice")
+    parser.add_argument("--out", default=None,
+                        help="JSON file to write (default bench/results/model_quality[_modes][_quick].json); lets two"
+                             " runs of different sections go side by side")
     parser.add_argument("--data", default=str(REAL), help="directory of real per-symbol CSV files")
     parser.add_argument("--global-data", default=str(GLOBAL), help="directory holding GSPC.csv (pre-open mode)")
     args = parser.parse_args()
@@ -478,10 +481,11 @@ def main() -> int:
     result["total_cpu_seconds"] = round(time.process_time(), 1)  # the whole process, imports included
     RESULTS.mkdir(parents=True, exist_ok=True)
     name = "model_quality" + ("" if modes == (CLOSE,) else "_" + "_".join(modes)) + ("_quick" if args.quick else "")
-    out = RESULTS / f"{name}.json"
+    out = Path(args.out).resolve() if args.out else RESULTS / f"{name}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1, default=lambda x: x.item() if isinstance(x, np.generic) else str(x)))
     print(f"\nWall seconds {result['wall_seconds']}, CPU seconds {result['cpu_seconds']}; total {result['total_seconds']} s"
-          f" wall, {result['total_cpu_seconds']} s CPU; wrote {out.relative_to(REPO)}")
+          f" wall, {result['total_cpu_seconds']} s CPU; wrote {out}")
     return 0
 
 

@@ -8,6 +8,7 @@ P(index up next session).
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from sensex.models.bundle import NetworkConfig
@@ -30,27 +31,48 @@ class ConvLSTM(nn.Module):
         return self.forward_all(x)[0]
 
     def forward_all(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """(B,) index logits and (B, S) member logits (None without the member head)."""
+        """(B,) index logits and (B, S) member logits (None without the member head).
+
+        The convolutions run as matrix products on channel-last tensors: a kernel-k convolution
+        over members is one linear map of each member's k neighbours (`_neighbours`). The gates'
+        input part is computed for all sessions at once, so the loop over sessions multiplies only
+        the hidden state. Same parameters and same function as `nn.Conv1d` on the concatenation
+        [input, hidden] (a test pins it); training is about a third faster than looping the
+        convolutions, whose backward zeroed and summed a full-window gradient at every session."""
         assert x.ndim == 4, "expected (B, T, S, C)"
         batch, steps, stocks, channels = x.shape
-        hidden = self.config.hidden
+        hidden, projection, kernel = self.config.hidden, self.config.projection, self.config.kernel
         mask = x[:, -1, :, -1]  # (B, S): availability on the last session
-        inputs = x.permute(0, 1, 3, 2).reshape(batch * steps, channels, stocks)  # (B*T, C, S)
-        inputs = torch.relu(self.project(inputs)).reshape(batch, steps, -1, stocks)  # (B, T, P, S)
-        h = x.new_zeros(batch, hidden, stocks)  # (B, H, S)
-        c = x.new_zeros(batch, hidden, stocks)
-        for t in range(steps):
-            gates = self.gates(torch.cat([inputs[:, t], h], dim=1))  # (B, 4H, S)
-            i, f, g, o = gates.chunk(4, dim=1)
+        inputs = torch.relu(F.linear(x, self.project.weight.squeeze(-1), self.project.bias))  # (B, T, S, P)
+        weight = self.gates.weight  # (4H, P + H, k): input channels first, then hidden
+        input_weight = weight[:, :projection].permute(0, 2, 1).reshape(4 * hidden, kernel * projection)
+        hidden_weight = weight[:, projection:].permute(0, 2, 1).reshape(4 * hidden, kernel * hidden)
+        input_gates = F.linear(_neighbours(inputs, kernel), input_weight, self.gates.bias)  # (B, T, S, 4H)
+        h = x.new_zeros(batch, stocks, hidden)  # (B, S, H)
+        c = x.new_zeros(batch, stocks, hidden)
+        for step_gates in input_gates.unbind(1):
+            gates = step_gates + F.linear(_neighbours(h, kernel), hidden_weight)  # (B, S, 4H)
+            i, f, g, o = gates.chunk(4, dim=-1)
             c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
             h = torch.sigmoid(o) * torch.tanh(c)
-        weights = mask.unsqueeze(1)  # (B, 1, S)
-        mean = (h * weights).sum(dim=2) / weights.sum(dim=2).clamp(min=1.0)  # (B, H)
-        peak = (h - 1e4 * (1.0 - weights)).amax(dim=2)  # (B, H): max over available members
+        weights = mask.unsqueeze(-1)  # (B, S, 1)
+        mean = (h * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)  # (B, H)
+        peak = (h - 1e4 * (1.0 - weights)).amax(dim=1)  # (B, H): max over available members
         pooled = torch.cat([mean, peak], dim=1)  # (B, 2H)
         index_logit = self.head(self.dropout(pooled)).squeeze(1)  # (B,) logits
-        stock_logits = self.stock_head(self.dropout(h)).squeeze(1) if self.stock_head is not None else None  # (B, S)
+        stock_logits = None
+        if self.stock_head is not None:  # (B, S)
+            stock_logits = F.linear(self.dropout(h), self.stock_head.weight.squeeze(-1), self.stock_head.bias).squeeze(-1)
         return index_logit, stock_logits
+
+
+def _neighbours(x: torch.Tensor, kernel: int) -> torch.Tensor:
+    """(..., S, C) -> (..., S, kernel * C): each member's channels beside those of its neighbours
+    (offsets -kernel//2 .. +kernel//2, zeros past either end), in the order `nn.Conv1d` weighs them."""
+    pad = kernel // 2
+    padded = F.pad(x, (0, 0, pad, pad))
+    stocks = x.shape[-2]
+    return torch.cat([padded[..., offset : offset + stocks, :] for offset in range(kernel)], dim=-1)
 
 
 class PooledLSTM(nn.Module):

@@ -78,6 +78,7 @@ BAD_FILES = [
     ("zero_window", "features: {window: 0}\n", ["features.window = 0", "greater than 0"]),
     ("dropout_one", "model: {dropout: 1.0}\n", ["model.dropout = 1.0", "less than 1"]),
     ("fraction", "model: {hidden: 5.5}\n", ["model.hidden = 5.5", "fractional"]),
+    ("even_kernel", "model: {kernel: 4}\n", ["model.kernel = 4", "must be odd"]),
     ("boolean", "train: {epochs: yes}\n", ["train.epochs = True", "yes/no"]),
     ("null_value", "train: {epochs: }\n", ["train.epochs = None"]),
     ("unknown_key", "train: {epochz: 3}\n", ["unknown key train.epochz", "epochs"]),

@@ -43,6 +43,44 @@ def test_onnx_runtime_matches_pytorch_on_random_windows(kind, tmp_path):
     assert logits.std() > 1e-3  # the comparison is between outputs that actually vary
 
 
+
+def _convolution_definition(network, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ConvLSTM as first written: `nn.Conv1d` on [input, hidden] at each session, channels first."""
+    batch, steps, stocks, channels = x.shape
+    hidden = network.config.hidden
+    mask = x[:, -1, :, -1]
+    inputs = x.permute(0, 1, 3, 2).reshape(batch * steps, channels, stocks)
+    inputs = torch.relu(network.project(inputs)).reshape(batch, steps, -1, stocks)
+    h = x.new_zeros(batch, hidden, stocks)
+    c = x.new_zeros(batch, hidden, stocks)
+    for t in range(steps):
+        i, f, g, o = network.gates(torch.cat([inputs[:, t], h], dim=1)).chunk(4, dim=1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        h = torch.sigmoid(o) * torch.tanh(c)
+    weights = mask.unsqueeze(1)
+    mean = (h * weights).sum(dim=2) / weights.sum(dim=2).clamp(min=1.0)
+    peak = (h - 1e4 * (1.0 - weights)).amax(dim=2)
+    index_logit = network.head(torch.cat([mean, peak], dim=1)).squeeze(1)
+    return index_logit, network.stock_head(h).squeeze(1)
+
+
+@pytest.mark.parametrize("kernel", [1, 3, 5])
+def test_convlstm_matrix_form_is_the_convolution(kernel):
+    """Training runs the member convolution as matrix products; the function must be the same."""
+    torch.manual_seed(3)
+    network = build_network("convlstm", NetworkConfig(n_channels=CHANNELS, n_stocks=12, window=20, hidden=6,
+                                                       projection=5, kernel=kernel, member_outputs=True)).eval()
+    with torch.no_grad():
+        for parameter in network.parameters():
+            parameter.mul_(3.0)
+        x = torch.from_numpy(random_windows(np.random.default_rng(kernel), 7, window=20, stocks=12))
+        expected_index, expected_members = _convolution_definition(network, x)
+        index_logit, member_logits = network.forward_all(x)
+    assert expected_index.std() > 1e-2 and expected_members.std() > 1e-2
+    assert torch.allclose(index_logit, expected_index, atol=1e-5)
+    assert torch.allclose(member_logits, expected_members, atol=1e-5)
+
+
 def test_quick_like_training_loss_decreases(market, universe):
     panel = build_panel(market, universe)
     config = config_from_dict({
