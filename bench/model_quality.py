@@ -3,7 +3,9 @@
 (a) Fixed split: train on windows ending up to 2017-12-31, validate (early stopping, calibration,
     the ensemble's combiner and the conformal interval) on 2018, test on 2019-2021.
 (b) Walk-forward over 2012-2021: refit every 12 months on everything before the block (its last
-    250 windows validate), predict the block, pool the ten blocks.
+    250 windows validate), predict the block, pool the ten blocks. The blocks run in `--workers`
+    processes (default 2) at one torch thread each; the results are those of one process at
+    `--threads 1`.
 (c) The quick preset `make run` trains, on the real files with its own default segments (test =
     the last 250 sessions): is its P(UP) collapsed, and does the promotion gate take it?
 
@@ -320,10 +322,11 @@ def quick_check(panel, work: Path, threads: int | None = None) -> dict:
             "gate": {"passed": gate.passed, "failures": gate.failures}}
 
 
-def walk_forward_run(panel, preset: str, span: tuple[str, str], kinds: tuple[str, ...], threads: int | None = None) -> dict:
+def walk_forward_run(panel, preset: str, span: tuple[str, str], kinds: tuple[str, ...], threads: int | None = None,
+                     workers: int = 1) -> dict:
     config = _config(preset, threads)
     started = time.perf_counter()
-    result = walk_forward(panel, config, *span, kinds=kinds)
+    result = walk_forward(panel, config, *span, kinds=kinds, workers=workers)
     wall = time.perf_counter() - started
     names = [*kinds, *(b for b in BASELINES if b in result["pooled"])]
     rows = [_row(name, result["pooled"][name], result["seconds"].get(name)) for name in names]
@@ -334,7 +337,7 @@ def walk_forward_run(panel, preset: str, span: tuple[str, str], kinds: tuple[str
                "seconds": {k: f.get("seconds") for k, f in b["fits"].items()}}
               for b in result["blocks"]]
     return {"preset": config.name, "config": config.to_dict(), "span": list(span), "kinds": list(kinds),
-            "refit_months": result["refit_months"], "rows": rows,
+            "refit_months": result["refit_months"], "workers": workers, "rows": rows,
             "verdict": verdict(rows, result["predictions"]["label"], result["predictions"]),
             "blocks": blocks, "wall_seconds": round(wall, 1),
             "mean_block_auc": {n: float(np.mean([b["auc"][n] for b in blocks])) for n in names}}
@@ -385,6 +388,9 @@ def main() -> int:
                              " costs its extra seeds in every block)")
     parser.add_argument("--walk-forward-span", default=None,
                         help="START,END of the walk-forward (default 2012-01-01,2021-12-31; 2020-2021 with --quick)")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="processes the walk-forward's blocks run in, one torch thread each (default 2, one per"
+                             " core here; 1: one process with --threads)")
     parser.add_argument("--quick", action="store_true", help="fast smoke run: quick presets, walk-forward 2020-2021 only")
     parser.add_argument("--skip-fixed-split", action="store_true")
     parser.add_argument("--skip-walk-forward", action="store_true")
@@ -400,6 +406,8 @@ def main() -> int:
     parser.add_argument("--global-data", default=str(GLOBAL), help="directory holding GSPC.csv (pre-open mode)")
     args = parser.parse_args()
     modes = tuple(check_mode(m) for m in _list(args.mode, (CLOSE, PREOPEN), "mode"))
+    if args.workers < 1:
+        raise SystemExit(f"model_quality: --workers takes 1 or more processes, not {args.workers}.")
     wf_kinds = _list(args.walk_forward_models, MODELS, "walk-forward model")
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(asctime)s %(message)s")
     logging.getLogger("sensex.models.walkforward").setLevel(logging.INFO)  # one line per block
@@ -469,7 +477,8 @@ def main() -> int:
         print(f"Targets: {result['targets']}")
         if CLOSE in modes and not args.skip_walk_forward:
             cpu = time.process_time()
-            wf = result["walk_forward"] = walk_forward_run(close_panel, wf_preset, span, wf_kinds, args.threads)
+            wf = result["walk_forward"] = walk_forward_run(close_panel, wf_preset, span, wf_kinds, args.threads,
+                                                           args.workers)
             result["wall_seconds"]["walk_forward"] = wf["wall_seconds"]
             result["cpu_seconds"]["walk_forward"] = round(time.process_time() - cpu, 1)
             print_table(f"Walk-forward, close mode ({wf['preset']} preset, {', '.join(wf_kinds)}): {span[0]}..{span[1]},"

@@ -89,3 +89,17 @@ def test_a_block_never_informs_its_own_fit(panel, config, result):
 def test_too_little_history_says_how_much_is_needed(panel, config):
     with pytest.raises(DataError, match=r"needs about \d+ sessions before its block"):
         walk_forward_folds(panel, config, "2019-01-01", "2019-12-31", 12)
+
+
+def test_blocks_in_two_processes_give_the_one_process_results(panel, config):
+    """`workers=2` runs each block in its own process at one torch thread: the same fits, bit for
+    bit, as one process with `train.threads: 1`."""
+    one_thread = config.model_copy(update={"train": config.train.model_copy(update={"threads": 1})})
+    alone = walk_forward(panel, one_thread, START, END, kinds=("convlstm",), refit_months=MONTHS)
+    side_by_side = walk_forward(panel, config, START, END, kinds=("convlstm",), refit_months=MONTHS, workers=2)
+    assert [b["block"] for b in side_by_side["blocks"]] == [b["block"] for b in alone["blocks"]]
+    assert [b["fits"]["convlstm"]["weights_sha256"] for b in side_by_side["blocks"]] == \
+        [b["fits"]["convlstm"]["weights_sha256"] for b in alone["blocks"]]
+    for name in ("label", "convlstm", *BASELINES):
+        np.testing.assert_array_equal(side_by_side["predictions"][name], alone["predictions"][name])
+    assert side_by_side["predictions"]["date"] == alone["predictions"]["date"]
