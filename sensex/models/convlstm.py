@@ -33,16 +33,39 @@ class ConvLSTM(nn.Module):
     def forward_all(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(B,) index logits and (B, S) member logits (None without the member head).
 
-        The convolutions run as matrix products on channel-last tensors: a kernel-k convolution
-        over members is one linear map of each member's k neighbours (`_neighbours`). The gates'
-        input part is computed for all sessions at once, so the loop over sessions multiplies only
-        the hidden state. Same parameters and same function as `nn.Conv1d` on the concatenation
-        [input, hidden] (a test pins it); training is about a third faster than looping the
-        convolutions, whose backward zeroed and summed a full-window gradient at every session."""
+        Two forms of one function (a test pins them together): PyTorch runs the matrix form,
+        whose training is about 1.3x faster; the ONNX export records the convolution form, which
+        ONNX Runtime runs about 1.5x faster than the matrix form's graph."""
         assert x.ndim == 4, "expected (B, T, S, C)"
+        if torch.onnx.is_in_onnx_export():
+            return self.convolution_form(x)
+        return self.matrix_form(x)
+
+    def convolution_form(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """`nn.Conv1d` on [input, hidden] at each session, channels first."""
+        batch, steps, stocks, channels = x.shape
+        hidden = self.config.hidden
+        mask = x[:, -1, :, -1]  # (B, S): availability on the last session
+        inputs = x.permute(0, 1, 3, 2).reshape(batch * steps, channels, stocks)  # (B*T, C, S)
+        inputs = torch.relu(self.project(inputs)).reshape(batch, steps, -1, stocks)  # (B, T, P, S)
+        h = x.new_zeros(batch, hidden, stocks)  # (B, H, S)
+        c = x.new_zeros(batch, hidden, stocks)
+        for t in range(steps):
+            gates = self.gates(torch.cat([inputs[:, t], h], dim=1))  # (B, 4H, S)
+            i, f, g, o = gates.chunk(4, dim=1)
+            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+            h = torch.sigmoid(o) * torch.tanh(c)
+        return self._heads(h.transpose(1, 2), mask)
+
+    def matrix_form(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The same on channel-last tensors, the convolutions as matrix products: a kernel-k
+        convolution over members is one linear map of each member's k neighbours (`_neighbours`).
+        The gates' input part is computed for all sessions at once, so the loop over sessions
+        multiplies only the hidden state; and no session's slice of the inputs needs a gradient
+        the size of the whole window, which the convolution form zeroes and sums at every step."""
         batch, steps, stocks, channels = x.shape
         hidden, projection, kernel = self.config.hidden, self.config.projection, self.config.kernel
-        mask = x[:, -1, :, -1]  # (B, S): availability on the last session
+        mask = x[:, -1, :, -1]
         inputs = torch.relu(F.linear(x, self.project.weight.squeeze(-1), self.project.bias))  # (B, T, S, P)
         weight = self.gates.weight  # (4H, P + H, k): input channels first, then hidden
         input_weight = weight[:, :projection].permute(0, 2, 1).reshape(4 * hidden, kernel * projection)
@@ -55,13 +78,17 @@ class ConvLSTM(nn.Module):
             i, f, g, o = gates.chunk(4, dim=-1)
             c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
             h = torch.sigmoid(o) * torch.tanh(c)
+        return self._heads(h, mask)
+
+    def _heads(self, h: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Final hidden state (B, S, H) and availability (B, S) -> index logit, member logits."""
         weights = mask.unsqueeze(-1)  # (B, S, 1)
         mean = (h * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)  # (B, H)
         peak = (h - 1e4 * (1.0 - weights)).amax(dim=1)  # (B, H): max over available members
         pooled = torch.cat([mean, peak], dim=1)  # (B, 2H)
         index_logit = self.head(self.dropout(pooled)).squeeze(1)  # (B,) logits
         stock_logits = None
-        if self.stock_head is not None:  # (B, S)
+        if self.stock_head is not None:  # (B, S): the 1x1 convolution as a linear map
             stock_logits = F.linear(self.dropout(h), self.stock_head.weight.squeeze(-1), self.stock_head.bias).squeeze(-1)
         return index_logit, stock_logits
 
