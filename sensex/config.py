@@ -58,8 +58,8 @@ class ModelConfig(_Section):
     member_outputs: bool = True
     member_loss_weight: float = Field(0.5, ge=0)
     # `--model ensemble`: ConvLSTM seeds trained (train.seed, train.seed + 1, ...). Three, not five:
-    # each seed is a whole training run (about 3 minutes for `full` on 2 cores), and on 2018 and
-    # 2019-2021 the seeds' mean weighs 0.35 beside gbm's 0.65 in the combiner (bench/model_quality.py).
+    # each seed is a whole training run (about 3 minutes for `full` on one core), and the combiner,
+    # fit on 2018, gives the seeds' mean only 0.25 beside gbm's 0.75 (bench/model_quality.py, close).
     ensemble_seeds: int = Field(3, gt=0)
 
     @field_validator("kernel")
