@@ -495,7 +495,6 @@ def main() -> int:
             print_blocks(wf["blocks"])
     result["total_seconds"] = round(time.perf_counter() - started, 1)
     result["total_cpu_seconds"] = round(_cpu_seconds(), 1)  # the whole process and its workers, imports included
-    RESULTS.mkdir(parents=True, exist_ok=True)
     name = "model_quality" + ("" if modes == (CLOSE,) else "_" + "_".join(modes)) + ("_quick" if args.quick else "")
     out = Path(args.out).resolve() if args.out else RESULTS / f"{name}.json"
     out.parent.mkdir(parents=True, exist_ok=True)

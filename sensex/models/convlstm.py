@@ -35,7 +35,7 @@ class ConvLSTM(nn.Module):
 
         Two forms of one function (a test pins them together): PyTorch runs the matrix form,
         whose training is about 1.3x faster; the ONNX export records the convolution form, which
-        ONNX Runtime runs about 1.5x faster than the matrix form's graph."""
+        ONNX Runtime runs about 1.4x faster than the matrix form's graph."""
         assert x.ndim == 4, "expected (B, T, S, C)"
         if torch.onnx.is_in_onnx_export():
             return self.convolution_form(x)

@@ -146,19 +146,19 @@ def _scored_folds(panel: Panel, folds: list[Fold], config: Config, kinds: tuple[
     side by side get through about 1.4x the work of one two-thread fit, and every fit is seeded and
     deterministic, so the results are those of `workers=1` with `train.threads: 1`."""
     if workers <= 1 or len(folds) == 1:
-        for number, fold in enumerate(folds):
-            result = _score_fold(panel, fold, config, kinds, baselines)
-            log.info("walk-forward block %d/%d %s..%s done", number + 1, len(folds), *result[0]["block"])
-            yield result
+        yield from _logged((_score_fold(panel, fold, config, kinds, baselines) for fold in folds), len(folds))
         return
     one_thread = config.model_copy(update={"train": config.train.model_copy(update={"threads": 1})})
     # spawn, not fork: a forked child of a process that has started torch's thread pool can hang.
     with ProcessPoolExecutor(max_workers=min(workers, len(folds)), mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = [pool.submit(_score_fold, panel, fold, one_thread, kinds, baselines) for fold in folds]
-        for number, future in enumerate(futures):
-            result = future.result()
-            log.info("walk-forward block %d/%d %s..%s done", number + 1, len(folds), *result[0]["block"])
-            yield result
+        yield from _logged((future.result() for future in futures), len(folds))
+
+
+def _logged(results: Iterator[tuple[dict, dict, dict]], total: int) -> Iterator[tuple[dict, dict, dict]]:
+    for number, result in enumerate(results):
+        log.info("walk-forward block %d/%d %s..%s done", number + 1, total, *result[0]["block"])
+        yield result
 
 
 def walk_forward(
