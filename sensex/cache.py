@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import threading
 import time
 from collections import OrderedDict
@@ -33,7 +34,6 @@ from contextlib import contextmanager
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
-import pandas as pd
 
 from sensex.redaction import redact_url
 from sensex.settings import Settings, get_settings
@@ -63,7 +63,9 @@ class CacheEncodingError(TypeError):
 
 
 def _to_data(value: Any) -> Any:
-    if isinstance(value, pd.DataFrame):
+    # Only a process that imported pandas can hold a frame: the API's forecast path never does.
+    pd = sys.modules.get("pandas")
+    if pd is not None and isinstance(value, pd.DataFrame):
         if not isinstance(value.index, pd.RangeIndex) or value.index.start != 0 or value.index.step != 1:
             raise CacheEncodingError("only frames with a default index are cached: reset_index() first")
         columns, dtypes, data = [], [], []
@@ -80,7 +82,7 @@ def _to_data(value: Any) -> Any:
             dtypes.append(dtype)
             data.append(values)
         return {_TAG: "frame", "columns": columns, "dtypes": dtypes, "data": data}
-    if isinstance(value, pd.Timestamp):
+    if pd is not None and isinstance(value, pd.Timestamp):
         return {_TAG: "timestamp", "value": value.isoformat()}
     if isinstance(value, np.generic):
         return value.item()
@@ -91,6 +93,8 @@ def _from_data(obj: dict) -> Any:
     kind = obj.get(_TAG)
     if kind is None:
         return obj
+    import pandas as pd
+
     if kind == "timestamp":
         return pd.Timestamp(str(obj["value"]))
     if kind == "frame":

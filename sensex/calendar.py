@@ -22,23 +22,27 @@ milliseconds) and never import exchange_calendars. The answers are the same (tes
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
 import os
-from datetime import datetime, time
+from datetime import date, datetime, time
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
 IST = ZoneInfo("Asia/Kolkata")
 # The close is 15:30 IST; Yahoo's daily bar settles within the hour after it.
 SESSION_DATA_READY = time(16, 30)
-RECORDED_START = pd.Timestamp("1997-01-01")
+RECORDED_START = datetime(1997, 1, 1)  # naive midnight: compares with pd.Timestamp
 # (month, day) of the holidays BSE has closed for every year exchange_calendars records, when
 # they fall on a weekday: Republic Day, Ambedkar Jayanti, Maharashtra Day, Independence Day,
 # Gandhi Jayanti, Christmas (tests/unit/test_calendar.py checks this against the record).
@@ -55,6 +59,8 @@ def _xbom():
 
 def _xbom_days() -> np.ndarray:
     """Every recorded XBOM session as days since 1970-01-01, from exchange_calendars (slow)."""
+    import pandas as pd
+
     found = pd.DatetimeIndex(_xbom().sessions).tz_localize(None)
     return found.values.astype("datetime64[D]").astype(np.int64)
 
@@ -90,7 +96,14 @@ def _recorded_sessions() -> np.ndarray:
 
 def recorded_end() -> pd.Timestamp:
     """Last date for which exchange_calendars knows BSE holidays."""
-    return pd.Timestamp(_recorded_sessions()[-1])
+    import pandas as pd
+
+    return pd.Timestamp(recorded_end_day())
+
+
+def recorded_end_day() -> datetime:
+    """`recorded_end()` as a naive midnight `datetime`, without pandas."""
+    return midnight(_recorded_sessions()[-1].item())
 
 
 def _holiday_dirs() -> list[Path]:
@@ -111,102 +124,178 @@ def holidays_signature() -> tuple:
     return tuple(str(d) for d in _holiday_dirs()), tuple(files)
 
 
-def extra_holidays() -> pd.DatetimeIndex:
-    """Holidays from user-supplied files, used only past the recorded range."""
-    dates: list[pd.Timestamp] = []
+def _holiday_file_days(path: Path) -> list[np.datetime64]:
+    """The dates in one holiday file: YYYY-MM-DD read directly; any other spelling BSE's lists
+    use ("26-Jan-2027", "January 26, 2027") through pandas, imported only for such a file."""
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        rows = csv.DictReader(handle)
+        if "date" not in (rows.fieldnames or []):
+            raise KeyError("date")
+        values = [row["date"].strip() for row in rows if (row["date"] or "").strip()]
+    try:
+        return [np.datetime64(date.fromisoformat(value), "D") for value in values]
+    except ValueError:
+        import pandas as pd
+
+        return list(pd.to_datetime(pd.Series(values)).dt.normalize().to_numpy().astype("datetime64[D]"))
+
+
+@lru_cache(maxsize=8)
+def _extra_holiday_days(signature: tuple) -> np.ndarray:
+    days: list[np.datetime64] = []
     for directory in _holiday_dirs():
         if not directory.is_dir():
             continue
         for path in sorted(directory.glob("*.csv")):
             try:
-                table = pd.read_csv(path)
-                dates.extend(pd.to_datetime(table["date"]).dt.normalize())
-            except (KeyError, ValueError) as exc:
+                days.extend(_holiday_file_days(path))
+            except (KeyError, ValueError, UnicodeDecodeError) as exc:
                 log.warning("Ignoring holiday file %s (%s): it needs a 'date' column.", path, exc)
-    return pd.DatetimeIndex(sorted(set(dates)))
+    return np.unique(np.asarray(days, dtype="datetime64[D]"))
+
+
+def extra_holiday_days() -> np.ndarray:
+    """Holidays from user-supplied files (datetime64[D], sorted), used only past the recorded
+    range; read again whenever the files change (`holidays_signature`)."""
+    return _extra_holiday_days(holidays_signature())
+
+
+def extra_holidays() -> pd.DatetimeIndex:
+    """`extra_holiday_days()` as a DatetimeIndex."""
+    import pandas as pd
+
+    return pd.DatetimeIndex(extra_holiday_days().astype("datetime64[ns]"))
 
 
 def fixed_holidays(start: pd.Timestamp, end: pd.Timestamp) -> pd.DatetimeIndex:
     """FIXED_HOLIDAYS falling in [start, end]."""
-    days = [pd.Timestamp(year, month, day) for year in range(start.year, end.year + 1) for month, day in FIXED_HOLIDAYS]
-    return pd.DatetimeIndex([d for d in days if start <= d <= end])
+    import pandas as pd
+
+    return pd.DatetimeIndex(_fixed_holiday_days(_day(start), _day(end)).astype("datetime64[ns]"))
 
 
-def _weekday_sessions(start: pd.Timestamp, end: pd.Timestamp) -> pd.DatetimeIndex:
-    days = pd.bdate_range(start, end)
-    if start > recorded_end():  # before the record (1997) plain weekdays, as documented above
-        days = days.difference(fixed_holidays(start, end))
-    return days.difference(extra_holidays())
+def _fixed_holiday_days(start: np.datetime64, end: np.datetime64) -> np.ndarray:
+    first, last = start.item().year, end.item().year
+    days = np.array([np.datetime64(date(year, month, day), "D") for year in range(first, last + 1)
+                     for month, day in FIXED_HOLIDAYS], dtype="datetime64[D]")
+    return days[(days >= start) & (days <= end)]
+
+
+def _weekday_days(start: np.datetime64, end: np.datetime64) -> np.ndarray:
+    days = np.arange(start, end + 1, dtype="datetime64[D]")
+    days = days[np.is_busday(days)]
+    if start > _recorded_sessions()[-1]:  # before the record (1997) plain weekdays, as documented above
+        days = np.setdiff1d(days, _fixed_holiday_days(start, end))
+    return np.setdiff1d(days, extra_holiday_days())
+
+
+def _day(value) -> np.datetime64:
+    """A date, datetime, pd.Timestamp or 'YYYY-MM-DD...' string as datetime64[D] (its date)."""
+    if isinstance(value, np.datetime64):
+        return value.astype("datetime64[D]")
+    if isinstance(value, str):
+        return np.datetime64(date.fromisoformat(value.strip()[:10]), "D")
+    return np.datetime64(date(value.year, value.month, value.day), "D")
+
+
+def midnight(value) -> datetime:
+    """The day of `value` as a naive midnight `datetime`: compares with pd.Timestamp, needs no pandas."""
+    day = _day(value).item()
+    return datetime(day.year, day.month, day.day)
+
+
+def session_days(start, end) -> np.ndarray:
+    """All BSE sessions in [start, end], inclusive, as sorted datetime64[D]; no pandas."""
+    start, end = _day(start), _day(end)
+    if end < start:
+        return np.array([], dtype="datetime64[D]")
+    recorded = _recorded_sessions()
+    first_recorded, last_recorded = _day(RECORDED_START), recorded[-1]
+    parts = []
+    if start < first_recorded:
+        parts.append(_weekday_days(start, min(end, first_recorded - 1)))
+    lo, hi = max(start, first_recorded), min(end, last_recorded)
+    if lo <= hi:
+        parts.append(recorded[np.searchsorted(recorded, lo, "left"):np.searchsorted(recorded, hi, "right")])
+    if end > last_recorded:
+        parts.append(_weekday_days(max(start, last_recorded + 1), end))
+    return np.unique(np.concatenate(parts)) if parts else np.array([], dtype="datetime64[D]")
 
 
 def sessions(start: str | pd.Timestamp, end: str | pd.Timestamp) -> pd.DatetimeIndex:
     """All BSE sessions in [start, end], inclusive."""
-    start, end = pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize()
-    if end < start:
-        return pd.DatetimeIndex([])
-    parts = []
-    if start < RECORDED_START:
-        parts.append(_weekday_sessions(start, min(end, RECORDED_START - pd.Timedelta(days=1))))
-    last = recorded_end()
-    lo, hi = max(start, RECORDED_START), min(end, last)
-    if lo <= hi:
-        recorded = _recorded_sessions()
-        first, stop = np.searchsorted(recorded, np.datetime64(lo.date()), "left"), np.searchsorted(
-            recorded, np.datetime64(hi.date()), "right")
-        parts.append(pd.DatetimeIndex(recorded[first:stop].astype("datetime64[ns]")))
-    if end > last:
-        parts.append(_weekday_sessions(max(start, last + pd.Timedelta(days=1)), end))
-    out = parts[0]
-    for part in parts[1:]:
-        out = out.append(part)
-    return pd.DatetimeIndex(out, name=None).unique().sort_values()
+    import pandas as pd
+
+    return pd.DatetimeIndex(session_days(start, end).astype("datetime64[ns]"))
+
+
+def is_session_day(day) -> bool:
+    return len(session_days(day, day)) == 1
+
+
+def next_session_day(day) -> datetime:
+    """First session strictly after `day`, as a naive midnight `datetime` (no pandas)."""
+    day = _day(day)
+    return midnight(session_days(day + 1, day + 20)[0])
+
+
+def previous_session_day(day) -> datetime:
+    """Last session strictly before `day`, as a naive midnight `datetime` (no pandas)."""
+    day = _day(day)
+    return midnight(session_days(day - 20, day - 1)[-1])
 
 
 def is_session(day: str | pd.Timestamp) -> bool:
-    day = pd.Timestamp(day).normalize()
-    return len(sessions(day, day)) == 1
+    return is_session_day(day)
 
 
 def next_session(day: str | pd.Timestamp) -> pd.Timestamp:
     """First session strictly after `day`."""
-    day = pd.Timestamp(day).normalize()
-    found = sessions(day + pd.Timedelta(days=1), day + pd.Timedelta(days=20))
-    return found[0]
+    import pandas as pd
+
+    return pd.Timestamp(next_session_day(day))
 
 
 def previous_session(day: str | pd.Timestamp) -> pd.Timestamp:
     """Last session strictly before `day`."""
-    day = pd.Timestamp(day).normalize()
-    found = sessions(day - pd.Timedelta(days=20), day - pd.Timedelta(days=1))
-    return found[-1]
+    import pandas as pd
+
+    return pd.Timestamp(previous_session_day(day))
 
 
 def now_ist() -> datetime:
     return datetime.now(IST)
 
 
+def last_completed_day(now: datetime | None = None) -> datetime:
+    """The latest session whose daily bar should exist by `now` (IST), as a naive midnight."""
+    now = (now or now_ist()).astimezone(IST)
+    today = midnight(now.date())
+    if is_session_day(today) and now.time() >= SESSION_DATA_READY:
+        return today
+    return previous_session_day(today)
+
+
 def last_completed_session(now: datetime | None = None) -> pd.Timestamp:
     """The latest session whose daily bar should exist by `now` (IST)."""
-    now = (now or now_ist()).astimezone(IST)
-    today = pd.Timestamp(now.date())
-    if is_session(today) and now.time() >= SESSION_DATA_READY:
-        return today
-    return previous_session(today)
+    import pandas as pd
+
+    return pd.Timestamp(last_completed_day(now))
 
 
 def is_stale(last_date: str | pd.Timestamp | None, now: datetime | None = None) -> bool:
     """Stale when the store lacks a session that has already completed."""
     if last_date is None:
         return True
-    return pd.Timestamp(last_date).normalize() < last_completed_session(now)
+    return midnight(last_date) < last_completed_day(now)
 
 
 def calendar_status(day: str | pd.Timestamp | None = None) -> dict:
     """Where the calendar's answers come from around `day` (default: today)."""
-    day = pd.Timestamp(day).normalize() if day is not None else pd.Timestamp(now_ist().date())
-    end = recorded_end()
+    day = midnight(day if day is not None else now_ist().date())
+    end = recorded_end_day()
     fallback = day > end
-    holidays = extra_holidays()
+    holidays = extra_holiday_days()
     message = None
     if fallback:
         message = (

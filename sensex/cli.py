@@ -192,6 +192,11 @@ def data_update(
         settings = _writable_home(universe)
         result = update_store(settings, load_universe(settings.universe), source, csv_dir, start, end,
                               exchange=exchange.upper() if exchange else None, progress=progress)
+    if result["rows_added"] or result["rows_revised"] or result["replaced_store"]:
+        from sensex.serving.model_server import prepare_latest_windows
+
+        # Running servers then read the new session's inputs instead of computing them.
+        prepare_latest_windows(settings)
     quality = result["quality"]
     human = (
         f"{result['message']}\nStore: {result['rows_added']} rows added, {result['rows_revised']} revised,"

@@ -12,15 +12,17 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from functools import lru_cache
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from sensex import calendar
 from sensex.errors import ConfigError
 
-INDIAN = ("XBOM", "XNSE")  # answered by sensex.calendar (same holidays, see above)
-CALENDAR_START = pd.Timestamp("1990-01-01")
-CALENDAR_END = pd.Timestamp("2050-12-31")
+if TYPE_CHECKING:
+    import pandas as pd
+
+INDIAN = ("XBOM", "XNSE")  # answered by sensex.calendar (same holidays, see above); without pandas
+CALENDAR_START = datetime(1990, 1, 1)
+CALENDAR_END = datetime(2050, 12, 31)
 # Daily bars settle about an hour after the close (as SESSION_DATA_READY for BSE).
 DATA_READY_AFTER_CLOSE = timedelta(hours=1)
 
@@ -56,11 +58,13 @@ def _calendar(exchange: str):
 
 def sessions(exchange: str, start: str | pd.Timestamp, end: str | pd.Timestamp) -> pd.DatetimeIndex:
     """The exchange's sessions in [start, end], inclusive (local dates, tz-naive midnights)."""
+    import pandas as pd
+
     exchange = check_exchange(exchange)
     if exchange in INDIAN:
         return calendar.sessions(start, end)
-    start = max(pd.Timestamp(start).normalize(), CALENDAR_START)
-    end = min(pd.Timestamp(end).normalize(), CALENDAR_END)
+    start = max(pd.Timestamp(start).normalize(), pd.Timestamp(CALENDAR_START))
+    end = min(pd.Timestamp(end).normalize(), pd.Timestamp(CALENDAR_END))
     if end < start:
         return pd.DatetimeIndex([])
     return pd.DatetimeIndex(_calendar(exchange).sessions_in_range(start, end)).tz_localize(None)
@@ -68,6 +72,8 @@ def sessions(exchange: str, start: str | pd.Timestamp, end: str | pd.Timestamp) 
 
 def next_session(exchange: str, day: str | pd.Timestamp) -> pd.Timestamp:
     """First session strictly after `day`."""
+    import pandas as pd
+
     if check_exchange(exchange) in INDIAN:
         return calendar.next_session(day)
     day = pd.Timestamp(day).normalize()
@@ -76,6 +82,8 @@ def next_session(exchange: str, day: str | pd.Timestamp) -> pd.Timestamp:
 
 def last_completed_session(exchange: str, now: datetime | None = None) -> pd.Timestamp:
     """The latest session whose daily bar should exist by `now`."""
+    import pandas as pd
+
     if check_exchange(exchange) in INDIAN:
         return calendar.last_completed_session(now)
     cal = _calendar(check_exchange(exchange))
@@ -91,4 +99,14 @@ def is_stale(exchange: str, last_date: str | pd.Timestamp | None, now: datetime 
     """Stale when the store lacks a session of the exchange that has already completed."""
     if last_date is None:
         return True
-    return pd.Timestamp(last_date).normalize() < last_completed_session(exchange, now)
+    if check_exchange(exchange) in INDIAN:
+        return calendar.is_stale(last_date, now)
+    return calendar.midnight(last_date) < last_completed_session(exchange, now)
+
+
+def next_session_date(exchange: str, day) -> str:
+    """`next_session` as 'YYYY-MM-DD' (what a forecast's `target_date` holds); an Indian
+    exchange is answered without pandas."""
+    if check_exchange(exchange) in INDIAN:
+        return str(calendar.next_session_day(day).date())
+    return str(next_session(exchange, day).date())

@@ -24,8 +24,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
 
-import pandas as pd
-
 from sensex import calendar
 
 PRE_OPEN, OPEN, CLOSED, HOLIDAY, WEEKEND = "pre_open", "open", "closed", "holiday", "weekend"
@@ -46,23 +44,23 @@ def standard_hours() -> tuple[time, time]:
     return OPEN_TIME, CLOSE_TIME
 
 
-def session_hours(day: pd.Timestamp) -> tuple[datetime, datetime]:
+def session_hours(day: datetime | str) -> tuple[datetime, datetime]:
     """(open, close) of the session on `day` as IST datetimes."""
-    day = pd.Timestamp(day).normalize()
+    day = calendar.midnight(day)
     return (datetime.combine(day.date(), OPEN_TIME, calendar.IST),
             datetime.combine(day.date(), CLOSE_TIME, calendar.IST))
 
 
 @dataclass(frozen=True)
 class Session:
-    date: pd.Timestamp
+    date: datetime  # naive midnight (a pd.Timestamp compares with it; no pandas on the forecast path)
     open: datetime
     close: datetime
 
     @classmethod
-    def on(cls, day: pd.Timestamp) -> Session:
+    def on(cls, day: datetime | str) -> Session:
         opens, closes = session_hours(day)
-        return cls(pd.Timestamp(day).normalize(), opens, closes)
+        return cls(calendar.midnight(day), opens, closes)
 
     def to_dict(self) -> dict:
         return {"date": str(self.date.date()), "open": iso(self.open), "close": iso(self.close)}
@@ -142,8 +140,8 @@ def _holds_until(now: datetime) -> datetime:
 
 
 def _read_clock(now: datetime) -> ClockReading:
-    today = pd.Timestamp(now.date())
-    is_session = calendar.is_session(today)
+    today = calendar.midnight(now.date())
+    is_session = calendar.is_session_day(today)
     if is_session:
         todays = Session.on(today)
         if now < datetime.combine(now.date(), PRE_OPEN_START, calendar.IST):
@@ -157,14 +155,14 @@ def _read_clock(now: datetime) -> ClockReading:
     else:
         todays = None
         state = WEEKEND if now.weekday() >= 5 else HOLIDAY
-    following = Session.on(calendar.next_session(today))
+    following = Session.on(calendar.next_session_day(today))
     session = todays if todays is not None and now < todays.close else following
     next_open = todays.open if todays is not None and now < todays.open else following.open
     if todays is not None and now >= todays.close:
         last = todays
     else:
-        last = Session.on(calendar.previous_session(today))
-    fallback = max(session.date, today) > calendar.recorded_end()
+        last = Session.on(calendar.previous_session_day(today))
+    fallback = max(session.date, today) > calendar.recorded_end_day()
     return ClockReading(state, now, session, next_open, last, fallback)
 
 
@@ -200,6 +198,8 @@ def sp500_closed_since_bse(reading: ClockReading) -> bool:
     close, and BSE has not opened since (NYSE hours and holidays from exchange_calendars XNYS)."""
     if reading.state == OPEN:
         return False
+    import pandas as pd
+
     from sensex import context
 
     minute = pd.Timestamp(reading.now).tz_convert("UTC").floor("min")

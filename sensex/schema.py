@@ -6,10 +6,12 @@ prices are floats in the listing currency, `volume` is a float (index volume is 
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from sensex.errors import DataError
+
+if TYPE_CHECKING:  # the names below are read on the forecast path, which never imports pandas
+    import pandas as pd
 
 COLUMNS = ["date", "symbol", "open", "high", "low", "close", "adj_close", "volume"]
 PRICE_COLUMNS = ["open", "high", "low", "close", "adj_close"]
@@ -17,6 +19,8 @@ INDEX_SYMBOL = "SENSEX"
 
 
 def empty_frame() -> pd.DataFrame:
+    import pandas as pd
+
     frame = pd.DataFrame({c: pd.Series(dtype="float64") for c in COLUMNS})
     frame["date"] = pd.Series(dtype="datetime64[ns]")
     frame["symbol"] = pd.Series(dtype="object")
@@ -25,6 +29,9 @@ def empty_frame() -> pd.DataFrame:
 
 def canonicalize(frame: pd.DataFrame) -> pd.DataFrame:
     """Coerce types, order columns, sort by (symbol, date); raises DataError on missing columns."""
+    import numpy as np
+    import pandas as pd
+
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
         raise DataError(f"OHLCV frame lacks columns {missing}: sources must return {COLUMNS}.")

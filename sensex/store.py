@@ -23,15 +23,14 @@ import threading
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
-
-from sensex import context
 from sensex.errors import NoStoreError
 from sensex.processes import is_abandoned, owned_prefix
 from sensex.schema import COLUMNS, canonicalize, empty_frame
+
+if TYPE_CHECKING:  # imported where the rows are read or written: `read_meta` needs neither
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +38,10 @@ DATA_FILE = "ohlcv.parquet"
 META_FILE = "meta.json"
 SYNTHETIC = "synthetic"
 EMBEDDED_META_KEY = b"sensex.meta"
+# In meta.json only: the data file's [mtime_ns, size] when meta.json was written for it. While
+# they still match, meta.json describes the data file and `read_meta` trusts it without opening
+# the Parquet file (no pyarrow: the API's forecast path reads the metadata on every request).
+STAMP_KEY = "data_file_stamp"
 
 # Parsed store (and its embedded metadata) kept per process, keyed on the file's (mtime, size):
 # the app and the API read the same 60-session window many times between updates. A process
@@ -75,6 +78,8 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
 
 def content_hash(frame: pd.DataFrame) -> str:
     """Order-independent fingerprint of the rows; logged with every training run."""
+    import pandas as pd
+
     canonical = canonicalize(frame)
     hashed = pd.util.hash_pandas_object(canonical, index=False).to_numpy()
     return hashlib.sha256(hashed.tobytes()).hexdigest()[:16]
@@ -103,6 +108,8 @@ def embedded_meta(store_dir: Path) -> dict | None:
         hit = _embedded_memo.get(path)
     if hit is not None and hit[0] == key:
         return hit[1]
+    import pyarrow.parquet as pq
+
     raw = (pq.read_schema(path).metadata or {}).get(EMBEDDED_META_KEY)
     meta = json.loads(raw) if raw else None
     _remember(_embedded_memo, path, key, meta)
@@ -118,9 +125,24 @@ def _read_meta_file(store_dir: Path) -> dict | None:
         return None  # torn or foreign: rebuilt below when the data file can say what it holds
 
 
+def _stamp(store_dir: Path) -> list[int] | None:
+    key = _stat_key(store_dir / DATA_FILE)
+    return list(key) if key is not None else None
+
+
+def _write_meta_file(store_dir: Path, meta: dict, stamp: list[int] | None) -> None:
+    _atomic_write_bytes(store_dir / META_FILE, json.dumps({**meta, STAMP_KEY: stamp}, indent=2).encode())
+
+
 def read_meta(store_dir: Path) -> dict | None:
     """The store's metadata, repaired from the data file when meta.json does not describe it."""
     recorded = _read_meta_file(store_dir)
+    recorded_stamp = recorded.pop(STAMP_KEY, None) if isinstance(recorded, dict) else None
+    # Taken before the data file is looked at: if an update replaces it meanwhile, a meta.json
+    # rewritten below carries the old stamp, so the next read checks again instead of trusting it.
+    stamp = _stamp(store_dir)
+    if recorded is not None and stamp is not None and recorded_stamp == stamp:
+        return recorded
     embedded = embedded_meta(store_dir)
     if embedded is None:
         if recorded is None and exists(store_dir):  # an old store that lost meta.json
@@ -128,11 +150,17 @@ def read_meta(store_dir: Path) -> dict | None:
         else:
             return recorded
     elif recorded is not None and recorded.get("write_id") == embedded.get("write_id"):
+        # Right, but not stamped for this file (a copied home, a store older than the stamp):
+        # stamp it, so later reads need not open the data file.
+        try:
+            _write_meta_file(store_dir, recorded, stamp)
+        except OSError:
+            pass  # a read-only home reads the data file's metadata each time instead
         return recorded
     log.warning("%s does not describe %s (an update was interrupted): rebuilding it from the data file.",
                 META_FILE, DATA_FILE)
     try:
-        _atomic_write_bytes(store_dir / META_FILE, json.dumps(embedded, indent=2).encode())
+        _write_meta_file(store_dir, embedded, stamp)
     except OSError as exc:  # a read-only home still gets the right answer, just not the repair
         log.warning("Could not rewrite %s (%s).", store_dir / META_FILE, exc)
     return dict(embedded)
@@ -145,6 +173,8 @@ def _read_all(store_dir: Path) -> pd.DataFrame:
         hit = _memo.get(path)
     if hit is not None and hit[0] == key:
         return hit[1]
+    import pyarrow.parquet as pq
+
     frame = pq.read_table(path).to_pandas()
     _remember(_memo, path, key, frame)
     return frame
@@ -157,6 +187,8 @@ def read(
     end: str | pd.Timestamp | None = None,
 ) -> pd.DataFrame:
     """Stored rows, optionally filtered; raises NoStoreError when nothing is stored."""
+    import pandas as pd
+
     if not exists(store_dir):
         raise NoStoreError(f"No data in {store_dir}: run `sensex data update` first.")
     frame = _read_all(store_dir)
@@ -180,6 +212,8 @@ def symbol_ranges(frame: pd.DataFrame) -> dict[str, dict]:
 
 def merge(old: pd.DataFrame, new: pd.DataFrame) -> tuple[pd.DataFrame, int, int]:
     """New rows win over stored rows for the same (symbol, date); returns (merged, added, revised)."""
+    import pandas as pd
+
     if old.empty:
         merged = canonicalize(new).drop_duplicates(["symbol", "date"], keep="last")
         return merged.reset_index(drop=True), len(merged), 0
@@ -201,17 +235,23 @@ def merge(old: pd.DataFrame, new: pd.DataFrame) -> tuple[pd.DataFrame, int, int]
 
 def _bse_dates(frame: pd.DataFrame) -> pd.Series:
     # Context series trade on other calendars: a US session on a BSE holiday is no BSE session.
+    from sensex import context
+
     return frame.loc[~frame["symbol"].isin([s.symbol for s in context.CONTEXT_SERIES]), "date"]
 
 
 def first_session(frame: pd.DataFrame) -> str | None:
     """First BSE session stored (ISO), context series left out."""
+    import pandas as pd
+
     first = _bse_dates(frame).min()
     return None if pd.isna(first) else str(first.date())
 
 
 def last_session(frame: pd.DataFrame) -> str | None:
     """Last BSE session stored (ISO), context series left out."""
+    import pandas as pd
+
     last = _bse_dates(frame).max()
     return None if pd.isna(last) else str(last.date())
 
@@ -233,6 +273,9 @@ def _describe(frame: pd.DataFrame, source: str, extra_meta: dict | None = None) 
 
 def write(store_dir: Path, frame: pd.DataFrame, source: str, extra_meta: dict | None = None) -> dict:
     """Replace the store atomically with `frame`; returns the new metadata."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     frame = canonicalize(frame)
     meta = _describe(frame, source, extra_meta)
     table = pa.Table.from_pandas(frame[COLUMNS], preserve_index=False)
@@ -242,15 +285,16 @@ def write(store_dir: Path, frame: pd.DataFrame, source: str, extra_meta: dict | 
     # Data first (it carries its own metadata), then meta.json: a crash between the two leaves a
     # meta.json with the old write id, which `read_meta` detects and rebuilds.
     _atomic_write_bytes(store_dir / DATA_FILE, sink.getvalue().to_pybytes())
-    _atomic_write_bytes(store_dir / META_FILE, json.dumps(meta, indent=2).encode())
+    _write_meta_file(store_dir, meta, _stamp(store_dir))
     return meta
 
 
 def touch_meta(store_dir: Path, **fields) -> dict:
     """Update metadata fields (e.g. the last check time) without rewriting the data."""
+    stamp = _stamp(store_dir)  # before reading: see read_meta
     meta = read_meta(store_dir) or {}
     meta.update(fields)
-    _atomic_write_bytes(store_dir / META_FILE, json.dumps(meta, indent=2).encode())
+    _write_meta_file(store_dir, meta, stamp)
     return meta
 
 

@@ -19,12 +19,12 @@ Universes share one store keyed by symbol: a stock in two universes is stored on
 
 from __future__ import annotations
 
+import csv
 import re
 from dataclasses import dataclass
+from datetime import date
 from importlib import resources
 from pathlib import Path
-
-import pandas as pd
 
 from sensex.errors import ConfigError
 from sensex.schema import INDEX_SYMBOL
@@ -138,46 +138,68 @@ def resolve(spec: str | Path | None = None) -> tuple[Path, bool]:
     raise ConfigError(f"Unknown universe {text!r}: use one of {', '.join(SHIPPED)} or the path of a universe CSV file.")
 
 
+def _read_rows(path: Path, comment_lines: int) -> list[dict[str, str]]:
+    """The member rows as text, with the required columns checked (csv, not pandas: the model
+    server loads a universe at start and never imports pandas on its forecast path)."""
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            for _ in range(comment_lines):
+                next(handle)
+            reader = csv.DictReader(handle)
+            if not reader.fieldnames:
+                raise ValueError("no header row")
+            columns = [c for c in reader.fieldnames]
+            missing = [c for c in REQUIRED if c not in columns]
+            if missing:
+                raise ConfigError(f"Universe file lacks columns {missing}: it needs {REQUIRED}.")
+            rows = []
+            for number, row in enumerate(reader, start=comment_lines + 2):
+                if None in row:  # more fields than the header names
+                    raise ValueError(f"line {number} has {len(columns) + len(row[None])} fields, the header {len(columns)}")
+                if not any((value or "").strip() for value in row.values()):
+                    continue  # a blank line
+                rows.append({key: (value or "") for key, value in row.items()})
+            return rows
+    except (ValueError, UnicodeDecodeError, csv.Error) as exc:
+        raise ConfigError(f"Universe file {path} is not a readable CSV ({str(exc).splitlines()[0]}): give it a"
+                          f" header row {REQUIRED}.") from exc
+
+
+def _membership_date(row: dict[str, str], column: str) -> str | None:
+    value = (row.get(column) or "").strip()
+    if not value:
+        return None
+    try:
+        return str(date.fromisoformat(value[:10] if len(value) > 10 and value[10] in " T" else value))
+    except ValueError:
+        raise ConfigError(f"Universe column {column} has a value that is not a date ({value!r}): use YYYY-MM-DD.") from None
+
+
 def load_universe(spec: str | Path | None = None) -> Universe:
     """The universe `spec` names: `sensex`, `nifty50` or a CSV path; None: `SENSEX_UNIVERSE` (default `sensex`)."""
     from sensex.exchanges import check_exchange
 
     path, shipped = resolve(spec)
     header, comment_lines = _read_header(path)
-    try:
-        table = pd.read_csv(path, skiprows=comment_lines)
-    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"Universe file {path} is not a readable CSV ({str(exc).splitlines()[0]}): give it a header row {REQUIRED}.") from exc
+    rows = _read_rows(path, comment_lines)
     name = header.get("name") or ("SENSEX" if shipped and path.name == SHIPPED["sensex"] else path.stem.upper())
-    missing = [c for c in REQUIRED if c not in table.columns]
-    if missing:
-        raise ConfigError(f"Universe file lacks columns {missing}: it needs {REQUIRED}.")
-    if table.empty:
+    if not rows:
         raise ConfigError(f"Universe file {path} lists no members: add one row per member stock.")
-    if table["symbol"].duplicated().any():
+    symbols = [row["symbol"] for row in rows]
+    if len(set(symbols)) != len(symbols):
         raise ConfigError("Universe file lists a symbol twice: keep one row per member.")
-    for column in ("member_since", "member_until"):
-        if column not in table.columns:
-            table[column] = None
+    members = []
+    for row in rows:
         try:
-            parsed = pd.to_datetime(table[column], errors="raise")
-        except (ValueError, TypeError) as exc:
-            raise ConfigError(f"Universe column {column} has a value that is not a date ({exc}): use YYYY-MM-DD.") from exc
-        table[column] = [None if pd.isna(d) else str(d.date()) for d in parsed]
-    table = table.sort_values(["sector", "symbol"], kind="stable")
-    members = tuple(
-        Member(
-            symbol=str(r.symbol),
-            yahoo_bo=str(r.yahoo_bo),
-            yahoo_ns=str(r.yahoo_ns),
-            name=str(r.name),
-            sector=str(r.sector),
-            weight=float(r.weight),
-            member_since=r.member_since,
-            member_until=r.member_until,
-        )
-        for r in table.itertuples(index=False)
-    )
+            weight = float(row["weight"])
+        except ValueError:
+            raise ConfigError(f"Universe file {path} gives {row['symbol']} the weight {row['weight']!r}: use a"
+                              " number.") from None
+        members.append(Member(symbol=row["symbol"], yahoo_bo=row["yahoo_bo"], yahoo_ns=row["yahoo_ns"],
+                              name=row["name"], sector=row["sector"], weight=weight,
+                              member_since=_membership_date(row, "member_since"),
+                              member_until=_membership_date(row, "member_until")))
+    members = tuple(sorted(members, key=lambda m: (m.sector, m.symbol)))  # stable: sector peers side by side
     index_symbol = header.get("index_symbol", INDEX_SYMBOL)
     if index_symbol in {m.symbol for m in members}:
         raise ConfigError(f"Universe file {path} uses {index_symbol} both as its index and as a member: rename one.")

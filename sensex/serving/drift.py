@@ -16,15 +16,18 @@ the API process. The report's overall severity is the worst of the three.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from sensex import jsonlog, store
 from sensex.config import PromotionConfig
 from sensex.errors import ConfigError, DataError
 from sensex.models.bundle import Bundle
 from sensex.settings import Settings
+
+if TYPE_CHECKING:  # the API imports this module's constants at start; pandas comes with a report
+    import pandas as pd
 
 SEVERITIES = ("ok", "watch", "retrain")
 PSI_WATCH, PSI_RETRAIN = 0.10, 0.25
@@ -44,6 +47,8 @@ def worst(*severities: str) -> str:
 
 # -- performance on unseen sessions -----------------------------------------------------------------
 def performance(bundle: Bundle, panel, start: str | None, end: str | None, tolerance: float) -> dict:
+    import pandas as pd
+
     from sensex.models.evaluate import score
 
     test_end = pd.Timestamp(bundle.meta.segments["test"][1])
@@ -113,6 +118,8 @@ def psi_severity(value: float) -> str:
 
 
 def features(bundle: Bundle, panel, recent_sessions: int = DEFAULT_RECENT_SESSIONS) -> dict:
+    import pandas as pd
+
     train_start, train_end = (pd.Timestamp(d) for d in bundle.meta.segments["train"])
     in_train = (panel.dates >= train_start) & (panel.dates <= train_end)
     recent = np.zeros(len(panel.dates), dtype=bool)
@@ -172,6 +179,8 @@ def _mean_interval(values: np.ndarray) -> list[float] | None:
 def closed_forecasts(settings: Settings, index_symbol: str, mode: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(live, back-dated): one row per as-of session (the first forecast issued for it), with the
     realized outcome, for forecasts of `mode` whose target session is stored."""
+    import pandas as pd
+
     columns = ["as_of", "target_date", "probability", "direction", "model_version", "up"]
     from sensex.universe import load_universe
 
@@ -376,6 +385,8 @@ def history(bundle: Bundle, panel, step: int = DEFAULT_HISTORY_STEP, recent: int
     is <= D, so data arriving later never moves it. The post-training sessions are scored in one
     batched pass and the training deciles are computed once per feature, then only counted into.
     """
+    import pandas as pd
+
     from sensex.models.evaluate import predict_rows
 
     if step < 1 or recent < MIN_SESSIONS:

@@ -9,16 +9,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import pandas as pd
-
-from sensex import market_clock
+from sensex import calendar, market_clock
 
 UPCOMING, PRE_OPEN, UNDER_WAY, CLOSED = "upcoming", "pre_open", "under_way", "closed"
 
 
 def target_status(reading: market_clock.ClockReading, target_date: str) -> str:
     """Where the target session stands: upcoming, in its pre-open auction, under way, or closed."""
-    target = pd.Timestamp(target_date).normalize()
+    target = calendar.midnight(target_date)
     if target <= reading.last_completed.date:
         return CLOSED
     if target == reading.session.date and reading.state == market_clock.OPEN:
@@ -29,12 +27,12 @@ def target_status(reading: market_clock.ClockReading, target_date: str) -> str:
 
 
 def _day(target: str) -> str:
-    return pd.Timestamp(target).strftime("%a %Y-%m-%d")
+    return calendar.midnight(target).strftime("%a %Y-%m-%d")
 
 
 def clock_note(reading: market_clock.ClockReading, target_date: str, status: str, latest: bool) -> str:
     """One sentence on what the clock means for this forecast."""
-    today = reading.now.date() == pd.Timestamp(target_date).date()
+    today = reading.now.date() == calendar.midnight(target_date).date()
     if status == UNDER_WAY:
         return (f"BSE is open: this forecast targets today's close ({_day(target_date)}) and the session is under"
                 " way, so part of the day's move is already in the price.")
@@ -46,7 +44,7 @@ def clock_note(reading: market_clock.ClockReading, target_date: str, status: str
             return f"A look back: the target session {_day(target_date)} has closed and its outcome is known."
         return (f"The target session {_day(target_date)} has already closed: run `sensex data update` (the daily bar"
                 " settles about an hour after the 15:30 IST close) for the forecast of the next session.")
-    opens = reading.session.open if pd.Timestamp(target_date) == reading.session.date else None
+    opens = reading.session.open if calendar.midnight(target_date) == reading.session.date else None
     when = f", which opens at {opens.strftime('%H:%M')} IST" if opens else ""
     return f"This forecast targets the close of {'today' if today else _day(target_date)}{when}."
 

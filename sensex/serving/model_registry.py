@@ -323,9 +323,14 @@ class ModelRegistry:
         """After the alias moved. A failure here does not undo the promotion: servers notice the
         pointer disagrees with the alias and rewrite it themselves."""
         try:
-            self.write_pointer()
+            pointer = self.write_pointer()
         except (ModelNotFoundError, OSError) as exc:
             log.warning("The production pointer was not rewritten (%s): servers will refresh it.", exc)
+            return
+        if pointer is not None:  # servers then forecast the latest session without computing features
+            from sensex.serving.model_server import prepare_latest_windows
+
+            prepare_latest_windows(self.settings, modes=(self.mode,))
 
     def _repair_stage_tags(self, production: str | None) -> list[str]:
         """Exactly one version tagged Production, the one with the alias; others Archived."""

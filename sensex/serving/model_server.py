@@ -10,9 +10,9 @@ import os
 import threading
 import time
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from sensex import exchanges, jsonlog, store
 from sensex.errors import (
@@ -35,6 +35,9 @@ from sensex.serving.member_forecasts import member_forecasts
 from sensex.serving.window_cache import LatestInputs
 from sensex.settings import Settings, get_settings
 from sensex.universe import Universe, load_universe
+
+if TYPE_CHECKING:  # a forecast of the latest session, from its cached window, never needs pandas
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -200,7 +203,7 @@ class ModelServer:
             log.warning("The refusal was not written to the promotion log: %s", exc)
 
     # -- forecasting ---------------------------------------------------------------------------
-    def _latest_inputs(self, bundle: Bundle, as_of: pd.Timestamp | None) -> LatestInputs:
+    def _latest_inputs(self, bundle: Bundle, as_of: str | None) -> LatestInputs:
         """The model's inputs from `as_of` (default: the latest stored session). The latest one
         is kept per model and data hash, in memory and on disk (`window_cache`)."""
         if as_of is not None:
@@ -218,12 +221,15 @@ class ModelServer:
         self._latest = (key, inputs)
         return inputs
 
-    def _computed_inputs(self, bundle: Bundle, as_of: pd.Timestamp | None) -> LatestInputs:
+    def _computed_inputs(self, bundle: Bundle, as_of: str | None) -> LatestInputs:
+        import pandas as pd
+
         from sensex.features.dataset import load_panel
         from sensex.features.overnight import sp500_gap_reason
         from sensex.features.windows import model_input
         from sensex.models.designs import index_design, latest_session_design, realized_volatility
 
+        as_of = pd.Timestamp(as_of) if as_of is not None else None
         # Only the tail the window needs, plus the indicators' warm-up.
         panel = load_panel(self.settings, self.universe, end=as_of, sessions=bundle.window + bundle.meta.warmup,
                            mode=bundle.meta.mode)
@@ -345,7 +351,7 @@ class ModelServer:
             started = time.perf_counter()
             members: dict = {}
             with COMPUTE_SLOTS:
-                inputs = self._latest_inputs(bundle, pd.Timestamp(as_of) if as_of else None)
+                inputs = self._latest_inputs(bundle, as_of or None)
                 if fallback:
                     name = bundle.meta.uncertainty["fallback"]["name"]
                     probability = float(baseline_probabilities(bundle.meta.baselines, inputs.tabular["index"],
@@ -369,7 +375,7 @@ class ModelServer:
                 last_bse_session=inputs.last_session,
                 last_sp500_session=inputs.last_sp500,
                 as_of=inputs.last_session,
-                target_date=str(exchanges.next_session(self.universe.exchange, pd.Timestamp(inputs.last_session)).date()),
+                target_date=exchanges.next_session_date(self.universe.exchange, inputs.last_session),
                 universe=self.universe.key,
                 data_source=meta.get("source", "unknown"),
                 synthetic=bool(meta.get("synthetic")),
@@ -421,7 +427,7 @@ class ModelServer:
         from sensex.serving.explain import occlusion
 
         info, bundle, _ = self._current()
-        inputs = self._latest_inputs(bundle, pd.Timestamp(as_of) if as_of else None)
+        inputs = self._latest_inputs(bundle, as_of or None)
         sectors = {m.symbol: m.sector for m in self.universe.members}
         return {**occlusion(bundle, inputs.window, sectors, inputs.tabular), "as_of": inputs.last_session,
                 "model_version": info["version"]}
@@ -491,6 +497,8 @@ class ModelServer:
 
     def prediction_history(self, limit: int = 50) -> list[dict]:
         """Logged forecasts, newest first, with the realized direction once the target session closed."""
+        import pandas as pd
+
         records = jsonlog.read_universe(self.settings.logs_dir / jsonlog.PREDICTION_LOG, self.universe.key, limit)
         closes = self._index_closes()
         out = []
@@ -506,6 +514,8 @@ class ModelServer:
     def _index_closes(self) -> pd.Series:
         """The index's stored closes by date, read once per store content (`/predictions` is
         polled by dashboards; a Parquet read per call cost more than the rest of the answer)."""
+        import pandas as pd
+
         if not store.exists(self.settings.store_dir):
             return pd.Series(dtype=float)
         content_hash = (store.read_meta(self.settings.store_dir) or {}).get("content_hash")
@@ -562,3 +572,31 @@ class ModelServer:
             "reason": next(iter(notes.values()), None) if status != "healthy" and notes else None,
             "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
         }
+
+
+def prepare_latest_windows(settings: Settings, universe: Universe | None = None,
+                           modes: tuple[str, ...] | None = None) -> list[str]:
+    """Compute and keep (`window_cache`) the latest stored session's inputs for each mode's
+    production model, so that a running server's next forecast reads them instead of computing
+    features: called where the store or the production model changes (`sensex data update`,
+    the registry moving the alias; the daily job's forecast does the same). The server's
+    forecast path then never imports pandas, pyarrow or TA-Lib. Best effort: returns the modes
+    prepared; a mode without a production pointer or without usable data is skipped."""
+    from sensex.modes import MODES, registered_model
+    from sensex.serving.pointer import read_pointer
+    from sensex.serving.production import load_pointed
+
+    universe = universe or load_universe(settings.universe)
+    prepared = []
+    for mode in modes or MODES:
+        try:
+            pointer = read_pointer(settings, registered_model(mode, universe.key))
+            if pointer is None:
+                continue
+            _, bundle = load_pointed(settings, pointer)
+            ModelServer(settings, universe, mode=mode)._latest_inputs(bundle, None)
+        except SensexError as exc:
+            log.info("No serving window prepared for the %s model: %s", mode, exc)
+            continue
+        prepared.append(mode)
+    return prepared

@@ -81,22 +81,22 @@ def locate(settings: Settings, mode: str | None = None) -> Located:
             raise  # nothing known about this registry's production model: say why
         # The registry cannot say otherwise: the last known production keeps serving, saying so.
         notes.append(f"{exc} Serving version {pointer.version} from the production pointer meanwhile.")
-        return Located(*_load(settings, pointer), pointer, notes)
+        return Located(*load_pointed(settings, pointer), pointer, notes)
     if target is None:
         raise no_production_model(settings, mode)
     if agrees(pointer, target, settings):
         try:
-            return Located(*_load(settings, pointer), pointer, notes)
+            return Located(*load_pointed(settings, pointer), pointer, notes)
         except ModelNotFoundError as exc:  # CorruptModelError included: the child fetches it again
             if pointer.bundle_dir(settings).exists():  # damaged, not just not fetched yet
                 log.warning("The production bundle failed its checks (%s): fetching it again.", exc)
     pointer = refresh(settings, mode)
     if not agrees(pointer, target, settings):  # the alias moved meanwhile: the next check catches up
         notes.append(f"The production alias moved while version {pointer.version} was being loaded.")
-    return Located(*_load(settings, pointer), pointer, notes)
+    return Located(*load_pointed(settings, pointer), pointer, notes)
 
 
-def _load(settings: Settings, pointer: Pointer) -> tuple[dict, Bundle]:
+def load_pointed(settings: Settings, pointer: Pointer) -> tuple[dict, Bundle]:
     bundle = load_bundle(pointer.bundle_dir(settings))  # verifies model.onnx against model.json
     if bundle.meta.onnx_sha256 and bundle.meta.onnx_sha256 != pointer.sha256:
         raise CorruptModelError(f"The bundle of version {pointer.version} does not match the checksum in the production"

@@ -3,12 +3,16 @@ cache, the data-quality report, the market overview and the index's price histor
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 
 from sensex import store
 from sensex.settings import Settings, get_settings
 from sensex.universe import Universe, load_universe
+
+if TYPE_CHECKING:  # the API builds one of these at start; pandas is imported when data is read
+    import pandas as pd
 
 MOVING_AVERAGES = (50, 200)  # sessions: the chart's short and long trend lines
 
@@ -67,6 +71,8 @@ class RealtimeDataFetcher:
         return cached(self.cache, key, HISTORY_TTL, lambda: self._index_history(sessions, averages))
 
     def _index_history(self, sessions: int, averages: tuple[int, ...]) -> list[dict]:
+        import pandas as pd
+
         if not store.exists(self.settings.store_dir):
             return []
         frame = store.read(self.settings.store_dir, symbols=[self.universe.index_symbol])
@@ -90,6 +96,8 @@ class RealtimeDataFetcher:
         return cached(self.cache, self._key(f"overview:{top}"), PRICE_TTL, lambda: self._overview(top))
 
     def _overview(self, top: int) -> dict:
+        import pandas as pd
+
         frame = self.get_history(days=2 + 5)
         close = frame.pivot_table(index="date", columns="symbol", values="close").sort_index()
         index = close[self.universe.index_symbol].dropna()

@@ -110,8 +110,8 @@ def test_an_old_bundle_without_members_still_serves(trained_home, production_bun
     assert not old.has_members and old.meta.schema_version == 3
     from sensex.serving import production
 
-    original = production._load  # the server loads the production bundle through the pointer
-    monkeypatch.setattr(production, "_load", lambda settings, pointer: (original(settings, pointer)[0], old))
+    original = production.load_pointed  # the server loads the production bundle through the pointer
+    monkeypatch.setattr(production, "load_pointed", lambda settings, pointer: (original(settings, pointer)[0], old))
     with TestClient(create_app(trained_home["settings"])) as client:
         forecast = client.post("/predict")
         assert forecast.status_code == 200
