@@ -228,3 +228,27 @@ def test_the_parsed_store_memo_is_bounded(tmp_path, market):
         store.read_meta(tmp_path / f"s{i}")
     assert len(store._memo) <= store.MEMO_MAX_STORES
     assert len(store._embedded_memo) <= store.MEMO_MAX_STORES
+
+
+def test_meta_json_is_trusted_only_for_the_data_file_it_was_stamped_for(home, market, monkeypatch):
+    """The API reads the metadata on every request without opening the Parquet file: meta.json
+    carries the data file's (mtime, size) and is believed while they match. A copied home
+    (new times) is checked against the data file once and stamped again."""
+    meta = store.write(home.store_dir, market, "synthetic")
+    assert store.STAMP_KEY not in store.read_meta(home.store_dir)
+    with monkeypatch.context() as patch:
+        patch.setattr(store, "embedded_meta", lambda _: pytest.fail("opened the data file"))
+        assert store.read_meta(home.store_dir) == meta
+    data = home.store_dir / store.DATA_FILE
+    stamp = os.stat(data)
+    os.utime(data, ns=(stamp.st_atime_ns, stamp.st_mtime_ns + 10**9))  # as `cp -r` leaves a copy
+    opened = []
+    with monkeypatch.context() as patch:
+        real = store.embedded_meta
+        patch.setattr(store, "embedded_meta", lambda d: opened.append(d) or real(d))
+        assert store.read_meta(home.store_dir) == meta
+        assert store.read_meta(home.store_dir) == meta
+    assert len(opened) == 1  # checked once, then stamped again
+    on_disk = json.loads((home.store_dir / store.META_FILE).read_text())
+    assert on_disk[store.STAMP_KEY] == [stamp.st_mtime_ns + 10**9, stamp.st_size]
+

@@ -99,3 +99,31 @@ def test_a_store_extended_past_the_record_reports_the_fallback_today(universe, h
     assert report["calendar"]["fallback"] is True
     assert any("recorded only through" in w for w in report["warnings"])
     assert pd.Timestamp(f"{last.year}-01-26") not in set(extended["date"])  # nor generated as a session
+
+
+def test_holiday_files_in_bse_spellings_and_broken_ones(home, caplog):
+    """ISO dates are read without pandas; BSE's own spellings ("11-Jan-2027") still count; a
+    file without a `date` column is skipped with a warning, never a crash."""
+    monday = _first_friday_after_recorded_range() + pd.Timedelta(days=3)
+    tuesday = monday + pd.Timedelta(days=1)
+    home.holidays_dir.mkdir(parents=True)
+    (home.holidays_dir / "a-iso.csv").write_text(f"date,description\n{monday.date()},One\n")
+    (home.holidays_dir / "b-bse.csv").write_text(f"date,description\n{tuesday.strftime('%d-%b-%Y')},Two\n")
+    (home.holidays_dir / "c-broken.csv").write_text("day,description\n2030-01-01,Three\n")
+    assert calendar.next_session(monday - pd.Timedelta(days=3)) == monday + pd.Timedelta(days=2)
+    assert calendar.calendar_status(monday)["extra_holidays"] == 2
+    assert "c-broken.csv" in caplog.text and "needs a 'date' column" in caplog.text
+    (home.holidays_dir / "b-bse.csv").unlink()  # the files are read again when they change
+    assert calendar.next_session(monday - pd.Timedelta(days=3)) == tuesday
+
+
+def test_the_day_functions_take_any_spelling_of_a_day():
+    """The forecast path's pandas-free answers, asked with a str, a date, a datetime or a
+    Timestamp, across the record's start (1997) and end, agree with the session list."""
+    start, end = pd.Timestamp("1996-12-01"), calendar.recorded_end() + pd.Timedelta(days=60)
+    listed = calendar.sessions(start, end)
+    for day in pd.date_range(start + pd.Timedelta(days=25), end - pd.Timedelta(days=25), freq="11D"):
+        following, before = listed[listed > day][0], listed[listed < day][-1]
+        assert calendar.next_session_day(str(day.date())) == following
+        assert calendar.previous_session_day(day.to_pydatetime().date()) == before
+        assert calendar.is_session_day(day.to_pydatetime()) == (day in listed)
