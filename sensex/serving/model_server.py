@@ -598,5 +598,9 @@ def prepare_latest_windows(settings: Settings, universe: Universe | None = None,
         except SensexError as exc:
             log.info("No serving window prepared for the %s model: %s", mode, exc)
             continue
+        except Exception as exc:  # noqa: BLE001 - the promotion or update it follows has succeeded: never undo it
+            log.warning("No serving window prepared for the %s model (%s: %s): servers compute it themselves.",
+                        mode, type(exc).__name__, redact_text(str(exc))[:200])
+            continue
         prepared.append(mode)
     return prepared
