@@ -3,9 +3,9 @@
 (a) Fixed split: train on windows ending up to 2017-12-31, validate (early stopping, calibration,
     the ensemble's combiner and the conformal interval) on 2018, test on 2019-2021.
 (b) Walk-forward over 2012-2021: refit every 12 months on everything before the block (its last
-    250 windows validate), predict the block, pool the ten blocks. The blocks run in `--workers`
-    processes (default 2) at one torch thread each; the results are those of one process at
-    `--threads 1`.
+    250 windows validate), predict the block, pool the ten blocks. The blocks (and in (a) the
+    ensemble's seeds) run in `--workers` processes (default 2) at one torch thread each; the
+    results are those of one process at `--threads 1`.
 (c) The quick preset `make run` trains, on the real files with its own default segments (test =
     the last 250 sessions): is its P(UP) collapsed, and does the promotion gate take it?
 
@@ -193,21 +193,22 @@ def _uncertainty_summary(report) -> dict:
         "skill": u.get("skill", {}).get("skill"), "skill_reason": u.get("skill", {}).get("reason")}
 
 
-def _config(preset: str, threads: int | None):
-    """The preset, with torch's thread count overridden when asked: under `nice` on a shared
+def _config(preset: str, threads: int | None, workers: int | None = None):
+    """The preset, with torch's thread count and the worker processes (`train.workers`: the
+    ensemble's seeds, the walk-forward's blocks) overridden when asked: under `nice` on a shared
     machine two threads wait on each other (a training step measured 3-50 s with 2 threads
     against 0.7-1 s with 1 here)."""
     config = load_config(preset)
-    if threads is None:
-        return config
-    return config.model_copy(update={"train": config.train.model_copy(update={"threads": threads})})
+    update = {k: v for k, v in (("threads", threads), ("workers", workers)) if v is not None}
+    return config.model_copy(update={"train": config.train.model_copy(update=update)}) if update else config
 
 
-def fixed_split(panel, preset: str, work: Path, threads: int | None = None, sectors: list[str] | None = None) -> dict:
+def fixed_split(panel, preset: str, work: Path, threads: int | None = None, sectors: list[str] | None = None,
+                workers: int | None = None) -> dict:
     """The ensemble (whose first seed is the ConvLSTM row) and the LSTM, trained once each, on
     `panel` (close or pre-open: train_model adds sp500_rule to a pre-open panel's baselines).
     `sectors` (one per member) name the sectors of the member forecasts the ensemble also makes."""
-    config = _config(preset, threads).with_segments(**SEGMENTS)
+    config = _config(preset, threads, workers).with_segments(**SEGMENTS)
     reports, wall = {}, {}
     for kind in ("ensemble", "lstm"):
         started = time.perf_counter()
@@ -324,7 +325,7 @@ def quick_check(panel, work: Path, threads: int | None = None) -> dict:
 
 def walk_forward_run(panel, preset: str, span: tuple[str, str], kinds: tuple[str, ...], threads: int | None = None,
                      workers: int = 1) -> dict:
-    config = _config(preset, threads)
+    config = _config(preset, threads, workers)
     started = time.perf_counter()
     result = walk_forward(panel, config, *span, kinds=kinds, workers=workers)
     wall = time.perf_counter() - started
@@ -396,8 +397,8 @@ def main() -> int:
     parser.add_argument("--walk-forward-span", default=None,
                         help="START,END of the walk-forward (default 2012-01-01,2021-12-31; 2020-2021 with --quick)")
     parser.add_argument("--workers", type=int, default=2,
-                        help="processes the walk-forward's blocks run in, one torch thread each (default 2, one per"
-                             " core here; 1: one process with --threads)")
+                        help="processes the ensemble's seeds and the walk-forward's blocks run in, one torch thread"
+                             " each (default 2, one per core here; 1: one process with --threads)")
     parser.add_argument("--quick", action="store_true", help="fast smoke run: quick presets, walk-forward 2020-2021 only")
     parser.add_argument("--skip-fixed-split", action="store_true")
     parser.add_argument("--skip-walk-forward", action="store_true")
@@ -459,7 +460,8 @@ def main() -> int:
         for mode in modes if not args.skip_fixed_split else ():
             phase, cpu = time.perf_counter(), _cpu_seconds()
             fixed = result["fixed_split"][mode] = fixed_split(panels[mode], preset, work, args.threads,
-                                                                [universe.sector_of(s) for s in panels[mode].symbols])
+                                                                [universe.sector_of(s) for s in panels[mode].symbols],
+                                                                args.workers)
             result["wall_seconds"][f"fixed_split_{mode}"] = round(time.perf_counter() - phase, 1)
             result["cpu_seconds"][f"fixed_split_{mode}"] = round(_cpu_seconds() - cpu, 1)
             result["targets"][mode] = targets(fixed)

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import copy
 import logging
+import multiprocessing
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -327,6 +329,37 @@ def _single(panel: Panel, segments: Segments, config: Config, kind: str, progres
                    dict.fromkeys(rows), crossed, fitted.history, fitted.seconds, {})
 
 
+def in_worker(config: Config) -> Config:
+    """The config a worker process fits with: one torch thread, no processes of its own."""
+    return config.model_copy(update={"train": config.train.model_copy(update={"threads": 1, "workers": 1})})
+
+
+def spawned_pool(workers: int) -> ProcessPoolExecutor:
+    # spawn, not fork: a forked child of a process that has started torch's thread pool can hang.
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+
+
+def _fit_seeds(panel: Panel, segments: Segments, config: Config, seeds: list[int], done: int,
+               progress: Progress | None) -> list[FittedNetwork]:
+    """The ConvLSTMs of `seeds[done:]`. With `train.workers` > 1 they are fit in that many
+    processes at one torch thread each; every fit is seeded and deterministic, so the networks are
+    those of `workers: 1` with `threads: 1`, whichever process fit them (a test checks)."""
+    todo = [config.model_copy(update={"train": config.train.model_copy(update={"seed": seed})}) for seed in seeds[done:]]
+    workers = min(config.train.workers, len(todo))
+    if workers <= 1:
+        fits = []
+        for number, seeded in enumerate(todo, start=done + 1):
+            if progress is not None:
+                progress(f"Ensemble seed {number}/{len(seeds)}", None, None)
+            fits.append(fit_fold(panel, segments, seeded, "convlstm", progress))
+        return fits
+    if progress is not None:
+        progress(f"Ensemble seeds {done + 1}-{len(seeds)} of {len(seeds)}, {workers} at a time in worker processes",
+                 None, None)
+    with spawned_pool(workers) as pool:
+        return list(pool.map(fit_fold, *zip(*[(panel, segments, in_worker(seeded)) for seeded in todo], strict=True)))
+
+
 def fit_ensemble(panel: Panel, segments: Segments, config: Config, portable: dict,
                  first: FittedNetwork | None = None, progress: Progress | None = None) -> ScoredModel:
     """K ConvLSTM seeds on the same segments, combined with the baselines on validation.
@@ -335,11 +368,7 @@ def fit_ensemble(panel: Panel, segments: Segments, config: Config, portable: dic
     (the walk-forward fits it anyway): it is the first seed, not trained twice."""
     seeds = [config.train.seed + k for k in range(config.model.ensemble_seeds)]
     fits = [first] if first is not None else []
-    for seed in seeds[len(fits):]:
-        if progress is not None:
-            progress(f"Ensemble seed {seed - seeds[0] + 1}/{len(seeds)}", None, None)
-        seeded = config.model_copy(update={"train": config.train.model_copy(update={"seed": seed})})
-        fits.append(fit_fold(panel, segments, seeded, "convlstm", progress))
+    fits += _fit_seeds(panel, segments, config, seeds, len(fits), progress)
     rows = {"valid": segments.valid, "test": segments.test}
     seed_logits = {k: np.column_stack([f.logits(r) for f in fits]) for k, r in rows.items()}  # (N, K)
     inputs = {k: np.column_stack([seed_logits[k].mean(axis=1), baseline_logits(portable, panel, r)])

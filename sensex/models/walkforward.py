@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import multiprocessing
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,7 +30,9 @@ from sensex.models.train import (
     check_usable,
     fit_ensemble,
     fit_fold,
+    in_worker,
     labelled_ends,
+    spawned_pool,
 )
 
 log = logging.getLogger(__name__)
@@ -142,16 +142,17 @@ def _score_fold(panel: Panel, fold: Fold, config: Config, kinds: tuple[str, ...]
 def _scored_folds(panel: Panel, folds: list[Fold], config: Config, kinds: tuple[str, ...], baselines: bool,
                   workers: int) -> Iterator[tuple[dict, dict, dict]]:
     """`_score_fold` for each fold, in fold order. With `workers` > 1 the folds run in that many
-    processes at one torch thread each (`train.threads` = 1 there): on 2 cores two one-thread fits
-    side by side get through about 1.4x the work of one two-thread fit, and every fit is seeded and
-    deterministic, so the results are those of `workers=1` with `train.threads: 1`."""
+    processes at one torch thread each (`train.threads` = 1 there, and no processes of their own):
+    on 2 cores two one-thread fits side by side get through about 1.4x the work of one two-thread
+    fit, and every fit is seeded and deterministic, so the results are those of `workers=1` with
+    `train.threads: 1`. With one fold, the fold's own fits may still use workers (the ensemble's seeds)."""
     if workers <= 1 or len(folds) == 1:
+        if workers <= 1:
+            config = config.model_copy(update={"train": config.train.model_copy(update={"workers": 1})})
         yield from _logged((_score_fold(panel, fold, config, kinds, baselines) for fold in folds), len(folds))
         return
-    one_thread = config.model_copy(update={"train": config.train.model_copy(update={"threads": 1})})
-    # spawn, not fork: a forked child of a process that has started torch's thread pool can hang.
-    with ProcessPoolExecutor(max_workers=min(workers, len(folds)), mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(_score_fold, panel, fold, one_thread, kinds, baselines) for fold in folds]
+    with spawned_pool(min(workers, len(folds))) as pool:
+        futures = [pool.submit(_score_fold, panel, fold, in_worker(config), kinds, baselines) for fold in folds]
         yield from _logged((future.result() for future in futures), len(folds))
 
 
@@ -163,10 +164,10 @@ def _logged(results: Iterator[tuple[dict, dict, dict]], total: int) -> Iterator[
 
 def walk_forward(
     panel: Panel, config: Config, start: str, end: str, kinds: tuple[str, ...] = ("convlstm",),
-    refit_months: int | None = None, baselines: bool = True, workers: int = 1,
+    refit_months: int | None = None, baselines: bool = True, workers: int | None = None,
 ) -> dict:
     """Refit and predict block by block; per-block metrics and pooled metrics with intervals.
-    `workers` > 1 runs the blocks in that many processes (`_scored_folds`).
+    `workers` (default `train.workers`) > 1 runs the blocks in that many processes (`_scored_folds`).
 
     Returns {"blocks": [...], "pooled": {name: report}, "seconds": {name: s},
     "predictions": {"date": [...], "label": array, name: array}} where name is each network
@@ -174,6 +175,7 @@ def walk_forward(
     """
     check_usable(panel)
     folds = walk_forward_folds(panel, config, start, end, refit_months)
+    workers = config.train.workers if workers is None else workers
     names = list(kinds)
     labels, dates = [], []
     predictions: dict[str, list[np.ndarray]] = {}

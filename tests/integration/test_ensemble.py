@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import types
 
 import numpy as np
 import onnx
@@ -27,7 +28,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 TINY_ENSEMBLE = {
     "model": {"hidden": 4, "projection": 4, "dropout": 0.0, "ensemble_seeds": 2},
     "train": {"epochs": 2, "patience": 1, "max_train_windows": 200, "valid_sessions": 60, "test_sessions": 60,
-              "batch_size": 32},
+              "batch_size": 32, "workers": 1},  # seeds in worker processes: test_seeds_in_two_processes_...
     "promotion": {"min_accuracy": 0.0, "min_auc": 0.0, "min_probability_sd": 0.0, "brier_below_always_up": False,
                   "auc_above_naive": False},
 }
@@ -101,3 +102,28 @@ def test_a_registered_ensemble_serves_without_torch(ensemble_home, tmp_path):
     assert result["explained"] == pytest.approx(forecast["probability"], abs=1e-4)
     low, high = forecast["interval"]
     assert low <= forecast["probability"] <= high and forecast["no_call"] == (low <= 0.5 <= high)
+
+
+def test_seeds_in_two_processes_are_the_one_process_networks(ensemble_home, monkeypatch):
+    """`train.workers: 2` fits the seeds in two processes at one torch thread each: the same
+    networks, bit for bit, and the same combined forecasts as one process at `threads: 1`."""
+    from sensex.models.baselines import fit_baselines
+    from sensex.models.train import fit_ensemble
+    from sensex.models.walkforward import _weights_digest
+
+    # A spawned worker first re-runs the parent's __main__, which Streamlit's AppTest (earlier in
+    # the suite) can leave as a dashboard page; `sensex` and the benchmarks have a proper one.
+    monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
+    _, panel, config, _, _ = ensemble_home
+    segments = split_segments(panel, config)
+    portable = fit_baselines(panel, segments.train)
+
+    def fitted(workers: int, threads: int):
+        chosen = config.model_copy(update={"train": config.train.model_copy(update={"workers": workers, "threads": threads})})
+        return fit_ensemble(panel, segments, chosen, portable)
+
+    alone, side_by_side = fitted(1, 1), fitted(2, 2)
+    assert [_weights_digest(n) for n in side_by_side.network.networks] == [_weights_digest(n) for n in alone.network.networks]
+    for segment in ("valid", "test"):
+        np.testing.assert_array_equal(side_by_side.probability[segment], alone.probability[segment])
+    assert side_by_side.seed_epochs == alone.seed_epochs

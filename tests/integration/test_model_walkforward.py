@@ -24,7 +24,8 @@ SECOND_BLOCK = pd.Timestamp("2021-07-01")
 def config():
     return config_from_dict({
         "model": {"hidden": 4, "projection": 4, "dropout": 0.0},
-        "train": {"epochs": 2, "patience": 1, "max_train_windows": 200, "valid_sessions": 60, "batch_size": 32},
+        "train": {"epochs": 2, "patience": 1, "max_train_windows": 200, "valid_sessions": 60, "batch_size": 32,
+                  "workers": 1},
     }, "tiny")
 
 
