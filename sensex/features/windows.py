@@ -16,7 +16,9 @@ import numpy as np
 
 from sensex.errors import DataError
 
-if TYPE_CHECKING:  # the scaler is read by serving, which need not import TA-Lib for a cached window
+if TYPE_CHECKING:  # the scaler is read by serving, which need not import TA-Lib (or pandas) for a cached window
+    import pandas as pd
+
     from sensex.features.build import Panel
 
 

@@ -329,9 +329,11 @@ def _single(panel: Panel, segments: Segments, config: Config, kind: str, progres
                    dict.fromkeys(rows), crossed, fitted.history, fitted.seconds, {})
 
 
-def in_worker(config: Config) -> Config:
-    """The config a worker process fits with: one torch thread, no processes of its own."""
-    return config.model_copy(update={"train": config.train.model_copy(update={"threads": 1, "workers": 1})})
+def in_worker(config: Config, workers: int) -> Config:
+    """The config each of `workers` processes fits with: `train.threads` shared out among them
+    (one each on 2 cores), no processes of their own."""
+    threads = max(1, config.train.threads // workers)
+    return config.model_copy(update={"train": config.train.model_copy(update={"threads": threads, "workers": 1})})
 
 
 def spawned_pool(workers: int) -> ProcessPoolExecutor:
@@ -342,8 +344,9 @@ def spawned_pool(workers: int) -> ProcessPoolExecutor:
 def _fit_seeds(panel: Panel, segments: Segments, config: Config, seeds: list[int], done: int,
                progress: Progress | None) -> list[FittedNetwork]:
     """The ConvLSTMs of `seeds[done:]`. With `train.workers` > 1 they are fit in that many
-    processes at one torch thread each; every fit is seeded and deterministic, so the networks are
-    those of `workers: 1` with `threads: 1`, whichever process fit them (a test checks)."""
+    processes (`in_worker`: on 2 cores one torch thread each); every fit is seeded and
+    deterministic, so the networks are those of `workers: 1` with the worker's thread count,
+    whichever process fit them (a test checks)."""
     todo = [config.model_copy(update={"train": config.train.model_copy(update={"seed": seed})}) for seed in seeds[done:]]
     workers = min(config.train.workers, len(todo))
     if workers <= 1:
@@ -357,7 +360,8 @@ def _fit_seeds(panel: Panel, segments: Segments, config: Config, seeds: list[int
         progress(f"Ensemble seeds {done + 1}-{len(seeds)} of {len(seeds)}, {workers} at a time in worker processes",
                  None, None)
     with spawned_pool(workers) as pool:
-        return list(pool.map(fit_fold, *zip(*[(panel, segments, in_worker(seeded)) for seeded in todo], strict=True)))
+        configs = [in_worker(seeded, workers) for seeded in todo]
+        return list(pool.map(fit_fold, [panel] * len(todo), [segments] * len(todo), configs))
 
 
 def fit_ensemble(panel: Panel, segments: Segments, config: Config, portable: dict,

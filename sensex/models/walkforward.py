@@ -142,17 +142,19 @@ def _score_fold(panel: Panel, fold: Fold, config: Config, kinds: tuple[str, ...]
 def _scored_folds(panel: Panel, folds: list[Fold], config: Config, kinds: tuple[str, ...], baselines: bool,
                   workers: int) -> Iterator[tuple[dict, dict, dict]]:
     """`_score_fold` for each fold, in fold order. With `workers` > 1 the folds run in that many
-    processes at one torch thread each (`train.threads` = 1 there, and no processes of their own):
-    on 2 cores two one-thread fits side by side get through about 1.4x the work of one two-thread
-    fit, and every fit is seeded and deterministic, so the results are those of `workers=1` with
-    `train.threads: 1`. With one fold, the fold's own fits may still use workers (the ensemble's seeds)."""
+    processes (`in_worker`: `train.threads` shared out, one each on 2 cores; no processes of their
+    own): on 2 cores two one-thread fits side by side get through about 1.4x the work of one
+    two-thread fit, and every fit is seeded and deterministic, so the results are those of
+    `workers=1` with the worker's thread count. With one fold, the fold's own fits may still use
+    workers (the ensemble's seeds)."""
     if workers <= 1 or len(folds) == 1:
         if workers <= 1:
             config = config.model_copy(update={"train": config.train.model_copy(update={"workers": 1})})
         yield from _logged((_score_fold(panel, fold, config, kinds, baselines) for fold in folds), len(folds))
         return
     with spawned_pool(min(workers, len(folds))) as pool:
-        futures = [pool.submit(_score_fold, panel, fold, in_worker(config), kinds, baselines) for fold in folds]
+        one = in_worker(config, workers)
+        futures = [pool.submit(_score_fold, panel, fold, one, kinds, baselines) for fold in folds]
         yield from _logged((future.result() for future in futures), len(folds))
 
 
