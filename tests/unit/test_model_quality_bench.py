@@ -56,8 +56,12 @@ def test_close_mode_has_no_sp500_rule_and_its_alarm_is_accuracy(bench):
     verdict = bench.verdict(rows, y, probabilities, "close")
     assert "sp500_rule" not in verdict["models"]["ensemble"]["minus"]
     assert verdict["suspicious"] == [r["model"] for r in rows if r["accuracy"] > 0.60]
-    targets = bench.targets({"mode": "close", "rows": rows, "verdict": verdict})
-    assert set(targets) == {"ensemble_brier_below_always_up", "ensemble_ece_at_most_0.03"}
+    floor = bench.ece_noise_floor(probabilities["ensemble"], draws=200)
+    targets = bench.targets({"mode": "close", "rows": rows, "verdict": verdict, "ece_noise_floor": floor})
+    assert set(targets) == {"ensemble_brier_below_always_up", "ensemble_ece_at_most_0.03",
+                            "ensemble_ece_within_calibration_noise"}
+    ece = next(r["ece"] for r in rows if r["model"] == "ensemble")
+    assert targets["ensemble_ece_within_calibration_noise"] == (ece <= floor["p95"])
 
 
 def test_without_the_real_files_it_says_so_and_stops(bench, tmp_path, monkeypatch, capsys):
@@ -123,3 +127,18 @@ def test_the_member_table_can_be_skipped(bench, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(sys, "argv", ["model_quality.py", "--skip-members", "--data", str(tmp_path / "absent")])
     assert bench.main() == 0
     assert "real data not found" in capsys.readouterr().out
+
+
+def test_the_ece_noise_floor_is_what_a_calibrated_forecaster_shows(bench):
+    """Labels drawn from the probabilities themselves: a calibrated forecaster's ECE, which shrinks
+    with more rows, against which a miscalibrated one stands out."""
+    rng = np.random.default_rng(1)
+    p = 0.55 + 0.05 * rng.standard_normal(736)
+    floor = bench.ece_noise_floor(p, draws=400)
+    assert 0.0 < floor["p05"] < floor["median"] < floor["p95"] < 0.06 and floor["n"] == 736
+    assert bench.ece_noise_floor(np.tile(p, 20), draws=100)["median"] < floor["median"] / 2
+    from sensex.models.evaluate import expected_calibration_error
+
+    overconfident = np.clip(0.5 + 4 * (p - 0.5), 0.01, 0.99)
+    y = (rng.random(736) < p).astype(float)
+    assert expected_calibration_error(y, overconfident) > bench.ece_noise_floor(overconfident, draws=400)["p95"]
