@@ -148,7 +148,7 @@ def _read_rows(path: Path, comment_lines: int) -> list[dict[str, str]]:
             reader = csv.DictReader(handle)
             if not reader.fieldnames:
                 raise ValueError("no header row")
-            columns = [c for c in reader.fieldnames]
+            columns = list(reader.fieldnames)
             missing = [c for c in REQUIRED if c not in columns]
             if missing:
                 raise ConfigError(f"Universe file lacks columns {missing}: it needs {REQUIRED}.")
@@ -199,7 +199,7 @@ def load_universe(spec: str | Path | None = None) -> Universe:
                               name=row["name"], sector=row["sector"], weight=weight,
                               member_since=_membership_date(row, "member_since"),
                               member_until=_membership_date(row, "member_until")))
-    members = tuple(sorted(members, key=lambda m: (m.sector, m.symbol)))  # stable: sector peers side by side
+    members = tuple(sorted(members, key=lambda m: (m.sector, m.symbol)))  # model order: sector peers side by side
     index_symbol = header.get("index_symbol", INDEX_SYMBOL)
     if index_symbol in {m.symbol for m in members}:
         raise ConfigError(f"Universe file {path} uses {index_symbol} both as its index and as a member: rename one.")

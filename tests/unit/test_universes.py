@@ -58,6 +58,8 @@ def test_a_users_file_with_its_header(tmp_path):
     ("symbol,name\nAAA,A\n", "lacks columns"),
     (HEADER + ROWS + ROWS, "twice"),
     ("# index_symbol: AAA\n" + HEADER + ROWS, "both as its index and as a member"),
+    (HEADER + "AAA,AAA.BO,AAA.NS,A Co,Energy,heavy\n", "gives AAA the weight 'heavy': use a number"),
+    (HEADER + "AAA,AAA.BO,AAA.NS,A Co,Energy,2,extra\n", "not a readable CSV"),
 ])
 def test_bad_universe_files_are_one_sentence(tmp_path, text, expected):
     with pytest.raises(ConfigError, match=expected) as error:
