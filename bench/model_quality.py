@@ -200,7 +200,7 @@ def _config(preset: str, threads: int | None, workers: int | None = None):
     against 0.7-1 s with 1 here)."""
     config = load_config(preset)
     update = {k: v for k, v in (("threads", threads), ("workers", workers)) if v is not None}
-    return config.model_copy(update={"train": config.train.model_copy(update=update)}) if update else config
+    return config.with_train(**update)
 
 
 def fixed_split(panel, preset: str, work: Path, threads: int | None = None, sectors: list[str] | None = None,

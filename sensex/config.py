@@ -145,6 +145,10 @@ class Config(BaseModel):
                 out[f"{section}.{key}"] = value
         return out
 
+    def with_train(self, **fields: object) -> Config:
+        """The config with `train` fields replaced (a seed, the threads, the workers)."""
+        return self.model_copy(update={"train": self.train.model_copy(update=fields)})
+
     def with_segments(self, **ends: str | None) -> Config:
         """The config with segment end dates (`train_end=...`) replaced, validated like a preset's."""
         given = {k: v for k, v in ends.items() if v}

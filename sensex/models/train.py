@@ -333,7 +333,7 @@ def in_worker(config: Config, workers: int) -> Config:
     """The config each of `workers` processes fits with: `train.threads` shared out among them
     (one each on 2 cores), no processes of their own."""
     threads = max(1, config.train.threads // workers)
-    return config.model_copy(update={"train": config.train.model_copy(update={"threads": threads, "workers": 1})})
+    return config.with_train(threads=threads, workers=1)
 
 
 def spawned_pool(workers: int) -> ProcessPoolExecutor:
@@ -347,7 +347,7 @@ def _fit_seeds(panel: Panel, segments: Segments, config: Config, seeds: list[int
     processes (`in_worker`: on 2 cores one torch thread each); every fit is seeded and
     deterministic, so the networks are those of `workers: 1` with the worker's thread count,
     whichever process fit them (a test checks)."""
-    todo = [config.model_copy(update={"train": config.train.model_copy(update={"seed": seed})}) for seed in seeds[done:]]
+    todo = [config.with_train(seed=seed) for seed in seeds[done:]]
     workers = min(config.train.workers, len(todo))
     if workers <= 1:
         fits = []

@@ -145,11 +145,10 @@ def _scored_folds(panel: Panel, folds: list[Fold], config: Config, kinds: tuple[
     processes (`in_worker`: `train.threads` shared out, one each on 2 cores; no processes of their
     own): on 2 cores two one-thread fits side by side get through about 1.4x the work of one
     two-thread fit, and every fit is seeded and deterministic, so the results are those of
-    `workers=1` with the worker's thread count. With one fold, the fold's own fits may still use
-    workers (the ensemble's seeds)."""
+    `workers=1` with the worker's thread count. In one process the fold's own fits get the
+    workers instead (the ensemble's seeds)."""
     if workers <= 1 or len(folds) == 1:
-        if workers <= 1:
-            config = config.model_copy(update={"train": config.train.model_copy(update={"workers": 1})})
+        config = config.with_train(workers=workers)
         yield from _logged((_score_fold(panel, fold, config, kinds, baselines) for fold in folds), len(folds))
         return
     with spawned_pool(min(workers, len(folds))) as pool:
