@@ -59,6 +59,7 @@ from sensex.features.dataset import load_panel
 from sensex.features.labels import after_open_label
 from sensex.ingest import update_store
 from sensex.models.bundle import load_bundle
+from sensex.models.calibrate import shift_probabilities
 from sensex.models.evaluate import expected_calibration_error, metrics_after_open, paired_difference
 from sensex.models.train import split_segments, train_model
 from sensex.models.walkforward import walk_forward
@@ -250,7 +251,20 @@ def fixed_split(panel, preset: str, work: Path, threads: int | None = None, sect
         "onnx_parity_max_abs": {kind: reports[kind].onnx_parity_max_abs for kind in reports},
         "members": members,
         "ece_noise_floor": ece_noise_floor(probabilities["ensemble"]),
+        "prior_shift": prior_shift_effect(test["label"], probabilities["ensemble"],
+                                          ensemble.ensemble["combiner"].get("prior_offset", 0.0)),
     }
+
+
+def prior_shift_effect(y: np.ndarray, p: np.ndarray, offset: float) -> dict:
+    """The ensemble's test Brier and ECE with its calibration's prior shift (the long-run share of
+    UP days, `sensex.models.calibrate.prior_shift`) and without it (the validation year's share):
+    the same probabilities, the offset taken back out of their logit."""
+    without = shift_probabilities(p, -offset)
+    return {"offset": offset, "with": {"brier": float(np.mean((p - y) ** 2)), "ece": expected_calibration_error(y, p),
+                                       "mean_probability": float(np.mean(p))},
+            "without": {"brier": float(np.mean((without - y) ** 2)), "ece": expected_calibration_error(y, without),
+                        "mean_probability": float(np.mean(without))}}
 
 
 def ece_noise_floor(p: np.ndarray, draws: int = 2000, seed: int = 0) -> dict:
@@ -313,6 +327,11 @@ def print_fixed(fixed: dict) -> None:
     print(f"Ensemble ECE {ece:.3f}; a perfectly calibrated forecaster with the same probabilities on these"
           f" {floor['n']} rows shows ECE {floor['median']:.3f} (90% of {floor['draws']} label draws in"
           f" {floor['p05']:.3f}-{floor['p95']:.3f}): {'within' if ece <= floor['p95'] else 'beyond'} calibration noise.")
+    shift = fixed["prior_shift"]
+    print(f"Prior shift (logit {shift['offset']:+.4f}: the long-run share of UP days, not 2018's): mean P(UP)"
+          f" {shift['with']['mean_probability']:.3f}, Brier {shift['with']['brier']:.4f}, ECE {shift['with']['ece']:.3f};"
+          f" without it {shift['without']['mean_probability']:.3f}, {shift['without']['brier']:.4f},"
+          f" {shift['without']['ece']:.3f} (test UP share {fixed['rows'][0]['up_share']:.3f}).")
     u = fixed["uncertainty"]["ensemble"]
     combiner = fixed["ensemble"]["combiner"]
     print(f"Ensemble ({combiner['rule']} of {', '.join(fixed['ensemble']['inputs'])},"

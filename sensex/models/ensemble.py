@@ -14,6 +14,8 @@ regression's log-odds, the gradient-boosted trees' log-odds. Two rules compete:
 The rule is chosen by cross-fitted log-loss on the validation window (five consecutive blocks,
 each scored by a fit on the other four), then refit on the whole window. The test window is
 never read. The cross-fitted validation probabilities also calibrate the conformal interval.
+Last, the combined logit moves by `prior_offset`: the long-run share of UP days in place of the
+validation year's (`sensex.models.calibrate.prior_shift`), as for a single network.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from sensex.models.calibrate import Calibration, apply_calibration, fit_platt, sigmoid
+from sensex.models.calibrate import Calibration, apply_calibration, fit_platt, shift_probabilities, sigmoid
 from sensex.models.uncertainty import cross_fitted
 
 INPUTS = ("convlstm_seeds", "logreg", "gbm")
@@ -38,6 +40,7 @@ class Combiner:
     validation_log_loss: dict[str, float] = field(default_factory=dict)  # cross-fitted, per rule
     fit_start: str | None = None
     fit_end: str | None = None
+    prior_offset: float = 0.0  # added to the combined logit (`calibrate.prior_shift`); none in older bundles
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -54,9 +57,9 @@ class Combiner:
         x = np.asarray(inputs, dtype=np.float64)
         w = np.asarray(self.weights)
         if self.rule == "stacking":
-            return sigmoid(self.bias + x @ w)
+            return sigmoid(self.bias + x @ w + self.prior_offset)
         members = np.column_stack([apply_calibration(self.seed_calibration, x[:, 0]), sigmoid(x[:, 1:])])
-        return members @ (w / w.sum())
+        return shift_probabilities(members @ (w / w.sum()), self.prior_offset)
 
 
 def _log_loss(y: np.ndarray, p: np.ndarray) -> float:
@@ -96,16 +99,17 @@ RULES = {"stacking": fit_stacking, "voting": fit_voting}
 
 
 def fit_combiner(inputs: np.ndarray, labels: np.ndarray, fit_start: str | None = None,
-                 fit_end: str | None = None) -> tuple[Combiner, np.ndarray]:
-    """Choose and fit the rule on validation rows; returns it and its cross-fitted validation P(UP)."""
+                 fit_end: str | None = None, prior_offset: float = 0.0) -> tuple[Combiner, np.ndarray]:
+    """Choose and fit the rule on validation rows; returns it and its cross-fitted validation P(UP),
+    both moved by `prior_offset` (the rule is chosen without it: it moves every rule alike)."""
     x, y = np.asarray(inputs, dtype=np.float64), np.asarray(labels, dtype=np.float64)
     crossed = {name: cross_fitted(fit, lambda c, rows: c.probabilities(rows), x, y) for name, fit in RULES.items()}
     losses = {name: _log_loss(y, p) for name, p in crossed.items()}
     rule = min(losses, key=losses.get)
     fitted = RULES[rule](x, y)
     combiner = Combiner(fitted.rule, fitted.weights, fitted.bias, fitted.seed_calibration,
-                        {k: round(v, 6) for k, v in losses.items()}, fit_start, fit_end)
-    return combiner, crossed[rule]
+                        {k: round(v, 6) for k, v in losses.items()}, fit_start, fit_end, float(prior_offset))
+    return combiner, shift_probabilities(crossed[rule], prior_offset)
 
 
 def seed_spread(combiner: Combiner, seed_logits: np.ndarray, inputs: np.ndarray) -> np.ndarray:

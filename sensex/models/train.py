@@ -31,7 +31,7 @@ from sensex.features.labels import after_open_label
 from sensex.features.windows import Scaler, fit_scaler, make_windows, model_input, window_ends
 from sensex.models.baselines import SP500_RULE_FEATURE, fit_baselines, predict_baselines, sp500_rule_predictions
 from sensex.models.bundle import ONNX_FILE, STATE_FILE, BundleMeta, NetworkConfig, file_sha256, write_bundle_json
-from sensex.models.calibrate import Calibration, apply_calibration, fit_platt
+from sensex.models.calibrate import Calibration, apply_calibration, fit_platt, prior_shift, shift_probabilities
 from sensex.models.convlstm import NETWORKS, build_network
 from sensex.models.designs import index_design, latest_session_design, realized_volatility
 from sensex.models.ensemble import INPUTS, fit_combiner, seed_spread
@@ -225,6 +225,12 @@ def check_usable(panel: Panel) -> None:
         )
 
 
+def long_run_prior(panel: Panel, segments: Segments) -> float:
+    """The calibration's logit offset (`calibrate.prior_shift`): the UP share of every training and
+    validation row in place of the validation window's alone."""
+    return prior_shift(panel.label[segments.valid], panel.label[np.concatenate([segments.train, segments.valid])])
+
+
 def fit_fold(panel: Panel, segments: Segments, config: Config, model_kind: str = "convlstm",
              progress: Progress | None = None) -> FittedNetwork:
     """Scaler on the training rows' sessions, network with early stopping on the validation rows,
@@ -255,6 +261,7 @@ def fit_fold(panel: Panel, segments: Segments, config: Config, model_kind: str =
     valid_logits = _logits(network, tensor, segments.valid, window)
     valid_bounds = [str(panel.dates[segments.valid[0]].date()), str(panel.dates[segments.valid[-1]].date())]
     calibration = fit_platt(valid_logits, panel.label[segments.valid], *valid_bounds)
+    calibration = calibration.with_prior(long_run_prior(panel, segments))
     return FittedNetwork(model_kind, network, net_config, scaler, tensor, calibration, history,
                          time.perf_counter() - started)
 
@@ -325,6 +332,7 @@ def _single(panel: Panel, segments: Segments, config: Config, kind: str, progres
     rows = {"valid": segments.valid, "test": segments.test}
     valid_y = panel.label[segments.valid]
     crossed = cross_fitted(fit_platt, apply_calibration, fitted.logits(segments.valid), valid_y)
+    crossed = shift_probabilities(crossed, fitted.calibration.prior_offset)
     return ScoredModel(fitted.network, fitted, {k: fitted.probabilities(r) for k, r in rows.items()},
                    dict.fromkeys(rows), crossed, fitted.history, fitted.seconds, {})
 
@@ -378,7 +386,8 @@ def fit_ensemble(panel: Panel, segments: Segments, config: Config, portable: dic
     inputs = {k: np.column_stack([seed_logits[k].mean(axis=1), baseline_logits(portable, panel, r)])
               for k, r in rows.items()}  # (N, 3) in INPUTS order
     valid_bounds = [str(panel.dates[segments.valid[0]].date()), str(panel.dates[segments.valid[-1]].date())]
-    combiner, crossed = fit_combiner(inputs["valid"], panel.label[segments.valid], *valid_bounds)
+    combiner, crossed = fit_combiner(inputs["valid"], panel.label[segments.valid], *valid_bounds,
+                                     long_run_prior(panel, segments))
     seed_probability = {name: {f"seed_{seed}": f.probabilities(r) for seed, f in zip(seeds, fits, strict=True)}
                         for name, r in rows.items()}
     seed_reports = {key: {name: report(panel.label[r], seed_probability[name][key], None, config.train.seed)

@@ -52,3 +52,27 @@ def test_the_seed_spread_holds_the_ensemble_probability_for_both_rules():
         spread = seed_spread(combiner, seeds, x)
         assert (spread[:, 0] <= p + 1e-12).all() and (p <= spread[:, 1] + 1e-12).all()
         assert (spread[:, 1] - spread[:, 0]).max() > 0
+
+
+def test_the_prior_offset_moves_the_combined_logit_for_both_rules_and_old_bundles_have_none():
+    rng = np.random.default_rng(4)
+    x, _, y = _inputs(rng, 400)
+    offset = 0.3
+    for fit in (fit_stacking, fit_voting):
+        plain = fit(x, y)
+        moved = Combiner.from_dict(plain.to_dict() | {"prior_offset": offset})
+        p, q = plain.probabilities(x), moved.probabilities(x)
+        np.testing.assert_allclose(np.log(q / (1 - q)) - np.log(p / (1 - p)), offset, atol=1e-9)
+        old = plain.to_dict()
+        old.pop("prior_offset")  # a bundle written before the offset existed
+        np.testing.assert_array_equal(Combiner.from_dict(old).probabilities(x), p)
+
+
+def test_fit_combiner_moves_its_cross_fitted_probabilities_by_the_same_offset():
+    rng = np.random.default_rng(5)
+    x, _, y = _inputs(rng, 500)
+    plain, crossed = fit_combiner(x, y)
+    moved, crossed_moved = fit_combiner(x, y, prior_offset=-0.2)
+    assert moved.rule == plain.rule and moved.prior_offset == -0.2
+    np.testing.assert_allclose(np.log(crossed_moved / (1 - crossed_moved)) - np.log(crossed / (1 - crossed)), -0.2,
+                               atol=1e-6)

@@ -118,3 +118,34 @@ def test_average_ranks_are_scipys_rankdata_and_the_auc_sklearns():
     y = rng.integers(0, 2, size=400)
     p = np.round(rng.uniform(size=400), 2)  # ties on purpose
     assert abs(roc_auc(y, p) - roc_auc_score(y, p)) < 1e-12
+
+
+def test_the_prior_shift_replaces_the_validation_share_of_up_days_by_the_long_run_one():
+    from sensex.models.calibrate import apply_calibration, fit_platt, prior_shift
+
+    rng = np.random.default_rng(11)
+    valid = (rng.random(250) < 0.45).astype(float)  # a down year
+    long_run = np.concatenate([(rng.random(4000) < 0.55).astype(float), valid])
+    offset = prior_shift(valid, long_run)
+    uninformative = np.zeros(len(valid))  # a network that says nothing: calibration is the base rate alone
+    calibration = fit_platt(uninformative, valid).with_prior(offset)
+    assert abs(apply_calibration(calibration, uninformative).mean() - long_run.mean()) < 1e-4
+    assert prior_shift(valid, valid) == 0.0
+    assert prior_shift(np.ones(10), long_run) == 0.0  # one class only: nothing to correct from
+
+
+def test_the_long_run_prior_reads_training_and_validation_labels_only():
+    from types import SimpleNamespace
+
+    from sensex.models.calibrate import logit
+    from sensex.models.train import Segments, long_run_prior
+
+    rng = np.random.default_rng(12)
+    label = (rng.random(1000) < 0.55).astype(float)
+    label[700:800] = (rng.random(100) < 0.4)  # the validation window: a down year
+    segments = Segments(train=np.arange(60, 700), valid=np.arange(700, 800), test=np.arange(800, 1000))
+    offset = long_run_prior(SimpleNamespace(label=label), segments)
+    assert offset == pytest.approx(logit(label[60:800].mean()) - logit(label[700:800].mean()))
+    label[800:] = 1 - label[800:]  # other test labels, and rows before training, change nothing
+    label[:60] = 1.0
+    assert long_run_prior(SimpleNamespace(label=label), segments) == offset
