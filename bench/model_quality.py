@@ -26,12 +26,14 @@ tables and writes bench/results/model_quality[_preopen|_close_preopen][_quick].j
 
 `--mode preopen` (or `--mode close,preopen`) also imports ../shared/data/global/GSPC.csv, linked
 beside the member files in a temporary folder (nothing is copied into the repository), builds the
-pre-open panel and trains pre-open models; (b) and (c) run in close mode only. Needs
+pre-open panel and trains pre-open models, and (b) walks forward in each mode asked for; (c) and
+(d) run in close mode only. Needs
 ../shared/data/sensex-real (imported into a temporary SENSEX_HOME); without it, says so and stops.
 
     .venv/bin/python bench/model_quality.py                 # close: full preset + walk-forward preset
     .venv/bin/python bench/model_quality.py --quick         # smoke run: quick preset, two short blocks
     .venv/bin/python bench/model_quality.py --mode preopen --skip-walk-forward   # pre-open fixed split
+    .venv/bin/python bench/model_quality.py --mode preopen --skip-fixed-split     # pre-open walk-forward
     .venv/bin/python bench/model_quality.py --skip-fixed-split --skip-quick-check \
         --walk-forward-models convlstm,lstm                # walk-forward alone, without the ensemble
     .venv/bin/python bench/model_quality.py --skip-fixed-split --skip-quick-check \
@@ -376,9 +378,15 @@ def walk_forward_run(panel, preset: str, span: tuple[str, str], kinds: tuple[str
               for b in result["blocks"]]
     return {"preset": config.name, "config": config.to_dict(), "span": list(span), "kinds": list(kinds),
             "refit_months": result["refit_months"], "workers": workers, "rows": rows,
-            "verdict": verdict(rows, result["predictions"]["label"], result["predictions"]),
+            "mode": panel.mode, "verdict": verdict(rows, result["predictions"]["label"], result["predictions"], panel.mode),
             "blocks": blocks, "wall_seconds": round(wall, 1),
             "mean_block_auc": {n: float(np.mean([b["auc"][n] for b in blocks])) for n in names}}
+
+
+def walk_forward_key(mode: str) -> str:
+    """Where a mode's walk-forward goes in the JSON: `walk_forward` (close, as before the
+    pre-open mode had one), `walk_forward_preopen`."""
+    return "walk_forward" if mode == CLOSE else f"walk_forward_{mode}"
 
 
 def print_blocks(blocks: list[dict]) -> None:
@@ -493,7 +501,7 @@ def main() -> int:
             "threads": args.threads, "fixed_split": {}, "targets": {}, "wall_seconds": {}, "cpu_seconds": {},
         }
         panels = {mode: load_panel(settings, universe, mode=mode) for mode in modes}
-        close_panel = panels.get(CLOSE)  # the quick check and the walk-forward run in close mode only
+        close_panel = panels.get(CLOSE)  # the quick check and the member table run in close mode only
         for mode in modes if not args.skip_fixed_split else ():
             phase, cpu = time.perf_counter(), _cpu_seconds()
             fixed = result["fixed_split"][mode] = fixed_split(panels[mode], preset, work, args.threads,
@@ -521,13 +529,12 @@ def main() -> int:
             result["wall_seconds"]["members"] = round(time.perf_counter() - phase, 1)
             print_members(result["members"])
         print(f"Targets: {result['targets']}")
-        if CLOSE in modes and not args.skip_walk_forward:
-            cpu = _cpu_seconds()
-            wf = result["walk_forward"] = walk_forward_run(close_panel, wf_preset, span, wf_kinds, args.threads,
-                                                           args.workers)
-            result["wall_seconds"]["walk_forward"] = wf["wall_seconds"]
-            result["cpu_seconds"]["walk_forward"] = round(_cpu_seconds() - cpu, 1)
-            print_table(f"Walk-forward, close mode ({wf['preset']} preset, {', '.join(wf_kinds)}): {span[0]}..{span[1]},"
+        for mode in modes if not args.skip_walk_forward else ():
+            cpu, key = _cpu_seconds(), walk_forward_key(mode)
+            wf = result[key] = walk_forward_run(panels[mode], wf_preset, span, wf_kinds, args.threads, args.workers)
+            result["wall_seconds"][key] = wf["wall_seconds"]
+            result["cpu_seconds"][key] = round(_cpu_seconds() - cpu, 1)
+            print_table(f"Walk-forward, {mode} mode ({wf['preset']} preset, {', '.join(wf_kinds)}): {span[0]}..{span[1]},"
                         f" refit every {wf['refit_months']} months (n={wf['rows'][0]['n']}, UP share"
                         f" {wf['rows'][0]['up_share']:.3f}); pooled over blocks, train s summed over refits", wf["rows"])
             print(wf["verdict"]["text"])
