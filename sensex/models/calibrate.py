@@ -10,9 +10,9 @@ Fit on one validation year, the bias also carries that year's share of UP days, 
 share is a poor guess of the next year's: on the real SENSEX, over the 14 years 2005-2018 (labels
 only, before any test window), the share over all years so far predicts the next year's share
 with an RMSE of 0.054, the last year's alone 0.080 (`bench/base_rate.py`). So the calibrated
-logit is moved by `prior_offset` = logit(long-run share) - logit(validation share), the textbook correction of a
-classifier's posterior for a new class prior (Saerens, Latinne and Decaestecker, 2002), with the
-long-run share taken over every labelled training and validation row.
+logit is moved by `prior_offset` = logit(long-run share) - logit(validation share), the textbook
+correction of a classifier's posterior for a new class prior (Saerens, Latinne and Decaestecker,
+2002), with the long-run share taken over every labelled training and validation row.
 """
 
 from __future__ import annotations

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 from bench_scripts import load_bench
 
 

@@ -117,3 +117,16 @@ def test_reliability_bins_match_the_training_reliability_table():
     p = rng.uniform(0.3, 0.7, 200)
     y = (rng.uniform(size=200) < p).astype(float)
     assert reliability(y, p, 10) == reliability_table(y, p, 10)
+
+
+def test_the_model_card_says_how_the_probabilities_were_calibrated():
+    from sensex.app.views.track_record import calibration_caption
+
+    platt = {"method": "platt", "fit_start": "2018-01-01", "fit_end": "2018-12-31", "prior_offset": 0.0374}
+    assert calibration_caption(platt, {}) == ("Calibration: platt, fit on 2018-01-01 to 2018-12-31; base rate moved from"
+                                             " the validation window's share of UP days to the long-run share (logit +0.037).")
+    old_bundle = {k: v for k, v in platt.items() if k != "prior_offset"}
+    assert calibration_caption(old_bundle, {}) == "Calibration: platt, fit on 2018-01-01 to 2018-12-31."
+    combiner = {"rule": "voting", "fit_start": "2018-01-01", "fit_end": "2018-12-31", "prior_offset": -0.01}
+    assert calibration_caption(platt, combiner).startswith("Combiner: voting, fit on 2018-01-01 to 2018-12-31; base rate")
+    assert "(logit -0.010)" in calibration_caption(platt, combiner)

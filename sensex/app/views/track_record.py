@@ -56,8 +56,7 @@ def model_card(card: dict) -> None:
         if windows:
             st.dataframe(pd.DataFrame(windows), hide_index=True)
         if calibration:
-            st.caption(f"Calibration: {calibration.get('method', 'n/a')}, fit on {calibration.get('fit_start', '?')} to "
-                       f"{calibration.get('fit_end', '?')}.")
+            st.caption(calibration_caption(calibration, ((card.get("ensemble") or {}).get("combiner") or {})))
     with right:
         st.markdown("**Test metrics beside the baselines** (same rows; 90% block-bootstrap intervals)")
         test, intervals = card.get("test_metrics") or {}, card.get("test_intervals") or {}
@@ -138,3 +137,17 @@ if card is None:
 else:
     with st.container(border=True):
         model_card(card)
+
+
+def calibration_caption(calibration: dict, combiner: dict) -> str:
+    """How the model's probabilities were calibrated, in a sentence: the method and its window, and
+    the prior shift (an ensemble's is its combiner's) when there is one."""
+    text = (f"Calibration: {calibration.get('method', 'n/a')}, fit on {calibration.get('fit_start', '?')} to "
+            f"{calibration.get('fit_end', '?')}")
+    if combiner:
+        text = (f"Combiner: {combiner.get('rule', 'n/a')}, fit on {combiner.get('fit_start', '?')} to "
+                f"{combiner.get('fit_end', '?')}")
+    offset = float((combiner or calibration).get("prior_offset") or 0.0)
+    if offset:
+        text += f"; base rate moved from the validation window's share of UP days to the long-run share (logit {offset:+.3f})"
+    return text + "."
