@@ -63,6 +63,7 @@ from sensex.ingest import update_store
 from sensex.models.bundle import load_bundle
 from sensex.models.calibrate import shift_probabilities
 from sensex.models.evaluate import expected_calibration_error, metrics_after_open, paired_difference
+from sensex.models.reliability import reliability_table
 from sensex.models.train import split_segments, train_model
 from sensex.models.walkforward import walk_forward
 from sensex.modes import CLOSE, PREOPEN, check_mode
@@ -253,6 +254,7 @@ def fixed_split(panel, preset: str, work: Path, threads: int | None = None, sect
         "onnx_parity_max_abs": {kind: reports[kind].onnx_parity_max_abs for kind in reports},
         "members": members,
         "ece_noise_floor": ece_noise_floor(probabilities["ensemble"]),
+        "reliability": reliability_table(test["label"], probabilities["ensemble"], bins=5),
         "prior_shift": prior_shift_effect(test["label"], probabilities["ensemble"],
                                           ensemble.ensemble["combiner"].get("prior_offset", 0.0)),
     }
@@ -329,6 +331,9 @@ def print_fixed(fixed: dict) -> None:
     print(f"Ensemble ECE {ece:.3f}; a perfectly calibrated forecaster with the same probabilities on these"
           f" {floor['n']} rows shows ECE {floor['median']:.3f} (90% of {floor['draws']} label draws in"
           f" {floor['p05']:.3f}-{floor['p95']:.3f}): {'within' if ece <= floor['p95'] else 'beyond'} calibration noise.")
+    print("Ensemble reliability on the test window (five equal-count bins): "
+          + "; ".join(f"P(UP) {r['low']:.2f}-{r['high']:.2f}: mean {r['mean_probability']:.3f},"
+                      f" UP {r['observed_up_rate']:.3f} (n={r['n']})" for r in fixed["reliability"]))
     shift = fixed["prior_shift"]
     print(f"Prior shift (logit {shift['offset']:+.4f}: the long-run share of UP days, not 2018's): mean P(UP)"
           f" {shift['with']['mean_probability']:.3f}, Brier {shift['with']['brier']:.4f}, ECE {shift['with']['ece']:.3f};"

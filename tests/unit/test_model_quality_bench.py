@@ -142,3 +142,32 @@ def test_the_ece_noise_floor_is_what_a_calibrated_forecaster_shows(bench):
     overconfident = np.clip(0.5 + 4 * (p - 0.5), 0.01, 0.99)
     y = (rng.random(736) < p).astype(float)
     assert expected_calibration_error(y, overconfident) > bench.ece_noise_floor(overconfident, draws=400)["p95"]
+
+
+def test_a_fixed_split_prints_whole_with_its_reliability_and_prior_shift(bench, capsys):
+    """print_fixed runs after minutes of training: every line it prints, on made-up probabilities."""
+    from sensex.models.evaluate import report
+    from sensex.models.reliability import reliability_table
+
+    rng = np.random.default_rng(3)
+    y = (rng.random(300) < 0.55).astype(float)
+    names = ("ensemble", "convlstm", "lstm", "gbm", "logreg", "always_up", "prev_day")
+    p = {name: np.clip(0.55 + 0.05 * rng.standard_normal(300), 0.01, 0.99) for name in names}
+    rows = [bench._row(name, report(y, p[name]), 1.0, report(y, p[name])) for name in names]
+    fixed = {
+        "mode": "close", "preset": "full", "segments": {"test": ["2019-01-02", "2021-12-30"]}, "rows": rows,
+        "verdict": bench.verdict(rows, y, p), "ece_noise_floor": bench.ece_noise_floor(p["ensemble"], draws=50),
+        "reliability": reliability_table(y, p["ensemble"], bins=5),
+        "prior_shift": bench.prior_shift_effect(y, p["ensemble"], 0.04),
+        "uncertainty": {"ensemble": {"half_width": 0.07, "test_coverage": 0.9, "test_no_call_share": 0.6,
+                                     "skill": "none", "skill_reason": "made up"}},
+        "ensemble": {"inputs": ["convlstm_seeds", "logreg", "gbm"],
+                     "combiner": {"rule": "voting", "weights": [0.5, 0.0, 0.5], "validation_log_loss": {}}},
+    }
+    bench.print_fixed(fixed)
+    out = capsys.readouterr().out
+    assert "Ensemble reliability on the test window (five equal-count bins)" in out and out.count("(n=60)") == 5
+    shift = fixed["prior_shift"]
+    assert "Prior shift (logit +0.0400" in out and shift["with"]["mean_probability"] > shift["without"]["mean_probability"]
+    assert set(bench.targets(fixed)) == {"ensemble_brier_below_always_up", "ensemble_ece_at_most_0.03",
+                                         "ensemble_ece_within_calibration_noise"}
