@@ -16,7 +16,8 @@ session"). Columns: accuracy, AUC, Brier, ECE, each with a 90% moving-block boot
 and training seconds; then the same probabilities scored after the open (close > open of the
 target session, `metrics_after_open`), each model's paired differences against the best baseline
 (and, pre-open, against sp500_rule), and the interval's coverage on the test window. Prints the
-tables and writes bench/results/model_quality[_preopen|_close_preopen][_quick].json.
+tables and writes bench/results/model_quality[_preopen|_close_preopen][_quick][_walk_forward].json
+(the last with --skip-fixed-split).
 
 (d) Members and sectors (close mode, `--skip-members` leaves it out), as bench/members.py scores
     them and with its code: the ensemble's member forecasts from (a) beside short-term reversal,
@@ -401,10 +402,11 @@ def print_blocks(blocks: list[dict]) -> None:
     mean_auc = {n: float(np.mean([b["auc"][n] for b in blocks])) for n in names}
     print("\nMean of per-block AUCs: " + ", ".join(f"{LABELS.get(n, n)} {v:.3f}" for n, v in mean_auc.items()))
     print("\nWalk-forward AUC by block")
-    print(f"{'block':<24}{'n':>5}{'UP':>7}" + "".join(f"{LABELS.get(n, n):>10}" for n in names))
+    widths = {n: max(10, len(LABELS.get(n, n)) + 2) for n in names}  # "sp500_rule" needs more than 10
+    print(f"{'block':<24}{'n':>5}{'UP':>7}" + "".join(f"{LABELS.get(n, n):>{widths[n]}}" for n in names))
     for b in blocks:
         print(f"{b['block'][0] + '..' + b['block'][1]:<24}{b['n']:>5}{b['up_share']:>7.3f}"
-              + "".join(f"{b['auc'][n]:>10.3f}" for n in names))
+              + "".join(f"{b['auc'][n]:>{widths[n]}.3f}" for n in names))
 
 
 def csv_folder(data: Path, global_data: Path, work: Path) -> Path:
@@ -547,6 +549,8 @@ def main() -> int:
     result["total_seconds"] = round(time.perf_counter() - started, 1)
     result["total_cpu_seconds"] = round(_cpu_seconds(), 1)  # the whole process and its workers, imports included
     name = "model_quality" + ("" if modes == (CLOSE,) else "_" + "_".join(modes)) + ("_quick" if args.quick else "")
+    if args.skip_fixed_split and not args.skip_walk_forward:  # the walk-forward alone: not over a fixed split's file
+        name += "_walk_forward"
     out = Path(args.out).resolve() if args.out else RESULTS / f"{name}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1, default=lambda x: x.item() if isinstance(x, np.generic) else str(x)))
