@@ -28,8 +28,8 @@ tables and writes bench/results/model_quality[_preopen|_close_preopen][_quick][_
 `--mode preopen` (or `--mode close,preopen`) also imports ../shared/data/global/GSPC.csv, linked
 beside the member files in a temporary folder (nothing is copied into the repository), builds the
 pre-open panel and trains pre-open models, and (b) walks forward in each mode asked for; (c) and
-(d) run in close mode only. Needs
-../shared/data/sensex-real (imported into a temporary SENSEX_HOME); without it, says so and stops.
+(d) run in close mode only. Needs ../shared/data/sensex-real (imported into a temporary
+SENSEX_HOME); without it, says so and stops.
 
     .venv/bin/python bench/model_quality.py                 # close: full preset + walk-forward preset
     .venv/bin/python bench/model_quality.py --quick         # smoke run: quick preset, two short blocks
