@@ -39,6 +39,19 @@ def metric_cell(value: float | None, interval: list | None, fmt: str) -> str:
     return text
 
 
+def calibration_caption(calibration: dict, combiner: dict) -> str:
+    """How the model's probabilities were calibrated, in a sentence: the method and its window, and
+    the prior shift (an ensemble's is its combiner's) when there is one."""
+    text = (f"Calibration: {calibration.get('method', 'n/a')}, fit on {calibration.get('fit_start', '?')} to "
+            f"{calibration.get('fit_end', '?')}")
+    if combiner:
+        text = (f"Combiner: {combiner.get('rule', 'n/a')}, fit on {combiner.get('fit_start', '?')} to "
+                f"{combiner.get('fit_end', '?')}")
+    offset = float((combiner or calibration).get("prior_offset") or 0.0)
+    if offset:
+        text += f"; base rate moved from the validation window's share of UP days to the long-run share (logit {offset:+.3f})"
+    return text + "."
+
 def model_card(card: dict) -> None:
     st.subheader(f"Model card: {card.get('name', 'model')} v{card['version']}")
     cols = st.columns(4)
@@ -138,16 +151,3 @@ else:
     with st.container(border=True):
         model_card(card)
 
-
-def calibration_caption(calibration: dict, combiner: dict) -> str:
-    """How the model's probabilities were calibrated, in a sentence: the method and its window, and
-    the prior shift (an ensemble's is its combiner's) when there is one."""
-    text = (f"Calibration: {calibration.get('method', 'n/a')}, fit on {calibration.get('fit_start', '?')} to "
-            f"{calibration.get('fit_end', '?')}")
-    if combiner:
-        text = (f"Combiner: {combiner.get('rule', 'n/a')}, fit on {combiner.get('fit_start', '?')} to "
-                f"{combiner.get('fit_end', '?')}")
-    offset = float((combiner or calibration).get("prior_offset") or 0.0)
-    if offset:
-        text += f"; base rate moved from the validation window's share of UP days to the long-run share (logit {offset:+.3f})"
-    return text + "."
