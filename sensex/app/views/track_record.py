@@ -52,6 +52,7 @@ def calibration_caption(calibration: dict, combiner: dict) -> str:
         text += f"; base rate moved from the validation window's share of UP days to the long-run share (logit {offset:+.3f})"
     return text + "."
 
+
 def model_card(card: dict) -> None:
     st.subheader(f"Model card: {card.get('name', 'model')} v{card['version']}")
     cols = st.columns(4)
@@ -150,4 +151,3 @@ if card is None:
 else:
     with st.container(border=True):
         model_card(card)
-
