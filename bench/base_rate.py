@@ -4,7 +4,7 @@ calibration's prior shift (`sensex.models.calibrate.prior_shift`).
 A Platt calibration fit on one validation year builds that year's share of UP sessions into every
 probability. This script asks, of the real SENSEX index alone (../shared/data/sensex-real/BSESN.csv,
 labels "close(t+1) > close(t)", nothing else), how well the share over the last year, the last 3,
-the last 5, or every year so far predicts the share of the following year. It reads years up to
+the last 5, or every year so far predicts the share of the following year. It uses years up to
 2018 only (`--last-target`, default 2018): the fixed split's test window (2019-2021) is left out,
 so the choice it supports was not made on test rows.
 
@@ -14,11 +14,14 @@ so the choice it supports was not made on test rows.
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
+
+from sensex.sources.csvfiles.directory import load_file, symbol_lookup
+from sensex.universe import load_universe
 
 ROOT = Path(__file__).resolve().parents[1]
 INDEX_FILE = ROOT.parent / "shared" / "data" / "sensex-real" / "BSESN.csv"
@@ -26,15 +29,14 @@ WINDOWS = {"last year": 1, "last 3 years": 3, "last 5 years": 5, "every year so 
 
 
 def yearly_up(path: Path) -> dict[int, np.ndarray]:
-    """{year: 0/1 array of 'the next session closed higher'} from a Date,Close CSV (rows whose
-    Date is not a date, such as yfinance's second header line, and empty closes are skipped)."""
-    with path.open(newline="") as handle:
-        rows = [(r["Date"][:10], float(r["Close"])) for r in csv.DictReader(handle)
-                if r.get("Date", "")[:4].isdigit() and r.get("Close") not in (None, "")]
-    rows.sort()
-    closes = np.array([c for _, c in rows])
+    """{year: 0/1 array of 'the next session closed higher'} from the index's CSV file, read and
+    cleaned by the CSV source as `sensex data update --source csv` reads it."""
+    universe = load_universe()
+    rows, _ = load_file(path, universe, symbol_lookup(universe), pd.Timestamp.today())
+    rows = rows.sort_values("date")
+    closes = rows["close"].to_numpy(dtype=np.float64)
     up = (closes[1:] > closes[:-1]).astype(float)  # labelled by the session it is issued on
-    years = np.array([int(d[:4]) for d, _ in rows[:-1]])
+    years = rows["date"].dt.year.to_numpy()[:-1]
     return {int(y): up[years == y] for y in np.unique(years)}
 
 

@@ -38,7 +38,7 @@ import pandas as pd
 from sensex.config import load_config
 from sensex.features.dataset import load_panel
 from sensex.ingest import update_store
-from sensex.models.calibrate import apply_calibration, fit_platt
+from sensex.models.calibrate import apply_calibration, fit_platt, logit
 from sensex.models.evaluate import paired_difference, roc_auc
 from sensex.models.members import (
     BLOCK,
@@ -98,11 +98,6 @@ def run(name: str, universe_name: str, source: str, csv_dir: Path | None, work: 
     return rows | baseline_rows(panel, sectors) | {"sector_sources": sector_sources(panel, sectors)}
 
 
-def _logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(p, 1e-6, 1 - 1e-6)
-    return np.log(p / (1 - p))
-
-
 def sector_features(panel, sectors: list[str]) -> tuple[list[str], np.ndarray]:
     """(D, G, F): each sector's equal-weighted mean of its available members' indicators (NaN on a
     session without any), the inputs of a sector model trained on sector labels."""
@@ -139,7 +134,7 @@ def sector_sources(panel, sectors: list[str], train_end: str = TRAIN_END, valid:
     truth = sector_truth(targets, positions, sectors)  # (D, G)
     member_p = baseline_scores(panel, train_rows, targets)["logreg_members"]  # (D, S)
     member_ok = panel.available & np.isfinite(member_p)
-    _, derived = sector_logits(np.where(member_ok, _logit(np.nan_to_num(member_p, nan=0.5)), 0.0), member_ok, sectors)
+    _, derived = sector_logits(np.where(member_ok, logit(np.nan_to_num(member_p, nan=0.5)), 0.0), member_ok, sectors)
     fit = np.zeros(truth.shape, bool)
     fit[train_rows] = True
     fit &= np.isfinite(truth) & np.isfinite(x).all(axis=2)

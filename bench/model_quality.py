@@ -63,7 +63,12 @@ from sensex.features.labels import after_open_label
 from sensex.ingest import update_store
 from sensex.models.bundle import load_bundle
 from sensex.models.calibrate import shift_probabilities
-from sensex.models.evaluate import expected_calibration_error, metrics_after_open, paired_difference
+from sensex.models.evaluate import (
+    classification_metrics,
+    expected_calibration_error,
+    metrics_after_open,
+    paired_difference,
+)
 from sensex.models.reliability import reliability_table
 from sensex.models.train import split_segments, train_model
 from sensex.models.walkforward import walk_forward
@@ -265,11 +270,11 @@ def prior_shift_effect(y: np.ndarray, p: np.ndarray, offset: float) -> dict:
     """The ensemble's test Brier and ECE with its calibration's prior shift (the long-run share of
     UP days, `sensex.models.calibrate.prior_shift`) and without it (the validation year's share):
     the same probabilities, the offset taken back out of their logit."""
-    without = shift_probabilities(p, -offset)
-    return {"offset": offset, "with": {"brier": float(np.mean((p - y) ** 2)), "ece": expected_calibration_error(y, p),
-                                       "mean_probability": float(np.mean(p))},
-            "without": {"brier": float(np.mean((without - y) ** 2)), "ece": expected_calibration_error(y, without),
-                        "mean_probability": float(np.mean(without))}}
+    def scored(q: np.ndarray) -> dict:
+        metrics = classification_metrics(y, q)
+        return {"brier": metrics["brier"], "ece": metrics["ece"], "mean_probability": float(np.mean(q))}
+
+    return {"offset": offset, "with": scored(p), "without": scored(shift_probabilities(p, -offset))}
 
 
 def ece_noise_floor(p: np.ndarray, draws: int = 2000, seed: int = 0) -> dict:

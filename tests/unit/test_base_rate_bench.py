@@ -1,4 +1,4 @@
-"""bench/base_rate.py on a small index file the test writes: labels, windows, and the errors."""
+"""bench/base_rate.py on a small index file the test writes (read by the CSV source): labels, windows, errors."""
 
 import numpy as np
 import pytest
@@ -13,13 +13,13 @@ def bench():
 def _write(path, closes_by_year):
     lines = ["Date,Close,High,Low,Open,Volume", ",^BSESN,^BSESN,^BSESN,^BSESN,^BSESN"]  # yfinance's second header
     for year, closes in closes_by_year.items():
-        lines += [f"{year}-01-{day + 1:02d},{close},0,0,0,0" for day, close in enumerate(closes)]
+        lines += [f"{year}-01-{day + 2:02d},{close},{close},{close},{close},0" for day, close in enumerate(closes)]
     path.write_text("\n".join(lines) + "\n")
 
 
 def test_each_session_is_labelled_by_the_next_close_and_kept_in_its_own_year(bench, tmp_path):
     path = tmp_path / "BSESN.csv"
-    _write(path, {2001: [100, 101, 100, 9999], 2002: [10000, 10001]})  # 9999 < 10000: numbers, not strings
+    _write(path, {2001: [9990, 9995, 9992, 9999], 2002: [10000, 10001]})  # 9999 < 10000: numbers, not strings
     by_year = bench.yearly_up(path)
     assert by_year[2001].tolist() == [1.0, 0.0, 1.0, 1.0] and by_year[2002].tolist() == [1.0]
 
