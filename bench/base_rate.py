@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sensex.sources.csvfiles.directory import load_file, symbol_lookup
-from sensex.universe import load_universe
+from sensex.data.sources.csvfiles.directory import load_file, symbol_lookup
+from sensex.market.universe import load_universe
 
 ROOT = Path(__file__).resolve().parents[1]
 INDEX_FILE = ROOT.parent / "shared" / "data" / "sensex-real" / "BSESN.csv"

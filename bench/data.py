@@ -19,12 +19,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from sensex import store
-from sensex.cache import MemoryCache, cached
-from sensex.ingest import update_store
-from sensex.settings import load_settings
-from sensex.sources import synthetic
-from sensex.universe import load_universe
+from sensex.core.cache import MemoryCache, cached
+from sensex.core.settings import load_settings
+from sensex.data import store
+from sensex.data.ingest import update_store
+from sensex.data.sources import synthetic
+from sensex.market.universe import load_universe
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))
@@ -78,7 +78,7 @@ def main() -> None:
     # No-op update: the source returns only sessions the store already has (Yahoo's overlap window).
     last = frame["date"].max()
     overlap = frame[frame["date"] > last - pd.Timedelta(days=10)].copy()
-    from sensex.sources import yahoo
+    from sensex.data.sources import yahoo
 
     def fake_fetch(universe, start, end, **kwargs):
         return yahoo.YahooFetch(frame=overlap, failed={}, seconds=0.0)

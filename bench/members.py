@@ -35,10 +35,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sensex.config import load_config
+from sensex.core.settings import load_settings
+from sensex.data.ingest import update_store
 from sensex.features.dataset import load_panel
-from sensex.ingest import update_store
+from sensex.market.universe import load_universe
 from sensex.models.calibrate import apply_calibration, fit_platt, logit
+from sensex.models.config import load_config
 from sensex.models.evaluate import paired_difference, roc_auc
 from sensex.models.members import (
     BLOCK,
@@ -48,8 +50,6 @@ from sensex.models.members import (
     sector_logits,
     sector_truth,
 )
-from sensex.settings import load_settings
-from sensex.universe import load_universe
 
 REPO = Path(__file__).resolve().parents[1]
 REAL = REPO.parent / "shared" / "data" / "sensex-real"

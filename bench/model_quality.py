@@ -56,13 +56,17 @@ from pathlib import Path
 
 import numpy as np
 
-from sensex import context, store
-from sensex.config import PromotionConfig, load_config
+from sensex.core.settings import load_settings
+from sensex.data import store
+from sensex.data.ingest import update_store
 from sensex.features.dataset import load_panel
 from sensex.features.labels import after_open_label
-from sensex.ingest import update_store
+from sensex.market import context
+from sensex.market.modes import CLOSE, PREOPEN, check_mode
+from sensex.market.universe import load_universe
 from sensex.models.bundle import load_bundle
 from sensex.models.calibrate import shift_probabilities
+from sensex.models.config import PromotionConfig, load_config
 from sensex.models.evaluate import (
     classification_metrics,
     expected_calibration_error,
@@ -70,12 +74,10 @@ from sensex.models.evaluate import (
     paired_difference,
 )
 from sensex.models.reliability import reliability_table
-from sensex.models.train import split_segments, train_model
+from sensex.models.segments import split_segments
+from sensex.models.train import train_model
 from sensex.models.walkforward import walk_forward
-from sensex.modes import CLOSE, PREOPEN, check_mode
-from sensex.serving.gate import judge
-from sensex.settings import load_settings
-from sensex.universe import load_universe
+from sensex.registry.gate import judge
 
 REPO = Path(__file__).resolve().parents[1]
 REAL = REPO.parent / "shared" / "data" / "sensex-real"

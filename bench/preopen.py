@@ -26,15 +26,15 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from sensex import context
+from sensex.data.sources.csvfiles import load_directory
 from sensex.features.build import build_panel
 from sensex.features.dataset import repair
 from sensex.features.labels import after_open_label
 from sensex.features.overnight import OVERNIGHT_FEATURE_NAMES, add_overnight, overnight_features
+from sensex.market import context
+from sensex.market.universe import load_universe
 from sensex.models.baselines import baseline_predictions, sp500_rule_predictions
 from sensex.models.evaluate import metrics_after_open, paired_difference, report
-from sensex.sources.csvfiles import load_directory
-from sensex.universe import load_universe
 
 REPO = Path(__file__).resolve().parents[1]
 REAL = REPO.parent / "shared" / "data" / "sensex-real"

@@ -186,10 +186,10 @@ def main() -> None:
     if args.home is None:
         prepare_home(env)
 
-    from sensex import store
-    from sensex.schema import INDEX_SYMBOL
+    from sensex.core.settings import load_settings
+    from sensex.data import store
+    from sensex.market.schema import INDEX_SYMBOL
     from sensex.serving.model_server import ModelServer
-    from sensex.settings import load_settings
 
     settings = load_settings({"SENSEX_HOME": str(home)})
     meta = store.read_meta(settings.store_dir)

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from model_quality import GLOBAL, REAL, RESULTS, SEGMENTS, csv_folder
 
-from sensex.config import load_config
+from sensex.models.config import load_config
 
 SETTINGS = {"workers 2": {"workers": 2, "threads": 1}, "workers 1, threads 2": {"workers": 1, "threads": 2}}
 BASELINE = "workers 1, threads 2"

@@ -1,3 +1,3 @@
-from sensex.cli import main
+from sensex.interfaces.cli import main
 
 main()

@@ -14,10 +14,10 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from sensex.cache import get_cache
-from sensex.settings import get_settings
+from sensex.core.cache import get_cache
+from sensex.core.settings import get_settings
 
-APP = find_spec("sensex.app.main").origin  # the path only: importing would run the app
+APP = find_spec("sensex.interfaces.app.main").origin  # the path only: importing would run the app
 
 
 def clear_caches() -> None:

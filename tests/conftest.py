@@ -13,10 +13,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sensex.config import PromotionConfig
-from sensex.settings import get_settings, load_settings
-from sensex.sources import synthetic
-from sensex.universe import load_universe
+from sensex.core.settings import get_settings, load_settings
+from sensex.data.sources import synthetic
+from sensex.market.universe import load_universe
+from sensex.models.config import PromotionConfig
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_DATA = REPO.parent / "shared" / "data" / "sensex-real"
@@ -101,9 +101,9 @@ def tiny_config(tmp_path) -> Path:
 @pytest.fixture(scope="session")
 def trained_home(tmp_path_factory, universe):
     """A SENSEX_HOME with synthetic data, one tiny trained model, promoted to production."""
-    from sensex import commands
-    from sensex.ingest import update_store
-    from sensex.serving.model_registry import ModelRegistry
+    from sensex.data.ingest import update_store
+    from sensex.jobs import commands
+    from sensex.serving import ModelRegistry
 
     root = tmp_path_factory.mktemp("trained")
     settings = load_settings({"SENSEX_HOME": str(root / "home")})

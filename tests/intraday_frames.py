@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from sensex.universe import load_universe
+from sensex.market.universe import load_universe
 
 UNIVERSE = load_universe()
 FIELDS = ["Adj Close", "Close", "High", "Low", "Open", "Volume"]

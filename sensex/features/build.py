@@ -13,10 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from sensex.errors import DataError
+from sensex.core.errors import DataError
 from sensex.features.indicators import STOCK_FEATURE_NAMES, compute_stock_features, ta
-from sensex.schema import INDEX_SYMBOL
-from sensex.universe import Universe
+from sensex.market.schema import INDEX_SYMBOL
+from sensex.market.universe import Universe
 
 MARKET_FEATURE_NAMES = [
     "index_ret_1", "index_ret_5", "index_ret_20", "index_realized_vol_20",
@@ -41,7 +41,7 @@ class Panel:
     # Pre-open mode only (`features.overnight.add_overnight`): per session the target date, the
     # last S&P 500 session used and whether the S&P 500 closes it needs are all stored.
     overnight: pd.DataFrame | None = None
-    mode: str = "close"  # `sensex.modes`: when a forecast from this panel is issued
+    mode: str = "close"  # `sensex.market.modes`: when a forecast from this panel is issued
 
 
 PRICES = ("open", "high", "low", "close", "adj_close")

@@ -13,14 +13,15 @@ import threading
 import numpy as np
 import pandas as pd
 
-from sensex import calendar, context, store
+from sensex.core.settings import Settings
+from sensex.data import store
+from sensex.data.quality_checks import filler_rows, unusable_rows
 from sensex.features.build import Panel, build_panel
 from sensex.features.overnight import add_overnight
-from sensex.modes import DEFAULT_MODE, PREOPEN, check_mode
-from sensex.quality import filler_rows, unusable_rows
-from sensex.schema import COLUMNS, INDEX_SYMBOL
-from sensex.settings import Settings
-from sensex.universe import Universe
+from sensex.market import calendar, context
+from sensex.market.modes import DEFAULT_MODE, PREOPEN, check_mode
+from sensex.market.schema import COLUMNS, INDEX_SYMBOL
+from sensex.market.universe import Universe
 
 
 def repair(frame: pd.DataFrame, index_symbol: str = INDEX_SYMBOL) -> pd.DataFrame:

@@ -2,7 +2,7 @@
 
 A pre-open forecast for the BSE session t + 1 (dated D) is issued before 09:15 IST on D. The
 S&P 500 session of New York date d closes at 01:30 or 02:30 IST on d + 1, so the closes known
-then are exactly those dated strictly before D (`sensex.context.last_known_before`); at BSE's
+then are exactly those dated strictly before D (`sensex.market.context.last_known_before`); at BSE's
 close on t (dated t) the known ones were those dated strictly before t. Dates are each
 exchange's local calendar dates; nothing here converts to UTC.
 
@@ -30,9 +30,9 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
-from sensex import calendar, context
-from sensex.errors import DataError
+from sensex.core.errors import DataError
 from sensex.features.build import Panel
+from sensex.market import calendar, context
 
 OVERNIGHT_FEATURE_NAMES = [
     "sp500_overnight_ret", "sp500_overnight_z", "sp500_last_ret", "sp500_ret_5", "sp500_realized_vol_20",

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sensex.errors import DataError
+from sensex.core.errors import DataError
 
 if TYPE_CHECKING:  # the scaler is read by serving, which need not import TA-Lib (or pandas) for a cached window
     import pandas as pd

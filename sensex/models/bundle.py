@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sensex.errors import CorruptModelError, ModelNotFoundError
+from sensex.core.errors import CorruptModelError, ModelNotFoundError
 from sensex.features.windows import Scaler
 from sensex.models.calibrate import Calibration, apply_calibration
 from sensex.models.ensemble import Combiner, seed_spread
@@ -86,7 +86,7 @@ class BundleMeta:
     test_intervals: dict[str, list[float]] = field(default_factory=dict)
     test_baselines: dict[str, dict[str, float]] = field(default_factory=dict)
     feature_registry: list[dict] = field(default_factory=list)
-    mode: str = "close"  # `sensex.modes`: which data the model reads (preopen: the overnight S&P 500 too)
+    mode: str = "close"  # `sensex.market.modes`: which data the model reads (preopen: the overnight S&P 500 too)
     # The test probabilities scored against close > open of the target session (`features.labels`).
     test_metrics_after_open: dict[str, float] = field(default_factory=dict)
 

@@ -184,7 +184,7 @@ def score(bundle, panel, start: str, end: str) -> EvalReport:
     """Score `bundle` (a `sensex.models.bundle.Bundle`) on the labelled sessions of `panel` in
     [start, end]. The baselines are the ones fit on the model's own training window (saved in the
     bundle; refit there for bundles older than schema 3), so every figure stands on the same rows."""
-    from sensex.errors import DataError
+    from sensex.core.errors import DataError
     from sensex.features.labels import after_open_label
     from sensex.models.baselines import SP500_RULE_FEATURE, fit_baselines, predict_baselines, sp500_rule_predictions
 

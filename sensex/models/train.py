@@ -1,6 +1,6 @@
 """Training: panel -> segments -> scaler -> network with early stopping -> calibration ->
 evaluation beside the baselines -> uncertainty -> ONNX bundle. MLflow stays outside (see
-`sensex.tracking`).
+`sensex.registry.tracking`).
 
 `ensemble` trains several ConvLSTM seeds on the same segments (a deep ensemble), exports them as
 one ONNX graph, and combines them with the baselines by a rule fit on the validation window
@@ -8,35 +8,33 @@ one ONNX graph, and combines them with the baselines by a rule fit on the valida
 
 from __future__ import annotations
 
-import copy
 import logging
 import multiprocessing
 import time
-from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import onnx
-import pandas as pd
 import torch
 from torch import nn
 
-from sensex.config import Config
-from sensex.errors import ConfigError, DataError
+from sensex.core.errors import ConfigError, DataError
 from sensex.features.build import Panel
-from sensex.features.indicators import MAX_WARMUP, registry_table
+from sensex.features.indicators import registry_table
 from sensex.features.labels import after_open_label
-from sensex.features.windows import Scaler, fit_scaler, make_windows, model_input, window_ends
+from sensex.features.windows import fit_scaler, make_windows, model_input
 from sensex.models.baselines import SP500_RULE_FEATURE, fit_baselines, predict_baselines, sp500_rule_predictions
 from sensex.models.bundle import ONNX_FILE, STATE_FILE, BundleMeta, NetworkConfig, file_sha256, write_bundle_json
-from sensex.models.calibrate import Calibration, apply_calibration, fit_platt, prior_shift, shift_probabilities
+from sensex.models.calibrate import apply_calibration, fit_platt, prior_shift, shift_probabilities
+from sensex.models.config import Config
 from sensex.models.convlstm import NETWORKS, build_network
 from sensex.models.designs import index_design, latest_session_design, realized_volatility
 from sensex.models.ensemble import INPUTS, fit_combiner, seed_spread
 from sensex.models.evaluate import metrics_after_open, report
 from sensex.models.export import SeedStack, export_onnx, parity_gap
+from sensex.models.fitting import FittedNetwork, Progress, fit_network, network_logits
 from sensex.models.member_outputs import (
     STOCK_OUTPUT,
     WithStockLogits,
@@ -47,6 +45,7 @@ from sensex.models.member_outputs import (
 )
 from sensex.models.members import member_targets
 from sensex.models.portable import gbm_logit, logreg_logit
+from sensex.models.segments import Segments, split_segments
 from sensex.models.uncertainty import (
     ALPHA,
     FALLBACK_BASELINE,
@@ -61,160 +60,8 @@ from sensex.models.uncertainty import (
 )
 
 log = logging.getLogger(__name__)
-MIN_TRAIN_WINDOWS = 100
-# progress(description, done, total): called as long work advances (total None: a stage with no count).
-Progress = Callable[[str, int | None, int | None], None]
 ENSEMBLE = "ensemble"
 MODEL_KINDS = (*NETWORKS, ENSEMBLE)
-
-
-@dataclass
-class Segments:
-    train: np.ndarray  # positions in panel.dates of labelled window ends
-    valid: np.ndarray
-    test: np.ndarray
-
-    def bounds(self, panel: Panel) -> dict[str, list[str]]:
-        return {
-            name: [str(panel.dates[rows[0]].date()), str(panel.dates[rows[-1]].date())]
-            for name, rows in (("train", self.train), ("valid", self.valid), ("test", self.test))
-        }
-
-
-def labelled_ends(panel: Panel, window: int) -> np.ndarray:
-    """Positions of sessions that end a full window of settled indicators and have a known label."""
-    # The first windows would see indicators still warming up: skip those sessions.
-    ends = window_ends(panel, window)
-    ends = ends[ends >= window - 1 + MAX_WARMUP]
-    return ends[np.isfinite(panel.label[ends])]
-
-
-def split_segments(panel: Panel, config: Config) -> Segments:
-    """Time-ordered train / valid / test window ends; the only split axis is time."""
-    window, train_cfg = config.features.window, config.train
-    ends = labelled_ends(panel, window)
-    needed = window + MAX_WARMUP + MIN_TRAIN_WINDOWS + train_cfg.valid_sessions + train_cfg.test_sessions
-    if len(ends) == 0:
-        raise DataError(f"Too little history: training needs about {needed} sessions, the store has {len(panel.dates)}.")
-    dates = panel.dates[ends]
-    if train_cfg.train_end:
-        train_end = pd.Timestamp(train_cfg.train_end)
-        valid_end = pd.Timestamp(train_cfg.valid_end) if train_cfg.valid_end else None
-        test_end = pd.Timestamp(train_cfg.test_end) if train_cfg.test_end else dates[-1]
-        if valid_end is None:
-            raise ConfigError("--train-end needs --valid-end too: the validation window must be named.")
-        if not train_end < valid_end <= test_end:
-            raise ConfigError("Segment dates must be ordered: train-end < valid-end <= test-end.")
-        train = ends[dates <= train_end]
-        valid = ends[(dates > train_end) & (dates <= valid_end)]
-        test = ends[(dates > valid_end) & (dates <= test_end)]
-    else:
-        n_test, n_valid = train_cfg.test_sessions, train_cfg.valid_sessions
-        test, valid, train = ends[-n_test:], ends[-n_test - n_valid : -n_test], ends[: -n_test - n_valid]
-    if train_cfg.max_train_windows:
-        train = train[-train_cfg.max_train_windows :]
-    if len(train) < MIN_TRAIN_WINDOWS or len(valid) < 20 or len(test) < 20:
-        raise DataError(
-            f"Too little history: training needs about {needed} sessions"
-            f" ({window}-session windows, {MAX_WARMUP} warm-up, {MIN_TRAIN_WINDOWS}+ training windows,"
-            f" validation and test windows); the store has {len(panel.dates)} index sessions, which give"
-            f" {len(train)} training, {len(valid)} validation and {len(test)} test windows"
-            f" (at least {MIN_TRAIN_WINDOWS}, 20 and 20 are needed)."
-        )
-    return Segments(train=train, valid=valid, test=test)
-
-
-def _batches(n: int, size: int, rng: np.random.Generator | None):
-    order = rng.permutation(n) if rng is not None else np.arange(n)
-    for start in range(0, n, size):
-        yield order[start : start + size]
-
-
-def _logits(network: nn.Module, tensor: np.ndarray, ends: np.ndarray, window: int, batch: int = 256) -> np.ndarray:
-    network.eval()
-    out = []
-    with torch.no_grad():
-        for idx in _batches(len(ends), batch, None):
-            x = torch.from_numpy(make_windows(tensor, ends[idx], window))
-            out.append(network(x).numpy())
-    return np.concatenate(out).astype(np.float64)
-
-
-def fit_network(
-    network: nn.Module, tensor: np.ndarray, label: np.ndarray, segments: Segments, config: Config,
-    progress: Progress | None = None, stock_targets: tuple[np.ndarray, np.ndarray] | None = None,
-) -> tuple[nn.Module, list[dict]]:
-    """Adam on BCE with early stopping on validation loss; returns the best network and history.
-    `progress` hears ("Training epoch", n, N) after each epoch. With `stock_targets` ((D, S) member
-    up/down, (D, S) usable) the member head learns too, its masked BCE weighted by
-    `model.member_loss_weight`; early stopping still watches the index's validation loss alone."""
-    cfg, window = config.train, config.features.window
-    rng = np.random.default_rng(cfg.seed)
-    optimizer = torch.optim.AdamW(network.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
-    loss_fn = nn.BCEWithLogitsLoss()
-    valid_y = label[segments.valid]
-    best_loss, best_state, stale, history = float("inf"), None, 0, []
-    for epoch in range(cfg.epochs):
-        network.train()
-        total, count = 0.0, 0
-        for idx in _batches(len(segments.train), cfg.batch_size, rng):
-            ends = segments.train[idx]
-            x = torch.from_numpy(make_windows(tensor, ends, window))  # (B, T, S, C)
-            y = torch.from_numpy(label[ends].astype(np.float32))
-            optimizer.zero_grad()
-            if stock_targets is None:
-                loss = loss_fn(network(x), y)
-            else:
-                index_logit, stock_logits = network.forward_all(x)  # (B,), (B, S)
-                up, usable = (torch.from_numpy(a[ends]) for a in stock_targets)
-                member_loss = nn.functional.binary_cross_entropy_with_logits(stock_logits, up, reduction="none")
-                member_loss = (member_loss * usable).sum() / usable.sum().clamp(min=1.0)
-                loss = loss_fn(index_logit, y) + config.model.member_loss_weight * member_loss
-            loss.backward()
-            nn.utils.clip_grad_norm_(network.parameters(), 1.0)
-            optimizer.step()
-            total += loss.item() * len(idx)
-            count += len(idx)
-        valid_logits = _logits(network, tensor, segments.valid, window)
-        valid_loss = float(
-            loss_fn(torch.from_numpy(valid_logits), torch.from_numpy(valid_y.astype(np.float64)))
-        )
-        history.append({"epoch": epoch, "train_loss": total / count, "valid_loss": valid_loss})
-        log.info("epoch %d train_loss %.4f valid_loss %.4f", epoch, total / count, valid_loss)
-        if valid_loss < best_loss - 1e-5:
-            best_loss, best_state, stale = valid_loss, copy.deepcopy(network.state_dict()), 0
-        else:
-            stale += 1
-        if progress is not None:
-            stopping = stale >= cfg.patience and epoch + 1 < cfg.epochs
-            progress(f"Stopped early after epoch {epoch + 1}/{cfg.epochs}" if stopping else "Training epoch",
-                     epoch + 1, epoch + 1 if stopping else cfg.epochs)
-        if stale >= cfg.patience:
-            break
-    if best_state is not None:
-        network.load_state_dict(best_state)
-    return network, history
-
-
-@dataclass
-class FittedNetwork:
-    """One network fit on one set of segments, with everything needed to score other rows."""
-
-    kind: str
-    network: nn.Module
-    net_config: NetworkConfig
-    scaler: Scaler
-    tensor: np.ndarray  # (D, S, C) the whole panel scaled with this fit's scaler
-    calibration: Calibration
-    history: list[dict]
-    seconds: float
-
-    def logits(self, rows: np.ndarray) -> np.ndarray:
-        return _logits(self.network, self.tensor, rows, self.net_config.window)
-
-    def probabilities(self, rows: np.ndarray) -> np.ndarray:
-        """Calibrated P(UP) for windows ending at `rows`."""
-        return apply_calibration(self.calibration, self.logits(rows))
 
 
 def check_usable(panel: Panel) -> None:
@@ -258,7 +105,7 @@ def fit_fold(panel: Panel, segments: Segments, config: Config, model_kind: str =
         targets = member_targets(panel)
         stock_targets = (stock_up(targets), targets.usable.astype(np.float32))
     network, history = fit_network(network, tensor, panel.label, segments, config, progress, stock_targets)
-    valid_logits = _logits(network, tensor, segments.valid, window)
+    valid_logits = network_logits(network, tensor, segments.valid, window)
     valid_bounds = [str(panel.dates[segments.valid[0]].date()), str(panel.dates[segments.valid[-1]].date())]
     calibration = fit_platt(valid_logits, panel.label[segments.valid], *valid_bounds)
     calibration = calibration.with_prior(long_run_prior(panel, segments))

@@ -17,23 +17,16 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from sensex.config import Config
-from sensex.errors import ConfigError, DataError
+from sensex.core.errors import ConfigError, DataError
 from sensex.features.build import Panel
 from sensex.features.indicators import MAX_WARMUP
 from sensex.models.baselines import baseline_predictions, fit_baselines
+from sensex.models.calibrate import apply_calibration, fit_platt, shift_probabilities
+from sensex.models.config import Config
 from sensex.models.evaluate import classification_metrics, report
-from sensex.models.train import (
-    ENSEMBLE,
-    MIN_TRAIN_WINDOWS,
-    Segments,
-    check_usable,
-    fit_ensemble,
-    fit_fold,
-    in_worker,
-    labelled_ends,
-    spawned_pool,
-)
+from sensex.models.segments import MIN_TRAIN_WINDOWS, Segments, labelled_ends
+from sensex.models.train import ENSEMBLE, check_usable, fit_ensemble, fit_fold, in_worker, spawned_pool
+from sensex.models.uncertainty import conformal_half_width, cross_fitted, intervals, no_call
 
 log = logging.getLogger(__name__)
 
@@ -95,13 +88,17 @@ def _bounds(panel: Panel, rows: np.ndarray) -> list[str]:
     return [str(panel.dates[rows[0]].date()), str(panel.dates[rows[-1]].date())]
 
 
-def _score_fold(panel: Panel, fold: Fold, config: Config, kinds: tuple[str, ...],
-                baselines: bool) -> tuple[dict, dict[str, tuple[np.ndarray, np.ndarray | None]], dict[str, float]]:
+def _score_fold(panel: Panel, fold: Fold, config: Config, kinds: tuple[str, ...], baselines: bool
+                ) -> tuple[dict, dict[str, tuple[np.ndarray, np.ndarray | None]], dict[str, float], dict[str, np.ndarray]]:
     """Fit every kind (and the baselines) on one fold and score its block: (block record,
-    {name: (P(UP), decision)}, {name: fit seconds}). Reads only the panel and the fold, so folds
-    can run in any order, in any process."""
+    {name: (P(UP), decision)}, {name: fit seconds}, {kind: no-call flags}). Reads only the panel and
+    the fold, so folds can run in any order, in any process. A kind's no-call flags come from its
+    split-conformal interval calibrated on the fold's validation rows, as training records it
+    (`models.train._uncertainty`) and serving applies it."""
     seg = fold.segments
     y = panel.label[seg.test]
+    y_valid = panel.label[seg.valid]
+    no_calls: dict[str, np.ndarray] = {}
     block: dict = {
         "block": [str(fold.block_start.date()), str(fold.block_end.date())],
         "rows": _bounds(panel, seg.test), "train": _bounds(panel, seg.train), "valid": _bounds(panel, seg.valid),
@@ -115,17 +112,24 @@ def _score_fold(panel: Panel, fold: Fold, config: Config, kinds: tuple[str, ...]
             ensemble = fit_ensemble(panel, seg, config, fit_baselines(panel, seg.train), fitted_by_kind.get("convlstm"))
             scored[kind] = (ensemble.probability["test"], None)
             seconds[kind] = ensemble.fit_seconds
+            half_width = conformal_half_width(ensemble.valid_crossed, y_valid)
+            no_calls[kind] = no_call(intervals(ensemble.probability["test"], half_width, ensemble.spread["test"]))
             block["fits"][kind] = {"combiner": ensemble.ensemble["combiner"], "seed_epochs": ensemble.seed_epochs,
-                                   "seconds": round(ensemble.fit_seconds, 2)}
+                                   "conformal_half_width": half_width, "seconds": round(ensemble.fit_seconds, 2)}
             continue
         fitted = fitted_by_kind[kind] = fit_fold(panel, seg, config, kind)
         scored[kind] = (fitted.probabilities(seg.test), None)
         seconds[kind] = fitted.seconds
+        crossed = shift_probabilities(cross_fitted(fit_platt, apply_calibration, fitted.logits(seg.valid), y_valid),
+                                      fitted.calibration.prior_offset)
+        half_width = conformal_half_width(crossed, y_valid)
+        no_calls[kind] = no_call(intervals(scored[kind][0], half_width))
         block["fits"][kind] = {
             "scaler_fit": [fitted.scaler.fit_start, fitted.scaler.fit_end],
             "calibration": fitted.calibration.to_dict(),
             "epochs_run": len(fitted.history),
             "weights_sha256": _weights_digest(fitted.network),
+            "conformal_half_width": half_width,
             "seconds": round(fitted.seconds, 2),
         }
     if baselines:
@@ -136,11 +140,11 @@ def _score_fold(panel: Panel, fold: Fold, config: Config, kinds: tuple[str, ...]
             seconds[name] = timings[name]
     for name, (p, decision) in scored.items():
         block["metrics"][name] = classification_metrics(y, p, decision)
-    return block, scored, seconds
+    return block, scored, seconds, no_calls
 
 
 def _scored_folds(panel: Panel, folds: list[Fold], config: Config, kinds: tuple[str, ...], baselines: bool,
-                  workers: int) -> Iterator[tuple[dict, dict, dict]]:
+                  workers: int) -> Iterator[tuple[dict, dict, dict, dict]]:
     """`_score_fold` for each fold, in fold order. With `workers` > 1 the folds run in that many
     processes (`in_worker`: `train.threads` shared out, one each on 2 cores; no processes of their
     own): on 2 cores two one-thread fits side by side get through about 1.4x the work of one
@@ -157,7 +161,7 @@ def _scored_folds(panel: Panel, folds: list[Fold], config: Config, kinds: tuple[
         yield from _logged((future.result() for future in futures), len(folds))
 
 
-def _logged(results: Iterator[tuple[dict, dict, dict]], total: int) -> Iterator[tuple[dict, dict, dict]]:
+def _logged(results: Iterator[tuple[dict, dict, dict, dict]], total: int) -> Iterator[tuple[dict, dict, dict, dict]]:
     for number, result in enumerate(results):
         log.info("walk-forward block %d/%d %s..%s done", number + 1, total, *result[0]["block"])
         yield result
@@ -171,19 +175,20 @@ def walk_forward(
     `workers` (default `train.workers`) > 1 runs the blocks in that many processes (`_scored_folds`).
 
     Returns {"blocks": [...], "pooled": {name: report}, "seconds": {name: s},
-    "predictions": {"date": [...], "label": array, name: array}} where name is each network
-    kind and each baseline.
+    "predictions": {"date": [...], "label": array, "fold": array, name: array, f"{kind}:no_call": array}}
+    where name is each network kind and each baseline, fold the block number of each row and
+    `{kind}:no_call` each network kind's no-call flags (what `sensex backtest` trades).
     """
     check_usable(panel)
     folds = walk_forward_folds(panel, config, start, end, refit_months)
     workers = config.train.workers if workers is None else workers
     names = list(kinds)
-    labels, dates = [], []
+    labels, dates, fold_numbers = [], [], []
     predictions: dict[str, list[np.ndarray]] = {}
     seconds: dict[str, float] = {}
     blocks = []
-    for fold, (block, scored, fold_seconds) in zip(folds, _scored_folds(panel, folds, config, kinds, baselines, workers),
-                                                   strict=True):
+    for number, (fold, (block, scored, fold_seconds, no_calls)) in enumerate(
+            zip(folds, _scored_folds(panel, folds, config, kinds, baselines, workers), strict=True)):
         for name, (p, decision) in scored.items():
             if name not in names:
                 names.append(name)
@@ -191,7 +196,10 @@ def walk_forward(
             predictions.setdefault(name, []).append(np.asarray(p, dtype=np.float64))
             if decision is not None:
                 predictions.setdefault(f"{name}:decision", []).append(np.asarray(decision))
+        for kind, flags in no_calls.items():
+            predictions.setdefault(f"{kind}:no_call", []).append(np.asarray(flags, dtype=bool))
         labels.append(panel.label[fold.segments.test])
+        fold_numbers.append(np.full(len(fold.segments.test), number, dtype=np.int64))
         dates.extend(str(d.date()) for d in panel.dates[fold.segments.test])
         blocks.append(block)
 
@@ -205,6 +213,7 @@ def walk_forward(
         "start": str(pd.Timestamp(start).date()), "end": str(pd.Timestamp(end).date()),
         "refit_months": refit_months or config.train.refit_months, "kinds": list(kinds),
         "blocks": blocks, "pooled": pooled, "seconds": {k: round(v, 2) for k, v in seconds.items()},
-        "predictions": {"date": dates, "label": y_all,
-                        **{name: np.concatenate(predictions[name]) for name in names}},
+        "predictions": {"date": dates, "label": y_all, "fold": np.concatenate(fold_numbers),
+                        **{name: np.concatenate(predictions[name]) for name in names},
+                        **{f"{kind}:no_call": np.concatenate(predictions[f"{kind}:no_call"]) for kind in kinds}},
     }

@@ -1,4 +1,5 @@
-"""Phase 3 serving, with the seed's names: ModelRegistry, ModelServer, RealtimeDataFetcher.
+"""Loading and serving forecasts. The original design's names live here: ModelRegistry, ModelServer,
+RealtimeDataFetcher.
 
 Attributes load lazily so that `import sensex.serving` stays cheap and never imports torch.
 """
@@ -18,7 +19,7 @@ def __getattr__(name: str):
 
         return ModelServer
     if name == "RealtimeDataFetcher":
-        from sensex.serving.realtime_data import RealtimeDataFetcher
+        from sensex.data.realtime_data import RealtimeDataFetcher
 
         return RealtimeDataFetcher
     raise AttributeError(name)

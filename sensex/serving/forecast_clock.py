@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sensex import calendar, market_clock
+from sensex.market import calendar
+from sensex.market import clock as market_clock
 
 UPCOMING, PRE_OPEN, UNDER_WAY, CLOSED = "upcoming", "pre_open", "under_way", "closed"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sensex.errors import NoMemberForecasts
+from sensex.core.errors import NoMemberForecasts
 from sensex.models.bundle import BundleMeta
 from sensex.models.calibrate import Calibration, apply_calibration
 

@@ -4,7 +4,6 @@ checks and the prediction log. No torch in this process.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import threading
@@ -14,8 +13,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sensex import exchanges, jsonlog, store
-from sensex.errors import (
+from sensex.core import jsonlog
+from sensex.core.errors import (
     CorruptModelError,
     DataError,
     ModelNotFoundError,
@@ -23,18 +22,20 @@ from sensex.errors import (
     SensexError,
     storage_error,
 )
+from sensex.core.redaction import redact_text
+from sensex.core.settings import Settings, get_settings
+from sensex.data import store
+from sensex.market import exchanges
+from sensex.market.modes import check_mode
+from sensex.market.universe import Universe, load_universe
 from sensex.models.bundle import Bundle
 from sensex.models.portable import baseline_probabilities
-from sensex.modes import check_mode
-from sensex.redaction import redact_text
-from sensex.serving import window_cache
+from sensex.serving import fallback, health, views, window_cache
 from sensex.serving.assessment import assess
 from sensex.serving.forecast import Forecast
 from sensex.serving.forecast_clock import with_clock
 from sensex.serving.member_forecasts import member_forecasts
 from sensex.serving.window_cache import LatestInputs
-from sensex.settings import Settings, get_settings
-from sensex.universe import Universe, load_universe
 
 if TYPE_CHECKING:  # a forecast of the latest session, from its cached window, never needs pandas
     import pandas as pd
@@ -54,7 +55,7 @@ class ModelServer:
     def __init__(self, settings: Settings | None = None, universe: Universe | None = None, cache=None,
                  mode: str | None = None):
         self.settings = settings or get_settings()
-        self.mode = check_mode(mode)  # which registered model it serves (`sensex.modes`)
+        self.mode = check_mode(mode)  # which registered model it serves (`sensex.market.modes`)
         self.universe = universe or load_universe(self.settings.universe)
         # The registry reads the universe from the settings: a universe given here is the one it serves.
         self.settings = self.settings.model_copy(update={"universe": self.universe.spec})
@@ -74,7 +75,7 @@ class ModelServer:
     @property
     def cache(self):
         if self._cache is None:
-            from sensex.cache import get_cache
+            from sensex.core.cache import get_cache
 
             self._cache = get_cache(self.settings)
         return self._cache
@@ -95,7 +96,7 @@ class ModelServer:
     def load_production_model(self) -> dict:
         """The production model from the pointer file and its local bundle (`serving.production`:
         no MLflow in this process), checked and smoke-tested before it serves."""
-        from sensex.serving.production import locate
+        from sensex.registry.production import locate
 
         located = locate(self.settings, self.mode)
         self._accept(located.info, located.bundle)
@@ -152,7 +153,7 @@ class ModelServer:
         """Hot reload, called periodically by the API: when the production alias moved, load and
         smoke-test the new version and swap it in; a version that fails is refused (promotion
         log, `/health` degraded with the reason) and the served one stays. Returns what happened."""
-        from sensex.serving.production import current_target
+        from sensex.registry.production import current_target
 
         served = self._served
         try:
@@ -191,7 +192,7 @@ class ModelServer:
         return f"version {self.model_info['version']} serving (was {old})"
 
     def _log_refusal(self, version: str, reason: str) -> None:
-        from sensex.modes import registered_model
+        from sensex.market.modes import registered_model
 
         try:
             jsonlog.append(self.settings.logs_dir / jsonlog.PROMOTION_LOG, {
@@ -222,58 +223,14 @@ class ModelServer:
         return inputs
 
     def _computed_inputs(self, bundle: Bundle, as_of: str | None) -> LatestInputs:
-        import pandas as pd
+        from sensex.serving.inputs import computed_inputs  # imports pandas and TA-Lib: only when computing
 
-        from sensex.features.dataset import load_panel
-        from sensex.features.overnight import sp500_gap_reason
-        from sensex.features.windows import model_input
-        from sensex.models.designs import index_design, latest_session_design, realized_volatility
-
-        as_of = pd.Timestamp(as_of) if as_of is not None else None
-        # Only the tail the window needs, plus the indicators' warm-up.
-        panel = load_panel(self.settings, self.universe, end=as_of, sessions=bundle.window + bundle.meta.warmup,
-                           mode=bundle.meta.mode)
-        if len(panel.dates) < bundle.window:
-            if as_of is not None:  # the store may be fine: the date is too close to its start
-                raise DataError(f"Only {len(panel.dates)} index sessions are stored up to {as_of.date()} and the"
-                                f" model needs {bundle.window}: pick a later as-of date.")
-            raise DataError(
-                f"Insufficient data for prediction: {len(panel.dates)} index sessions stored, {bundle.window} needed; run `sensex data update`."
-            )
-        if panel.available[-1].sum() == 0:
-            raise DataError("No member has usable data on the last stored session: run `sensex data status`.")
-        last_sp500 = None
-        if panel.overnight is not None:  # pre-open: refuse, saying why, without the S&P 500 it needs
-            latest = panel.overnight.iloc[-1]
-            reason = sp500_gap_reason(latest)
-            if reason is not None:
-                raise DataError(reason)
-            last_sp500 = str(pd.Timestamp(latest["sp500_last_date"]).date())
-        # Scaling and the member averages are row by row: only the window's rows are computed.
-        window = dataclasses.replace(panel, stock=panel.stock[-bundle.window:], market=panel.market[-bundle.window:],
-                                     available=panel.available[-bundle.window:])
-        tensor = model_input(window, bundle.scaler)  # (T, S, C)
-        return LatestInputs(tensor[None],
-                            {"index": index_design(panel)[-1:], "latest": latest_session_design(window)[-1:]},
-                            str(panel.dates[-1].date()), float(realized_volatility(panel)[-1]), last_sp500)
+        return computed_inputs(self.settings, self.universe, bundle, as_of)
 
     def _fallback_bundle(self) -> tuple[dict, Bundle] | None:
-        """The labelled baseline's bundle (`ModelRegistry.fallback_bundle`). The registry's version
-        list and the bundles already fetched under cache/models answer without MLflow; MLflow is
-        asked only for a version whose bundle was never fetched (or a store only it can read)."""
+        """The labelled baseline's bundle while nothing is in production (`serving.fallback`)."""
         if self._fallback is None:
-            from sensex.modes import registered_model
-            from sensex.serving.registry_probe import registered_versions
-
-            versions = registered_versions(self.settings, registered_model(self.mode, self.universe.key))
-            if versions == []:
-                return None  # nothing registered, so no baseline either (asked again next time: cheap)
-            found = self._fetched_fallback(versions) if versions else None
-            if found is None:
-                from sensex.serving.model_registry import ModelRegistry
-
-                found = ModelRegistry(self.settings, mode=self.mode).fallback_bundle()
-            self._fallback = found
+            self._fallback = fallback.find(self.settings, self.mode, self.universe.key)
         return self._fallback
 
     def _forecast_key(self, bundle: Bundle, version: str, meta: dict, as_of: str | None) -> str:
@@ -301,7 +258,7 @@ class ModelServer:
         """The cache this process can read without I/O: the cache itself when it is in memory;
         with Redis, a small copy of the forecasts this process served. A forecast's key names the
         model version and the store's content hash, so a copy can never be stale."""
-        from sensex.cache import MemoryCache
+        from sensex.core.cache import MemoryCache
 
         if isinstance(self.cache, MemoryCache):
             return self.cache
@@ -309,30 +266,10 @@ class ModelServer:
             self._held = MemoryCache(max_entries=512, max_bytes=8 * 1024 * 1024)
         return self._held
 
-    def _fetched_fallback(self, versions) -> tuple[dict, Bundle] | None:
-        """The newest version with fitted baselines, from bundles fetched already; None as soon as
-        one to look at is missing or fails its checks (MLflow then fetches and judges it)."""
-        from sensex.models.bundle import load_bundle
-        from sensex.modes import registered_model
-
-        for target in versions:  # newest first
-            directory = self.settings.cache_dir / "models" / target.run_id
-            if not target.run_id or not directory.is_dir():
-                return None
-            try:
-                bundle = load_bundle(directory)
-            except SensexError:
-                return None
-            if bundle.meta.baselines and bundle.meta.uncertainty.get("fallback"):
-                info = {"version": target.version, "run_id": target.run_id,
-                        "name": registered_model(self.mode, self.universe.key)}
-                return info, bundle
-        return None
-
     def predict(self, as_of: str | None = None, log_prediction: bool = True) -> dict:
         """The production model's forecast; with no model in production, the labelled baseline's
         forecast from the newest registered version (`model_version` "baseline:logreg")."""
-        from sensex.cache import cached_or_computed
+        from sensex.core.cache import cached_or_computed
 
         fallback = False
         try:
@@ -422,156 +359,32 @@ class ModelServer:
             return False
         return True
 
+    # -- monitoring views (`sensex.serving.views`) -------------------------------------------
     def explain(self, as_of: str | None = None) -> dict:
         """Occlusion explanation of the forecast from `as_of` (default: the latest session)."""
-        from sensex.serving.explain import occlusion
-
-        info, bundle, _ = self._current()
-        inputs = self._latest_inputs(bundle, as_of or None)
-        sectors = {m.symbol: m.sector for m in self.universe.members}
-        return {**occlusion(bundle, inputs.window, sectors, inputs.tabular), "as_of": inputs.last_session,
-                "model_version": info["version"]}
+        return views.explain(self, as_of)
 
     def drift(self, start: str | None = None, end: str | None = None, sessions: int | None = None,
               promotion=None) -> dict:
-        """The served model's drift report (`sensex.serving.drift`): performance on unseen
-        sessions, feature PSI, the live record; each with a severity and a reason."""
-        from sensex.config import PromotionConfig
-        from sensex.serving.drift import drift_report
-
-        info, bundle, _ = self._current()
-        promotion = promotion or PromotionConfig()
-        return drift_report(self.settings, bundle, info, self.universe, start, end,
-                            sessions or promotion.drift_sessions, promotion)
+        """The served model's drift report: performance on unseen sessions, feature PSI, the live record."""
+        return views.drift(self, start, end, sessions, promotion)
 
     def drift_history(self, step: int | None = None, sessions: int | None = None) -> dict:
-        """Drift over time (`sensex.serving.drift.history`): per as-of point every `step` sessions
-        since training, the feature PSI per family and the rolling AUC and Brier beside always-UP's.
-        Cached per model version and data hash: it changes only when one of them does."""
-        from sensex.cache import HISTORY_TTL, cached
-        from sensex.serving.drift import DEFAULT_HISTORY_STEP, DEFAULT_RECENT_SESSIONS, history
-
-        info, bundle, _ = self._current()
-        step, sessions = step or DEFAULT_HISTORY_STEP, sessions or DEFAULT_RECENT_SESSIONS
-        content_hash = (store.read_meta(self.settings.store_dir) or {}).get("content_hash")
-        key = (f"drift-history:{self.universe.key}:{self.mode}:{info['version']}:{bundle.meta.onnx_sha256[:12]}:"
-               f"{content_hash}:{step}:{sessions}")
-
-        def compute() -> dict:
-            from sensex.features.dataset import load_panel
-
-            panel = load_panel(self.settings, self.universe, mode=bundle.meta.mode)
-            return {"version": info.get("version"), "run_id": info.get("run_id"),
-                    **history(bundle, panel, step, sessions)}
-
-        return cached(self.cache, key, HISTORY_TTL, compute)
+        """Drift over time since training, cached per model version and data hash."""
+        return views.drift_history(self, step, sessions)
 
     def model_card(self) -> dict:
-        """What the served model is and how good it was out of sample, beside its baselines:
-        the one description `/model`, the CLI and the dashboard show."""
-        info, bundle, loaded_at = self._current()
-        meta = bundle.meta
-        return {
-            **info,
-            "kind": meta.kind,
-            "mode": meta.mode,
-            "test_metrics_after_open": meta.test_metrics_after_open,
-            "loaded_at": loaded_at,
-            "window": meta.window,
-            "segments": meta.segments,
-            "data": meta.data,
-            "calibration": meta.calibration.to_dict(),
-            "test_metrics": meta.test_metrics,
-            "test_intervals": meta.test_intervals,
-            "test_baselines": meta.test_baselines,
-            "uncertainty": meta.uncertainty,
-            "ensemble": meta.ensemble,
-            "n_stock_features": len(meta.stock_features),
-            "n_market_features": len(meta.market_features),
-            "members": len(meta.symbols),
-            "schema_version": meta.schema_version,
-            # Issue 12: how the member forecasts were chosen and how they did out of sample (None without them).
-            "member_forecasts": {k: meta.members.get(k) for k in ("source", "selection", "test", "test_baselines", "record")}
-            if meta.members else None,
-        }
+        """What the served model is and how good it was out of sample, beside its baselines."""
+        return views.model_card(self)
 
     def prediction_history(self, limit: int = 50) -> list[dict]:
         """Logged forecasts, newest first, with the realized direction once the target session closed."""
-        import pandas as pd
-
-        records = jsonlog.read_universe(self.settings.logs_dir / jsonlog.PREDICTION_LOG, self.universe.key, limit)
-        closes = self._index_closes()
-        out = []
-        for record in reversed(records):
-            as_of, target = pd.Timestamp(record.get("as_of")), pd.Timestamp(record.get("target_date"))
-            realized = None
-            if as_of in closes.index and target in closes.index:
-                realized = "UP" if closes[target] > closes[as_of] else "DOWN"
-            direction = record.get("prediction", {}).get("direction")
-            out.append({**record, "realized": realized, "correct": None if realized is None else realized == direction})
-        return out
-
-    def _index_closes(self) -> pd.Series:
-        """The index's stored closes by date, read once per store content (`/predictions` is
-        polled by dashboards; a Parquet read per call cost more than the rest of the answer)."""
-        import pandas as pd
-
-        if not store.exists(self.settings.store_dir):
-            return pd.Series(dtype=float)
-        content_hash = (store.read_meta(self.settings.store_dir) or {}).get("content_hash")
-        held = self._closes
-        if held is not None and content_hash is not None and held[0] == content_hash:
-            return held[1]
-        index = store.read(self.settings.store_dir, symbols=[self.universe.index_symbol])
-        closes = index.set_index("date")["close"]
-        self._closes = (content_hash, closes)
-        return closes
+        return views.prediction_history(self, limit)
 
     # -- health ----------------------------------------------------------------------------------
     def health_check(self) -> dict:
-        checks = {"model_loaded": False, "model_inference": False, "cache_healthy": False, "data_fresh": False,
-                  "model_current": False}
-        detail: dict = {}
-        try:
-            info, bundle, loaded_at = self._current()
-            checks["model_loaded"] = True
-            probe = np.zeros((1, bundle.window, len(bundle.symbols), bundle.scaler.n_channels), np.float32)
-            checks["model_inference"] = bool(np.isfinite(bundle.logits(probe)).all())
-        except Exception as exc:  # health must report, never raise
-            detail["model"] = redact_text(str(exc))
-            if isinstance(exc, NoProductionModel) and self._fallback_bundle() is not None:
-                detail["fallback"] = "no model passed the promotion gate: forecasts come from the labelled baseline"
-        try:
-            self.cache.set("health:probe", 1, 5)
-            checks["cache_healthy"] = self.cache.get("health:probe") == 1
-            detail["cache"] = self.cache.stats()
-        except Exception as exc:
-            detail["cache"] = redact_text(str(exc))
-        meta = store.read_meta(self.settings.store_dir)
-        if meta:
-            checks["data_fresh"] = not exchanges.is_stale(self.universe.exchange, meta.get("last_date"))
-            detail["data"] = {"last_date": meta.get("last_date"), "source": meta.get("source")}
-        else:
-            detail["data"] = "no data stored: run `sensex data update`"
-        # The served model is the registry's production one and the registry answers; otherwise
-        # `serving` says why (tracking server down, a refused new version, a moved alias).
-        notes = dict(self.notes)
-        checks["model_current"] = checks["model_loaded"] and not notes
-        if notes:
-            detail["serving"] = {kind: redact_text(note) for kind, note in notes.items()}
-        if not (checks["model_loaded"] and checks["model_inference"]):
-            status = "unhealthy"
-        elif all(checks.values()):
-            status = "healthy"
-        else:
-            status = "degraded"
-        return {
-            "status": status, "checks": checks, "detail": detail,
-            "model_version": self.model_info["version"] if self.model_info else None,
-            "loaded_at": self.loaded_at,
-            "reason": next(iter(notes.values()), None) if status != "healthy" and notes else None,
-            "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
-        }
+        """The original design's health check (`sensex.serving.health`)."""
+        return health.health_check(self)
 
 
 def prepare_latest_windows(settings: Settings, universe: Universe | None = None,
@@ -582,9 +395,9 @@ def prepare_latest_windows(settings: Settings, universe: Universe | None = None,
     the registry moving the alias; the daily job's forecast does the same). The server's
     forecast path then never imports pandas, pyarrow or TA-Lib. Best effort: returns the modes
     prepared; a mode without a production pointer or without usable data is skipped."""
-    from sensex.modes import MODES, registered_model
-    from sensex.serving.pointer import read_pointer
-    from sensex.serving.production import load_pointed
+    from sensex.market.modes import MODES, registered_model
+    from sensex.registry.pointer import read_pointer
+    from sensex.registry.production import load_pointed
 
     universe = universe or load_universe(settings.universe)
     prepared = []

@@ -9,10 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sensex import context, store
-from sensex.ingest import update_store
-from sensex.sources import synthetic, yahoo
-from sensex.sources.csvfiles import load_directory
+from sensex.data import store
+from sensex.data.ingest import update_store
+from sensex.data.sources import synthetic, yahoo
+from sensex.data.sources.csvfiles import load_directory
+from sensex.market import context
 
 SP500 = context.SP500.symbol
 GLOBAL = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "global"

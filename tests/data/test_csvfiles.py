@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sensex.errors import DataSourceError
-from sensex.schema import COLUMNS
-from sensex.sources.csvfiles import MAX_ROW_PROBLEMS, load_directory
-from sensex.sources.synthetic import generate
-from sensex.universe import load_universe
+from sensex.core.errors import DataSourceError
+from sensex.data.sources.csvfiles import MAX_ROW_PROBLEMS, load_directory
+from sensex.data.sources.synthetic import generate
+from sensex.market.schema import COLUMNS
+from sensex.market.universe import load_universe
 
 REAL_DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "sensex-real"
 TODAY = pd.Timestamp("2024-07-01")
@@ -466,9 +466,9 @@ def test_a_duplicate_date_keeps_the_plausible_row(tmp_path, universe):
 def test_symbol_status_after_importing_refused_rows(tmp_path, universe):
     """The store keeps only good rows: TCS stays valid with finite prices; a file of absurd rows
     leaves its symbol without data (invalid) instead of valid with inf prices."""
-    from sensex import store
-    from sensex.ingest import update_store
-    from sensex.settings import load_settings
+    from sensex.core.settings import load_settings
+    from sensex.data import store
+    from sensex.data.ingest import update_store
 
     sessions = pd.bdate_range("2024-04-01", periods=40)
     folder = tmp_path / "csv"

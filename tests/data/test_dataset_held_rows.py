@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from sensex import store
+from sensex.data import store
+from sensex.data.ingest import update_store
 from sensex.features.dataset import load_panel, prepare
-from sensex.ingest import update_store
 
 
 def test_held_rows_give_the_panel_of_a_fresh_preparation_and_follow_the_store(home, universe):

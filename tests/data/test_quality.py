@@ -9,19 +9,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sensex import calendar
+from sensex.data.quality import find_issues, validate_data_quality
+from sensex.data.quality_checks import EXCLUDES, REPAIRED, WARNS
+from sensex.data.sources.csvfiles import load_directory
+from sensex.data.sources.synthetic import generate
 from sensex.features.dataset import repair
-from sensex.quality import (
-    EXCLUDES,
-    REPAIRED,
-    WARNS,
-    find_issues,
-    validate_data_quality,
-)
-from sensex.schema import canonicalize
-from sensex.sources.csvfiles import load_directory
-from sensex.sources.synthetic import generate
-from sensex.universe import load_universe
+from sensex.market import calendar
+from sensex.market.schema import canonicalize
+from sensex.market.universe import load_universe
 
 REAL_DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "sensex-real"
 START, END = "2023-01-02", "2024-06-28"  # END is a Friday session

@@ -7,10 +7,10 @@ from datetime import datetime
 import pandas as pd
 import pytest
 
-from sensex import calendar, context
-from sensex.quality import find_issues, validate_data_quality
-from sensex.sources.synthetic import generate
-from sensex.universe import load_universe
+from sensex.data.quality import find_issues, validate_data_quality
+from sensex.data.sources.synthetic import generate
+from sensex.market import calendar, context
+from sensex.market.universe import load_universe
 
 START, END = "2023-01-02", "2024-06-28"  # END is a Friday session on both exchanges
 AFTER_END = datetime(2024, 6, 28, 18, 0, tzinfo=calendar.IST)

@@ -4,9 +4,9 @@ import os
 import pandas as pd
 import pytest
 
-from sensex import store
-from sensex.errors import DataSourceError, NoStoreError
-from sensex.ingest import update_store
+from sensex.core.errors import DataSourceError, NoStoreError
+from sensex.data import store
+from sensex.data.ingest import update_store
 
 
 def test_round_trip_keeps_every_row(home, market):
@@ -72,7 +72,7 @@ def test_auto_offline_keeps_a_real_store_as_it_is(home, universe, market):
 
 
 def test_network_failure_never_empties_the_store(home, universe, market, monkeypatch):
-    from sensex.sources import yahoo
+    from sensex.data.sources import yahoo
 
     store.write(home.store_dir, market, "yfinance")
     before = store.read_meta(home.store_dir)["content_hash"]
@@ -88,7 +88,7 @@ def test_network_failure_never_empties_the_store(home, universe, market, monkeyp
 
 
 def test_unknown_source_is_refused(home, universe):
-    from sensex.errors import ConfigError
+    from sensex.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="Unknown source"):
         update_store(home, universe, "bloomberg", yahoo_reachable=lambda: False)
@@ -146,7 +146,7 @@ def test_a_crash_between_data_and_meta_is_repaired_on_read(home, market, monkeyp
 
 
 def test_after_the_crash_status_and_updates_report_the_stored_data(home, universe, monkeypatch):
-    from sensex import commands
+    from sensex.jobs import commands
 
     update_store(home, universe, "synthetic", start="2021-01-01", end="2021-03-31", yahoo_reachable=lambda: False)
     with monkeypatch.context() as patch:
@@ -165,7 +165,7 @@ def test_after_the_crash_status_and_updates_report_the_stored_data(home, univers
 
 
 def test_a_crash_while_switching_from_synthetic_to_csv_does_not_keep_saying_synthetic(home, universe, market, tmp_path, monkeypatch):
-    from sensex import commands
+    from sensex.jobs import commands
 
     store.write(home.store_dir, market[market["date"] <= "2021-03-31"], "synthetic")
     folder = tmp_path / "csv"
@@ -196,7 +196,7 @@ def test_a_killed_process_leaves_a_store_that_reads_right(home, market, tmp_path
     child = textwrap.dedent(f"""
         import os, pandas as pd
         from pathlib import Path
-        from sensex import store
+        from sensex.data import store
         real = store._atomic_write_bytes
         def dies_at_meta(path, data):
             if path.name == store.META_FILE:

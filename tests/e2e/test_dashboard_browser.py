@@ -16,7 +16,8 @@ import httpx
 import pytest
 from conftest import free_port
 
-from sensex import calendar, jsonlog
+from sensex.core import jsonlog
+from sensex.market import calendar
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

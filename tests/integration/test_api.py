@@ -1,7 +1,7 @@
 import pytest
 from fastapi.testclient import TestClient
 
-from sensex.serving.api import create_app
+from sensex.interfaces.api import create_app
 
 pytestmark = pytest.mark.integration
 
@@ -62,7 +62,7 @@ def test_the_serving_process_never_imports_torch(trained_home):
     script = (
         "import sys\n"
         "from fastapi.testclient import TestClient\n"
-        "from sensex.serving.api import create_app\n"
+        "from sensex.interfaces.api import create_app\n"
         "with TestClient(create_app()) as client:\n"
         "    assert client.post('/predict').status_code == 200\n"
         "    assert client.get('/explain').status_code == 200\n"

@@ -10,9 +10,9 @@ import pytest
 from conftest import read_only
 from fastapi.testclient import TestClient
 
-from sensex.cache import get_cache
-from sensex.serving.api import MAX_BODY_BYTES, create_app
-from sensex.settings import load_settings
+from sensex.core.cache import get_cache
+from sensex.core.settings import load_settings
+from sensex.interfaces.api import MAX_BODY_BYTES, create_app
 
 pytestmark = pytest.mark.integration
 

@@ -10,8 +10,9 @@ import pytest
 from app_pages import APP, fresh_app_caches, run_app, texts, use_home, visit  # noqa: F401 - fresh_app_caches is autouse
 from streamlit.testing.v1 import AppTest
 
-from sensex import calendar, jsonlog
-from sensex.settings import get_settings
+from sensex.core import jsonlog
+from sensex.core.settings import get_settings
+from sensex.market import calendar
 
 pytestmark = pytest.mark.integration
 PAGES = ["views/market.py", "views/track_record.py", "views/explanations.py", "views/monitoring.py"]
@@ -180,7 +181,7 @@ def test_app_without_data_says_what_to_do(home):
 
 
 def test_data_summary_counts_sessions_behind(monkeypatch):
-    from sensex.app.backend import summarize_data
+    from sensex.interfaces.app.backend import summarize_data
 
     monkeypatch.setattr(calendar, "now_ist", lambda: BEFORE_THE_NEXT_CLOSE)
     assert summarize_data("csv", "2021-12-31")["sessions_behind"] == 0

@@ -10,8 +10,8 @@ import pytest
 from app_pages import fresh_app_caches, run_app, texts, use_home, visit  # noqa: F401 - fresh_app_caches is autouse
 from streamlit.testing.v1 import AppTest
 
-from sensex.app.backend import LocalBackend
-from sensex.settings import get_settings
+from sensex.core.settings import get_settings
+from sensex.interfaces.app.backend import LocalBackend
 
 pytestmark = pytest.mark.integration
 MONITORING = "views/monitoring.py"
@@ -62,7 +62,7 @@ def test_a_history_too_short_to_draw_is_a_sentence(model_home, monkeypatch, poin
 
 
 def test_without_a_model_the_history_adds_no_error(trained_home, tmp_path, monkeypatch):
-    from sensex.errors import ModelNotFoundError
+    from sensex.core.errors import ModelNotFoundError
 
     home = tmp_path / "no-model"
     shutil.copytree(trained_home["settings"].store_dir, home / "store")

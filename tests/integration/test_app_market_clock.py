@@ -13,9 +13,10 @@ import pytest
 from app_pages import clear_caches, run_app, texts, use_home, visit
 from intraday_frames import Recorded, yf_frame
 
-from sensex import calendar, store
-from sensex.settings import load_settings
-from sensex.sources import synthetic, yahoo
+from sensex.core.settings import load_settings
+from sensex.data import store
+from sensex.data.sources import synthetic, yahoo
+from sensex.market import calendar
 
 pytestmark = pytest.mark.integration
 PAGES = ["views/market.py", "views/track_record.py", "views/explanations.py", "views/monitoring.py"]
@@ -85,15 +86,15 @@ def test_before_the_open_without_a_preopen_model_the_forecast_page_loads_neither
     """Asking MLflow whether a pre-open model exists, and NYSE's calendar whether the S&P 500 has
     closed, cost the first render 10 s and 200 MB: a file read says there is no such model."""
     code = ("import json, sys; from datetime import datetime; from importlib.util import find_spec\n"
-            "from sensex import calendar\n"
+            "from sensex.market import calendar\n"
             "calendar.now_ist = lambda: datetime(2022, 1, 3, 8, 0, tzinfo=calendar.IST)\n"
             "from streamlit.testing.v1 import AppTest\n"
-            "at = AppTest.from_file(find_spec('sensex.app.main').origin, default_timeout=90).run()\n"
+            "at = AppTest.from_file(find_spec('sensex.interfaces.app.main').origin, default_timeout=90).run()\n"
             "print(json.dumps({'errors': [e.value for e in at.exception] + [e.value for e in at.error],"
             " 'card': any(m.label == 'Target session' for m in at.metric),"
             " 'loaded': [m for m in ('mlflow', 'exchange_calendars', 'sklearn', 'scipy', 'torch') if m in sys.modules]}))")
     env = {**os.environ, "SENSEX_HOME": str(trained_home["settings"].home), "SENSEX_LOG_LEVEL": "WARNING"}
-    for _ in range(2):  # the first process in a home may write BSE's session file (`sensex.calendar`)
+    for _ in range(2):  # the first process in a home may write BSE's session file (`sensex.market.calendar`)
         out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
         assert out.returncode == 0, out.stderr[-2000:]
     assert json.loads(out.stdout.strip().splitlines()[-1]) == {"errors": [], "card": True, "loaded": []}

@@ -7,7 +7,7 @@ import pytest
 from app_pages import fresh_app_caches, run_app, use_home, visit  # noqa: F401 - fresh_app_caches is autouse
 from streamlit.testing.v1 import AppTest
 
-from sensex.app import member_charts
+from sensex.interfaces.app import member_charts
 
 pytestmark = pytest.mark.integration
 

@@ -11,12 +11,13 @@ from app_pages import APP, fresh_app_caches, texts  # noqa: F401 - fresh_app_cac
 from conftest import FIXTURE_END, FIXTURE_START
 from streamlit.testing.v1 import AppTest
 
-from sensex import calendar, jsonlog
-from sensex.app import backend, warmup
-from sensex.ingest import update_store
-from sensex.serving.universes import universe_choices
-from sensex.settings import get_settings, load_settings
-from sensex.universe import load_universe
+from sensex.core import jsonlog
+from sensex.core.settings import get_settings, load_settings
+from sensex.data.ingest import update_store
+from sensex.data.universes import universe_choices
+from sensex.interfaces.app import backend, warmup
+from sensex.market import calendar
+from sensex.market.universe import load_universe
 
 pytestmark = pytest.mark.integration
 # The fixture's data ends on Fri 2021-12-31: on Mon 2022-01-03 before the close it is up to date.
@@ -168,7 +169,7 @@ def test_the_warmed_backend_serves_the_started_universe_only(trained_home, use_h
         server.bind(("127.0.0.1", 0))
         server.listen(8)
         warmup.start("127.0.0.1", server.getsockname()[1])
-        nifty = backend.backend_for(settings.model_copy(update={"universe": "nifty50"}))
+        nifty = warmup.backend_for(settings.model_copy(update={"universe": "nifty50"}))
     assert nifty.server.universe.key == "nifty50" and nifty.server.bundle is None
     assert warmup.take() is None  # taken and left: it was made for the SENSEX
     import gc

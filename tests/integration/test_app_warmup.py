@@ -6,8 +6,8 @@ import socket
 
 import pytest
 
-from sensex.app import backend, warmup
-from sensex.settings import get_settings
+from sensex.core.settings import get_settings
+from sensex.interfaces.app import backend, warmup
 
 pytestmark = pytest.mark.integration
 
@@ -35,19 +35,19 @@ def in_home(monkeypatch):
 def test_the_first_run_takes_the_backend_warmed_with_its_model(trained_home, listening, in_home):
     settings = in_home(trained_home["settings"])
     warmup.start("127.0.0.1", listening)
-    taken = backend.backend_for(settings)  # waits for the warm-up
+    taken = warmup.backend_for(settings)  # waits for the warm-up
     assert isinstance(taken, backend.LocalBackend)
     assert taken.server.bundle is not None and taken.server.model_info["version"] == trained_home["promoted"]["version"]
     assert taken.server._latest is not None  # the latest inputs are read: the forecast is one ONNX call
     assert warmup.take() is None  # taken once: a cleared Streamlit cache makes a new backend
-    assert backend.backend_for(settings) is not taken
+    assert warmup.backend_for(settings) is not taken
 
 
 def test_a_backend_warmed_for_another_home_is_not_used(trained_home, home, listening, in_home):
     in_home(trained_home["settings"])
     warmup.start("127.0.0.1", listening)
     other = in_home(home)
-    taken = backend.backend_for(other)
+    taken = warmup.backend_for(other)
     assert taken.settings.home == other.home
     assert warmup.take() is None
 
@@ -55,5 +55,5 @@ def test_a_backend_warmed_for_another_home_is_not_used(trained_home, home, liste
 def test_without_a_model_the_warm_up_leaves_the_error_to_the_page(home, listening, in_home):
     settings = in_home(home)
     warmup.start("127.0.0.1", listening)
-    taken = backend.backend_for(settings)
+    taken = warmup.backend_for(settings)
     assert isinstance(taken, backend.LocalBackend) and taken.server.bundle is None

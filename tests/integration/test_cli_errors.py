@@ -1,6 +1,6 @@
 """Every CLI failure is one `error:` line on stderr with the right exit code, never a traceback.
 
-Most cases run in-process through `sensex.cli.run`, the function the `sensex` entry point calls
+Most cases run in-process through `sensex.interfaces.cli.run`, the function the `sensex` entry point calls
 (typer's CliRunner would go through typer's own standalone mode, which the entry point does not
 use); a subset runs as `python -m sensex` to prove the real process behaves the same.
 """
@@ -21,8 +21,8 @@ import pytest
 from conftest import read_only
 from rich.console import Console
 
-from sensex import cli
-from sensex.settings import get_settings, load_settings
+from sensex.core.settings import get_settings, load_settings
+from sensex.interfaces import cli
 
 pytestmark = pytest.mark.integration
 
@@ -233,10 +233,11 @@ def test_full_disk_loses_the_log_line_not_the_forecast(home_copy):
 # -- progress ------------------------------------------------------------------------------------
 
 def _tiny_fit(epochs: int, patience: int, progress, learning_rate: float = 1e-3):
-    from sensex.config import Config, FeatureConfig, TrainConfig
     from sensex.models.bundle import NetworkConfig
+    from sensex.models.config import Config, FeatureConfig, TrainConfig
     from sensex.models.convlstm import build_network
-    from sensex.models.train import Segments, fit_network
+    from sensex.models.fitting import fit_network
+    from sensex.models.segments import Segments
 
     rng = np.random.default_rng(0)
     tensor = rng.standard_normal((80, 4, 3)).astype(np.float32)  # (D, S, C)
@@ -265,7 +266,7 @@ def test_early_stopping_closes_the_count():
 
 def test_progress_shows_stages_epochs_elapsed_and_remaining_on_a_terminal():
     buffer = StringIO()
-    with cli._Progress(as_json=False, console=Console(file=buffer, force_terminal=True, width=160)) as progress:
+    with cli.Progress(as_json=False, console=Console(file=buffer, force_terminal=True, width=160)) as progress:
         progress("Reading the store", None, None)
         _tiny_fit(3, 10, progress)
         progress("Logging the run to MLflow", None, None)
@@ -275,8 +276,8 @@ def test_progress_shows_stages_epochs_elapsed_and_remaining_on_a_terminal():
 
 
 def test_progress_is_off_with_json_or_without_a_terminal():
-    assert cli._Progress(as_json=True).enabled is False
-    assert cli._Progress(as_json=False).enabled is sys.stderr.isatty()
+    assert cli.Progress(as_json=True).enabled is False
+    assert cli.Progress(as_json=False).enabled is sys.stderr.isatty()
 
 
 def test_csv_import_reports_each_file(tmp_path, market):
@@ -285,8 +286,8 @@ def test_csv_import_reports_each_file(tmp_path, market):
     for symbol, name in (("RELIANCE", "RELIANCE.csv"), ("SENSEX", "BSESN.csv")):
         rows = market[market["symbol"] == symbol].rename(columns=str.title).rename(columns={"Adj_Close": "Adj Close"})
         rows.drop(columns="Symbol").to_csv(folder / name, index=False)
-    from sensex.sources.csvfiles import load_directory
-    from sensex.universe import load_universe
+    from sensex.data.sources.csvfiles import load_directory
+    from sensex.market.universe import load_universe
 
     calls = []
     load_directory(folder, load_universe(), progress=lambda *call: calls.append(call))

@@ -14,11 +14,12 @@ import pytest
 from alert_receivers import Hook
 from conftest import TINY_CONFIG
 
-from sensex import jsonlog, store
-from sensex.calendar import IST
-from sensex.operations.daily import DAILY_LOG, LOCK_FILE, run_daily
-from sensex.operations.outcomes import OUTCOME_LOG
-from sensex.settings import load_settings
+from sensex.core import jsonlog
+from sensex.core.settings import load_settings
+from sensex.data import store
+from sensex.jobs.daily import DAILY_LOG, LOCK_FILE, run_daily
+from sensex.market.calendar import IST
+from sensex.monitoring.outcomes import OUTCOME_LOG
 
 pytestmark = [pytest.mark.integration]
 
@@ -211,7 +212,7 @@ def test_a_scheduled_retrain_trains_a_challenger_and_a_refused_promotion_is_aler
         assert retrain["error"].endswith("production version 1 stays.")
         assert hook.events() == ["promotion"] and hook.requests[0]["body"]["details"]["outcome"] == "refused"
         # The challenger is registered; production did not move; the forecast still came from it.
-        from sensex.serving.model_registry import ModelRegistry
+        from sensex.serving import ModelRegistry
 
         registry = ModelRegistry(settings)
         assert registry.get_production_model()["version"] == "1"
@@ -252,13 +253,13 @@ def test_cli_exit_codes_and_json(daily_home, tmp_path, market):
 def test_a_preopen_forecast_waiting_for_the_sp500_close_is_not_a_failure_and_the_next_run_makes_it(home):
     """The daily job's bookkeeping for a mode whose data closes overnight (the pre-open forecast itself
     is tested in test_preopen.py): waiting is not done, not failed, and the next run retries it."""
-    from sensex.errors import DataError
-    from sensex.operations.daily import DailyConfig, DailyJob
-    from sensex.operations.modes import Mode
+    from sensex.core.errors import DataError
+    from sensex.jobs.daily import DailyConfig, DailyJob
+    from sensex.jobs.modes import ModeJobs
 
     calls = []
 
-    class Preopen(Mode):
+    class Preopen(ModeJobs):
         def forecast(self, settings, as_of):
             calls.append(as_of)
             if len(calls) == 1:
@@ -267,7 +268,7 @@ def test_a_preopen_forecast_waiting_for_the_sp500_close_is_not_a_failure_and_the
                     "confidence": "Medium", "model_version": "1", "synthetic": True, "note": ""}
 
     mode = Preopen("preopen")
-    assert mode.waits_for_overnight and mode.model_name == "sensex-preopen-model"
+    assert mode.waits_for_overnight and mode.model_name("sensex") == "sensex-preopen-model"
     session = datetime.fromisoformat(SESSION)
     evening = DailyJob(home, DailyConfig(), after_close(SESSION), pd.Timestamp(session), set())
     evening.forecast(mode)
@@ -282,7 +283,7 @@ def test_a_preopen_forecast_waiting_for_the_sp500_close_is_not_a_failure_and_the
     # A pre-open forecast refused for another reason, or a close forecast refused, is a failure.
     close = DailyJob(home, DailyConfig(), after_close(SESSION), pd.Timestamp(session), set())
 
-    class BrokenClose(Mode):
+    class BrokenClose(ModeJobs):
         def forecast(self, settings, as_of):
             raise DataError("No member has usable data on the last stored session: run `sensex data status`.")
 
@@ -292,7 +293,7 @@ def test_a_preopen_forecast_waiting_for_the_sp500_close_is_not_a_failure_and_the
 
 def _report(performance: tuple[str, bool], features: tuple[str, bool], live: tuple[str, bool]) -> dict:
     """A drift report as `ModelServer.drift` gives it, with each part's (severity, judged)."""
-    from sensex.serving.drift import RECOMMENDATION, SEVERITIES
+    from sensex.monitoring.drift import RECOMMENDATION, SEVERITIES
 
     parts = {name: {"severity": severity, "judged": judged,
                     "reason": f"{name} reason ({'judged' if judged else 'too few sessions'})."}
@@ -305,12 +306,12 @@ def _report(performance: tuple[str, bool], features: tuple[str, bool], live: tup
 
 
 def _drift_step(home, report: dict | Exception):
-    from sensex.operations.daily import DailyConfig, DailyJob
-    from sensex.operations.modes import Mode
+    from sensex.jobs.daily import DailyConfig, DailyJob
+    from sensex.jobs.modes import ModeJobs
 
     seen = []
 
-    class Reported(Mode):
+    class Reported(ModeJobs):
         def drift(self, settings, promotion=None):
             seen.append(promotion)
             if isinstance(report, Exception):
@@ -343,7 +344,7 @@ def test_daily_drift_takes_the_reports_overall_severity_and_names_the_parts_that
 
 
 def test_daily_drift_with_nothing_to_judge_is_a_skip_and_a_broken_report_a_failure(home):
-    from sensex.errors import DataError
+    from sensex.core.errors import DataError
 
     severity, summary, events = _drift_step(home, _report(("ok", False), ("ok", False), ("ok", False)))
     assert severity is None and summary["status"] == "ok" and events == []

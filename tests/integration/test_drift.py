@@ -10,8 +10,9 @@ import sys
 import numpy as np
 import pytest
 
-from sensex import jsonlog, store
-from sensex.serving.drift import SEVERITIES, psi, wilson
+from sensex.core import jsonlog
+from sensex.data import store
+from sensex.monitoring.drift import SEVERITIES, psi, wilson
 from sensex.serving.model_server import ModelServer
 
 pytestmark = pytest.mark.integration
@@ -26,7 +27,7 @@ def check_shape(report: dict) -> None:
 
 
 def test_a_report_with_undefined_figures_is_still_json(own_home):
-    from sensex.serving.drift import _finite
+    from sensex.monitoring.drift import _finite
 
     assert _finite({"a": [float("nan"), 1.0], "b": {"c": float("inf")}, "d": "x"}) == {"a": [None, 1.0], "b": {"c": None},
                                                                                         "d": "x"}
@@ -46,7 +47,7 @@ def test_psi_is_zero_for_the_same_distribution_and_large_for_a_shift():
 def test_the_cli_and_the_api_report_three_parts(own_home):
     from fastapi.testclient import TestClient
 
-    from sensex.serving.api import create_app
+    from sensex.interfaces.api import create_app
 
     (own_home.logs_dir / jsonlog.PREDICTION_LOG).unlink(missing_ok=True)  # other tests' forecasts: not this one's
     env = {**os.environ, "SENSEX_HOME": str(own_home.home), "SENSEX_LOG_LEVEL": "WARNING"}

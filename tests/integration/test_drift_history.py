@@ -1,4 +1,4 @@
-"""Drift over time (`sensex.serving.drift.history`, `ModelServer.drift_history`, `GET /drift/history`):
+"""Drift over time (`sensex.monitoring.drift.history`, `ModelServer.drift_history`, `GET /drift/history`):
 as-of points every `step` sessions since training, feature PSI per family and the rolling AUC and
 Brier beside always-UP's, with no look-ahead."""
 
@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-from sensex import store
+from sensex.data import store
 from sensex.features.dataset import prepare
-from sensex.serving.api import create_app
-from sensex.serving.drift import MIN_SESSIONS, SEVERITIES, features, history
+from sensex.interfaces.api import create_app
+from sensex.monitoring.drift import MIN_SESSIONS, SEVERITIES, features, history
 from sensex.serving.model_server import ModelServer
 
 pytestmark = pytest.mark.integration

@@ -13,15 +13,16 @@ import onnx
 import pytest
 from conftest import FIXTURE_END, FIXTURE_START, TINY_GATE
 
-from sensex import commands
-from sensex.config import config_from_dict
+from sensex.core.settings import load_settings
+from sensex.data.ingest import update_store
 from sensex.features.dataset import load_panel
-from sensex.ingest import update_store
+from sensex.jobs import commands
 from sensex.models.bundle import ONNX_FILE, load_bundle
+from sensex.models.config import config_from_dict
 from sensex.models.evaluate import predict_rows
-from sensex.models.train import split_segments, train_model
-from sensex.serving.model_registry import ModelRegistry
-from sensex.settings import load_settings
+from sensex.models.segments import split_segments
+from sensex.models.train import train_model
+from sensex.serving import ModelRegistry
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

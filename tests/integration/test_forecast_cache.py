@@ -14,8 +14,8 @@ import httpx
 import pytest
 from conftest import free_port
 
-from sensex import jsonlog
-from sensex.cache import MemoryCache, RedisCache
+from sensex.core import jsonlog
+from sensex.core.cache import MemoryCache, RedisCache
 from sensex.serving.model_server import ModelServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -11,13 +11,14 @@ import numpy as np
 import pytest
 from conftest import FIXTURE_END, FIXTURE_START, TINY_CONFIG, TINY_GATE
 
-from sensex import commands, jsonlog
-from sensex.config import PromotionConfig
-from sensex.errors import PromotionRejected
-from sensex.ingest import update_store
-from sensex.serving.model_registry import ModelRegistry
+from sensex.core import jsonlog
+from sensex.core.errors import PromotionRejected
+from sensex.core.settings import load_settings
+from sensex.data.ingest import update_store
+from sensex.jobs import commands
+from sensex.models.config import PromotionConfig
+from sensex.serving import ModelRegistry
 from sensex.serving.model_server import ModelServer
-from sensex.settings import load_settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -73,9 +74,9 @@ def test_without_a_production_model_the_forecast_is_the_labelled_baseline(refuse
     assert low <= forecast["probability"] <= high
     # It is the saved logistic regression applied to the last session, nothing else.
     from sensex.features.dataset import load_panel
+    from sensex.market.universe import load_universe
     from sensex.models.designs import index_design, latest_session_design
     from sensex.models.portable import baseline_probabilities
-    from sensex.universe import load_universe
 
     _, bundle = ModelRegistry(settings).fallback_bundle()
     panel = load_panel(settings, load_universe())
@@ -86,7 +87,7 @@ def test_without_a_production_model_the_forecast_is_the_labelled_baseline(refuse
 def test_the_cli_and_the_api_label_the_baseline_too(refused_home):
     from fastapi.testclient import TestClient
 
-    from sensex.serving.api import create_app
+    from sensex.interfaces.api import create_app
 
     settings, _, _ = refused_home
     out = _cli(settings, "predict", "--json")
@@ -105,13 +106,13 @@ def test_the_dashboard_shows_the_baseline_forecast_labelled(refused_home, monkey
 
     from streamlit.testing.v1 import AppTest
 
-    from sensex.settings import get_settings
+    from sensex.core.settings import get_settings
 
     settings, _, _ = refused_home
     ModelRegistry(settings).register_new_runs()  # as `registry setup` does before it refuses
     monkeypatch.setenv("SENSEX_HOME", str(settings.home))
     get_settings.cache_clear()
-    at = AppTest.from_file(find_spec("sensex.app.main").origin, default_timeout=60).run()
+    at = AppTest.from_file(find_spec("sensex.interfaces.app.main").origin, default_timeout=60).run()
     # The forecast is computed on load: the baseline's, labelled, never a blank page or an error.
     assert not at.exception and not at.error
     assert any("BASELINE FORECAST (baseline:logreg)" in w.value for w in at.warning)

@@ -13,9 +13,10 @@ import httpx
 import pytest
 from conftest import TINY_GATE, free_port, wait_until_up
 
-from sensex import jsonlog, tracking
-from sensex.errors import CorruptModelError
-from sensex.serving.model_registry import MODEL_NAME, ModelRegistry
+from sensex.core import jsonlog
+from sensex.core.errors import CorruptModelError
+from sensex.registry import tracking
+from sensex.registry.model_registry import MODEL_NAME, ModelRegistry
 from sensex.serving.model_server import ModelServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -12,15 +12,15 @@ import os
 import subprocess
 import sys
 
-from sensex import store
-from sensex.settings import get_settings
+from sensex.core.settings import get_settings
+from sensex.data import store
 
 HEAVY = ("pandas", "pyarrow", "talib", "exchange_calendars", "mlflow", "torch", "sklearn", "scipy")
 
 SERVE = f"""
 import json, sys
 from fastapi.testclient import TestClient
-from sensex.serving.api import create_app
+from sensex.interfaces.api import create_app
 
 with TestClient(create_app()) as client:
     answers = [client.get("/health"), client.post("/predict"), client.post("/predict", json={{}}),
@@ -36,7 +36,7 @@ def serve_once(home) -> dict:
     env = {**os.environ, "SENSEX_HOME": str(home)}
     # A user's home holds BSE's session list from its first `sensex data update`; the fixtures
     # built theirs under the test process's home. Building it needs exchange_calendars, once.
-    subprocess.run([sys.executable, "-c", "from sensex import calendar; calendar.recorded_end_day()"], env=env,
+    subprocess.run([sys.executable, "-c", "from sensex.market import calendar; calendar.recorded_end_day()"], env=env,
                    check=True, timeout=120)
     done = subprocess.run([sys.executable, "-c", SERVE], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -58,7 +58,7 @@ def test_the_promotion_prepared_the_window_and_the_server_needs_no_pandas(own_ho
 
 
 def test_a_data_update_prepares_the_new_sessions_window(own_home, monkeypatch, capsys):
-    from sensex import cli
+    from sensex.interfaces import cli
 
     before = windows(own_home)
     old_last = store.read_meta(own_home.store_dir)["last_date"]

@@ -11,11 +11,13 @@ import pytest
 from fastapi.testclient import TestClient
 from intraday_frames import Recorded, yf_frame
 
-from sensex import calendar, cli, store
-from sensex.cache import get_cache
-from sensex.serving.api import create_app
-from sensex.settings import get_settings, load_settings
-from sensex.sources import yahoo
+from sensex.core.cache import get_cache
+from sensex.core.settings import get_settings, load_settings
+from sensex.data import store
+from sensex.data.sources import yahoo
+from sensex.interfaces import cli
+from sensex.interfaces.api import create_app
+from sensex.market import calendar
 
 pytestmark = pytest.mark.integration
 # The trained fixture's data ends on Fri 2021-12-31; Mon 2022-01-03 at noon the session is under way.

@@ -5,9 +5,9 @@ import math
 import pytest
 from fastapi.testclient import TestClient
 
-from sensex import store
-from sensex.serving.api import create_app
-from sensex.serving.realtime_data import RealtimeDataFetcher
+from sensex.data import store
+from sensex.data.realtime_data import RealtimeDataFetcher
+from sensex.interfaces.api import create_app
 
 pytestmark = pytest.mark.integration
 

@@ -11,12 +11,13 @@ import onnx
 import pytest
 from fastapi.testclient import TestClient
 
-from sensex import calendar, cli
+from sensex.core.settings import get_settings
+from sensex.interfaces import cli
+from sensex.interfaces.api import create_app
+from sensex.market import calendar
+from sensex.market.universe import load_universe
 from sensex.models.bundle import EXTRA_DIR, META_FILE, ONNX_FILE, file_sha256, load_bundle
-from sensex.serving.api import create_app
-from sensex.serving.model_registry import ModelRegistry
-from sensex.settings import get_settings
-from sensex.universe import load_universe
+from sensex.serving import ModelRegistry
 
 pytestmark = pytest.mark.integration
 
@@ -108,7 +109,7 @@ def _old_bundle(bundle, directory):
 def test_an_old_bundle_without_members_still_serves(trained_home, production_bundle, tmp_path, monkeypatch):
     old = _old_bundle(production_bundle, tmp_path / "old")
     assert not old.has_members and old.meta.schema_version == 3
-    from sensex.serving import production
+    from sensex.registry import production
 
     original = production.load_pointed  # the server loads the production bundle through the pointer
     monkeypatch.setattr(production, "load_pointed", lambda settings, pointer: (original(settings, pointer)[0], old))
@@ -133,7 +134,7 @@ def test_an_old_bundle_without_members_still_serves(trained_home, production_bun
 def test_the_mlflow_run_logs_member_metrics_and_the_stock_output(trained_home, production_bundle):
     import mlflow
 
-    from sensex import tracking
+    from sensex.registry import tracking
 
     tracking.configure(trained_home["settings"])
     run = mlflow.MlflowClient().get_run(trained_home["train"]["run_id"])

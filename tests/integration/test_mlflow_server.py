@@ -8,11 +8,11 @@ import uuid
 import pytest
 from conftest import FIXTURE_END, FIXTURE_START, TINY_CONFIG, TINY_GATE, free_port, wait_until_up
 
-from sensex import commands
-from sensex.ingest import update_store
-from sensex.serving.model_registry import ModelRegistry
+from sensex.core.settings import load_settings
+from sensex.data.ingest import update_store
+from sensex.jobs import commands
+from sensex.serving import ModelRegistry
 from sensex.serving.model_server import ModelServer
-from sensex.settings import load_settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.services, pytest.mark.slow]
 PG = os.environ.get("SENSEX_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432")

@@ -15,9 +15,10 @@ import pytest
 from conftest import free_port
 from mlflow import MlflowClient
 
-from sensex import store, tracking
-from sensex.serving.model_registry import MODEL_NAME
-from sensex.settings import load_settings
+from sensex.core.settings import load_settings
+from sensex.data import store
+from sensex.registry import tracking
+from sensex.registry.model_registry import MODEL_NAME
 
 pytestmark = pytest.mark.integration
 
@@ -104,9 +105,9 @@ def test_sensex_mlflow_serves_the_project_store(trained_home):
 def test_a_refused_promotion_is_written_on_the_version(trained_home, tmp_path):
     import shutil
 
-    from sensex.config import PromotionConfig
-    from sensex.errors import PromotionRejected
-    from sensex.serving.model_registry import ModelRegistry
+    from sensex.core.errors import PromotionRejected
+    from sensex.models.config import PromotionConfig
+    from sensex.serving import ModelRegistry
 
     home = tmp_path / "home"  # a copy: the session's registry keeps its own descriptions
     shutil.copytree(trained_home["settings"].home, home, symlinks=True)

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 from conftest import FIXTURE_END, FIXTURE_START, TINY_CONFIG, TINY_GATE
 
-from sensex.errors import CorruptModelError
+from sensex.core.errors import CorruptModelError
 from sensex.models.bundle import EXTRA_DIR, META_FILE, ONNX_FILE, load_bundle
-from sensex.serving.model_registry import ModelRegistry
+from sensex.serving import ModelRegistry
 from sensex.serving.model_server import ModelServer
 
 pytestmark = pytest.mark.integration
@@ -25,9 +25,9 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def own_home(tmp_path_factory, universe):
     """A trained home of this module's own: its tests corrupt files in it."""
-    from sensex import commands
-    from sensex.ingest import update_store
-    from sensex.settings import load_settings
+    from sensex.core.settings import load_settings
+    from sensex.data.ingest import update_store
+    from sensex.jobs import commands
 
     root = tmp_path_factory.mktemp("loading")
     settings = load_settings({"SENSEX_HOME": str(root / "home")})
@@ -76,7 +76,7 @@ def test_a_damaged_cached_model_is_fetched_again(own_home, damage):
 def test_a_model_corrupt_in_mlflow_is_refused_with_a_sentence(own_home, tmp_path):
     import mlflow
 
-    from sensex import tracking
+    from sensex.registry import tracking
 
     settings, run_id = own_home
     tracking.configure(settings)
@@ -107,7 +107,7 @@ def test_a_model_corrupt_in_mlflow_is_refused_with_a_sentence(own_home, tmp_path
 def test_model_card_is_what_the_api_serves(own_home):
     from fastapi.testclient import TestClient
 
-    from sensex.serving.api import create_app
+    from sensex.interfaces.api import create_app
 
     settings, run_id = own_home
     server = ModelServer(settings)

@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sensex.config import config_from_dict
-from sensex.errors import DataError
+from sensex.core.errors import DataError
 from sensex.features.build import build_panel
 from sensex.models.baselines import BASELINES
+from sensex.models.config import config_from_dict
 from sensex.models.walkforward import walk_forward, walk_forward_folds
 
 pytestmark = pytest.mark.integration

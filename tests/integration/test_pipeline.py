@@ -8,7 +8,8 @@ import sys
 import pandas as pd
 import pytest
 
-from sensex import jsonlog, store
+from sensex.core import jsonlog
+from sensex.data import store
 from sensex.serving.model_server import ModelServer
 
 pytestmark = pytest.mark.integration
@@ -104,7 +105,7 @@ def test_bad_input_gets_one_sentence_and_nonzero_exit(tmp_path, args, message):
 
 
 def test_predict_without_enough_data_says_what_to_do(trained_home):
-    from sensex.errors import DataError
+    from sensex.core.errors import DataError
 
     server = ModelServer(trained_home["settings"])
     with pytest.raises(DataError, match="sessions"):
@@ -112,7 +113,7 @@ def test_predict_without_enough_data_says_what_to_do(trained_home):
 
 
 def test_walk_forward_cli_reports_pooled_metrics_and_registers_nothing(trained_home, tmp_path):
-    from sensex.serving.model_registry import ModelRegistry
+    from sensex.serving import ModelRegistry
 
     config = tmp_path / "wf.yaml"
     config.write_text("model: {hidden: 4, projection: 4, dropout: 0.0}\n"
@@ -131,7 +132,7 @@ def test_walk_forward_cli_reports_pooled_metrics_and_registers_nothing(trained_h
 def test_the_track_record_sees_new_closes_once_the_store_changes(home, universe):
     """The index closes behind `prediction_history` are read once per store content: a session
     stored after the first look gives its forecast a realized outcome on the next look."""
-    from sensex.ingest import update_store
+    from sensex.data.ingest import update_store
 
     update_store(home, universe, "synthetic", start="2021-01-01", end="2021-06-30", yahoo_reachable=lambda: False)
     last = (store.read_meta(home.store_dir) or {})["last_date"]

@@ -13,12 +13,14 @@ import pytest
 from conftest import TINY_CONFIG, TINY_GATE
 from fastapi.testclient import TestClient
 
-from sensex import commands, context, store
-from sensex.errors import ConfigError, DataError, ModelNotFoundError
-from sensex.serving.api import create_app
-from sensex.serving.model_registry import ModelRegistry
+from sensex.core.errors import ConfigError, DataError, ModelNotFoundError
+from sensex.core.settings import load_settings
+from sensex.data import store
+from sensex.interfaces.api import create_app
+from sensex.jobs import commands
+from sensex.market import context
+from sensex.serving import ModelRegistry
 from sensex.serving.model_server import ModelServer
-from sensex.settings import load_settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -144,10 +146,10 @@ def test_the_dashboard_shows_the_preopen_forecast_first_before_bses_open(both_mo
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
-    from sensex import calendar
-    from sensex.cache import get_cache
-    from sensex.settings import get_settings
-    from sensex.sources import yahoo
+    from sensex.core.cache import get_cache
+    from sensex.core.settings import get_settings
+    from sensex.data.sources import yahoo
+    from sensex.market import calendar
 
     monkeypatch.setattr(yahoo, "is_reachable", lambda *a, **k: False)  # offline: no live quote is asked for
     # 08:00 IST on Monday 2022-01-03: the S&P 500's Friday session closed at 02:30 IST, BSE opens at 09:15.
@@ -157,7 +159,7 @@ def test_the_dashboard_shows_the_preopen_forecast_first_before_bses_open(both_mo
     st.cache_resource.clear()
     st.cache_data.clear()
     get_cache().clear()
-    at = AppTest.from_file(find_spec("sensex.app.main").origin, default_timeout=120).run()
+    at = AppTest.from_file(find_spec("sensex.interfaces.app.main").origin, default_timeout=120).run()
     assert not at.exception, [e.value for e in at.exception]
     headings = [h.value for h in at.subheader]
     assert headings.index("Pre-open forecast: read this one first") < headings.index("Close-mode forecast")

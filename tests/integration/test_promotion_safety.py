@@ -19,13 +19,14 @@ from pathlib import Path
 import pytest
 from test_mlflow_server import mlflow_server  # noqa: F401 - the fixture: a real mlflow server on PostgreSQL
 
-from sensex import jsonlog, tracking
-from sensex.config import PromotionConfig
-from sensex.errors import RegistryBusy
-from sensex.serving.gate import GateReport
-from sensex.serving.model_registry import MODEL_NAME, PREVIOUS, PRODUCTION, ModelRegistry
-from sensex.serving.registry_lock import RegistryLock
-from sensex.settings import load_settings
+from sensex.core import jsonlog
+from sensex.core.errors import RegistryBusy
+from sensex.core.settings import load_settings
+from sensex.models.config import PromotionConfig
+from sensex.registry import tracking
+from sensex.registry.gate import GateReport
+from sensex.registry.lock import RegistryLock
+from sensex.registry.model_registry import MODEL_NAME, PREVIOUS, PRODUCTION, ModelRegistry
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 OPEN_GATE = PromotionConfig(min_accuracy=0.0, min_auc=0.0)
@@ -83,10 +84,10 @@ def _child(code: str, *args: str, env: dict | None = None) -> subprocess.Popen:
 
 PROMOTER = """
     import pathlib, sys, time
-    from sensex.config import PromotionConfig
-    from sensex.serving.gate import GateReport
-    from sensex.serving.model_registry import ModelRegistry
-    from sensex.settings import load_settings
+    from sensex.models.config import PromotionConfig
+    from sensex.registry.gate import GateReport
+    from sensex.serving import ModelRegistry
+    from sensex.core.settings import load_settings
     home, version, go, tracking_uri = sys.argv[1:5]
     env = {"SENSEX_HOME": home, **({"MLFLOW_TRACKING_URI": tracking_uri} if tracking_uri else {})}
     registry = ModelRegistry(load_settings(env), promotion=PromotionConfig(min_accuracy=0.0, min_auc=0.0))
@@ -132,11 +133,11 @@ def test_two_processes_promoting_at_the_same_moment_leave_one_consistent_state(h
 
 KILLED_PROMOTER = """
     import os, sys
-    from sensex import jsonlog
-    from sensex.config import PromotionConfig
-    from sensex.serving.gate import GateReport
-    from sensex.serving import model_registry
-    from sensex.settings import load_settings
+    from sensex.core import jsonlog
+    from sensex.models.config import PromotionConfig
+    from sensex.registry.gate import GateReport
+    from sensex.registry import model_registry
+    from sensex.core.settings import load_settings
     home, version, where = sys.argv[1:4]
     if where == "after-commit":  # the alias has moved; nothing after it ran
         model_registry.ModelRegistry._finish = lambda *a, **k: os._exit(9)
@@ -188,10 +189,10 @@ def test_a_promotion_killed_after_its_commit_point_is_completed_by_doctor(home, 
 
 KILLED_BEFORE_COMMIT = """
     import os, sys
-    from sensex.config import PromotionConfig
-    from sensex.serving.gate import GateReport
-    from sensex.serving.model_registry import ModelRegistry
-    from sensex.settings import load_settings
+    from sensex.models.config import PromotionConfig
+    from sensex.registry.gate import GateReport
+    from sensex.serving import ModelRegistry
+    from sensex.core.settings import load_settings
     home, version = sys.argv[1:3]
     registry = ModelRegistry(load_settings({"SENSEX_HOME": home}), promotion=PromotionConfig(min_accuracy=0.0, min_auc=0.0))
     registry.lock().verify = lambda: os._exit(9)  # dies holding the lock, just before the alias moves
@@ -232,8 +233,8 @@ def test_rollback_under_the_lock_keeps_previous_right(home):
 HOLDER = """
     import sys, time
     from mlflow import MlflowClient
-    from sensex.serving.registry_lock import RegistryLock
-    from sensex.settings import load_settings
+    from sensex.registry.lock import RegistryLock
+    from sensex.core.settings import load_settings
     from pathlib import Path
     home = sys.argv[1]
     settings = load_settings({"SENSEX_HOME": home})
@@ -282,8 +283,9 @@ def test_another_machines_lock_is_respected_until_its_lease_runs_out(home):
 KILLED_TRAINER = """
     import os, signal, sys
     import mlflow
-    from sensex import processes, tracking
-    from sensex.settings import load_settings
+    from sensex.core import processes
+    from sensex.registry import tracking
+    from sensex.core.settings import load_settings
     settings = load_settings({"SENSEX_HOME": sys.argv[1]})
     experiment = tracking.configure(settings)
     run = mlflow.start_run(experiment_id=experiment, tags=processes.current_owner().tags())
@@ -297,7 +299,8 @@ KILLED_TRAINER = """
 def test_doctor_fails_runs_and_removes_scratch_of_killed_processes(home):
     from mlflow import MlflowClient
 
-    from sensex import processes, store
+    from sensex.core import processes
+    from sensex.data import store
 
     child = _child(KILLED_TRAINER, str(home))
     out, err = child.communicate(timeout=180)

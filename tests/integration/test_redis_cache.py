@@ -17,8 +17,8 @@ import uuid
 import pandas as pd
 import pytest
 
-from sensex.cache import PRICE_TTL, RedisCache, cached, get_cache
-from sensex.settings import load_settings
+from sensex.core.cache import PRICE_TTL, RedisCache, cached, get_cache
+from sensex.core.settings import load_settings
 
 REDIS_URL = os.environ.get("SENSEX_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -178,7 +178,7 @@ def test_what_redis_holds_is_json(backend, client, prefix):
 
 def test_values_over_the_size_bound_are_not_stored(client, prefix, caplog):
     small = RedisCache(REDIS_URL, prefix=prefix, max_value_bytes=100)
-    with caplog.at_level("WARNING", logger="sensex.cache"):
+    with caplog.at_level("WARNING", logger="sensex.core.cache"):
         small.set("big", "x" * 500, 60)
     assert not client.exists(f"{prefix}cache:big") and "not cached" in caplog.text
     small.set("small", "x", 60)
@@ -188,7 +188,7 @@ def test_values_over_the_size_bound_are_not_stored(client, prefix, caplog):
 _CHILD = textwrap.dedent(
     """
     import json, sys
-    from sensex.cache import RedisCache
+    from sensex.core.cache import RedisCache
     url, prefix, role = sys.argv[1:4]
     cache = RedisCache(url, prefix=prefix)
     if role == "hammer":

@@ -8,11 +8,12 @@ import sys
 import pytest
 from conftest import FIXTURE_END, FIXTURE_START, TINY_CONFIG, TINY_GATE
 
-from sensex import commands, jsonlog
-from sensex.errors import ConfigError, ModelNotFoundError, PromotionRejected
-from sensex.ingest import update_store
-from sensex.serving.model_registry import ModelRegistry
-from sensex.settings import load_settings
+from sensex.core import jsonlog
+from sensex.core.errors import ConfigError, ModelNotFoundError, PromotionRejected
+from sensex.core.settings import load_settings
+from sensex.data.ingest import update_store
+from sensex.jobs import commands
+from sensex.serving import ModelRegistry
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -19,10 +19,10 @@ from conftest import FIXTURE_END, FIXTURE_START, REPO, TINY_CONFIG, TINY_GATE, f
 from test_api_redis import REDIS_URL, _redis_or_skip
 from test_mlflow_server import PG
 
-from sensex import commands
-from sensex.ingest import update_store
-from sensex.serving.model_registry import ModelRegistry
-from sensex.settings import load_settings
+from sensex.core.settings import load_settings
+from sensex.data.ingest import update_store
+from sensex.jobs import commands
+from sensex.serving import ModelRegistry
 
 pytestmark = [pytest.mark.integration, pytest.mark.services, pytest.mark.slow]
 

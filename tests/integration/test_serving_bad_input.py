@@ -15,10 +15,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from conftest import free_port
 
-from sensex.errors import ModelNotFoundError, RegistryUnavailable
+from sensex.core.errors import ModelNotFoundError, RegistryUnavailable
+from sensex.core.settings import load_settings
+from sensex.registry.pointer import pointer_path, read_pointer, write_pointer
 from sensex.serving.model_server import ModelServer
-from sensex.serving.pointer import pointer_path, read_pointer, write_pointer
-from sensex.settings import load_settings
 
 pytestmark = pytest.mark.integration
 MODEL = "sensex-convlstm-model"
@@ -97,7 +97,7 @@ def http_settings(own_home, port: int):
 def test_a_tracking_server_down_at_start(own_home):
     from fastapi.testclient import TestClient
 
-    from sensex.serving.api import create_app
+    from sensex.interfaces.api import create_app
 
     settings = http_settings(own_home, free_port())  # nobody listens there
     with pytest.raises(RegistryUnavailable, match="does not answer .*: start it or check MLFLOW_TRACKING_URI"):

@@ -10,11 +10,11 @@ import sys
 
 import pytest
 
-from sensex.cache import MemoryCache
+from sensex.core.cache import MemoryCache
+from sensex.core.settings import load_settings
+from sensex.registry.pointer import pointer_path, read_pointer
+from sensex.registry.probe import production_alias
 from sensex.serving.model_server import ModelServer
-from sensex.serving.pointer import pointer_path, read_pointer
-from sensex.serving.registry_probe import production_alias
-from sensex.settings import load_settings
 
 pytestmark = pytest.mark.integration
 MODEL = "sensex-convlstm-model"
@@ -45,8 +45,8 @@ def test_the_registry_writes_a_relative_pointer_that_agrees_with_mlflow(trained_
 
 
 def test_the_forecast_and_drift_paths_import_neither_mlflow_nor_torch(trained_home, monkeypatch):
-    from sensex import calendar
-    from sensex.settings import get_settings
+    from sensex.core.settings import get_settings
+    from sensex.market import calendar
 
     # The first process of a home builds the session list from exchange_calendars; later ones read it.
     monkeypatch.setenv("SENSEX_HOME", str(trained_home["settings"].home))
@@ -56,8 +56,8 @@ def test_the_forecast_and_drift_paths_import_neither_mlflow_nor_torch(trained_ho
     code = """
 import sys
 from fastapi.testclient import TestClient
-from sensex.serving.api import create_app
-from sensex.cache import MemoryCache
+from sensex.interfaces.api import create_app
+from sensex.core.cache import MemoryCache
 from sensex.serving.model_server import ModelServer
 ModelServer().predict(log_prediction=False)
 with TestClient(create_app()) as client:
@@ -110,7 +110,7 @@ def test_a_copied_home_reads_its_own_files_never_the_originals(trained_home, cop
 
 
 def test_a_copy_without_the_model_files_refuses_with_a_sentence(copied_home):
-    from sensex.errors import ModelNotFoundError
+    from sensex.core.errors import ModelNotFoundError
 
     shutil.rmtree(copied_home.cache_dir / "models")
     shutil.rmtree(copied_home.artifacts_dir / "models")
@@ -137,7 +137,7 @@ def test_the_latest_window_is_kept_per_model_and_data_hash(copied_home, monkeypa
 
 
 def test_the_cli_module_imports_nothing_heavy_for_help():
-    code = ("import sys, sensex.cli; print([m for m in ('pandas', 'pydantic_settings', 'mlflow', 'numpy', 'torch')"
+    code = ("import sys, sensex.interfaces.cli; print([m for m in ('pandas', 'pydantic_settings', 'mlflow', 'numpy', 'torch')"
             " if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.strip() == "[]"

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from sensex import tracking
+from sensex.registry import tracking
 
 pytestmark = pytest.mark.integration
 

@@ -7,14 +7,16 @@ import pytest
 from conftest import FIXTURE_END, FIXTURE_START, TINY_CONFIG, TINY_GATE
 from fastapi.testclient import TestClient
 
-from sensex import cli, commands, store
-from sensex.errors import DataError
-from sensex.ingest import update_store
-from sensex.serving.api import create_app
-from sensex.serving.model_registry import ModelRegistry
+from sensex.core.errors import DataError
+from sensex.core.settings import load_settings
+from sensex.data import store
+from sensex.data.ingest import update_store
+from sensex.interfaces import cli
+from sensex.interfaces.api import create_app
+from sensex.jobs import commands
+from sensex.market.universe import load_universe
+from sensex.serving import ModelRegistry
 from sensex.serving.model_server import ModelServer
-from sensex.settings import load_settings
-from sensex.universe import load_universe
 
 pytestmark = pytest.mark.integration
 
@@ -82,7 +84,7 @@ def test_cli_takes_the_universe(two_universes, capsys, monkeypatch):
     import json
 
     monkeypatch.setenv("SENSEX_HOME", str(two_universes["sensex"].home))
-    from sensex.settings import get_settings
+    from sensex.core.settings import get_settings
 
     get_settings.cache_clear()
     assert cli.run(["predict", "--universe", "nifty50", "--json"]) == 0

@@ -9,9 +9,9 @@ import pytest
 from alert_receivers import Hook
 from conftest import free_port
 
-from sensex.errors import AlertDeliveryError, ConfigError
-from sensex.operations import alerts
-from sensex.operations.alerts import Event, dispatch, load_alerts, parse_alerts
+from sensex.core.errors import AlertDeliveryError, ConfigError
+from sensex.monitoring import alerts
+from sensex.monitoring.alerts import Event, dispatch, load_alerts, parse_alerts
 
 # The example of issue 11's "Contract additions", verbatim.
 CONTRACT_EXAMPLE = """\

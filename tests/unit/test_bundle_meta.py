@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from sensex.errors import CorruptModelError
+from sensex.core.errors import CorruptModelError
 from sensex.models.bundle import SCHEMA_VERSION, BundleMeta, NetworkConfig, load_bundle, write_bundle_json
 from sensex.models.calibrate import Calibration
 

@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sensex import cache as cache_module
-from sensex.cache import (
+from sensex.core import cache as cache_module
+from sensex.core.cache import (
     HISTORY_TTL,
     PRICE_TTL,
     Cache,
@@ -25,7 +25,7 @@ from sensex.cache import (
     cached,
     get_cache,
 )
-from sensex.settings import load_settings
+from sensex.core.settings import load_settings
 
 
 class FakeClock:
@@ -91,7 +91,7 @@ def test_encoding_round_trips_the_values_we_cache():
 def test_values_that_are_not_data_are_refused_and_not_cached(memory, value, caplog):
     with pytest.raises(cache_module.CacheEncodingError):
         cache_module.encode(value)
-    with caplog.at_level(logging.WARNING, logger="sensex.cache"):
+    with caplog.at_level(logging.WARNING, logger="sensex.core.cache"):
         memory.set("k", value, 60)
     assert memory.get("k") is None and "not cached" in caplog.text
 
@@ -406,7 +406,7 @@ class TestGetCache:
         assert get_cache(settings) is backend  # one client (and pool) per URL
 
     def test_uses_environment_settings_when_none_given(self, monkeypatch):
-        from sensex.settings import get_settings
+        from sensex.core.settings import get_settings
 
         monkeypatch.setattr(cache_module, "_memory_cache", None)
         monkeypatch.delenv("SENSEX_REDIS_URL", raising=False)
@@ -433,7 +433,7 @@ class TestRedisDown:
         backend = RedisCache(
             _closed_redis_url(), prefix="sensex-test-down:", clock=clock, retry_after=5.0
         )
-        with caplog.at_level(logging.WARNING, logger="sensex.cache"):
+        with caplog.at_level(logging.WARNING, logger="sensex.core.cache"):
             assert backend.get("k") is None
             backend.set("k", 1, 60)
             backend.delete("k")

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sensex import calendar
+from sensex.market import calendar
 
 
 def test_next_session_skips_weekend_and_holiday():
@@ -60,7 +60,7 @@ def test_republic_day_2027_is_never_a_forecast_target(home):
     """predict --as-of 2027-01-25 (a Monday) targets the next session: Wednesday the 27th."""
     assert calendar.next_session("2027-01-25") == pd.Timestamp("2027-01-27")  # fixed holiday, no file
     home.holidays_dir.mkdir(parents=True)
-    shipped = Path(calendar.__file__).parent / "data" / "bse_holidays_example.csv"
+    shipped = Path(calendar.__file__).parent / "bse_holidays_example.csv"
     (home.holidays_dir / "bse-2027.csv").write_text(shipped.read_text())
     assert calendar.next_session("2027-01-25") == pd.Timestamp("2027-01-27")
     assert not calendar.is_session("2027-01-26")
@@ -87,8 +87,8 @@ def test_the_recorded_range_does_not_move_with_today(monkeypatch, home):
 
 def test_a_store_extended_past_the_record_reports_the_fallback_today(universe, home):
     """Judged from the stored dates: today (inside the record) does not hide it."""
-    from sensex.quality import validate_data_quality
-    from sensex.sources.synthetic import generate
+    from sensex.data.quality import validate_data_quality
+    from sensex.data.sources.synthetic import generate
 
     last = calendar.recorded_end() + pd.Timedelta(days=40)
     extended = generate(universe, calendar.recorded_end() - pd.Timedelta(days=200), last, seed=5)

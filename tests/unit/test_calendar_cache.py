@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pandas as pd
 
-from sensex import calendar
+from sensex.market import calendar
 
 
 def test_cached_sessions_equal_exchange_calendars(home):
@@ -45,14 +45,14 @@ def test_a_second_process_does_not_import_exchange_calendars(home):
     calendar._recorded_sessions.cache_clear()
     calendar._recorded_sessions()  # the file exists now
     calendar._recorded_sessions.cache_clear()
-    code = ("import sys; from sensex import calendar; print(calendar.next_session('2024-10-31').date(),"
+    code = ("import sys; from sensex.market import calendar; print(calendar.next_session('2024-10-31').date(),"
             " 'exchange_calendars' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["2024-11-04", "False"]
 
 
 def test_cached_nyse_sessions_and_closes_equal_exchange_calendars(home):
-    from sensex import context
+    from sensex.market import context
 
     context._recorded.cache_clear()
     try:
@@ -75,7 +75,7 @@ def test_cached_nyse_sessions_and_closes_equal_exchange_calendars(home):
 
 
 def test_the_sp500_clock_does_not_import_exchange_calendars_once_cached(home):
-    from sensex import context
+    from sensex.market import context
 
     context._recorded.cache_clear()
     calendar._recorded_sessions.cache_clear()
@@ -83,7 +83,7 @@ def test_the_sp500_clock_does_not_import_exchange_calendars_once_cached(home):
     calendar._recorded_sessions()
     context._recorded.cache_clear()
     calendar._recorded_sessions.cache_clear()
-    code = ("import sys; from sensex import context, market_clock, calendar; from datetime import datetime;"
+    code = ("import sys; from sensex.market import context, calendar; from sensex.market import clock as market_clock; from datetime import datetime;"
             " r = market_clock.read_clock(datetime(2024, 11, 5, 8, 0, tzinfo=calendar.IST));"
             " print(market_clock.preferred_mode(r), 'exchange_calendars' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 
-from sensex import cli
+from sensex.interfaces import cli
 
 
 def _shown(message: str, category: type[Warning], module: str) -> bool:

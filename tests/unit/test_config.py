@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from sensex.config import Config, PromotionConfig, check_threshold, config_from_dict, load_config
-from sensex.errors import ConfigError
+from sensex.core.errors import ConfigError
+from sensex.models.config import Config, PromotionConfig, check_threshold, config_from_dict, load_config
 
 
 @pytest.mark.parametrize("preset", ["quick", "full", "walkforward"])

@@ -5,9 +5,9 @@ from datetime import date, datetime
 import pandas as pd
 import pytest
 
-from sensex import calendar, dates
-from sensex.config import config_from_dict
-from sensex.errors import ConfigError, DateError
+from sensex.core.errors import ConfigError, DateError
+from sensex.market import calendar, dates
+from sensex.models.config import config_from_dict
 
 # A fixed clock: Friday 2026-11-27 after the close, so the last completed session is that day.
 NOW = datetime(2026, 11, 27, 18, 0, tzinfo=calendar.IST)

@@ -67,7 +67,7 @@ def test_compose_runs_the_topology_of_the_issue(compose):
 
 
 def test_compose_environment_is_the_applications_own(compose):
-    from sensex.settings import load_settings
+    from sensex.core.settings import load_settings
 
     for name in ("api-1", "api-2", "dashboard", "bootstrap", "daily"):
         env = compose["services"][name]["environment"]
@@ -94,7 +94,7 @@ def _sensex_commands(command: list[str]) -> list[list[str]]:
 def _parse_cli(words: list[str]):
     """Resolve `sensex a b --opt v` against the real CLI and parse its options (nothing runs).
     Typer vendors its own click, so groups are recognised by their `commands`, not by class."""
-    from sensex.cli import app
+    from sensex.interfaces.cli import app
 
     command, name, args = typer.main.get_command(app), "sensex", words[1:]
     while hasattr(command, "commands"):

@@ -138,7 +138,8 @@ def test_the_long_run_prior_reads_training_and_validation_labels_only():
     from types import SimpleNamespace
 
     from sensex.models.calibrate import logit
-    from sensex.models.train import Segments, long_run_prior
+    from sensex.models.segments import Segments
+    from sensex.models.train import long_run_prior
 
     rng = np.random.default_rng(12)
     label = (rng.random(1000) < 0.55).astype(float)

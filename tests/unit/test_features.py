@@ -85,9 +85,9 @@ def test_missing_member_days_are_masked_not_zero(market, universe):
 def test_members_outside_their_index_membership_are_masked(market, tmp_path):
     from importlib.resources import files
 
-    from sensex.universe import load_universe
+    from sensex.market.universe import load_universe
 
-    table = pd.read_csv(files("sensex") / "data" / "sensex_members.csv")
+    table = pd.read_csv(files("sensex.market") / "universes" / "sensex_members.csv")
     table.loc[table["symbol"] == "TITAN", "member_since"] = "2020-01-01"
     table.loc[table["symbol"] == "ITC", "member_until"] = "2021-06-30"
     path = tmp_path / "pit.csv"
@@ -101,8 +101,8 @@ def test_members_outside_their_index_membership_are_masked(market, tmp_path):
 
 
 def test_a_membership_date_that_is_not_a_date_is_refused(tmp_path):
-    from sensex.errors import ConfigError
-    from sensex.universe import load_universe
+    from sensex.core.errors import ConfigError
+    from sensex.market.universe import load_universe
 
     path = tmp_path / "bad.csv"
     path.write_text("symbol,yahoo_bo,yahoo_ns,name,sector,weight,member_since\nTCS,TCS.BO,TCS.NS,TCS,IT,1,soon\n")

@@ -10,10 +10,10 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from sensex.config import PromotionConfig
 from sensex.features.build import build_panel
 from sensex.models.baselines import fit_baselines
-from sensex.serving import gate
+from sensex.models.config import PromotionConfig
+from sensex.registry import gate
 
 STRICT = PromotionConfig()  # the shipped gate
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from sensex import jsonlog
+from sensex.core import jsonlog
 
 
 def test_the_last_records_come_from_the_tail_in_order(tmp_path):

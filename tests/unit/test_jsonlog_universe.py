@@ -1,7 +1,7 @@
 """One home's prediction log holds every universe's forecasts: each reader takes its own, and the
 records written before universes existed are the SENSEX's."""
 
-from sensex import jsonlog
+from sensex.core import jsonlog
 
 
 def test_read_universe_keeps_one_universe_and_its_last_records(tmp_path):

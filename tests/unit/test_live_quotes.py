@@ -7,12 +7,11 @@ import pandas as pd
 import pytest
 from intraday_frames import Recorded, yf_frame
 
-from sensex import store
-from sensex.cache import PRICE_TTL, MemoryCache
-from sensex.serving import market_status
-from sensex.settings import load_settings
-from sensex.sources import intraday
-from sensex.universe import load_universe
+from sensex.core.cache import PRICE_TTL, MemoryCache
+from sensex.core.settings import load_settings
+from sensex.data import market_status, store
+from sensex.data.sources import intraday
+from sensex.market.universe import load_universe
 
 UNIVERSE = load_universe()
 
@@ -134,7 +133,7 @@ def test_a_synthetic_or_csv_setup_never_goes_online(tmp_path, source):
 def test_the_market_status_contract(real_home):
     from datetime import datetime
 
-    from sensex.calendar import IST
+    from sensex.market.calendar import IST
 
     status = market_status.market_status(real_home, UNIVERSE, now=datetime(2024, 11, 4, 12, 0, tzinfo=IST),
                                          cache=MemoryCache(), reachable=lambda: False)

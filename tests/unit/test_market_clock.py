@@ -5,7 +5,8 @@ from datetime import datetime
 import pandas as pd
 import pytest
 
-from sensex import calendar, market_clock
+from sensex.market import calendar
+from sensex.market import clock as market_clock
 from sensex.serving import forecast_clock
 
 

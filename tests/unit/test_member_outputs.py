@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from sensex.config import config_from_dict
-from sensex.errors import NoMemberForecasts
+from sensex.core.errors import NoMemberForecasts
 from sensex.features.build import build_panel
 from sensex.features.windows import fit_scaler, make_windows, model_input
 from sensex.models.bundle import NetworkConfig
+from sensex.models.config import config_from_dict
 from sensex.models.convlstm import ConvLSTM
 from sensex.models.member_outputs import (
     WithStockLogits,

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from bench_scripts import load_bench
 
+from sensex.data.sources import synthetic
 from sensex.features.dataset import prepare
-from sensex.sources import synthetic
-from sensex.universe import load_universe
+from sensex.market.universe import load_universe
 
 
 @pytest.fixture(scope="module")

@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from sensex.config import config_from_dict
-from sensex.errors import DataError
+from sensex.core.errors import DataError
+from sensex.data.sources import synthetic
 from sensex.features.dataset import prepare
 from sensex.models import train
-from sensex.sources import synthetic
+from sensex.models.config import config_from_dict
 
 CONFIG = config_from_dict({
     "model": {"hidden": 4, "projection": 4},
@@ -48,8 +48,9 @@ def test_members_without_usable_history_in_the_training_window(market, universe,
 
 
 def test_members_missing_from_the_store_are_refused_before_training(home, market, tiny_config):
-    from sensex import commands, store
-    from sensex.errors import DataError
+    from sensex.core.errors import DataError
+    from sensex.data import store
+    from sensex.jobs import commands
 
     dropped = ["TCS", "INFY", "ITC", "LT", "SBIN", "NTPC"]
     store.write(home.store_dir, market[~market["symbol"].isin(dropped)], "synthetic")

@@ -98,9 +98,9 @@ def test_sp500_rule_ignores_labels_outside_training():
 
 
 def test_a_preopen_panel_adds_the_sp500_rule(universe):
+    from sensex.data.sources import synthetic
     from sensex.features.overnight import add_overnight
     from sensex.models.baselines import sp500_rule_predictions
-    from sensex.sources import synthetic
 
     market = synthetic.generate(universe, "2016-01-01", "2021-12-31", with_context=True)
     panel = add_overnight(build_panel(market, universe), market)

@@ -5,13 +5,14 @@ import onnx
 import pytest
 import torch
 
-from sensex.config import config_from_dict
 from sensex.features.build import MARKET_FEATURE_NAMES, build_panel
 from sensex.features.indicators import STOCK_FEATURE_NAMES
 from sensex.models.bundle import NetworkConfig
+from sensex.models.config import config_from_dict
 from sensex.models.convlstm import NETWORKS, build_network
 from sensex.models.export import export_onnx, parity_gap
-from sensex.models.train import fit_fold, split_segments
+from sensex.models.segments import split_segments
+from sensex.models.train import fit_fold
 
 CHANNELS = len(STOCK_FEATURE_NAMES) + len(MARKET_FEATURE_NAMES) + 1
 

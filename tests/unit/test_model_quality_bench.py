@@ -77,9 +77,9 @@ def test_without_the_real_files_it_says_so_and_stops(bench, tmp_path, monkeypatc
 @pytest.fixture(scope="module")
 def member_panel():
     """The synthetic SENSEX from 2016: the members' fixed split trains ..2017-12-31, tests 2019-2021."""
+    from sensex.data.sources import synthetic
     from sensex.features.dataset import prepare
-    from sensex.sources import synthetic
-    from sensex.universe import load_universe
+    from sensex.market.universe import load_universe
 
     universe = load_universe("sensex")
     return universe, prepare(synthetic.generate(universe, "2016-06-01", "2021-12-31"), universe)

@@ -6,14 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sensex import calendar, context
+from sensex.data.sources import synthetic
 from sensex.features.overnight import (
     OVERNIGHT_FEATURE_NAMES,
     overnight_features,
     sp500_gap_reason,
     target_sessions,
 )
-from sensex.sources import synthetic
+from sensex.market import calendar, context
 
 
 def _closes(prices: dict[str, float]) -> pd.DataFrame:
@@ -158,7 +158,7 @@ def test_no_sp500_at_all_gives_nan_and_a_reason():
 
 
 def test_the_preopen_panel_adds_the_features_as_market_context(sp500_market, universe):
-    from sensex.errors import DataError
+    from sensex.core.errors import DataError
     from sensex.features.build import build_panel
     from sensex.features.overnight import add_overnight
 

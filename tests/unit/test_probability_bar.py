@@ -3,7 +3,7 @@ the direction, so the first page drawn needs no Plotly."""
 
 import re
 
-from sensex.app import charts
+from sensex.interfaces.app import charts
 
 
 def widths(html: str) -> list[float]:

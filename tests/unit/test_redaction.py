@@ -6,8 +6,8 @@ import logging
 
 import pytest
 
-from sensex.errors import ModelNotFoundError
-from sensex.redaction import install_log_redaction, redact_text, redact_url
+from sensex.core.errors import ModelNotFoundError
+from sensex.core.redaction import install_log_redaction, redact_text, redact_url
 
 SECRET = "s3cr3t-Value"
 

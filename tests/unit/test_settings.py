@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from sensex.errors import ConfigError
-from sensex.settings import SOURCES, Settings, get_settings, load_settings
+from sensex.core.errors import ConfigError
+from sensex.core.settings import SOURCES, Settings, get_settings, load_settings
 
 
 def test_defaults_derive_from_home(tmp_path):
@@ -98,7 +98,7 @@ def test_an_unusable_path_is_one_sentence_naming_the_variable():
 
 def test_nothing_happens_at_import(tmp_path):
     """Importing the module neither reads nor validates the environment."""
-    code = ("import os; os.environ['SENSEX_DATA_SOURCE'] = 'bad'; import sensex.settings as s; "
+    code = ("import os; os.environ['SENSEX_DATA_SOURCE'] = 'bad'; import sensex.core.settings as s; "
             "print(s.get_settings.cache_info().currsize)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr

@@ -1,8 +1,8 @@
 import numpy as np
 import pandas as pd
 
-from sensex import calendar
-from sensex.sources import synthetic
+from sensex.data.sources import synthetic
+from sensex.market import calendar
 
 
 def test_same_seed_same_market(universe):
@@ -46,7 +46,7 @@ def test_fat_tails_and_volatility_clustering(market):
 
 
 def test_sp500_rows_are_nyse_sessions_and_optional(universe):
-    from sensex import context
+    from sensex.market import context
 
     plain = synthetic.generate(universe, "2021-01-01", "2021-12-31")
     both = synthetic.generate(universe, "2021-01-01", "2021-12-31", with_context=True)
@@ -67,8 +67,8 @@ def test_sp500_is_prefix_stable(universe):
 
 
 def test_the_sp500_overnight_return_moves_the_sensex_open_not_what_follows(universe):
-    from sensex import context
     from sensex.features.overnight import overnight_features
+    from sensex.market import context
 
     market = synthetic.generate(universe, "2010-01-01", "2021-12-31", with_context=True)
     index = market[market["symbol"] == "SENSEX"].set_index("date")

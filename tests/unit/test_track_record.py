@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sensex.serving.track_record import BACK_DATED, LATE, always_up_probability, split_live, track_record
+from sensex.monitoring.track_record import BACK_DATED, LATE, always_up_probability, split_live, track_record
 
 # Index closes on five sessions: up, down, up, up.
 CLOSES = pd.Series([100.0, 101.0, 100.5, 102.0, 103.0],
@@ -111,7 +111,7 @@ def test_a_repeated_probability_is_one_reliability_point():
 
 def test_reliability_bins_match_the_training_reliability_table():
     from sensex.models.reliability import reliability_table
-    from sensex.serving.track_record import reliability
+    from sensex.monitoring.track_record import reliability
 
     rng = np.random.default_rng(3)
     p = rng.uniform(0.3, 0.7, 200)
@@ -120,7 +120,7 @@ def test_reliability_bins_match_the_training_reliability_table():
 
 
 def test_the_model_card_says_how_the_probabilities_were_calibrated():
-    from sensex.app.views.track_record import calibration_caption
+    from sensex.interfaces.app.views.track_record import calibration_caption
 
     platt = {"method": "platt", "fit_start": "2018-01-01", "fit_end": "2018-12-31", "prior_offset": 0.0374}
     assert calibration_caption(platt, {}) == ("Calibration: platt, fit on 2018-01-01 to 2018-12-31; base rate moved from"

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from sensex import exchanges
-from sensex.errors import ConfigError
-from sensex.modes import registered_model
-from sensex.settings import get_settings
-from sensex.sources import synthetic
-from sensex.universe import load_universe
+from sensex.core.errors import ConfigError
+from sensex.core.settings import get_settings
+from sensex.data.sources import synthetic
+from sensex.market import exchanges
+from sensex.market.modes import registered_model
+from sensex.market.universe import load_universe
 
 HEADER = "symbol,yahoo_bo,yahoo_ns,name,sector,weight\n"
 ROWS = "AAA,AAA.BO,AAA.NS,A Co,Energy,2\nBBB,BBB.BO,BBB.NS,B Co,Financials,1\n"

@@ -22,10 +22,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sensex.errors import ConfigError, DataSourceError
-from sensex.schema import COLUMNS
-from sensex.sources import yahoo
-from sensex.universe import load_universe
+from sensex.core.errors import ConfigError, DataSourceError
+from sensex.data.sources import yahoo
+from sensex.market.schema import COLUMNS
+from sensex.market.universe import load_universe
 
 IST = "Asia/Kolkata"
 SESSIONS = pd.bdate_range("2024-01-01", "2024-01-12")  # 10 weekdays
@@ -593,6 +593,6 @@ class TestReachability:
 
 
 def test_importing_the_adapter_does_not_import_yfinance():
-    code = "import sys, sensex.sources.yahoo; sys.exit(1 if 'yfinance' in sys.modules else 0)"
+    code = "import sys, sensex.data.sources.yahoo; sys.exit(1 if 'yfinance' in sys.modules else 0)"
     done = subprocess.run([sys.executable, "-c", code], timeout=60, check=False)
     assert done.returncode == 0

@@ -1,0 +1,1 @@
+"""Data sources: each returns the canonical OHLCV frame of `sensex.market.schema`."""

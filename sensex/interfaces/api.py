@@ -1,0 +1,362 @@
+"""The REST API: a thin FastAPI shell over ModelServer. The model loads in `lifespan`.
+
+Every failure is a declared status with a reason: 422 for a request the API cannot use (unknown
+field, impossible date, an as-of the stored data cannot answer), 413 for a body over
+MAX_BODY_BYTES, 503 when there is no model or no data, never a 500 for bad input. The docs at
+`/docs` and `/redoc` load their JavaScript from this server (package `fastapi-offline`), not a CDN.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from contextlib import asynccontextmanager
+from importlib.metadata import PackageNotFoundError, version
+from importlib.resources import files
+from typing import Annotated, Literal
+
+from fastapi import FastAPI, Query, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic_core import PydanticCustomError
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from sensex.core import memory
+from sensex.core.errors import DateError, SensexError, storage_error
+from sensex.core.redaction import install_log_redaction
+from sensex.core.settings import Settings, get_settings
+from sensex.data import store
+from sensex.data.realtime_data import RealtimeDataFetcher
+from sensex.market import dates
+from sensex.monitoring.drift import DEFAULT_HISTORY_STEP, DEFAULT_RECENT_SESSIONS, MIN_SESSIONS
+from sensex.serving.forecast import Forecast
+from sensex.serving.member_forecasts import forecast_part
+from sensex.serving.model_server import ModelServer
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 64 * 1024  # a forecast request is a few bytes of JSON
+DOCS_ASSETS = "/docs-assets"
+
+
+def _iso_date(value: str | None) -> str | None:
+    """Strict YYYY-MM-DD; pydantic turns the error into a 422 whose `msg` is our sentence."""
+    try:
+        return dates.parse_optional(value, "as_of")
+    except DateError as exc:
+        raise PydanticCustomError("date", str(exc)) from None
+
+
+IsoDate = Annotated[str | None, AfterValidator(_iso_date)]
+AS_OF_HELP = "Forecast from this stored session (YYYY-MM-DD); default: the latest."
+
+
+class PredictRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt field is a 422, not silently ignored
+
+    as_of: IsoDate = Field(None, description=AS_OF_HELP, json_schema_extra={"format": "date"},
+                           examples=["2021-12-15"])
+    mode: Literal["close", "preopen"] = Field(
+        "close", description="close: after BSE's close; preopen: before BSE opens, with the overnight S&P 500.")
+
+
+class ErrorBody(BaseModel):
+    """Every error response: a sentence for people, a type for programs."""
+
+    detail: str = Field(description="One sentence: what went wrong and what to do.")
+    error: str = Field(description="The error type, e.g. ModelNotFoundError or RequestValidationError.")
+    errors: list[dict] | None = Field(None, description="For a 422 from validation: each field's problem (pydantic's list).")
+
+
+def _validation_sentence(errors: list[dict]) -> str:
+    """pydantic's errors as one line: `unknown field 'asof'`, `as_of: ... is not a real date`."""
+    parts = []
+    for error in errors:
+        where = ".".join(str(part) for part in error.get("loc", ())[1:]) or "the request body"
+        if error.get("type") == "extra_forbidden":
+            parts.append(f"unknown field {where!r} (see /docs for the fields)")
+        else:
+            parts.append(f"{where}: {error.get('msg', 'invalid')}")
+    return "Invalid request: " + "; ".join(parts) + ("" if parts and parts[-1].endswith(".") else ".")
+
+
+def _errors(*statuses: int) -> dict:
+    """OpenAPI `responses` for the SensexError statuses a route can return."""
+    what = {400: "Bad option or configuration", 404: "The served model has no member or sector forecasts", 409: "Refused by the promotion gate", 413: "Request body too large",
+            422: "Invalid request (unknown field, malformed or impossible date) or a date the stored data cannot answer for",
+            503: "No production model, no stored data, or SENSEX_HOME cannot be used"}
+    return {status: {"model": ErrorBody, "description": what[status]} for status in statuses}
+
+
+def _limit_body(app, limit: int):
+    """ASGI middleware: a request body over `limit` bytes gets 413. The body (small by then) is
+    read here and handed on, so a chunked body without Content-Length is counted too."""
+    async def middleware(scope, receive, send):
+        if scope["type"] != "http":
+            return await app(scope, receive, send)
+        too_large = JSONResponse(status_code=413, content={
+            "detail": f"The request body is over {limit} bytes: a forecast request is a small JSON object.",
+            "error": "RequestTooLarge"})
+        declared = dict(scope.get("headers") or []).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > limit:
+            return await too_large(scope, receive, send)
+        buffered, size = [], 0
+        while True:
+            message = await receive()
+            buffered.append(message)
+            size += len(message.get("body", b""))
+            if size > limit:
+                return await too_large(scope, receive, send)
+            if message["type"] != "http.request" or not message.get("more_body"):
+                break
+
+        async def replay():
+            return buffered.pop(0) if buffered else await receive()
+
+        return await app(scope, replay, send)
+    return middleware
+
+
+def _package_version() -> str:
+    try:
+        return version("sensex")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def create_app(settings: Settings | None = None, server: ModelServer | None = None) -> FastAPI:
+    install_log_redaction()
+    memory.limit_arenas()  # before the worker threads exist: see sensex/core/memory.py
+    settings = settings or get_settings()
+    metrics = CollectorRegistry()
+    requests = Counter("sensex_predictions_total", "Forecasts served", ["cached"], registry=metrics)
+    failures = Counter("sensex_prediction_errors_total", "Forecast requests that failed", ["error"], registry=metrics)
+    latency = Histogram("sensex_prediction_seconds", "Forecast latency", registry=metrics,
+                        buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
+
+    # Read at scrape time from the server's own state, so they cannot drift from /health.
+    model_version = Gauge("sensex_model_version", "Production model version being served (0: none)", registry=metrics)
+    cache_hits = Gauge("sensex_cache_hits", "Cache hits as the cache backend counts them", registry=metrics)
+    cache_misses = Gauge("sensex_cache_misses", "Cache misses as the cache backend counts them", registry=metrics)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        app.state.server = server or ModelServer(settings)
+        app.state.fetcher = RealtimeDataFetcher(settings, app.state.server.universe)
+        served = app.state.server
+        model_version.set_function(lambda: float((served.model_info or {}).get("version") or 0))
+        cache_hits.set_function(lambda: float(served.cache.stats().get("hits") or 0))
+        cache_misses.set_function(lambda: float(served.cache.stats().get("misses") or 0))
+        try:
+            app.state.server.load_production_model()
+        except SensexError as exc:  # the API still starts; /health says why it cannot forecast
+            log.warning("Starting without a model: %s", exc)
+        stop = threading.Event()
+        watcher = threading.Thread(target=watch_registry, args=(app, stop), name="sensex-model-watch", daemon=True)
+        watcher.start()
+        yield
+        stop.set()
+
+    def watch_registry(app: FastAPI, stop: threading.Event) -> None:
+        """Hot reload: every SENSEX_RELOAD_SECONDS ask whether the production alias moved; each
+        server loads, smoke-tests and swaps the new version itself (`ModelServer.check_for_new_model`)."""
+        while not stop.wait(settings.reload_seconds):
+            with mode_lock:
+                servers = [app.state.server, *mode_servers.values()]
+            for served in servers:
+                try:
+                    served.check_for_new_model()
+                except Exception:  # noqa: BLE001 - the watcher must outlive any one failure
+                    log.exception("The check for a new production model failed")
+
+    app = FastAPI(title="SENSEX forecaster", version=_package_version(), lifespan=lifespan,
+                  description="Next-session direction of the S&P BSE SENSEX from the production model.",
+                  docs_url=None, redoc_url=None)
+    app.add_middleware(_limit_body, limit=MAX_BODY_BYTES)
+
+    @app.exception_handler(SensexError)
+    async def sensex_error(_: Request, exc: SensexError):
+        failures.labels(type(exc).__name__).inc()
+        return JSONResponse(status_code=exc.http_status, content={"detail": str(exc), "error": type(exc).__name__})
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError):
+        return JSONResponse(status_code=422, content={
+            "detail": _validation_sentence(exc.errors()), "error": "RequestValidationError",
+            "errors": jsonable_encoder(exc.errors(), custom_encoder={Exception: str})})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException):
+        if exc.status_code == 400:  # FastAPI's "error parsing the body" (e.g. bytes that are not UTF-8)
+            return JSONResponse(status_code=422, content={
+                "detail": 'The request body is not JSON: send an object such as {"as_of": "2021-12-15"}, or no body.',
+                "error": "RequestValidationError"})
+        return JSONResponse(status_code=exc.status_code, headers=exc.headers,
+                            content={"detail": str(exc.detail), "error": "HTTPException"})
+
+    @app.exception_handler(OSError)
+    async def home_error(request: Request, exc: OSError):  # a read-only or full SENSEX_HOME
+        return await sensex_error(request, storage_error(exc, settings.home))
+
+    # -- docs, served from this process (offline) -----------------------------------------------
+    app.mount(DOCS_ASSETS, StaticFiles(directory=str(files("fastapi_offline") / "static")), name="docs-assets")
+
+    @app.get("/", include_in_schema=False)
+    def root():
+        return RedirectResponse("/docs")
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url=app.openapi_url, title=f"{app.title} - Swagger UI",
+                                   swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+                                   swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+                                   swagger_favicon_url=f"{DOCS_ASSETS}/favicon.png",
+                                   # the validator badge would call validator.swagger.io
+                                   swagger_ui_parameters={"validatorUrl": None})
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc() -> HTMLResponse:
+        page = get_redoc_html(openapi_url=app.openapi_url, title=f"{app.title} - ReDoc",
+                              redoc_js_url=f"{DOCS_ASSETS}/redoc.standalone.js",
+                              redoc_favicon_url=f"{DOCS_ASSETS}/favicon.png", with_google_fonts=False)
+        # ReDoc's footer fetches Redocly's logo from their CDN: keep the page from calling out at all.
+        page.headers["Content-Security-Policy"] = "img-src 'self' data: blob:"
+        return page
+
+    def checked_as_of(server: ModelServer, as_of: str | None) -> str | None:
+        """Refuse an as-of outside what the store holds (422) instead of answering for another date."""
+        if as_of is not None:
+            meta = store.read_meta(server.settings.store_dir) or {}
+            dates.check_as_of(as_of, meta.get("first_date"), meta.get("last_date"), name="as_of")
+        return as_of
+
+    # -- routes ---------------------------------------------------------------------------------
+    @app.get("/health", responses={503: {"description": "Unhealthy: the body says why"}})
+    def health(request: Request):
+        report = request.app.state.server.health_check()
+        return JSONResponse(status_code=503 if report["status"] == "unhealthy" else 200, content=report)
+
+    @app.get("/version")
+    def version_info(request: Request):
+        info = request.app.state.server.model_info or {}
+        return {"package": _package_version(), "model_name": info.get("name"), "model_version": info.get("version")}
+
+    @app.get("/model", responses=_errors(503))
+    def model(request: Request):
+        return request.app.state.server.model_card()
+
+    mode_servers: dict[str, ModelServer] = {}
+    mode_lock = threading.Lock()
+
+    def server_for(app: FastAPI, mode: str) -> ModelServer:
+        """The lifespan's server for its own mode; another mode's server is made (and its model
+        loaded) on its first request, so an API without a pre-open model still serves close."""
+        served = app.state.server
+        if mode == served.mode:
+            return served
+        with mode_lock:
+            if mode not in mode_servers:
+                mode_servers[mode] = ModelServer(served.settings, served.universe, mode=mode)
+            return mode_servers[mode]
+
+    # Unset fields are left out, so `members` and `sectors` appear only when the model has them.
+    @app.post("/predict", response_model=Forecast, response_model_exclude_unset=True, responses=_errors(413, 422, 503))
+    async def predict(request: Request, body: PredictRequest | None = None):
+        started = time.perf_counter()
+        body = body or PredictRequest()
+        served = request.app.state.server
+        # A forecast this process already holds is answered here on the event loop; anything
+        # else (computing, Redis, another mode's first model load) runs on a worker thread.
+        forecast = served.cached_forecast(body.as_of) if body.mode == served.mode else None
+        if forecast is None:
+            def compute() -> dict:
+                server = server_for(request.app, body.mode)
+                return server.predict(checked_as_of(server, body.as_of))
+
+            forecast = await run_in_threadpool(compute)
+        latency.observe(time.perf_counter() - started)
+        requests.labels(str(forecast["cached"]).lower()).inc()
+        return forecast
+
+    # The same forecast as POST /predict, logged like it: computed here unlogged, it would be cached
+    # and the next /predict for the same data would go unlogged.
+    @app.get("/members", responses=_errors(404, 422, 503))
+    def members(request: Request, as_of: Annotated[IsoDate, Query(description=AS_OF_HELP, examples=["2021-12-15"])] = None):
+        """Each member's next-session P(UP), ranked; 404 when the model has no member outputs."""
+        server = request.app.state.server
+        return forecast_part(server.predict(checked_as_of(server, as_of)), "members")
+
+    @app.get("/sectors", responses=_errors(404, 422, 503))
+    def sectors(request: Request, as_of: Annotated[IsoDate, Query(description=AS_OF_HELP, examples=["2021-12-15"])] = None):
+        """Each sector's next-session P(UP), derived from its members; 404 when the model has none."""
+        server = request.app.state.server
+        return forecast_part(server.predict(checked_as_of(server, as_of)), "sectors")
+
+    @app.get("/explain", responses=_errors(422, 503))
+    def explain(request: Request, as_of: Annotated[IsoDate, Query(description=AS_OF_HELP, examples=["2021-12-15"])] = None):
+        server = request.app.state.server
+        return server.explain(checked_as_of(server, as_of))
+
+    @app.get("/drift", responses=_errors(422, 503))
+    def drift(request: Request,
+              start: Annotated[IsoDate, Query(description="First session to score (default: after the test window).")] = None,
+              end: Annotated[IsoDate, Query(description="Last session to score (default: the last stored).")] = None,
+              sessions: int | None = Query(None, ge=20, le=5000, description="Latest sessions the feature drift"
+                                                                               " compares with training (default 60).")):
+        """Performance on unseen sessions, feature drift (PSI per family), the live record: each
+        with `severity` (ok, watch, retrain) and `reason`, then the overall `severity` and `recommendation`."""
+        dates.check_order(start, end)
+        return request.app.state.server.drift(start, end, sessions)
+
+    @app.get("/drift/history", responses=_errors(422, 503))
+    def drift_history(request: Request,
+                      step: int = Query(DEFAULT_HISTORY_STEP, ge=1, le=1000,
+                                        description="Sessions between two as-of points."),
+                      sessions: int = Query(DEFAULT_RECENT_SESSIONS, ge=MIN_SESSIONS, le=5000,
+                                            description="Trailing sessions each point's PSI and rolling AUC and"
+                                                        " Brier read.")):
+        """Drift over time: as-of points every `step` sessions from the end of the model's training
+        window to the last stored session, each with the feature PSI per family (and its severity)
+        and the rolling AUC and Brier beside always-UP's on labels known by that date."""
+        return request.app.state.server.drift_history(step, sessions)
+
+    @app.get("/predictions", responses=_errors(422, 503))
+    def predictions(request: Request, limit: int = Query(50, ge=1, le=5000)):
+        return {"predictions": request.app.state.server.prediction_history(limit)}
+
+    @app.get("/market", responses=_errors(422, 503))
+    def market(request: Request):
+        return request.app.state.fetcher.get_market_overview()
+
+    @app.get("/market/clock", responses=_errors(503))
+    def market_clock(request: Request):
+        """BSE's market clock (exchange-local times), the live SENSEX when online (null with
+        `live_reason` otherwise, cached 5 minutes) and the last stored close."""
+        from sensex.data.market_status import market_status
+
+        server = request.app.state.server
+        return market_status(server.settings, server.universe, cache=server.cache)
+
+    @app.get("/market/history", responses=_errors(422, 503))
+    def market_history(request: Request, sessions: int = Query(250, ge=1, le=20000)):
+        fetcher = request.app.state.fetcher
+        return {"symbol": fetcher.universe.index_symbol, "sessions": fetcher.get_index_history(sessions)}
+
+    @app.get("/data/status", responses=_errors(422, 503))
+    def data_status(request: Request):
+        return request.app.state.fetcher.validate_data_quality()
+
+    @app.get("/metrics", response_class=PlainTextResponse, responses={200: {
+        "description": "Prometheus text exposition format",
+        "content": {"text/plain": {"schema": {"type": "string"}}}}})
+    def prometheus():
+        return PlainTextResponse(generate_latest(metrics), media_type=CONTENT_TYPE_LATEST)
+
+    return app

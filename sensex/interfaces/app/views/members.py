@@ -1,0 +1,80 @@
+"""Members: the next-session forecast of every member and sector beside the index forecast, a
+treemap coloured by P(UP), and each member's out-of-sample record."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from sensex.interfaces.app import common, member_charts
+from sensex.interfaces.app.charts import probability_text, session_text
+
+
+def record_table(members: list[dict], record: dict) -> pd.DataFrame:
+    """Ranked members with their test-window record: every cell a word or a formatted number."""
+    def number(value: float | None, fmt: str) -> str:
+        return "n/a" if value is None else fmt.format(value)
+
+    table = pd.DataFrame([{
+        "rank": m["rank"],
+        "member": m["symbol"],
+        "sector": m["sector"],
+        "P(UP)": probability_text(m["probability"]) if m["probability"] is not None else "no data",
+        "test AUC": number(record.get(m["symbol"], {}).get("auc"), "{:.3f}"),
+        "test hit rate": number(record.get(m["symbol"], {}).get("accuracy"), "{:.1%}"),
+        "test sessions": record.get(m["symbol"], {}).get("n", 0),
+    } for m in members])
+    table["rank"] = table["rank"].astype("Int64")  # a member without data has an empty rank, not "nan"
+    return table
+
+
+def honesty_note(card: dict) -> str:
+    """One sentence: did the served member forecast rank members better than the baselines out of sample?"""
+    test, baselines = card.get("test") or {}, card.get("test_baselines") or {}
+    low, high = (test.get("ic_interval") or [None, None])[:2]
+    reversal = baselines.get("reversal", {}).get("ic_mean")
+    text = (f"On the test window the member forecasts ({card.get('source')}) scored pooled AUC "
+            f"{test.get('auc_pooled', float('nan')):.3f} and a daily rank IC of {test.get('ic_mean', float('nan')):+.4f}")
+    if low is not None and high is not None:
+        text += f" (90% interval [{low:+.4f}, {high:+.4f}])"
+    if reversal is not None:
+        text += f", against {reversal:+.4f} for short-term reversal"
+    if low is None or low <= 0:
+        return text + ": no ranking skill shown, treat the ranks as a coin."
+    return text + "."
+
+
+st.header("Members and sectors")
+forecast = common.latest_forecast(missing_model="warning")
+if forecast is None:
+    st.stop()
+if not forecast.get("members"):
+    st.info("The served model has no member forecasts (it was trained before they existed, or it is the labelled "
+            "baseline): retrain with `sensex train` and promote it to see every member and sector.")
+    st.stop()
+card = common.attempt(lambda: common.backend().model_card(), missing_model="silent") or {}
+member_card = card.get("member_forecasts") or {}
+
+st.caption(f"Next session {session_text(forecast['target_date'])}, from data to {session_text(forecast['as_of'])}, "
+           f"model v{forecast['model_version']}. A member's P(UP) is its own close above today's; a sector's is its "
+           "members' equal-weighted return above zero. Both calibrated on the validation window.")
+index_column, sector_column = st.columns([1, 2])
+with index_column:
+    st.subheader(f"Index: {forecast['universe']}")
+    st.metric("Index P(UP)", probability_text(forecast["probability"]))
+    st.metric("Call", "No call" if forecast.get("no_call") else forecast["direction"])
+    ranked = [m for m in forecast["members"] if m["probability"] is not None]
+    st.metric("Members up (P > 50%)", f"{sum(m['probability'] > 0.5 for m in ranked)} of {len(ranked)}")
+with sector_column:
+    st.subheader("Sectors")
+    st.plotly_chart(member_charts.sector_probability_bars(forecast["sectors"]), config={"displaylogo": False},
+                    key="sector_probabilities")
+
+st.subheader("Members by sector, coloured by P(UP)")
+st.plotly_chart(member_charts.probability_treemap(forecast["members"], forecast["universe"]),
+                config={"displaylogo": False}, key="member_treemap")
+
+st.subheader("Ranked members and their out-of-sample record")
+if member_card:
+    st.markdown(honesty_note(member_card))
+st.dataframe(record_table(forecast["members"], member_card.get("record") or {}), hide_index=True)

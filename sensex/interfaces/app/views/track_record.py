@@ -1,0 +1,153 @@
+"""Track record: the live forecasts, what happened, how they compare with always-UP; the model card."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from sensex.interfaces.app import charts, common
+from sensex.interfaces.app.charts import probability_text, session_text
+
+METRICS = (("accuracy", "accuracy", "{:.3f}"), ("auc", "AUC", "{:.3f}"), ("brier", "Brier", "{:.4f}"))
+
+
+def rows_table(rows: list[dict]) -> pd.DataFrame:
+    """Display rows: every cell a word or a formatted number, never None."""
+    def correct(value: bool | None) -> str:
+        return "pending" if value is None else ("✓ yes" if value else "✗ no")
+
+    return pd.DataFrame([{
+        "as of": session_text(r["as_of"]),
+        "for session": session_text(r["target_date"]),
+        "mode": r["mode"],
+        "model": f"v{r['model_version']}",
+        "call": r["direction"],
+        "P(UP)": probability_text(r["probability"]),
+        "realized": r["realized"] or "pending",
+        "correct": correct(r["correct"]),
+        "times logged": r["times_logged"],
+        **({"why not live": r["reason"]} if r.get("reason") else {}),
+    } for r in rows])
+
+
+def metric_cell(value: float | None, interval: list | None, fmt: str) -> str:
+    if value is None:
+        return "n/a"
+    text = fmt.format(value)
+    if interval and len(interval) == 2 and None not in interval:
+        text += f" [{fmt.format(interval[0])}, {fmt.format(interval[1])}]"
+    return text
+
+
+def calibration_caption(calibration: dict, combiner: dict) -> str:
+    """How the model's probabilities were calibrated, in a sentence: the method and its window, and
+    the prior shift (an ensemble's is its combiner's) when there is one."""
+    text = (f"Calibration: {calibration.get('method', 'n/a')}, fit on {calibration.get('fit_start', '?')} to "
+            f"{calibration.get('fit_end', '?')}")
+    if combiner:
+        text = (f"Combiner: {combiner.get('rule', 'n/a')}, fit on {combiner.get('fit_start', '?')} to "
+                f"{combiner.get('fit_end', '?')}")
+    offset = float((combiner or calibration).get("prior_offset") or 0.0)
+    if offset:
+        text += f"; base rate moved from the validation window's share of UP days to the long-run share (logit {offset:+.3f})"
+    return text + "."
+
+
+def model_card(card: dict) -> None:
+    st.subheader(f"Model card: {card.get('name', 'model')} v{card['version']}")
+    cols = st.columns(4)
+    cols[0].metric("Version", f"v{card['version']}")
+    cols[1].metric("Kind", card.get("kind") or card.get("model_kind") or "n/a")
+    cols[2].metric("Stage", card.get("stage") or "n/a")
+    cols[3].metric("Input window", f"{card.get('window')} sessions" if card.get("window") else "n/a")
+    segments = card.get("segments") or {}
+    windows = [{"window": name, "from": session_text(span[0]), "to": session_text(span[1])}
+               for name, span in segments.items() if isinstance(span, list | tuple) and len(span) == 2]
+    calibration = card.get("calibration") or {}
+    left, right = st.columns([1, 2])
+    with left:
+        st.markdown("**Windows** (split by time only)")
+        if windows:
+            st.dataframe(pd.DataFrame(windows), hide_index=True)
+        if calibration:
+            st.caption(calibration_caption(calibration, ((card.get("ensemble") or {}).get("combiner") or {})))
+    with right:
+        st.markdown("**Test metrics beside the baselines** (same rows; 90% block-bootstrap intervals)")
+        test, intervals = card.get("test_metrics") or {}, card.get("test_intervals") or {}
+        table = [{"model": f"{card.get('kind') or 'model'} (this model)",
+                  **{label: metric_cell(test.get(key), intervals.get(key), fmt) for key, label, fmt in METRICS}}]
+        for name, values in (card.get("test_baselines") or {}).items():
+            values = values or {}
+            table.append({"model": name.replace("_", " "),
+                          **{label: metric_cell(values.get(key), (values.get("intervals") or {}).get(key), fmt)
+                             for key, label, fmt in METRICS}})
+        st.dataframe(pd.DataFrame(table), hide_index=True)
+        if not card.get("test_baselines"):
+            st.caption("The baselines' test metrics are in the MLflow run below (`baseline_*_test_*`).")
+    gate = ("passed: only a version that passes the promotion gate serves as Production"
+            if card.get("stage") == "Production" else f"this version is {card.get('stage') or 'not staged'}")
+    data = card.get("data") or {}
+    st.markdown(
+        f"**Promotion gate:** {gate}.  \n"
+        f"**MLflow run:** `{card.get('run_id') or 'n/a'}` (model `{card.get('uri') or card.get('name')}`), "
+        f"registered {card.get('created') or 'n/a'}.  \n"
+        f"**Trained on:** {data.get('source') or card.get('data_source') or 'n/a'} data"
+        + (f", {data.get('first_date')} to {data.get('last_date')}, content hash `{data.get('content_hash')}`"
+           if data.get("last_date") else "") + "."
+    )
+
+
+st.header("Track record")
+st.caption("Live forecasts only: each forecast made from the latest stored session, one per session and mode "
+           "(the first one logged for it), scored once the target session's close is stored.")
+record = common.attempt(lambda: common.backend().track_record())
+if record is not None:
+    rows, summary = record["rows"], record["summary"]
+    if not rows:
+        st.info("No live forecasts yet: the Forecast page (or `sensex predict`) logs one per session when the data "
+                "is up to date; each is scored once its target session's close is stored.")
+    else:
+        model, always_up = summary["model"], summary["always_up"]
+        cols = st.columns(4)
+        cols[0].metric("Sessions forecast", summary["n"])
+        cols[1].metric("Resolved", summary["resolved"], help=f"{summary['pending']} pending")
+        if model:
+            cols[2].metric("Hit rate", f"{model['hit_rate']:.1%}",
+                           f"{(model['hit_rate'] - always_up['hit_rate']) * 100:+.1f} pp vs always UP "
+                           f"({always_up['hit_rate']:.1%})")
+            cols[3].metric("Brier", f"{model['brier']:.4f}", f"{model['brier'] - always_up['brier']:+.4f} vs always UP "
+                           f"({always_up['brier']:.4f})", delta_color="inverse")
+        else:
+            cols[2].metric("Hit rate", "pending")
+            cols[3].metric("Brier", "pending")
+        st.subheader("Live forecasts")
+        st.plotly_chart(charts.live_forecasts(rows), config=charts.CHART_CONFIG, key="live_forecasts")
+        if summary["rolling"]:
+            st.subheader("Rolling hit rate and Brier against always UP")
+            st.plotly_chart(charts.rolling_scores(summary["rolling"], summary["window"]), config=charts.CHART_CONFIG,
+                            key="rolling")
+            st.caption("Always UP calls UP every session, with P(UP) = the share of UP sessions in the index history "
+                       "up to that session. Few resolved sessions make any hit rate noisy: 20 sessions put a 90% "
+                       "interval of about ±18 points around it.")
+        if summary["reliability"]:
+            st.subheader("Reliability of live forecasts")
+            st.caption("Sessions grouped by forecast P(UP) into equal-count bins: a calibrated forecaster's points "
+                       "sit on the diagonal.")
+            st.plotly_chart(charts.reliability(summary["reliability"]), config=charts.CHART_CONFIG, key="reliability")
+        st.subheader("Every live forecast")
+        st.dataframe(rows_table(rows), hide_index=True)
+    if record["not_live"]:
+        count = len(record["not_live"])
+        with st.expander(f"Not part of the track record ({count} session{'s' * (count != 1)})"):
+            st.caption("Back-dated: a query about a session older than the latest stored one (`--as-of`). After the "
+                       "target closed: a forecast from stale data, made when its target session had already closed. "
+                       "Neither is a forecast anyone could have acted on.")
+            st.dataframe(rows_table(record["not_live"]), hide_index=True)
+
+card = common.attempt(lambda: common.backend().model_card())
+if card is None:
+    shown = common.universe()
+    st.warning(common.no_model_advice(shown.spec, shown.is_default))
+else:
+    with st.container(border=True):
+        model_card(card)

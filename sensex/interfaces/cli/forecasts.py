@@ -1,0 +1,71 @@
+"""`sensex predict`, `sensex market` and `sensex daily`: forecasts and the day's job."""
+
+from __future__ import annotations
+
+import typer
+
+from sensex.interfaces.cli.common import (
+    DateOption,
+    JsonOption,
+    ModeOption,
+    UniverseOption,
+    app,
+    command_settings,
+    emit,
+    get_settings,
+)
+from sensex.market import dates
+
+
+@app.command()
+def predict(as_of: str | None = DateOption("--as-of", "Forecast from this stored session instead of the latest"),
+            mode: str = ModeOption, universe: str | None = UniverseOption, as_json: bool = JsonOption):
+    """Next-session forecast from the production model of the mode."""
+    from sensex.data import store
+    from sensex.serving.model_server import ModelServer
+
+    settings = command_settings(universe)
+    if as_of is not None:
+        meta = store.read_meta(settings.store_dir) or {}
+        dates.check_as_of(as_of, meta.get("first_date"), meta.get("last_date"))
+    server = ModelServer(settings, mode=mode)
+    forecast = server.predict(as_of)
+    version = forecast["model_version"]
+    source = f"BASELINE {version.split(':', 1)[1]}, no model passed the gate" if version.startswith("baseline:") else f"model v{version}"
+    human = (
+        f"{'[SYNTHETIC DATA] ' if forecast['synthetic'] else ''}{server.universe.name} {forecast['target_date']}: {forecast['direction']}"
+        f" P(UP)={forecast['probability']:.3f} interval {forecast['interval'][0]:.3f}-{forecast['interval'][1]:.3f}"
+        f"{' (no call)' if forecast['no_call'] else ''} skill {forecast['skill']}, confidence {forecast['confidence']},"
+        f" risk {forecast['risk']}"
+        f" ({source}, {forecast['mode']} mode, data to {forecast['as_of']}"
+        f"{', S&P 500 to ' + forecast['last_sp500_session'] if forecast['last_sp500_session'] else ''}"
+        f"{', STALE' if forecast['stale'] else ''})\n{forecast['note']}"
+    )
+    if forecast.get("logged") is False and not forecast.get("cached"):
+        human += "\nThis forecast was not written to the prediction log (see the warning above)."
+    emit(forecast, as_json, human)
+
+
+@app.command()
+def market(universe: str | None = typer.Option(None, help="Universe CSV (default: SENSEX members)."),
+           as_json: bool = JsonOption):
+    """Is BSE open now? The market clock, the live SENSEX when online, the last stored close."""
+    from sensex.data.market_status import market_status, render
+    from sensex.market.universe import load_universe
+
+    status = market_status(get_settings(), load_universe(universe))
+    emit(status, as_json, render(status))
+
+
+@app.command()
+def daily(alerts: str | None = typer.Option(None, "--alerts", help="Alerts file (default: $SENSEX_HOME/alerts.yaml when it exists)."),
+          date: str | None = typer.Option(None, "--date", help="Run for this date as if after its close (default: now, IST)."),
+          universe: str | None = UniverseOption, as_json: bool = JsonOption):
+    """The cron job for one trading day: update, outcomes, drift, retrain when due, forecast, alerts."""
+    from sensex.core.errors import DailyJobFailed
+    from sensex.jobs.daily import render, run_daily
+
+    summary = run_daily(command_settings(universe), alerts_path=alerts, day=date)
+    emit(summary, as_json, render(summary))
+    if summary["status"] == "failed":
+        raise DailyJobFailed(summary["message"])

@@ -1,0 +1,1 @@
+"""Work that spans stages: training and evaluation runs behind the CLI, and the daily job."""

@@ -1,0 +1,175 @@
+"""The application's commands: one library function per CLI command (and the API and app reuse them)."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from sensex.core.errors import ConfigError, DataError
+from sensex.core.settings import Settings
+from sensex.data import store
+from sensex.market.modes import DEFAULT_MODE, check_mode
+from sensex.market.universe import load_universe
+from sensex.models.config import load_config
+
+log = logging.getLogger(__name__)
+
+
+def data_status(settings: Settings, universe_path: str | None = None) -> dict:
+    from sensex.data import quality
+
+    frame = store.read(settings.store_dir)
+    meta = store.read_meta(settings.store_dir) or {}
+    universe = load_universe(universe_path or settings.universe)
+    report = quality.validate_data_quality(frame, universe, source=meta.get("source"))
+    report["universe"] = universe.key
+    report["store"] = {k: meta.get(k) for k in ("source", "fetched_at", "rows", "first_date", "last_date", "content_hash")}
+    report["synthetic"] = bool(meta.get("synthetic"))
+    return report
+
+
+def check_stored(frame: pd.DataFrame, universe) -> None:
+    """A DataError naming what to run when the store lacks the universe's index or too many of its
+    members (a few absent members are masked, as in real data; a sixth or more is another universe)."""
+    stored = set(frame["symbol"].unique())
+    flag = "" if universe.is_default else f" --universe {universe.key}"
+    if universe.index_symbol not in stored:
+        raise DataError(f"The store has no {universe.index_symbol} index rows for the {universe.name} universe:"
+                        f" run `sensex data update{flag}` first.")
+    missing = [s for s in universe.symbols if s not in stored]
+    if len(missing) > len(universe.symbols) // 6:
+        raise DataError(f"The store lacks {len(missing)} universe members of {universe.name}'s {len(universe.symbols)}"
+                        f" ({', '.join(missing[:6])}{'...' if len(missing) > 6 else ''}): run `sensex data update{flag}` first.")
+
+
+def data_info(settings: Settings) -> dict:
+    """The data fingerprint a model records: where the prices came from and which ones."""
+    meta = store.read_meta(settings.store_dir) or {}
+    return {k: meta.get(k) for k in ("source", "synthetic", "content_hash", "first_date", "last_date", "rows")}
+
+
+def train(settings: Settings, preset: str = "quick", model: str = "convlstm",
+          train_end: str | None = None, valid_end: str | None = None, test_end: str | None = None,
+          universe_path: str | None = None, mode: str = DEFAULT_MODE, progress=None) -> dict:
+    """Train, evaluate and log one run to MLflow (it is registered by `registry setup --mode M`).
+    `progress(description, done, total)` hears each stage and epoch (see `models.train.Progress`)."""
+    from sensex.features.dataset import prepare
+    from sensex.models.train import train_model  # torch is imported here, not before
+    from sensex.registry import tracking
+
+    config = load_config(preset).with_segments(train_end=train_end, valid_end=valid_end, test_end=test_end)
+    universe = load_universe(universe_path or settings.universe)
+    settings = settings.model_copy(update={"universe": universe_path or settings.universe})
+    frame = store.read(settings.store_dir)
+    check_stored(frame, universe)
+    if progress is not None:
+        progress("Building features", None, None)
+    panel = prepare(frame, universe, check_mode(mode))
+    info = data_info(settings) | {"universe": universe.key}
+    with tempfile.TemporaryDirectory() as tmp:
+        report = train_model(panel, config, Path(tmp) / "bundle", model, info, progress,
+                             sectors=[universe.sector_of(symbol) for symbol in panel.symbols])
+        if progress is not None:
+            progress("Logging the run to MLflow", None, None)
+        run_id = tracking.log_training_run(settings, config, report, info)
+    test = report.test_summary()
+    after_open = report.evaluation["after_open"]
+    return {
+        "run_id": run_id,
+        "universe": universe.key,
+        "model": model,
+        "mode": panel.mode,
+        "preset": config.name,
+        "data_source": info.get("source"),
+        "synthetic": bool(info.get("synthetic")),
+        "segments": report.segments,
+        "metrics": {f"test_{k}": test[k] for k in ("accuracy", "auc", "brier", "f1", "precision", "recall", "ece")}
+        | {"test_n": test["n"], "test_up_share": test["up_share"]},
+        "intervals": {f"test_{k}": v for k, v in test.get("intervals", {}).items()},
+        "baselines": {name: {k: seg["test"][k] for k in ("accuracy", "auc", "brier")}
+                      for name, seg in report.evaluation["baselines"].items()},
+        # The same test probabilities scored against close > open of the target session.
+        "metrics_after_open": {k: report.test_after_open()[k] for k in ("accuracy", "auc", "brier", "n", "up_share")},
+        "baselines_after_open": {name: {k: seg["test"][k] for k in ("accuracy", "auc", "brier")}
+                                 for name, seg in after_open["baselines"].items()},
+        "epochs_run": report.epochs_run,
+        "onnx_parity_max_abs": report.onnx_parity_max_abs,
+        "seconds": report.seconds,
+        # Added by issue 8: the interval's test coverage, the skill verdict, the ensemble's rule.
+        "uncertainty": {k: v for k, v in (report.uncertainty or {}).items() if k != "fallback"},
+        "ensemble": _ensemble_summary(report),
+        # Issue 12: the served member forecasts on the test window beside the member baselines.
+        "members": _members_summary(report),
+    }
+
+
+def _members_summary(report) -> dict | None:
+    members = report.evaluation.get("members")
+    if not members:
+        return None
+    keys = ("auc_pooled", "auc_member_median", "members_above_half", "ic_mean", "ic_t", "ic_interval", "sector_auc_pooled")
+    return {"source": members["source"],
+            "validation": {k: v["auc_pooled"] for k, v in members["selection"].items() if isinstance(v, dict)},
+            "test": {k: members["model"][k] for k in (*keys, "brier", "accuracy")},
+            "baselines": {name: {k: scored[k] for k in keys} for name, scored in members["baselines"].items()}}
+
+
+def _ensemble_summary(report) -> dict | None:
+    if not report.ensemble:
+        return None
+    seeds = report.evaluation.get("seeds", {})
+    return {**report.ensemble, "seed_epochs": report.seed_epochs,
+            "seed_test": {name: {k: seg["test"][k] for k in ("auc", "brier")} for name, seg in seeds.items()}}
+
+
+def evaluate(settings: Settings, start: str, end: str, run_id: str | None = None,
+             version: str | None = None, mode: str = DEFAULT_MODE) -> dict:
+    """Score a trained model of `mode` on any stored range, beside baselines fit on its training
+    segment (for `preopen` also the S&P 500 rule), on the close-to-close label and after the open."""
+    from sensex.features.dataset import load_panel
+    from sensex.models.evaluate import score
+    from sensex.serving import ModelRegistry
+
+    mode = check_mode(mode)
+    info, bundle = ModelRegistry(settings, mode=mode).load(version=version, run_id=run_id)
+    if bundle.meta.mode != mode:
+        raise ConfigError(f"Run {info['run_id']} is a {bundle.meta.mode} model: pass --mode {bundle.meta.mode}.")
+    result = score(bundle, load_panel(settings, load_universe(settings.universe), mode=mode), start, end)
+    return {"run_id": info["run_id"], "version": info.get("version"), **result.to_dict(),
+            "data_source": data_info(settings).get("source")}
+
+
+def walk_forward(settings: Settings, start: str, end: str, preset: str = "walkforward", model: str = "convlstm",
+                 refit_months: int | None = None, universe_path: str | None = None, mode: str = DEFAULT_MODE) -> dict:
+    """Whole-history estimate: refit every N months on everything before a block, predict the block.
+    Logged to MLflow as its own run (tag evaluation=walk-forward); nothing is registered."""
+    from sensex.backtest.forecasts import store_walk_forward
+    from sensex.features.dataset import load_panel
+    from sensex.models.walkforward import walk_forward as run_walk_forward  # imports torch
+    from sensex.registry import tracking
+
+    config = load_config(preset)
+    universe = load_universe(universe_path or settings.universe)
+    panel = load_panel(settings, universe, mode=check_mode(mode))
+    result = run_walk_forward(panel, config, start, end, kinds=(model,), refit_months=refit_months)
+    summary_keys = ("accuracy", "auc", "brier", "ece", "f1", "precision", "recall")
+    pooled = result["pooled"]
+    info = data_info(settings)
+    out = {
+        "model": model, "mode": panel.mode, "preset": config.name, "start": result["start"], "end": result["end"],
+        "refit_months": result["refit_months"], "n": int(len(result["predictions"]["label"])),
+        "data_source": info.get("source"), "synthetic": bool(info.get("synthetic")),
+        "metrics": {k: pooled[model][k] for k in summary_keys} | {"up_share": pooled[model]["up_share"]},
+        "intervals": pooled[model].get("intervals", {}),
+        "baselines": {name: {k: r[k] for k in ("accuracy", "auc", "brier")} for name, r in pooled.items() if name != model},
+        "blocks": [{"block": b["block"], "n": b["n"], "auc": {k: m["auc"] for k, m in b["metrics"].items()}}
+                   for b in result["blocks"]],
+        "seconds": result["seconds"],
+    }
+    out["run_id"] = tracking.log_walk_forward_run(settings, config, out, info)
+    # Each session's out-of-sample P(UP), no-call flag and fold, for `sensex backtest --walk-forward`.
+    out["forecasts_file"] = str(store_walk_forward(settings, universe.key, panel.dates, result, out, info))
+    return out

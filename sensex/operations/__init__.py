@@ -1,1 +1,0 @@
-"""Running the forecaster unattended: the daily job (`sensex daily`), its alerts, its modes."""

@@ -1,0 +1,202 @@
+"""One promotion or rollback at a time, on one machine and across machines.
+
+Two layers, taken in this order and released in reverse:
+
+1. A file lock (`flock`) on `$SENSEX_HOME/locks/registry-<model>.lock`: processes sharing a home
+   queue here cheaply, and the kernel releases it when its holder dies, however it dies.
+
+2. A lock held in the model registry itself, for processes on other machines (another home, a
+   second API host, a CI job) that share the tracking server or database. It is built on the one
+   atomic operation every MLflow backend offers, sqlite, PostgreSQL, MySQL or an `mlflow server`
+   in front of any of them: creating a registered model whose name already exists fails
+   (the name is the table's primary key). The lock is a registered model named
+   `<model>.promotion-lock.<n>`; the holder is whoever created the highest n. To take the lock,
+   create n+1 when lock n is released, or when its holder is dead; of several processes trying,
+   exactly one create succeeds. Nothing is ever compared-and-deleted, so there is no window in
+   which two processes both believe they created the same lock.
+
+   A holder is dead when, on the same machine, its pid no longer runs (or is another process),
+   or, from another machine, when its lease (`lease_seconds`, 10 minutes) has run out: a
+   promotion takes seconds, so a lease that old belongs to a killed process. Just before its
+   commit point the holder checks that n is still the highest (`verify`), so even a holder
+   stalled past its lease cannot commit over a newer one.
+
+   A PostgreSQL advisory lock would be simpler for a PostgreSQL backend, but clients of an
+   `mlflow server` do not reach its database, and sqlite has none; this works for all of them.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import random
+import threading
+import time
+from pathlib import Path
+
+from sensex.core.errors import RegistryBusy
+from sensex.core.processes import Owner, current_owner
+
+log = logging.getLogger(__name__)
+
+LOCK_INFIX = ".promotion-lock."
+OWNER_PREFIX = "lock."
+RELEASED = "released"
+LEASE_UNTIL = "lease_until"
+
+
+class RegistryLock:
+    """Reentrant within a process (a promotion inside `setup` inside the same lock)."""
+
+    def __init__(self, client, model_name: str, home: Path, lease_seconds: float = 600.0,
+                 wait_seconds: float = 120.0):
+        self.client = client
+        self.model_name = model_name
+        self.prefix = f"{model_name}{LOCK_INFIX}"
+        self.path = home / "locks" / f"registry-{model_name}.lock"
+        self.lease_seconds = lease_seconds
+        self.wait_seconds = wait_seconds
+        self._depth = 0
+        self._thread_lock = threading.RLock()
+        self._file = None
+        self.number: int | None = None
+
+    # -- the registry-held lock --------------------------------------------------------------------
+    def _locks(self) -> dict[int, object]:
+        """n -> registered model, for this model's lock entries."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            found = self.client.search_registered_models(filter_string=f"name LIKE '{self.prefix}%'", max_results=1000)
+        except MlflowException:
+            return {}
+        out = {}
+        for model in found:
+            suffix = model.name[len(self.prefix):] if model.name.startswith(self.prefix) else ""
+            if suffix.isdigit():
+                out[int(suffix)] = model
+        return out
+
+    def _free(self, model) -> tuple[bool, str, str]:
+        """(free, who holds it, why it is free when its holder did not release it)."""
+        tags = model.tags or {}
+        owner = Owner.from_tags(tags, OWNER_PREFIX)
+        who = f"{owner.host} pid {owner.pid}" if owner else "an unknown process"
+        if tags.get(RELEASED) == "true":
+            return True, who, ""
+        alive = owner.is_alive() if owner else None
+        if alive is False:
+            return True, who, "that process no longer runs"
+        try:
+            expired = float(tags.get(LEASE_UNTIL, 0)) < time.time()
+        except ValueError:
+            expired = True
+        if alive is None and expired:
+            return True, who, "its lease has run out"
+        return False, who, ""
+
+    def _acquire_registry(self, deadline: float) -> None:
+        from mlflow.exceptions import MlflowException
+
+        problem = ""
+        while True:
+            locks = self._locks()
+            top = max(locks, default=0)
+            free, who, why = (True, "", "") if not locks else self._free(locks[top])
+            if free:
+                tags = {**current_owner().tags(OWNER_PREFIX), LEASE_UNTIL: f"{time.time() + self.lease_seconds:.0f}"}
+                try:
+                    self.client.create_registered_model(
+                        f"{self.prefix}{top + 1}", tags=tags,
+                        description=f"Promotion lock of {self.model_name}: held while a promotion runs.")
+                except MlflowException as exc:
+                    # Already exists: another process won this round. Anything else (sqlite's
+                    # "database is locked" under contention) is retried until the deadline.
+                    if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+                        problem = f" (last registry error: {exc.message.splitlines()[0][:200]})"
+                else:
+                    if why:
+                        log.warning("Took over the promotion lock of %s: %s.", who, why)
+                    self.number = top + 1
+                    self._housekeeping(locks)
+                    return
+            if time.monotonic() > deadline:
+                raise RegistryBusy(
+                    f"Another promotion (by {who or 'another process'}) holds the registry lock{problem}: try again"
+                    " in a minute; a killed holder's lock expires by itself.")
+            time.sleep(0.05 + random.random() * 0.15)  # jitter: contenders do not retry in step
+
+    def _housekeeping(self, seen: dict[int, object]) -> None:
+        """Old, released entries go; the highest one before ours stays until the next round."""
+        from mlflow.exceptions import MlflowException
+
+        for number in seen:
+            if number < self.number - 1:
+                try:
+                    self.client.delete_registered_model(f"{self.prefix}{number}")
+                except MlflowException:
+                    pass  # another process cleaned it first
+
+    def verify(self) -> None:
+        """Raise unless this process still holds the registry lock: called before a commit point."""
+        if self.number is None or max(self._locks(), default=0) != self.number:
+            raise RegistryBusy("The promotion lock was taken over by another process before this promotion"
+                               " could commit: nothing was changed; run the command again.")
+
+    def _release_registry(self) -> None:
+        from mlflow.exceptions import MlflowException
+
+        if self.number is None:
+            return
+        try:
+            self.client.set_registered_model_tag(f"{self.prefix}{self.number}", RELEASED, "true")
+        except MlflowException as exc:  # it expires by itself; say so rather than fail a done promotion
+            log.warning("Could not release the promotion lock (%s): it expires after its lease.", exc)
+        self.number = None
+
+    # -- the file lock --------------------------------------------------------------------------------
+    def _acquire_file(self, deadline: float) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(self.path, "a+")  # noqa: SIM115 - held open for the lock's lifetime
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                self._file = handle
+                return
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    handle.close()
+                    raise RegistryBusy("Another promotion on this machine holds the registry lock: try again in a minute.") from None
+                time.sleep(0.05)
+
+    def _release_file(self) -> None:
+        if self._file is not None:
+            fcntl.flock(self._file, fcntl.LOCK_UN)
+            self._file.close()
+            self._file = None
+
+    # -- context manager --------------------------------------------------------------------------
+    def __enter__(self) -> RegistryLock:
+        self._thread_lock.acquire()
+        if self._depth == 0:
+            deadline = time.monotonic() + self.wait_seconds
+            try:
+                self._acquire_file(deadline)
+                self._acquire_registry(deadline)
+            except BaseException:
+                self._release_file()
+                self._thread_lock.release()
+                raise
+        self._depth += 1
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._depth -= 1
+        try:
+            if self._depth == 0:
+                try:
+                    self._release_registry()
+                finally:
+                    self._release_file()
+        finally:
+            self._thread_lock.release()

@@ -1,0 +1,52 @@
+"""A model's inputs computed from the store: the one place serving builds features (pandas,
+pyarrow, TA-Lib, imported only when called). The latest session's inputs are then kept in
+`window_cache`, so most forecasts never come here."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from sensex.core.errors import DataError
+from sensex.core.settings import Settings
+from sensex.market.universe import Universe
+from sensex.models.bundle import Bundle
+from sensex.serving.window_cache import LatestInputs
+
+
+def computed_inputs(settings: Settings, universe: Universe, bundle: Bundle, as_of: str | None) -> LatestInputs:
+    """The model's inputs from the stored session `as_of` (default: the latest), computed from the
+    store: the features of the window's tail only, plus the indicators' warm-up."""
+    import pandas as pd
+
+    from sensex.features.dataset import load_panel
+    from sensex.features.overnight import sp500_gap_reason
+    from sensex.features.windows import model_input
+    from sensex.models.designs import index_design, latest_session_design, realized_volatility
+
+    as_of = pd.Timestamp(as_of) if as_of is not None else None
+    # Only the tail the window needs, plus the indicators' warm-up.
+    panel = load_panel(settings, universe, end=as_of, sessions=bundle.window + bundle.meta.warmup,
+                       mode=bundle.meta.mode)
+    if len(panel.dates) < bundle.window:
+        if as_of is not None:  # the store may be fine: the date is too close to its start
+            raise DataError(f"Only {len(panel.dates)} index sessions are stored up to {as_of.date()} and the"
+                            f" model needs {bundle.window}: pick a later as-of date.")
+        raise DataError(
+            f"Insufficient data for prediction: {len(panel.dates)} index sessions stored, {bundle.window} needed; run `sensex data update`."
+        )
+    if panel.available[-1].sum() == 0:
+        raise DataError("No member has usable data on the last stored session: run `sensex data status`.")
+    last_sp500 = None
+    if panel.overnight is not None:  # pre-open: refuse, saying why, without the S&P 500 it needs
+        latest = panel.overnight.iloc[-1]
+        reason = sp500_gap_reason(latest)
+        if reason is not None:
+            raise DataError(reason)
+        last_sp500 = str(pd.Timestamp(latest["sp500_last_date"]).date())
+    # Scaling and the member averages are row by row: only the window's rows are computed.
+    window = dataclasses.replace(panel, stock=panel.stock[-bundle.window:], market=panel.market[-bundle.window:],
+                                 available=panel.available[-bundle.window:])
+    tensor = model_input(window, bundle.scaler)  # (T, S, C)
+    return LatestInputs(tensor[None],
+                        {"index": index_design(panel)[-1:], "latest": latest_session_design(window)[-1:]},
+                        str(panel.dates[-1].date()), float(realized_volatility(panel)[-1]), last_sp500)

@@ -1,0 +1,126 @@
+"""What the served model shows besides its forecast: the explanation, the drift reports, the
+model card, the prediction history. Each reads the server's current model and settings;
+`ModelServer`'s methods of the same names call these."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sensex.core import jsonlog
+from sensex.data import store
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from sensex.serving.model_server import ModelServer
+
+
+def explain(server: ModelServer, as_of: str | None = None) -> dict:
+    """Occlusion explanation of the forecast from `as_of` (default: the latest session)."""
+    from sensex.serving.explain import occlusion
+
+    info, bundle, _ = server._current()
+    inputs = server._latest_inputs(bundle, as_of or None)
+    sectors = {m.symbol: m.sector for m in server.universe.members}
+    return {**occlusion(bundle, inputs.window, sectors, inputs.tabular), "as_of": inputs.last_session,
+            "model_version": info["version"]}
+
+
+def drift(server: ModelServer, start: str | None = None, end: str | None = None, sessions: int | None = None,
+          promotion=None) -> dict:
+    """The served model's drift report (`sensex.monitoring.drift`): performance on unseen
+    sessions, feature PSI, the live record; each with a severity and a reason."""
+    from sensex.models.config import PromotionConfig
+    from sensex.monitoring.drift import drift_report
+
+    info, bundle, _ = server._current()
+    promotion = promotion or PromotionConfig()
+    return drift_report(server.settings, bundle, info, server.universe, start, end,
+                        sessions or promotion.drift_sessions, promotion)
+
+
+def drift_history(server: ModelServer, step: int | None = None, sessions: int | None = None) -> dict:
+    """Drift over time (`sensex.monitoring.drift.history`): per as-of point every `step` sessions
+    since training, the feature PSI per family and the rolling AUC and Brier beside always-UP's.
+    Cached per model version and data hash: it changes only when one of them does."""
+    from sensex.core.cache import HISTORY_TTL, cached
+    from sensex.monitoring.drift import DEFAULT_HISTORY_STEP, DEFAULT_RECENT_SESSIONS, history
+
+    info, bundle, _ = server._current()
+    step, sessions = step or DEFAULT_HISTORY_STEP, sessions or DEFAULT_RECENT_SESSIONS
+    content_hash = (store.read_meta(server.settings.store_dir) or {}).get("content_hash")
+    key = (f"drift-history:{server.universe.key}:{server.mode}:{info['version']}:{bundle.meta.onnx_sha256[:12]}:"
+           f"{content_hash}:{step}:{sessions}")
+
+    def compute() -> dict:
+        from sensex.features.dataset import load_panel
+
+        panel = load_panel(server.settings, server.universe, mode=bundle.meta.mode)
+        return {"version": info.get("version"), "run_id": info.get("run_id"),
+                **history(bundle, panel, step, sessions)}
+
+    return cached(server.cache, key, HISTORY_TTL, compute)
+
+
+def model_card(server: ModelServer) -> dict:
+    """What the served model is and how good it was out of sample, beside its baselines:
+    the one description `/model`, the CLI and the dashboard show."""
+    info, bundle, loaded_at = server._current()
+    meta = bundle.meta
+    return {
+        **info,
+        "kind": meta.kind,
+        "mode": meta.mode,
+        "test_metrics_after_open": meta.test_metrics_after_open,
+        "loaded_at": loaded_at,
+        "window": meta.window,
+        "segments": meta.segments,
+        "data": meta.data,
+        "calibration": meta.calibration.to_dict(),
+        "test_metrics": meta.test_metrics,
+        "test_intervals": meta.test_intervals,
+        "test_baselines": meta.test_baselines,
+        "uncertainty": meta.uncertainty,
+        "ensemble": meta.ensemble,
+        "n_stock_features": len(meta.stock_features),
+        "n_market_features": len(meta.market_features),
+        "members": len(meta.symbols),
+        "schema_version": meta.schema_version,
+        # Issue 12: how the member forecasts were chosen and how they did out of sample (None without them).
+        "member_forecasts": {k: meta.members.get(k) for k in ("source", "selection", "test", "test_baselines", "record")}
+        if meta.members else None,
+    }
+
+
+def prediction_history(server: ModelServer, limit: int = 50) -> list[dict]:
+    """Logged forecasts, newest first, with the realized direction once the target session closed."""
+    import pandas as pd
+
+    records = jsonlog.read_universe(server.settings.logs_dir / jsonlog.PREDICTION_LOG, server.universe.key, limit)
+    closes = index_closes(server)
+    out = []
+    for record in reversed(records):
+        as_of, target = pd.Timestamp(record.get("as_of")), pd.Timestamp(record.get("target_date"))
+        realized = None
+        if as_of in closes.index and target in closes.index:
+            realized = "UP" if closes[target] > closes[as_of] else "DOWN"
+        direction = record.get("prediction", {}).get("direction")
+        out.append({**record, "realized": realized, "correct": None if realized is None else realized == direction})
+    return out
+
+
+def index_closes(server: ModelServer) -> pd.Series:
+    """The index's stored closes by date, read once per store content (`/predictions` is
+    polled by dashboards; a Parquet read per call cost more than the rest of the answer)."""
+    import pandas as pd
+
+    if not store.exists(server.settings.store_dir):
+        return pd.Series(dtype=float)
+    content_hash = (store.read_meta(server.settings.store_dir) or {}).get("content_hash")
+    held = server._closes
+    if held is not None and content_hash is not None and held[0] == content_hash:
+        return held[1]
+    index = store.read(server.settings.store_dir, symbols=[server.universe.index_symbol])
+    closes = index.set_index("date")["close"]
+    server._closes = (content_hash, closes)
+    return closes

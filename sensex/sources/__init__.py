@@ -1,1 +1,0 @@
-"""Data sources: each returns the canonical OHLCV frame of `sensex.schema`."""
