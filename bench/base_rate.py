@@ -2,7 +2,7 @@
 calibration's prior shift (`sensex.models.calibrate.prior_shift`).
 
 A Platt calibration fit on one validation year builds that year's share of UP sessions into every
-probability. This script asks, of the real SENSEX index alone (../shared/data/sensex-real/BSESN.csv,
+probability. This script asks, of the real SENSEX index alone (SENSEX_REAL_DATA/sensex-real/BSESN.csv,
 labels "close(t+1) > close(t)", nothing else), how well the share over the last year, the last 3,
 the last 5, or every year so far predicts the share of the following year. It uses years up to
 2018 only (`--last-target`, default 2018): the fixed split's test window (2019-2021) is left out,
@@ -19,12 +19,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from real_data import REAL
 
 from sensex.data.sources.csvfiles.directory import load_file, symbol_lookup
 from sensex.market.universe import load_universe
 
 ROOT = Path(__file__).resolve().parents[1]
-INDEX_FILE = ROOT.parent / "shared" / "data" / "sensex-real" / "BSESN.csv"
+INDEX_FILE = REAL / "BSESN.csv"
 WINDOWS = {"last year": 1, "last 3 years": 3, "last 5 years": 5, "every year so far": None}
 
 

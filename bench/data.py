@@ -1,7 +1,7 @@
 """Data-layer benchmark: import, no-op update, window read, cache hit.
 
 Prints a table of medians over repeats with the target of issue #3 and a baseline measured in
-the same run, and writes bench/results/data.json. Uses ../shared/data/sensex-real when present,
+the same run, and writes bench/results/data.json. Uses the real SENSEX files (SENSEX_REAL_DATA/sensex-real, see real_data.py) when present,
 otherwise the synthetic market (said in the output).
 
     .venv/bin/python bench/data.py [--repeats 5]
@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 
 import pandas as pd
+from real_data import REAL
 
 from sensex.core.cache import MemoryCache, cached
 from sensex.core.settings import load_settings
@@ -29,9 +30,6 @@ from sensex.market.universe import load_universe
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))
 from timing import timed  # noqa: E402
-
-REAL = REPO.parent / "shared" / "data" / "sensex-real"
-
 
 
 def main() -> None:

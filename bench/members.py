@@ -3,7 +3,7 @@
 Train ..2017-12-31 (the pooled logistic regression and its scaler see only that), test
 2019-01-01..2021-12-31 (2018 is left as the validation year a model would use), on:
 
-- real SENSEX members (../shared/data/sensex-real, imported into a temporary SENSEX_HOME; skipped,
+- real SENSEX members (the real SENSEX files (SENSEX_REAL_DATA/sensex-real, see real_data.py), imported into a temporary SENSEX_HOME; skipped,
   saying so, without it), and
 - the SYNTHETIC market for `sensex` and `nifty50` (2010-2021).
 
@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from real_data import REAL
 
 from sensex.core.settings import load_settings
 from sensex.data.ingest import update_store
@@ -52,7 +53,6 @@ from sensex.models.members import (
 )
 
 REPO = Path(__file__).resolve().parents[1]
-REAL = REPO.parent / "shared" / "data" / "sensex-real"
 RESULTS = REPO / "bench" / "results"
 TRAIN_END, TEST_START, TEST_END = "2017-12-31", "2019-01-01", "2021-12-31"
 VALID_START, VALID_END = "2018-01-01", "2018-12-31"

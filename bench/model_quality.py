@@ -25,10 +25,10 @@ tables and writes bench/results/model_quality[_preopen|_close_preopen][_quick][_
     median member AUC, daily cross-sectional rank IC (mean, t, 90% block-bootstrap interval) and
     the AUC of sectors derived from their members.
 
-`--mode preopen` (or `--mode close,preopen`) also imports ../shared/data/global/GSPC.csv, linked
+`--mode preopen` (or `--mode close,preopen`) also imports the real S&P 500 (SENSEX_REAL_DATA/global/GSPC.csv), linked
 beside the member files in a temporary folder (nothing is copied into the repository), builds the
 pre-open panel and trains pre-open models, and (b) walks forward in each mode asked for; (c) and
-(d) run in close mode only. Needs ../shared/data/sensex-real (imported into a temporary
+(d) run in close mode only. Needs the real SENSEX files (SENSEX_REAL_DATA/sensex-real, see real_data.py) (imported into a temporary
 SENSEX_HOME); without it, says so and stops.
 
     .venv/bin/python bench/model_quality.py                 # close: full preset + walk-forward preset
@@ -55,6 +55,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from real_data import GLOBAL, REAL
 
 from sensex.core.settings import load_settings
 from sensex.data import store
@@ -80,8 +81,6 @@ from sensex.models.walkforward import walk_forward
 from sensex.registry.gate import judge
 
 REPO = Path(__file__).resolve().parents[1]
-REAL = REPO.parent / "shared" / "data" / "sensex-real"
-GLOBAL = REPO.parent / "shared" / "data" / "global"
 RESULTS = REPO / "bench" / "results"
 SEGMENTS = {"train_end": "2017-12-31", "valid_end": "2018-12-31", "test_end": "2021-12-31"}
 WALK_FORWARD = ("2012-01-01", "2021-12-31")

@@ -7,8 +7,8 @@ before the open" and always-UP. Every row is also scored against the move after 
 Each metric has a 90% moving-block bootstrap interval; the last table is the paired AUC
 difference of the logistic regression with the S&P 500 minus the rule.
 
-Reads ../shared/data/sensex-real/BSESN.csv (through the project's CSV source) and
-../shared/data/global/GSPC.csv; without them, says so and stops. Writes bench/results/preopen.json.
+Reads the real SENSEX files (SENSEX_REAL_DATA/sensex-real, see real_data.py)/BSESN.csv (through the project's CSV source) and
+the real S&P 500 (SENSEX_REAL_DATA/global/GSPC.csv); without them, says so and stops. Writes bench/results/preopen.json.
 
     .venv/bin/python bench/preopen.py
 """
@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from real_data import GLOBAL, REAL
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -37,8 +38,6 @@ from sensex.models.baselines import baseline_predictions, sp500_rule_predictions
 from sensex.models.evaluate import metrics_after_open, paired_difference, report
 
 REPO = Path(__file__).resolve().parents[1]
-REAL = REPO.parent / "shared" / "data" / "sensex-real"
-GLOBAL = REPO.parent / "shared" / "data" / "global"
 RESULTS = REPO / "bench" / "results"
 FIT = ("2005-01-01", "2018-12-31")
 TEST = ("2019-01-01", "2021-12-31")

@@ -16,3 +16,7 @@ def load_bench(name: str, module_name: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+# The real data's folder, from the benchmarks' one setting (SENSEX_REAL_DATA); tests that read it skip without it.
+REAL_SENSEX = load_bench("real_data", "bench_real_data").REAL

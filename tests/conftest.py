@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from bench_scripts import REAL_SENSEX
 
 from sensex.core.settings import get_settings, load_settings
 from sensex.data.sources import synthetic
@@ -19,7 +20,7 @@ from sensex.market.universe import load_universe
 from sensex.models.config import PromotionConfig
 
 REPO = Path(__file__).resolve().parents[1]
-REAL_DATA = REPO.parent / "shared" / "data" / "sensex-real"
+REAL_DATA = REAL_SENSEX
 # A fixed end keeps every test independent of today's date.
 FIXTURE_START, FIXTURE_END = "2018-06-01", "2021-12-31"
 

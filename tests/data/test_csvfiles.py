@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from bench_scripts import REAL_SENSEX
 
 from sensex.core.errors import DataSourceError
 from sensex.data.sources.csvfiles import MAX_ROW_PROBLEMS, load_directory
@@ -14,7 +15,7 @@ from sensex.data.sources.synthetic import generate
 from sensex.market.schema import COLUMNS
 from sensex.market.universe import load_universe
 
-REAL_DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "sensex-real"
+REAL_DATA = REAL_SENSEX
 TODAY = pd.Timestamp("2024-07-01")
 
 PLAIN = (
@@ -364,7 +365,7 @@ def test_default_today_rejects_future_rows(tmp_path, universe):
 
 def test_real_directory_imports_every_file(universe):
     if not REAL_DATA.is_dir():
-        pytest.skip(f"real SENSEX data not found at {REAL_DATA.resolve()} (../shared beside repo)")
+        pytest.skip(f"real SENSEX data not found at {REAL_DATA.resolve()} (set SENSEX_REAL_DATA)")
     result = load_directory(REAL_DATA, universe)
     assert len(result.files_read) == 31 and result.files_rejected == []
     assert result.problems == []

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from bench_scripts import REAL_SENSEX
 
 from sensex.data.quality import find_issues, validate_data_quality
 from sensex.data.quality_checks import EXCLUDES, REPAIRED, WARNS
@@ -18,7 +18,7 @@ from sensex.market import calendar
 from sensex.market.schema import canonicalize
 from sensex.market.universe import load_universe
 
-REAL_DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "sensex-real"
+REAL_DATA = REAL_SENSEX
 START, END = "2023-01-02", "2024-06-28"  # END is a Friday session
 AFTER_END = datetime(2024, 6, 28, 18, 0, tzinfo=calendar.IST)  # END's bar is settled
 SYMBOL = "INFY"
@@ -361,7 +361,7 @@ def test_unknown_symbols_are_listed_not_counted(frame, universe):
 @pytest.fixture(scope="module")
 def real(universe):
     if not REAL_DATA.is_dir():
-        pytest.skip(f"real SENSEX data not found at {REAL_DATA.resolve()} (../shared beside repo)")
+        pytest.skip(f"real SENSEX data not found at {REAL_DATA.resolve()} (set SENSEX_REAL_DATA)")
     return load_directory(REAL_DATA, universe).frame
 
 
