@@ -107,6 +107,9 @@ def update_store(
 
     existing = store.read_or_empty(settings.store_dir)
     end_ts = pd.Timestamp(end) if end else exchanges.last_completed_session(universe.exchange, now)
+    # Whatever `now` a caller passes (the daily job's --date, a test's clock), never a session
+    # after the last one completed by the real clock: no prices exist for it.
+    end_ts = min(end_ts, exchanges.last_completed_session(universe.exchange))
     rows_added = rows_revised = symbols_updated = 0
     problems: dict = {}
     replaced = False

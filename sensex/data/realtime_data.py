@@ -53,11 +53,10 @@ class RealtimeDataFetcher:
         return cached(self.cache, self._key(f"history:{days}"), HISTORY_TTL, load)
 
     def validate_data_quality(self, data: pd.DataFrame | None = None) -> dict:
-        from sensex.data import quality
+        """The data status (`sensex.data.status`) of the store, or of `data` when given."""
+        from sensex.data.status import data_status  # the quality checks import the calendars: only when asked
 
-        data = store.read(self.settings.store_dir) if data is None else data
-        meta = store.read_meta(self.settings.store_dir) or {}
-        return quality.validate_data_quality(data, self.universe, source=meta.get("source"))
+        return data_status(self.settings, self.universe, data)
 
     def get_index_history(self, sessions: int = 250, averages: tuple[int, ...] = MOVING_AVERAGES) -> list[dict]:
         """The index's last `sessions` daily bars, oldest first: `date`, `open`, `high`, `low`,

@@ -10,7 +10,7 @@ import pandas as pd
 
 from sensex.core.errors import ConfigError, DataError
 from sensex.core.settings import Settings
-from sensex.data import store
+from sensex.data import status, store
 from sensex.market.modes import DEFAULT_MODE, check_mode
 from sensex.market.universe import load_universe
 from sensex.models.config import load_config
@@ -19,16 +19,7 @@ log = logging.getLogger(__name__)
 
 
 def data_status(settings: Settings, universe_path: str | None = None) -> dict:
-    from sensex.data import quality
-
-    frame = store.read(settings.store_dir)
-    meta = store.read_meta(settings.store_dir) or {}
-    universe = load_universe(universe_path or settings.universe)
-    report = quality.validate_data_quality(frame, universe, source=meta.get("source"))
-    report["universe"] = universe.key
-    report["store"] = {k: meta.get(k) for k in ("source", "fetched_at", "rows", "first_date", "last_date", "content_hash")}
-    report["synthetic"] = bool(meta.get("synthetic"))
-    return report
+    return status.data_status(settings, load_universe(universe_path or settings.universe))
 
 
 def check_stored(frame: pd.DataFrame, universe) -> None:
@@ -56,7 +47,8 @@ def train(settings: Settings, preset: str = "quick", model: str = "convlstm",
           universe_path: str | None = None, mode: str = DEFAULT_MODE, progress=None) -> dict:
     """Train, evaluate and log one run to MLflow (it is registered by `registry setup --mode M`).
     `progress(description, done, total)` hears each stage and epoch (see `models.train.Progress`)."""
-    from sensex.features.dataset import prepare
+    from sensex.features.dataset import prepare, repair
+    from sensex.features.ranges import range_data
     from sensex.models.train import train_model  # torch is imported here, not before
     from sensex.registry import tracking
 
@@ -68,10 +60,12 @@ def train(settings: Settings, preset: str = "quick", model: str = "convlstm",
     if progress is not None:
         progress("Building features", None, None)
     panel = prepare(frame, universe, check_mode(mode))
+    # The range forecast reads the same repaired rows as the panel (`features.ranges`).
+    ranges = range_data(repair(frame, universe.index_symbol), panel) if config.model.range_forecast else None
     info = data_info(settings) | {"universe": universe.key}
     with tempfile.TemporaryDirectory() as tmp:
         report = train_model(panel, config, Path(tmp) / "bundle", model, info, progress,
-                             sectors=[universe.sector_of(symbol) for symbol in panel.symbols])
+                             sectors=[universe.sector_of(symbol) for symbol in panel.symbols], ranges=ranges)
         if progress is not None:
             progress("Logging the run to MLflow", None, None)
         run_id = tracking.log_training_run(settings, config, report, info)
@@ -103,7 +97,18 @@ def train(settings: Settings, preset: str = "quick", model: str = "convlstm",
         "ensemble": _ensemble_summary(report),
         # Issue 12: the served member forecasts on the test window beside the member baselines.
         "members": _members_summary(report),
+        # The next-session range forecast on the test window beside HAR, EWMA, GARCH, ... (null when off).
+        "range": _range_summary(report),
     }
+
+
+def _range_summary(report) -> dict | None:
+    from sensex.models.range_fit import summary
+
+    out = summary(report.evaluation.get("range"))
+    if out is None:
+        return {"skipped": report.range_note} if report.range_note else None
+    return {**out, "seconds": report.range_seconds}
 
 
 def _members_summary(report) -> dict | None:
@@ -128,18 +133,24 @@ def _ensemble_summary(report) -> dict | None:
 def evaluate(settings: Settings, start: str, end: str, run_id: str | None = None,
              version: str | None = None, mode: str = DEFAULT_MODE) -> dict:
     """Score a trained model of `mode` on any stored range, beside baselines fit on its training
-    segment (for `preopen` also the S&P 500 rule), on the close-to-close label and after the open."""
-    from sensex.features.dataset import load_panel
+    segment (for `preopen` also the S&P 500 rule), on the close-to-close label and after the open;
+    and its range forecast beside HAR, EWMA, GARCH, ... (`range`: the saved records re-applied,
+    nothing refit; null for a model without one or a range with fewer than 10 scorable sessions)."""
+    from sensex.features.dataset import load_range
     from sensex.models.evaluate import score
+    from sensex.models.range_fit import score_between
+    from sensex.models.range_portable import has_range
     from sensex.serving import ModelRegistry
 
     mode = check_mode(mode)
     info, bundle = ModelRegistry(settings, mode=mode).load(version=version, run_id=run_id)
     if bundle.meta.mode != mode:
         raise ConfigError(f"Run {info['run_id']} is a {bundle.meta.mode} model: pass --mode {bundle.meta.mode}.")
-    result = score(bundle, load_panel(settings, load_universe(settings.universe), mode=mode), start, end)
+    panel, ranges = load_range(settings, load_universe(settings.universe), mode=mode)
+    result = score(bundle, panel, start, end)
+    scored_range = score_between(bundle.meta.range, ranges, start, end) if has_range(bundle.meta) else None
     return {"run_id": info["run_id"], "version": info.get("version"), **result.to_dict(),
-            "data_source": data_info(settings).get("source")}
+            "data_source": data_info(settings).get("source"), "range": scored_range}
 
 
 def walk_forward(settings: Settings, start: str, end: str, preset: str = "walkforward", model: str = "convlstm",
@@ -147,14 +158,19 @@ def walk_forward(settings: Settings, start: str, end: str, preset: str = "walkfo
     """Whole-history estimate: refit every N months on everything before a block, predict the block.
     Logged to MLflow as its own run (tag evaluation=walk-forward); nothing is registered."""
     from sensex.backtest.forecasts import store_walk_forward
-    from sensex.features.dataset import load_panel
+    from sensex.features.dataset import load_range
+    from sensex.models import range_fit
     from sensex.models.walkforward import walk_forward as run_walk_forward  # imports torch
+    from sensex.models.walkforward import walk_forward_folds
     from sensex.registry import tracking
 
     config = load_config(preset)
     universe = load_universe(universe_path or settings.universe)
-    panel = load_panel(settings, universe, mode=check_mode(mode))
+    panel, ranges = load_range(settings, universe, mode=check_mode(mode))
     result = run_walk_forward(panel, config, start, end, kinds=(model,), refit_months=refit_months)
+    # The range forecast refit on the same folds (train and validate before each block, test the block).
+    range_result = (range_fit.walk_forward(ranges, walk_forward_folds(panel, config, start, end, refit_months),
+                                           seed=config.train.seed) if config.model.range_forecast else None)
     summary_keys = ("accuracy", "auc", "brier", "ece", "f1", "precision", "recall")
     pooled = result["pooled"]
     info = data_info(settings)
@@ -168,6 +184,7 @@ def walk_forward(settings: Settings, start: str, end: str, preset: str = "walkfo
         "blocks": [{"block": b["block"], "n": b["n"], "auc": {k: m["auc"] for k, m in b["metrics"].items()}}
                    for b in result["blocks"]],
         "seconds": result["seconds"],
+        "range": range_result,
     }
     out["run_id"] = tracking.log_walk_forward_run(settings, config, out, info)
     # Each session's out-of-sample P(UP), no-call flag and fold, for `sensex backtest --walk-forward`.

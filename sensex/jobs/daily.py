@@ -30,12 +30,12 @@ from pathlib import Path
 import pandas as pd
 
 from sensex.core import jsonlog
-from sensex.core.errors import ConfigError, DataError, PromotionRejected, SensexError
+from sensex.core.errors import DataError, PromotionRejected, SensexError
 from sensex.core.settings import Settings
 from sensex.jobs.daily_config import DailyConfig, load_daily_config
 from sensex.jobs.daily_lock import HUNG_AFTER, LOCK_FILE, DailyLock
 from sensex.jobs.modes import ModeJobs, all_modes, get_mode
-from sensex.market import calendar
+from sensex.market import calendar, dates
 from sensex.monitoring.alerts import AlertsConfig, Event, dispatch, load_alerts
 
 log = logging.getLogger(__name__)
@@ -93,11 +93,9 @@ def _now_for(day: str | None, now: datetime | None) -> datetime:
         return now
     if day is None:
         return calendar.now_ist()
-    try:
-        date = pd.Timestamp(day)
-    except ValueError:
-        raise ConfigError(f"--date {day!r} is not a date: use YYYY-MM-DD.") from None
-    return datetime.combine(date.date(), AFTER_CLOSE, tzinfo=calendar.IST)
+    # Only sessions that have closed: a later date would make the synthetic market invent prices.
+    date = dates.check_not_future(day, "--date")
+    return datetime.combine(date, AFTER_CLOSE, tzinfo=calendar.IST)
 
 
 def run_daily(settings: Settings, alerts_path: str | Path | None = None, day: str | None = None,

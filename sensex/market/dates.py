@@ -24,6 +24,9 @@ def problem(value: object) -> str | None:
         return None
     match = ISO_DATE.fullmatch(str(value).strip())
     if match is None:
+        readings = _day_month_readings(str(value).strip())
+        if readings:
+            return f"not a date in YYYY-MM-DD form: {' or '.join(readings)}"
         return "not a date in YYYY-MM-DD form: write 1 February 2026 as 2026-02-01"
     year, month, day = (int(part) for part in match.groups())
     if not 1 <= month <= 12:
@@ -34,6 +37,26 @@ def problem(value: object) -> str | None:
     if not 1 <= day <= last_day:
         return f"not a real date: {month_calendar.month_name[month]} {year} has {last_day} days"
     return None
+
+
+DAY_MONTH_YEAR = re.compile(r"([0-9]{1,2})[/.-]([0-9]{1,2})[/.-]([0-9]{4})")
+
+
+def _day_month_readings(text: str) -> list[str]:
+    """`12/07/2026` read both ways (day first, as in India, and month first, as in the US): the
+    ISO spelling of each reading that is a real date, so the user picks; never a guess."""
+    match = DAY_MONTH_YEAR.fullmatch(text)
+    if match is None:
+        return []
+    first, second, year = (int(part) for part in match.groups())
+    readings = []
+    for day, month, order in ((first, second, "day first"), (second, first, "month first")):
+        if 1 <= month <= 12 and 1 <= day <= month_calendar.monthrange(year, month)[1]:
+            iso = f"{year:04d}-{month:02d}-{day:02d}"
+            text_form = f"{day} {month_calendar.month_name[month]} {year}"
+            if not any(iso in reading for reading in readings):
+                readings.append(f"write {iso} for {text_form} ({order})")
+    return readings
 
 
 def parse(value: str | date, name: str = "date") -> date:

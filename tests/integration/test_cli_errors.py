@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from importlib.metadata import PackageNotFoundError, version
@@ -55,6 +56,9 @@ USAGE_ERRORS = [
     (["registry", "promote", "1", "--min-accuracy", "abc"], "Invalid value for '--min-accuracy'", "--help`"),
     (["registry", "promote"], "Missing argument 'version'", "see `sensex registry promote --help`"),
     (["serve", "--port", "http"], "Invalid value for '--port'", "--help`"),
+    (["serve", "--port", "99999"], "Invalid value for '--port'", "see `sensex serve --help`"),
+    (["mlflow", "--port", "99999"], "Invalid value for '--port'", "see `sensex mlflow --help`"),
+    (["app", "--port", "0"], "Invalid value for '--port'", "see `sensex app --help`"),
     (["evaluate", "--start"], "Option '--start' requires an argument", "--help`"),
 ]
 
@@ -68,7 +72,8 @@ def test_usage_errors_are_one_line_and_exit_2(capsys, args, says, hint):
 BAD_VALUES = [
     (["predict", "--as-of", "2026-13-01"], "--as-of 2026-13-01 is not a real date: the month must be 01 to 12"),
     (["predict", "--as-of", "yesterday"], "--as-of 'yesterday' is not a date in YYYY-MM-DD form"),
-    (["predict", "--as-of", "01/02/2026"], "--as-of '01/02/2026' is not a date in YYYY-MM-DD form: write 1 February"),
+    (["predict", "--as-of", "01/02/2026"], "--as-of '01/02/2026' is not a date in YYYY-MM-DD form: write 2026-02-01 for"
+     " 1 February 2026 (day first) or write 2026-01-02 for 2 January 2026 (month first)"),
     (["predict", "--as-of", "2026-02-30"], "February 2026 has 28 days"),
     (["data", "update", "--start", "2026-13-45"], "--start 2026-13-45 is not a real date"),
     (["data", "update", "--source", "synthetic", "--start", "2021-03-01", "--end", "2021-02-01"],
@@ -300,3 +305,41 @@ def test_json_output_has_no_progress(tmp_path):
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["source"] == "synthetic"
     assert "elapsed" not in out.stderr and "remaining" not in out.stderr
+
+
+@pytest.mark.parametrize("command", [["serve"], ["app"], ["mlflow"]])
+def test_a_busy_port_is_refused_in_one_sentence_before_anything_starts(capsys, command):
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        line = assert_one_line_error(*run_cli(capsys, *command, "--port", str(port)), 2, f"Cannot listen on 127.0.0.1:{port}")
+    assert "pass another one with --port" in line
+
+
+def test_a_bad_streamlit_port_in_the_environment_is_one_sentence(capsys, monkeypatch):
+    monkeypatch.setenv("STREAMLIT_SERVER_PORT", "abc")
+    assert_one_line_error(*run_cli(capsys, "app"), 2, "STREAMLIT_SERVER_PORT='abc' is not a port")
+
+
+def test_with_json_an_error_is_also_one_json_object_on_stdout(capsys):
+    code, out, err = run_cli(capsys, "predict", "--json", "--as-of", "2026-13-01")
+    assert code == 2 and json.loads(out) == {"error": err.strip().removeprefix("error: "), "exit_code": 2}
+    code, out, err = run_cli(capsys, "predict", "--as-of", "2026-13-01")  # without --json: stdout stays empty
+    assert code == 2 and out == ""
+
+
+def test_a_universe_option_reaches_the_processes_a_command_starts(monkeypatch):
+    """`serve` and `app` hand --universe to their worker processes through SENSEX_UNIVERSE; the
+    process's cached settings must follow (this raised AttributeError on a plain function)."""
+    from sensex.core.settings import get_settings
+    from sensex.interfaces.cli.common import use_universe
+
+    monkeypatch.delenv("SENSEX_UNIVERSE", raising=False)
+    get_settings.cache_clear()
+    use_universe("nifty50")
+    try:
+        assert os.environ["SENSEX_UNIVERSE"] == "nifty50" and get_settings().universe == "nifty50"
+    finally:
+        monkeypatch.delenv("SENSEX_UNIVERSE", raising=False)
+        get_settings.cache_clear()

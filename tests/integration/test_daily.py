@@ -239,7 +239,8 @@ def test_cli_exit_codes_and_json(daily_home, tmp_path, market):
     again = _cli(["--json", "--date", SESSION], home, SENSEX_DATA_SOURCE="synthetic")
     assert again.returncode == 0 and json.loads(again.stdout)["changed"] is False
     bad = _cli(["--json", "--date", SESSION, "--alerts", str(tmp_path / "missing.yaml")], home)
-    assert bad.returncode == 2 and bad.stdout == "" and bad.stderr.strip().count("\n") == 0
+    assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0
+    assert json.loads(bad.stdout) == {"error": bad.stderr.strip().removeprefix("error: "), "exit_code": 2}
     assert "missing.yaml does not exist" in bad.stderr
     # A day whose data is not there: exit 1, the summary still on stdout.
     stale_home = tmp_path / "stale"
@@ -355,3 +356,32 @@ def test_daily_drift_with_nothing_to_judge_is_a_skip_and_a_broken_report_a_failu
     severity, summary, _ = _drift_step(home, DataError("The store has no SENSEX index rows: run `sensex data update`."))
     assert severity is None and summary["status"] == "failed"
     assert summary["errors"] == ["drift (close): The store has no SENSEX index rows: run `sensex data update`."]
+
+
+@pytest.mark.parametrize(("day", "says"), [
+    ("2099-03-01", "--date 2099-03-01 is after the last completed BSE session"),
+    ("12/07/2026", "write 2026-07-12 for 12 July 2026 (day first) or write 2026-12-07 for 7 December 2026"),
+])
+def test_daily_refuses_a_date_with_no_closed_session_and_a_date_it_would_have_to_guess(daily_home, day, says):
+    from sensex.core.errors import DateError
+
+    before = _files(daily_home)
+    with pytest.raises(DateError, match=says.replace("(", r"\(").replace(")", r"\)")):
+        run_daily(daily_home, day=day, yahoo_reachable=offline)
+    assert _files(daily_home) == before  # nothing fetched, invented, scored or trained
+
+
+def test_no_caller_clock_makes_the_store_hold_a_session_that_has_not_closed(tmp_path, market):
+    """The daily job hands its clock to the update; a clock in the future must not make the
+    synthetic market invent sessions after the real last completed one."""
+    from sensex.data.ingest import update_store
+    from sensex.market import calendar
+    from sensex.market.universe import load_universe
+
+    settings = _settings(tmp_path / "home")
+    store.write(settings.store_dir, market, "synthetic")
+    future = datetime(2099, 3, 2, 18, 0, tzinfo=IST)
+    result = update_store(settings, load_universe("sensex"), "synthetic", now=future, yahoo_reachable=offline)
+    completed = calendar.last_completed_session().date()
+    assert pd.Timestamp(result["last_date"]).date() <= completed
+    assert store.read(settings.store_dir)["date"].max().date() <= completed

@@ -33,12 +33,30 @@ def test_impossible_dates_are_refused_with_the_reason(text, says):
     assert str(caught.value).startswith(f"--as-of {text} is not a real date")
 
 
-@pytest.mark.parametrize("text", ["yesterday", "01/02/2026", "1/2/2026", "2026/02/01", "20260201", "2026-2-1",
-                                  "02-01-2026", "2026-02-01T00:00", "2026-02-01x", "", "٢٠٢٦-٠٢-٠١"])
+@pytest.mark.parametrize("text", ["yesterday", "2026/02/01", "20260201", "2026-2-1",
+                                  "2026-02-01T00:00", "2026-02-01x", "", "٢٠٢٦-٠٢-٠١"])
 def test_non_iso_text_is_refused_never_guessed(text):
-    # 01/02/2026 means 1 February to an Indian user and 2 January to pandas: neither is guessed.
     with pytest.raises(DateError, match="is not a date in YYYY-MM-DD form: write 1 February 2026 as 2026-02-01"):
         dates.parse(text, "--as-of")
+
+
+@pytest.mark.parametrize(("text", "readings"), [
+    # 01/12/2026 means 1 December to an Indian user and 12 January to pandas: both are said, neither guessed.
+    ("01/12/2026", ["2026-12-01 for 1 December 2026 (day first)", "2026-01-12 for 12 January 2026 (month first)"]),
+    ("12/07/2026", ["2026-07-12 for 12 July 2026 (day first)", "2026-12-07 for 7 December 2026 (month first)"]),
+    ("1/2/2026", ["2026-02-01 for 1 February 2026 (day first)", "2026-01-02 for 2 January 2026 (month first)"]),
+    ("02-01-2026", ["2026-01-02 for 2 January 2026 (day first)", "2026-02-01 for 1 February 2026 (month first)"]),
+    ("31/12/2026", ["2026-12-31 for 31 December 2026 (day first)"]),  # only one reading is a real date
+    ("12.31.2026", ["2026-12-31 for 31 December 2026 (month first)"]),
+    ("05/05/2026", ["2026-05-05 for 5 May 2026 (day first)"]),  # both readings agree: said once
+])
+def test_a_day_month_date_is_refused_with_each_reading_spelled_out(text, readings):
+    with pytest.raises(DateError) as caught:
+        dates.parse(text, "--as-of")
+    message = str(caught.value)
+    assert message.startswith(f"--as-of '{text}' is not a date in YYYY-MM-DD form")
+    assert all(f"write {reading}" in message for reading in readings)
+    assert message.count("write ") == len(readings)
 
 
 def test_a_date_error_is_a_config_error_and_a_422():

@@ -9,6 +9,7 @@ One module per command group; importing them registers their commands on `app`.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -23,6 +24,7 @@ from sensex.core.redaction import install_log_redaction
 # Registers the commands, in the order `sensex --help` lists them.
 from sensex.interfaces.cli import models, forecasts, services, data, registry  # noqa: F401
 # isort: on
+from sensex.interfaces.cli import common
 from sensex.interfaces.cli.common import Progress, app, get_settings
 
 __all__ = ["Progress", "app", "main", "run"]
@@ -71,36 +73,36 @@ def _usage_sentence(exc) -> str:
 
 
 def run(argv: list[str] | None = None) -> int:
-    """Run the CLI; returns the exit code. Every failure becomes one `error:` line on stderr."""
+    """Run the CLI; returns the exit code. Every failure becomes one `error:` line on stderr and,
+    with `--json`, an `{"error", "exit_code"}` object on stdout unless the command printed its own."""
     click_errors = _click_exceptions()
+    as_json = "--json" in (sys.argv[1:] if argv is None else argv)
+    common.printed.clear()
 
-    def error(message: str) -> None:
+    def error(message: str, code: int) -> int:
         print(f"error: {message}", file=sys.stderr, flush=True)
+        if as_json and not common.printed:  # scripts read stdout: one JSON object, even on failure
+            print(json.dumps({"error": message, "exit_code": code}), flush=True)
+        return code
 
     try:
         result = app(args=argv, prog_name="sensex", standalone_mode=False)
     except click_errors.NoArgsIsHelpError:
         return 0  # `sensex` alone (or `sensex data`): typer has printed the help
     except click_errors.UsageError as exc:
-        error(_usage_sentence(exc))
-        return 2
+        return error(_usage_sentence(exc), 2)
     except click_errors.ClickException as exc:
-        error(" ".join(exc.format_message().split()))
-        return exc.exit_code
+        return error(" ".join(exc.format_message().split()), exc.exit_code)
     except SensexError as exc:
-        error(str(exc))
-        return exc.exit_code
+        return error(str(exc), exc.exit_code)
     except OSError as exc:  # a read-only, full or broken SENSEX_HOME (or a path a user gave)
         exc_error = storage_error(exc, get_settings().home)
-        error(str(exc_error))
-        return exc_error.exit_code
+        return error(str(exc_error), exc_error.exit_code)
     except (typer.Abort, KeyboardInterrupt):
-        error("interrupted.")
-        return 130
+        return error("interrupted.", 130)
     except Exception as exc:  # a bug or a library's own error: still one line, the traceback at DEBUG
         logging.getLogger(__name__).debug("Unexpected error", exc_info=True)
-        error(unexpected_sentence(exc, get_settings))
-        return 1
+        return error(unexpected_sentence(exc, get_settings), 1)
     # Without standalone mode typer returns an Exit's code (--help, --version, Ctrl-C in a prompt).
     return result if isinstance(result, int) else 0
 

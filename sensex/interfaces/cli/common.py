@@ -98,11 +98,17 @@ def writable_home(universe: str | None = None):
     return settings
 
 
+# What a command printed on stdout in this run: an error after it (the daily job's failed day)
+# then goes to stderr only, so stdout still holds exactly one JSON object.
+printed: list[dict] = []
+
+
 def emit(payload: dict, as_json: bool, human: str) -> None:
     if as_json:
         print(json.dumps(payload, default=str))
     else:
         print(human)
+    printed.append(payload)
 
 
 def pct(x) -> str:
