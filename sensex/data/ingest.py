@@ -78,8 +78,10 @@ def update_store(
     yahoo_reachable: Callable[[], bool] | None = None,
     exchange: str | None = None,
     progress: Callable[[str, int | None, int | None], None] | None = None,
+    replace: bool = False,
 ) -> dict:
     """`progress(description, done, total)` hears each stage and, for CSV files, each file.
+    `replace`: allow synthetic prices to replace stored real ones (refused otherwise).
     `exchange`: the members' Yahoo listing, BO or NS (default: the universe's, NS for an NSE index)."""
     from sensex.data import quality
     from sensex.market import dates
@@ -120,6 +122,13 @@ def update_store(
         switching = stored_source is not None and (
             (stored_source == "synthetic") != (choice.source == "synthetic")
         )
+        if switching and choice.source == "synthetic" and not replace:
+            from sensex.core.errors import ConfigError
+
+            span = f", {meta.get('first_date')} to {meta.get('last_date')}" if meta else ""
+            raise ConfigError(
+                f"The store holds real prices ({stored_source}{span}): the synthetic market would replace them"
+                " with invented ones; pass --replace to do so, or import newer real prices with --source csv.")
         base = store.empty_frame() if switching else existing
         if start:
             fetch_start = pd.Timestamp(start)

@@ -152,6 +152,7 @@ class DailyJob:
         self.settings, self.config, self.now, self.session = settings, config, now, session
         self.date = str(session.date())
         self.done = set(done)
+        self.drift_parts: dict[str, dict] = {}  # per mode, the last drift report's parts (the retrain cooldown reads them)
         self.yahoo_reachable = yahoo_reachable
         self.actions: list[dict] = []
         self.events: list[Event] = []
@@ -262,6 +263,7 @@ class DailyJob:
             return None
         parts = {name: {"severity": report[name]["severity"], "judged": bool(report[name].get("judged")),
                         "reason": report[name]["reason"]} for name in DRIFT_PARTS}
+        self.drift_parts[mode.name] = parts
         if not any(part["judged"] for part in parts.values()):
             self._record("drift", "skipped", key, mode=mode.name, version=report.get("version"), parts=parts,
                          message=f"Nothing to judge yet: {' '.join(part['reason'] for part in parts.values())}")
@@ -289,6 +291,26 @@ class DailyJob:
         passed = len(calendar.sessions(since + pd.Timedelta(days=1), self.session))
         return f"{passed} sessions since {since.date()} (schedule: every {every})" if passed >= every else None
 
+    def _cooling_down(self, mode: ModeJobs) -> str | None:
+        """Why a drift retrain waits: the last one was fewer than `retrain_cooldown_sessions` ago and
+        the drift is in the features or the live record, not the model's measured performance (a
+        challenger trained on nearly the same data would be refused again, at minutes of CPU each)."""
+        parts = self.drift_parts.get(mode.name, {})
+        cooldown = self.config.retrain_cooldown_sessions
+        if not cooldown or parts.get("performance", {}).get("severity") == "retrain":
+            return None
+        retrains = [pd.Timestamp(r["date"]) for r in jsonlog.read(self.settings.logs_dir / DAILY_LOG)
+                    if f"retrain:{mode.name}" in r.get("done", [])]
+        if not retrains:
+            return None
+        last = max(retrains)
+        passed = len(calendar.sessions(last + pd.Timedelta(days=1), self.session))
+        if passed >= cooldown:
+            return None
+        return (f"Drift says retrain, but the last retrain was {passed} sessions ago ({last.date()}): the next one"
+                f" waits until {cooldown} have passed (daily.yaml retrain_cooldown_sessions), unless the model's"
+                " own performance drifts.")
+
     def retrain(self, mode: ModeJobs, severity: str | None) -> None:
         key = f"retrain:{mode.name}"
         if key in self.done:
@@ -296,8 +318,12 @@ class DailyJob:
         try:
             drifted = severity == "retrain" and self.config.retrain_on_drift
             why = "drift severity retrain" if drifted else self._schedule_due(mode)
+            cooling = self._cooling_down(mode) if drifted else None
         except Exception as exc:
             self._failed("retrain", exc, mode=mode.name)
+            return
+        if cooling:
+            self._record("retrain", "skipped", mode=mode.name, reason=why, message=cooling)
             return
         if not why:
             return

@@ -22,6 +22,9 @@ class DailyConfig(BaseModel):
         0, ge=0, description="Retrain once this many sessions have passed since the production model's data"
         " ended (or the last retrain); 0: only when drift says retrain.")
     retrain_on_drift: bool = Field(True, description="Retrain when drift's severity is `retrain`.")
+    retrain_cooldown_sessions: int = Field(
+        20, ge=0, description="After a retrain (promoted or refused), feature or live drift retrains again only"
+        " once this many sessions have passed; performance drift retrains at once.")
     preset: str = Field("quick", description="Training preset (name or YAML path); its `promotion` section is the gate.")
     model: str = Field("convlstm", description="Network to train: convlstm | lstm.")
     modes: list[str] | None = Field(None, description="Modes to run (default: every mode with a production model).")

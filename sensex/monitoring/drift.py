@@ -4,7 +4,9 @@
   test metrics (worse by more than the promotion config's `drift_tolerance`: retrain; by more
   than half of it: watch);
 - `features`: population stability index (PSI) per feature family between the training window
-  and the last N sessions (PSI >= 0.10: watch, >= 0.25: retrain, the usual reading of PSI);
+  and the last N sessions, judged against the PSI that N-session windows inside the training
+  window reach (watch above their 90th percentile, retrain above their maximum; never below the
+  usual 0.10 and 0.25): a model judged right after training is `ok`;
 - `live`: the logged forecasts whose target session has closed (one per as-of session and mode,
   the first one issued; back-dated look-backs reported apart), hit rate and Brier beside
   always-UP on the same sessions, with 90% intervals.
@@ -114,50 +116,50 @@ def psi(expected: np.ndarray, actual: np.ndarray, bins: int = PSI_BINS) -> float
     return psi_from_counts(e, a)
 
 
-def psi_severity(value: float) -> str:
-    return "retrain" if value >= PSI_RETRAIN else "watch" if value >= PSI_WATCH else "ok"
+def psi_severity(value: float, watch: float = PSI_WATCH, retrain: float = PSI_RETRAIN) -> str:
+    return "retrain" if value >= retrain else "watch" if value >= watch else "ok"
 
 
 def features(bundle: Bundle, panel, recent_sessions: int = DEFAULT_RECENT_SESSIONS) -> dict:
+    """PSI per feature family of the last `recent_sessions` after training against the training
+    window, each judged against the PSI that windows of the same length inside training show
+    (`family_thresholds`): volatility clusters, so a 60-session window of a persistent feature
+    differs from a ten-year distribution even when nothing has changed."""
     import pandas as pd
 
     train_start, train_end = (pd.Timestamp(d) for d in bundle.meta.segments["train"])
     in_train = (panel.dates >= train_start) & (panel.dates <= train_end)
-    recent = np.zeros(len(panel.dates), dtype=bool)
-    recent[-recent_sessions:] = True
-    recent &= panel.dates > train_end
-    if in_train.sum() < MIN_SESSIONS or recent.sum() < MIN_SESSIONS:
+    first_unseen = int(np.searchsorted(panel.dates, train_end, "right"))
+    last = len(panel.dates) - 1
+    unseen = max(0, min(recent_sessions, last + 1 - first_unseen))
+    if in_train.sum() < MIN_SESSIONS or unseen < MIN_SESSIONS:
         return {"severity": "ok", "judged": False, "families": [],
-                "reason": f"Only {int(recent.sum())} sessions after the training window among the last {recent_sessions}:"
+                "reason": f"Only {unseen} sessions after the training window among the last {recent_sessions}:"
                           f" feature drift needs {MIN_SESSIONS}."}
-    family_of = {row["name"]: row["family"] for row in bundle.meta.feature_registry}
-    scores: dict[str, list[float]] = {}
-    for f, name in enumerate(panel.stock_feature_names):
-        trained = panel.stock[in_train, :, f][panel.available[in_train]]
-        latest = panel.stock[recent, :, f][panel.available[recent]]
-        value = psi(trained, latest)
-        if value is not None:
-            scores.setdefault(family_of.get(name, "other"), []).append(value)
-    for m in range(len(panel.market_feature_names)):
-        value = psi(panel.market[in_train, m], panel.market[recent, m])
-        if value is not None:
-            scores.setdefault("market context", []).append(value)
-    families = sorted(({"family": family, "psi": round(float(np.mean(values)), 4),
-                        "max_feature_psi": round(float(np.max(values)), 4), "features": len(values),
-                        "severity": psi_severity(float(np.mean(values)))}
-                       for family, values in scores.items()), key=lambda row: -row["psi"])
-    dates = panel.dates[recent]
+    counts = _feature_counts(bundle, panel, in_train)
+    thresholds = family_thresholds(counts, in_train, recent_sessions)
+    current = _family_psi(counts, np.array([last]), np.array([max(last - recent_sessions + 1, first_unseen)]))
+    families = []
+    for family, values in current.items():
+        if not np.isfinite(values[0]):
+            continue
+        watch, retrain = thresholds.get(family, (PSI_WATCH, PSI_RETRAIN))
+        families.append({"family": family, "psi": round(float(values[0]), 4), "features": _feature_number(counts, family),
+                         "watch_at": watch, "retrain_at": retrain, "severity": psi_severity(float(values[0]), watch, retrain)})
+    families.sort(key=lambda row: -row["psi"] / row["retrain_at"])
+    dates = panel.dates[last - unseen + 1:]
     window = {"training": [str(train_start.date()), str(train_end.date())],
-              "recent": [str(dates[0].date()), str(dates[-1].date())], "recent_sessions": int(recent.sum())}
+              "recent": [str(dates[0].date()), str(dates[-1].date())], "recent_sessions": int(unseen)}
     if not families:
         return {"severity": "ok", "judged": False, "families": [], **window,
                 "reason": "No feature has enough defined values to compare."}
     top = families[0]
     severity = worst("ok", *(row["severity"] for row in families))
     return {"severity": severity, "judged": True, "families": families, **window,
-            "reason": f"Largest shift: {top['family']} PSI {top['psi']:.3f} (watch at {PSI_WATCH}, retrain at"
-                      f" {PSI_RETRAIN}) between training {window['training'][0]}..{window['training'][1]} and the"
-                      f" last {window['recent_sessions']} sessions {window['recent'][0]}..{window['recent'][1]}."}
+            "reason": f"Largest shift: {top['family']} PSI {top['psi']:.3f} (watch at {top['watch_at']}, retrain at"
+                      f" {top['retrain_at']}: what {recent_sessions}-session windows inside training reach) between"
+                      f" training {window['training'][0]}..{window['training'][1]} and the last"
+                      f" {window['recent_sessions']} sessions {window['recent'][0]}..{window['recent'][1]}."}
 
 
 # -- the live record --------------------------------------------------------------------------------
@@ -325,11 +327,9 @@ def _points(panel, after: int, step: int) -> list[int]:
     return points
 
 
-def _features_over_time(points: np.ndarray, first_unseen: int, recent: int, counts) -> list[dict]:
-    """Per point, the family PSI of its trailing `recent` sessions (those after training only),
-    every point of a feature at once from the cumulative counts."""
-    lows = np.maximum(points - recent + 1, first_unseen)
-    sessions = points - lows + 1
+def _family_psi(counts, points: np.ndarray, lows: np.ndarray) -> dict[str, np.ndarray]:
+    """Per family, the mean PSI over its features of the sessions lows[i]..points[i] against the
+    training window, for every point at once from the cumulative counts (NaN: too few values)."""
     by_family: dict[str, list[np.ndarray]] = {}
     for family, expected, cumulative in counts:
         actual = cumulative[points + 1] - cumulative[lows]  # (P, bins)
@@ -340,15 +340,56 @@ def _features_over_time(points: np.ndarray, first_unseen: int, recent: int, coun
         value = np.sum((a - e) * np.log(a / e), axis=1)
         value[total < PSI_BINS] = np.nan  # as `psi`: too few values in the window to judge
         by_family.setdefault(family, []).append(value)
+    out = {}
+    for family, values in by_family.items():
+        stacked = np.vstack(values)  # (features, P)
+        defined = np.isfinite(stacked).sum(axis=0)
+        out[family] = np.where(defined > 0, np.nansum(stacked, axis=0) / np.maximum(defined, 1), np.nan)
+    return out
+
+
+def _feature_number(counts, family: str) -> int:
+    return sum(1 for name, _, _ in counts if name == family)
+
+
+NULL_STEP = 10  # sessions between the training-window windows that calibrate the thresholds
+
+
+def family_thresholds(counts, in_train: np.ndarray, recent: int) -> dict[str, tuple[float, float]]:
+    """Per family, (watch, retrain) PSI: the 90th percentile and the maximum of the family PSI of
+    `recent`-session windows inside the training window, never below the usual 0.10 and 0.25.
+    A window after training is then judged against windows the model was fit on, like with like."""
+    positions = np.flatnonzero(in_train)
+    first, last = positions[0], positions[-1]
+    points = np.arange(first + recent - 1, last + 1, NULL_STEP)
+    if len(points) < 5:  # a training window too short to calibrate: the usual reading
+        return {}
+    null = _family_psi(counts, points, points - recent + 1)
+    out = {}
+    for family, values in null.items():
+        values = values[np.isfinite(values)]
+        if len(values) >= 5:
+            out[family] = (round(max(PSI_WATCH, float(np.quantile(values, 0.9))), 4),
+                           round(max(PSI_RETRAIN, float(values.max())), 4))
+    return out
+
+
+def _features_over_time(points: np.ndarray, first_unseen: int, recent: int, counts,
+                        thresholds: dict[str, tuple[float, float]]) -> list[dict]:
+    """Per point, the family PSI of its trailing `recent` sessions (those after training only),
+    each judged against its family's thresholds."""
+    lows = np.maximum(points - recent + 1, first_unseen)
+    sessions = points - lows + 1
+    by_family = _family_psi(counts, points, lows)
     out = []
     for i, n in enumerate(sessions):
         families = {}
         if n >= MIN_SESSIONS:
             for family, values in sorted(by_family.items()):
-                scores = np.array([value[i] for value in values])
-                scores = scores[np.isfinite(scores)]
-                if len(scores):
-                    families[family] = {"psi": round(float(scores.mean()), 4), "severity": psi_severity(float(scores.mean()))}
+                if np.isfinite(values[i]):
+                    watch, retrain = thresholds.get(family, (PSI_WATCH, PSI_RETRAIN))
+                    families[family] = {"psi": round(float(values[i]), 4),
+                                        "severity": psi_severity(float(values[i]), watch, retrain)}
         severity = worst("ok", *(row["severity"] for row in families.values())) if families else None
         out.append({"sessions": int(max(n, 0)), "severity": severity, "families": families})
     return out
@@ -408,6 +449,9 @@ def history(bundle: Bundle, panel, step: int = DEFAULT_HISTORY_STEP, recent: int
                 "reason": f"No session is stored after the training window ({train_end.date()}): the history starts"
                           " once there is one."}
     counts = _feature_counts(bundle, panel, in_train)
+    thresholds = family_thresholds(counts, in_train, recent)
+    base["family_thresholds"] = {family: {"watch": watch, "retrain": retrain}
+                                 for family, (watch, retrain) in sorted(thresholds.items())}
     positions = np.arange(len(dates))
     rows = positions[(positions > after_valid) & np.isfinite(panel.label) & (positions >= bundle.window - 1)]
     probabilities = predict_rows(bundle, panel, rows)[0] if len(rows) else np.empty(0)
@@ -415,7 +459,7 @@ def history(bundle: Bundle, panel, step: int = DEFAULT_HISTORY_STEP, recent: int
     trained_labels = panel.label[in_train & np.isfinite(panel.label)]
     up_share = (bundle.meta.baselines or {}).get("always_up", {}).get("up_share")
     up_probability = float(up_share if up_share is not None else trained_labels.mean())
-    feature_points = _features_over_time(np.asarray(points), after_train + 1, recent, counts)
+    feature_points = _features_over_time(np.asarray(points), after_train + 1, recent, counts, thresholds)
     out = [{"date": str(dates[point].date()), "features": feature,
             "performance": _performance_at(point, rows, probabilities, labels, up_probability, recent, dates)}
            for point, feature in zip(points, feature_points, strict=True)]

@@ -45,7 +45,12 @@ def no_production_model(settings: Settings, mode: str) -> NoProductionModel:
     flag = ("" if mode == CLOSE else f" --mode {mode}") + (
         "" if universe.key == DEFAULT_UNIVERSE else f" --universe {settings.universe}")
     where = "" if mode == CLOSE else f" for the {mode} mode"
-    return NoProductionModel(f"No production model{where}: run `sensex train{flag}` then `sensex registry setup{flag}`.")
+    if not settings.home.exists():  # most often a mistyped or unset SENSEX_HOME, not a missing model
+        return NoProductionModel(f"No production model{where}: SENSEX_HOME {settings.home} does not exist; point"
+                                 f" SENSEX_HOME at your home, or create one with `sensex data update`, `sensex"
+                                 f" train{flag}` and `sensex registry setup{flag}`.")
+    return NoProductionModel(f"No production model{where} in {settings.home}: run `sensex train{flag}` then"
+                             f" `sensex registry setup{flag}`.")
 
 
 def model_name(settings: Settings, mode: str) -> str:

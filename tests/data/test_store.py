@@ -252,3 +252,17 @@ def test_meta_json_is_trusted_only_for_the_data_file_it_was_stamped_for(home, ma
     on_disk = json.loads((home.store_dir / store.META_FILE).read_text())
     assert on_disk[store.STAMP_KEY] == [stamp.st_mtime_ns + 10**9, stamp.st_size]
 
+
+
+def test_synthetic_prices_never_replace_real_ones_unless_asked(home, universe, market):
+    from sensex.core.errors import ConfigError
+
+    real = market[market["date"] <= "2021-06-30"]
+    store.write(home.store_dir, real, "csv")
+    before = store.read_meta(home.store_dir)["content_hash"]
+    with pytest.raises(ConfigError, match=r"The store holds real prices \(csv, .*\): the synthetic market would"
+                                          r" replace them with invented ones; pass --replace"):
+        update_store(home, universe, "synthetic", yahoo_reachable=lambda: False)
+    assert store.read_meta(home.store_dir)["content_hash"] == before  # not a row touched
+    replaced = update_store(home, universe, "synthetic", end="2021-07-30", yahoo_reachable=lambda: False, replace=True)
+    assert replaced["replaced_store"] is True and store.read_meta(home.store_dir)["synthetic"] is True

@@ -343,3 +343,10 @@ def test_a_universe_option_reaches_the_processes_a_command_starts(monkeypatch):
     finally:
         monkeypatch.delenv("SENSEX_UNIVERSE", raising=False)
         get_settings.cache_clear()
+
+
+def test_a_missing_home_is_named_not_blamed_on_a_missing_model(tmp_path):
+    home = tmp_path / "no-such-home"
+    out = sensex(home, "predict")
+    line = assert_one_line_error(out.returncode, out.stdout, out.stderr, 2, f"SENSEX_HOME {home} does not exist")
+    assert "point SENSEX_HOME at your home" in line and not home.exists()  # nothing created by a read

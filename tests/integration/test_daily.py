@@ -385,3 +385,34 @@ def test_no_caller_clock_makes_the_store_hold_a_session_that_has_not_closed(tmp_
     completed = calendar.last_completed_session().date()
     assert pd.Timestamp(result["last_date"]).date() <= completed
     assert store.read(settings.store_dir)["date"].max().date() <= completed
+
+
+@pytest.mark.parametrize(("drifting_part", "trains"), [("features", False), ("live", False), ("performance", True)])
+def test_a_drift_retrain_waits_for_the_cooldown_unless_performance_drifts(home, drifting_part, trains):
+    """Feature or live drift retrains at most once per `retrain_cooldown_sessions` (20 by default);
+    the model's own performance drifting retrains at once."""
+    from sensex.jobs.daily import DailyConfig, DailyJob
+    from sensex.jobs.modes import ModeJobs
+
+    settings = _settings(home)
+    settings.logs_dir.mkdir(parents=True, exist_ok=True)
+    jsonlog.append(settings.logs_dir / DAILY_LOG, {"date": "2022-02-23", "status": "ok", "done": ["retrain:close"]})
+    report = _report(*[("retrain", True) if name == drifting_part else ("ok", True)
+                       for name in ("performance", "features", "live")])
+    trained = []
+
+    class Drifting(ModeJobs):
+        def drift(self, settings, promotion=None):
+            return report
+
+        def train(self, settings, preset, model):
+            trained.append(preset)
+            raise RuntimeError("a retrain started")
+
+    job = DailyJob(settings, DailyConfig(), after_close(SESSION), pd.Timestamp(SESSION), set())
+    mode = Drifting("close")
+    job.retrain(mode, job.drift(mode))
+    assert bool(trained) is trains
+    retrain = [a for a in job.summary({"date": SESSION}, None, {})["actions"] if a["action"] == "retrain"]
+    if not trains:
+        assert retrain[0]["status"] == "skipped" and "the last retrain was 4 sessions ago" in retrain[0]["message"]

@@ -143,3 +143,25 @@ def test_a_tracking_server_that_goes_away_while_serving(own_home):
     finally:
         fake.shutdown()
         fake.server_close()
+
+
+def test_health_says_why_when_the_store_holds_other_prices_than_the_model_learnt_from(own_home):
+    """The model learnt from the synthetic market; real prices then replace it (`data update
+    --source csv`): forecasts still come, but health is degraded, naming the mismatch."""
+    from sensex.data import store
+
+    server = ModelServer(own_home)
+    assert server.health_check()["checks"].get("data_matches_model", True) is True
+    frame = store.read(own_home.store_dir)
+    store.write(own_home.store_dir, frame, "csv")  # the same rows, now said to be real prices
+    health = server.health_check()
+    assert health["status"] == "degraded" and health["checks"]["data_matches_model"] is False
+    assert health["detail"]["data"]["model_trained_on"] == "synthetic"
+    assert "trained on SYNTHETIC prices but the store now holds real ones" in health["reason"]
+
+
+def test_a_degraded_health_always_has_a_reason(own_home):
+    """Stale data alone (the fixture market ends in 2021) degrades health: the reason says so."""
+    health = ModelServer(own_home).health_check()
+    assert health["checks"]["data_fresh"] is False and health["status"] == "degraded"
+    assert health["reason"] and "before the last completed session" in health["reason"]

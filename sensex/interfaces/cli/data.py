@@ -26,6 +26,7 @@ def data_update(
     end: str | None = DateOption("--end", "Last date to fetch (default: last completed session)"),
     universe: str | None = UniverseOption,
     exchange: str | None = typer.Option(None, help="Yahoo listing: BO (BSE) or NS (NSE); default: the universe's exchange."),
+    replace: bool = typer.Option(False, "--replace", help="Let synthetic prices replace stored real ones."),
     as_json: bool = JsonOption,
 ):
     """Fetch or import prices into the store, incrementally."""
@@ -38,7 +39,7 @@ def data_update(
     with Progress(as_json) as progress:
         settings = writable_home(universe)
         result = update_store(settings, load_universe(settings.universe), source, csv_dir, start, end,
-                              exchange=exchange.upper() if exchange else None, progress=progress)
+                              exchange=exchange.upper() if exchange else None, progress=progress, replace=replace)
     if result["rows_added"] or result["rows_revised"] or result["replaced_store"]:
         from sensex.serving.model_server import prepare_latest_windows
 

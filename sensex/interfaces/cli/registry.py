@@ -100,5 +100,10 @@ def registry_drift(start: str | None = DateOption("--start", "First session to s
     dates.check_order(start, end)
     result = ModelServer(command_settings(universe), mode=mode).drift(start, end, sessions, load_config(preset).promotion)
     lines = [f"Drift of v{result['version']} ({result['mode']}): {result['severity'].upper()} - {result['recommendation']}"]
-    lines += [f"  {part:<12}{result[part]['severity']:<8}{result[part]['reason']}" for part in ("performance", "features", "live")]
+    lines += [f"  {part:<12}{_verdict(result[part]):<11}{result[part]['reason']}" for part in ("performance", "features", "live")]
     emit(result, as_json, "\n".join(lines))
+
+
+def _verdict(part: dict) -> str:
+    """A part with too few sessions to judge says so: `ok` would claim a verdict nobody reached."""
+    return part["severity"] if part.get("judged", True) else "not judged"

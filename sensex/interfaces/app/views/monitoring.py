@@ -103,11 +103,15 @@ if drift:
         entry = drift[part]
         with column:
             st.markdown(f"**{PART_TITLE[part]}**")
-            st.badge(entry["severity"], color=SEVERITY_COLOUR.get(entry["severity"], "gray"))
+            if entry.get("judged", True):
+                st.badge(entry["severity"], color=SEVERITY_COLOUR.get(entry["severity"], "gray"))
+            else:  # too few sessions: no verdict, not an `ok`
+                st.badge("not judged", color="gray")
             st.caption(entry["reason"])
     families = drift["features"].get("families") or []
     if families:
-        st.markdown("**Population stability index by feature family** (watch at 0.10, retrain at 0.25)")
+        st.markdown("**Population stability index by feature family**, each judged against what windows of the"
+                    " same length inside training reach (`watch_at`, `retrain_at`)")
         st.dataframe(pd.DataFrame(families), hide_index=True)
     live = drift["live"]
     if live.get("judged"):
