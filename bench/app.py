@@ -10,7 +10,7 @@ app process:
   forecast it made on load for five minutes, as a user pressing the button sees it);
 - memory: resident set size of the app process after visiting every page.
 
-Targets (issue 10): render <= 3 s, forecast <= 1 s after the click, <= 400 MB. Trains the
+Targets: render <= 3 s, forecast <= 1 s after the click, <= 400 MB. Trains the
 quick model on the synthetic market into a temporary SENSEX_HOME, or uses --home DIR with a
 production model in it. Writes bench/results/app.json.
 

@@ -1,13 +1,13 @@
 """What `sensex train --preset full --model ensemble` costs on the real data, as a user runs it.
 
-Issue 8 budgets the `full` preset at 10 minutes on this 2-core machine. This times the whole
+The `full` preset's budget is 10 minutes on a 2-core machine. This times the whole
 command (a fresh process: imports, panel, three ConvLSTM seeds, baselines, calibration, ONNX
 export, the MLflow run) on the fixed split of bench/model_quality.py, in a temporary SENSEX_HOME
 that imports ../shared/data/sensex-real (and GSPC.csv for the pre-open mode). Two settings of the
 same preset, run one after the other on the same data, so the comparison is made in one run:
 
 - `workers 2` (the default): the seeds fit in two processes at one torch thread each;
-- `workers 1, threads 2` (the baseline: how every seed was fit before): one process, two threads.
+- `workers 1, threads 2` (the baseline): one process, two threads.
 
 Prints one row per (mode, setting): wall and CPU seconds, peak memory, test AUC, and the
 baseline's wall over this setting's. Writes bench/results/training.json.

@@ -1,3 +1,3 @@
 #!/usr/bin/env bash
-# The seed's launcher: one line over `sensex app` (honours STREAMLIT_SERVER_PORT / _ADDRESS).
+# The original design's launcher: one line over `sensex app` (honours STREAMLIT_SERVER_PORT / _ADDRESS).
 exec "$(dirname "$0")/../.venv/bin/sensex" app "$@"

@@ -1,7 +1,7 @@
 """The market right now: the clock, the live SENSEX when online, the last stored close always.
 
 What `sensex market` prints, `GET /market/clock` serves and the dashboard's chip and intraday
-chart show. The live quote is cached for the seed's price TTL (5 minutes) in the project's cache
+chart show. The live quote is cached for the price TTL (5 minutes) in the project's cache
 (memory or Redis), reasons included, so neither an offline machine nor a busy dashboard asks
 Yahoo more than once per TTL. Live prices are never written to the store.
 """

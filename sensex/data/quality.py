@@ -1,4 +1,4 @@
-"""Data-quality report of an OHLCV frame: the seed's `validate_data_quality`, with detail.
+"""Data-quality report of an OHLCV frame: `validate_data_quality` (the original design's name), with detail.
 
 Every finding is `{kind, count, first, last, action, detail}`: `count` is the number of rows
 (sessions) concerned, `first`/`last` their earliest and latest dates (ISO), `action` what the
@@ -43,7 +43,7 @@ Warn only (the rows stay; they are real prices or cannot be told from real price
 - `zero_volume_index`: index rows with volume 0.
 
 Status: `invalid` when not ready (the index is not valid, or fewer than 25 of 30 members are:
-the seed's rule, scaled as ceil(n * 25 / 30) for a universe of n members); `degraded` when ready
+the original design's rule, scaled as ceil(n * 25 / 30) for a universe of n members); `degraded` when ready
 but stale, or some members are invalid, or the calendar is past its recorded range; `valid`
 otherwise. Stale means the index's last usable session is older than the last completed BSE
 session (`calendar.last_completed_session(now)`).
@@ -211,7 +211,7 @@ def validate_data_quality(
     now: datetime | None = None,
     source: str | None = None,
 ) -> dict:
-    """The seed's quality report (`status`, `readiness`, `statistics`), with per-symbol detail."""
+    """The quality report (`status`, `readiness`, `statistics`), with per-symbol detail."""
     # One home holds several universes: each report judges its own members, index and the
     # context series, never another universe's rows.
     stored_symbols = frame["symbol"].unique()

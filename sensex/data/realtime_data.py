@@ -1,4 +1,4 @@
-"""The seed's RealtimeDataFetcher: fresh data into the store, reads from it through the TTL
+"""RealtimeDataFetcher (the original design's name): fresh data into the store, reads from it through the TTL
 cache, the data-quality report, the market overview and the index's price history."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The server's health check: the seed's `health_check()` shape, every check reported, never raised."""
+"""The server's health check: the original design's `health_check()` shape, every check reported, never raised."""
 
 from __future__ import annotations
 

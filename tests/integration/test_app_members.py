@@ -1,4 +1,4 @@
-"""The dashboard's Members page (issue 12) through Streamlit's AppTest: the sector forecasts beside
+"""The dashboard's Members page through Streamlit's AppTest: the sector forecasts beside
 the index forecast, the treemap coloured by P(UP), the ranked members with their test record; and
 a sentence, not a traceback, when the served model has no member forecasts."""
 

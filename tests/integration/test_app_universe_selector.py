@@ -1,4 +1,4 @@
-"""The dashboard's universe selector (issue 12) through Streamlit's AppTest: one SENSEX_HOME with the
+"""The dashboard's universe selector through Streamlit's AppTest: one SENSEX_HOME with the
 SENSEX's data and model and NIFTY 50's data without a model. Switching redraws every page for the
 chosen universe, naming it; a universe without a model or without data shows the usual clear
 states, never an exception; the started universe is the default."""

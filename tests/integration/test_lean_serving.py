@@ -1,4 +1,4 @@
-"""Issue 9: the serving process lives in 150 MB because its forecast path never imports pandas,
+"""The serving process lives in 150 MB because its forecast path never imports pandas,
 pyarrow or TA-Lib. The latest session's inputs are prepared where the store or the production
 model changes (the registry's promotion, `sensex data update`) and read from `window_cache`;
 the calendar, the market clock, the universe and the store's metadata answer without pandas.

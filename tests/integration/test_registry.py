@@ -1,4 +1,4 @@
-"""Registry operations with the seed's vocabulary on MLflow 3 aliases, on a real local MLflow store."""
+"""Registry operations with the original design's vocabulary (Production, Staging, Archived) on MLflow 3 aliases, on a real local MLflow store."""
 
 import math
 import os

@@ -13,7 +13,7 @@ from sensex.core.errors import AlertDeliveryError, ConfigError
 from sensex.monitoring import alerts
 from sensex.monitoring.alerts import Event, dispatch, load_alerts, parse_alerts
 
-# The example of issue 11's "Contract additions", verbatim.
+# The alerts file of the documented contract (docs/reference), verbatim.
 CONTRACT_EXAMPLE = """\
 webhook: {url: "http://127.0.0.1:9000/hook", timeout_s: 5, retries: 3}
 email: {host: 127.0.0.1, port: 8025, from: "sensex@localhost", to: ["me@localhost"]}  # password from SENSEX_SMTP_PASSWORD

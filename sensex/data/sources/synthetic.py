@@ -22,7 +22,7 @@ labelled synthetic everywhere it shows. The generator is:
   the last one dated before BSE's previous session)`, so US holidays add nothing and BSE holidays
   accumulate the missed US sessions, exactly the pre-open features' matching rule. That part of
   the move happens entirely in the opening gap; the move after the open owes it nothing, as on
-  real data (`../shared/data/global/README.md`). Rows are NYSE sessions dated up to `end`: at
+  real data (the pre-open results in docs/results.md). Rows are NYSE sessions dated up to `end`: at
   the pre-open forecast of the BSE session after `end`, the US session dated `end` has closed.
 """
 

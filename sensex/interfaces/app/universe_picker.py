@@ -1,4 +1,4 @@
-"""The sidebar's universe selector: which index the dashboard shows (issue 12).
+"""The sidebar's universe selector: which index the dashboard shows.
 
 It lists the universe the dashboard was started with (`sensex app --universe`, the default) and
 the shipped ones, each with whether this SENSEX_HOME holds its index (`sensex.data.universes`).
