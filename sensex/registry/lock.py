@@ -5,15 +5,17 @@ Two layers, taken in this order and released in reverse:
 1. A file lock (`flock`) on `$SENSEX_HOME/locks/registry-<model>.lock`: processes sharing a home
    queue here cheaply, and the kernel releases it when its holder dies, however it dies.
 
-2. A lock held in the model registry itself, for processes on other machines (another home, a
-   second API host, a CI job) that share the tracking server or database. It is built on the one
+2. A lock held in the tracking store itself, for processes on other machines (another home, a
+   second API host, a CI job) that share the tracking server or database. It is built on one
    atomic operation every MLflow backend offers, sqlite, PostgreSQL, MySQL or an `mlflow server`
-   in front of any of them: creating a registered model whose name already exists fails
-   (the name is the table's primary key). The lock is a registered model named
-   `<model>.promotion-lock.<n>`; the holder is whoever created the highest n. To take the lock,
+   in front of any of them: creating an experiment whose name already exists fails (names are
+   unique, deleted experiments included). The lock is an experiment named
+   `.promotion-lock/<model>/<n>`; the holder is whoever created the highest n. To take the lock,
    create n+1 when lock n is released, or when its holder is dead; of several processes trying,
    exactly one create succeeds. Nothing is ever compared-and-deleted, so there is no window in
-   which two processes both believe they created the same lock.
+   which two processes both believe they created the same lock. Releasing deletes the experiment
+   (MLflow keeps it, hidden, in its deleted state), so the registry's model list and the UI's
+   experiment list show no lock, and the numbering goes on.
 
    A holder is dead when, on the same machine, its pid no longer runs (or is another process),
    or, from another machine, when its lease (`lease_seconds`, 10 minutes) has run out: a
@@ -39,7 +41,8 @@ from sensex.core.processes import Owner, current_owner
 
 log = logging.getLogger(__name__)
 
-LOCK_INFIX = ".promotion-lock."
+LOCK_PREFIX = ".promotion-lock/"
+LEGACY_INFIX = ".promotion-lock."  # registered models that served as locks before: removed when seen
 OWNER_PREFIX = "lock."
 RELEASED = "released"
 LEASE_UNTIL = "lease_until"
@@ -52,7 +55,7 @@ class RegistryLock:
                  wait_seconds: float = 120.0):
         self.client = client
         self.model_name = model_name
-        self.prefix = f"{model_name}{LOCK_INFIX}"
+        self.prefix = f"{LOCK_PREFIX}{model_name}/"
         self.path = home / "locks" / f"registry-{model_name}.lock"
         self.lease_seconds = lease_seconds
         self.wait_seconds = wait_seconds
@@ -60,29 +63,32 @@ class RegistryLock:
         self._thread_lock = threading.RLock()
         self._file = None
         self.number: int | None = None
+        self._experiment_id: str | None = None
 
     # -- the registry-held lock --------------------------------------------------------------------
     def _locks(self) -> dict[int, object]:
-        """n -> registered model, for this model's lock entries."""
+        """n -> experiment, for this model's lock entries (released ones, deleted, included)."""
+        from mlflow.entities import ViewType
         from mlflow.exceptions import MlflowException
 
         try:
-            found = self.client.search_registered_models(filter_string=f"name LIKE '{self.prefix}%'", max_results=1000)
+            found = self.client.search_experiments(view_type=ViewType.ALL, max_results=1000,
+                                                   filter_string=f"name LIKE '{self.prefix}%'")
         except MlflowException:
             return {}
         out = {}
-        for model in found:
-            suffix = model.name[len(self.prefix):] if model.name.startswith(self.prefix) else ""
+        for experiment in found:
+            suffix = experiment.name[len(self.prefix):] if experiment.name.startswith(self.prefix) else ""
             if suffix.isdigit():
-                out[int(suffix)] = model
+                out[int(suffix)] = experiment
         return out
 
-    def _free(self, model) -> tuple[bool, str, str]:
+    def _free(self, entry) -> tuple[bool, str, str]:
         """(free, who holds it, why it is free when its holder did not release it)."""
-        tags = model.tags or {}
+        tags = entry.tags or {}
         owner = Owner.from_tags(tags, OWNER_PREFIX)
         who = f"{owner.host} pid {owner.pid}" if owner else "an unknown process"
-        if tags.get(RELEASED) == "true":
+        if tags.get(RELEASED) == "true" or entry.lifecycle_stage == "deleted":
             return True, who, ""
         alive = owner.is_alive() if owner else None
         if alive is False:
@@ -106,9 +112,7 @@ class RegistryLock:
             if free:
                 tags = {**current_owner().tags(OWNER_PREFIX), LEASE_UNTIL: f"{time.time() + self.lease_seconds:.0f}"}
                 try:
-                    self.client.create_registered_model(
-                        f"{self.prefix}{top + 1}", tags=tags,
-                        description=f"Promotion lock of {self.model_name}: held while a promotion runs.")
+                    self._experiment_id = self.client.create_experiment(f"{self.prefix}{top + 1}", tags=tags)
                 except MlflowException as exc:
                     # Already exists: another process won this round. Anything else (sqlite's
                     # "database is locked" under contention) is retried until the deadline.
@@ -127,15 +131,23 @@ class RegistryLock:
             time.sleep(0.05 + random.random() * 0.15)  # jitter: contenders do not retry in step
 
     def _housekeeping(self, seen: dict[int, object]) -> None:
-        """Old, released entries go; the highest one before ours stays until the next round."""
+        """Locks their holders could not release (killed) are deleted once taken over; registered
+        models that served as locks in earlier versions go too."""
         from mlflow.exceptions import MlflowException
 
-        for number in seen:
-            if number < self.number - 1:
+        for number, experiment in seen.items():
+            if number < self.number and experiment.lifecycle_stage != "deleted":
                 try:
-                    self.client.delete_registered_model(f"{self.prefix}{number}")
+                    self.client.delete_experiment(experiment.experiment_id)
                 except MlflowException:
                     pass  # another process cleaned it first
+        try:
+            legacy = self.client.search_registered_models(
+                filter_string=f"name LIKE '{self.model_name}{LEGACY_INFIX}%'", max_results=1000)
+            for model in legacy:
+                self.client.delete_registered_model(model.name)
+        except MlflowException:
+            pass  # best effort: they hold nothing any more
 
     def verify(self) -> None:
         """Raise unless this process still holds the registry lock: called before a commit point."""
@@ -149,7 +161,8 @@ class RegistryLock:
         if self.number is None:
             return
         try:
-            self.client.set_registered_model_tag(f"{self.prefix}{self.number}", RELEASED, "true")
+            self.client.set_experiment_tag(self._experiment_id, RELEASED, "true")
+            self.client.delete_experiment(self._experiment_id)  # hidden from the UI, its name still taken
         except MlflowException as exc:  # it expires by itself; say so rather than fail a done promotion
             log.warning("Could not release the promotion lock (%s): it expires after its lease.", exc)
         self.number = None

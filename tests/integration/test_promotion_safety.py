@@ -268,14 +268,33 @@ def test_a_live_holder_excludes_and_a_killed_one_does_not(home):
 def test_another_machines_lock_is_respected_until_its_lease_runs_out(home):
     reg = registry(home)
     foreign = {"lock.host": "other-host", "lock.boot_id": "x", "lock.pid": "1", "lock.pid_started": "1"}
-    reg.client.create_registered_model(f"{MODEL_NAME}.promotion-lock.7", tags={**foreign, "lease_until": str(time.time() + 3600)})
+    held = reg.client.create_experiment(f".promotion-lock/{MODEL_NAME}/7",
+                                        tags={**foreign, "lease_until": str(time.time() + 3600)})
     with pytest.raises(RegistryBusy, match="other-host"):
         RegistryLock(reg.client, MODEL_NAME, home, wait_seconds=1).__enter__()
-    reg.client.set_registered_model_tag(f"{MODEL_NAME}.promotion-lock.7", "lease_until", str(time.time() - 1))
+    reg.client.set_experiment_tag(held, "lease_until", str(time.time() - 1))
     lock = RegistryLock(reg.client, MODEL_NAME, home, wait_seconds=5)
     with lock:
         assert lock.number == 8
         lock.verify()
+
+
+def test_the_lock_leaves_no_registered_model_and_no_visible_experiment(home):
+    """Users read the registry's model list and the UI's experiments: a lock is in neither once
+    released; a registered model left as a lock by an earlier version is removed."""
+    from mlflow.entities import ViewType
+
+    reg = registry(home)
+    reg.client.create_registered_model(f"{MODEL_NAME}.promotion-lock.3", tags={"released": "true"})
+    for _ in range(3):
+        with RegistryLock(reg.client, MODEL_NAME, home, wait_seconds=5):
+            pass
+    assert [m.name for m in reg.client.search_registered_models() if "promotion-lock" in m.name] == []
+    active = [e.name for e in reg.client.search_experiments(view_type=ViewType.ACTIVE_ONLY)]
+    assert not [name for name in active if "promotion-lock" in name]
+    numbers = sorted(int(e.name.rsplit("/", 1)[1]) for e in reg.client.search_experiments(view_type=ViewType.ALL)
+                     if e.name.startswith(".promotion-lock/"))
+    assert numbers == list(range(1, len(numbers) + 1)) and len(numbers) >= 3  # it goes on through deleted locks
 
 
 # -- runs and scratch left by killed processes -----------------------------------------------------------
