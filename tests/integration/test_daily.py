@@ -388,13 +388,13 @@ def test_no_caller_clock_makes_the_store_hold_a_session_that_has_not_closed(tmp_
 
 
 @pytest.mark.parametrize(("drifting_part", "trains"), [("features", False), ("live", False), ("performance", True)])
-def test_a_drift_retrain_waits_for_the_cooldown_unless_performance_drifts(home, drifting_part, trains):
+def test_a_drift_retrain_waits_for_the_cooldown_unless_performance_drifts(tmp_path, drifting_part, trains):
     """Feature or live drift retrains at most once per `retrain_cooldown_sessions` (20 by default);
     the model's own performance drifting retrains at once."""
     from sensex.jobs.daily import DailyConfig, DailyJob
     from sensex.jobs.modes import ModeJobs
 
-    settings = _settings(home)
+    settings = _settings(tmp_path / "home")
     settings.logs_dir.mkdir(parents=True, exist_ok=True)
     jsonlog.append(settings.logs_dir / DAILY_LOG, {"date": "2022-02-23", "status": "ok", "done": ["retrain:close"]})
     report = _report(*[("retrain", True) if name == drifting_part else ("ok", True)
