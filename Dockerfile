@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# One file, three images (multi-stage; see the README's "Docker and compose"):
+# One file, three images (multi-stage; see docs/operations.md, "Docker and compose"):
 #   serve  (the default target): REST API and dashboard on ONNX Runtime; no PyTorch in it
 #   train  : serve + PyTorch 2.13.0 (CPU) for `sensex train`, `sensex daily` (it may retrain), the bootstrap
 #   mlflow : `mlflow server` with the PostgreSQL driver

@@ -3,8 +3,10 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 SENSEX := $(VENV)/bin/sensex
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
+# Material for MkDocs prints a banner about MkDocs 2.0 on every build; the variable is its off switch.
+DOCS_BUILD := NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict -d site
 
-.PHONY: run test test-fast e2e bench lint clean-venv
+.PHONY: run test test-fast e2e bench lint docs clean-venv
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -29,7 +31,10 @@ run: $(VENV)/.installed-run
 	fi
 	$(SENSEX) app
 
+# The layer contracts and the documentation are checked before the tests run.
 test: $(VENV)/.installed-dev
+	$(VENV)/bin/lint-imports
+	$(DOCS_BUILD)
 	$(PY) -m pytest -q
 
 test-fast: $(VENV)/.installed-dev
@@ -46,6 +51,12 @@ bench: $(VENV)/.installed-dev
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check sensex tests bench
+	$(VENV)/bin/lint-imports
+
+# The documentation site from docs/ (mkdocs.yml) into site/, offline. --strict: a broken link or
+# anchor, or a section docs/gen_results.py cannot generate, fails the build.
+docs: $(VENV)/.installed-dev
+	$(DOCS_BUILD)
 
 clean-venv:
 	rm -rf $(VENV)

@@ -112,7 +112,7 @@ def main() -> None:
     cached(cache, "window", 3600, window_read)
     hit = lambda: cached(cache, "window", 3600, window_read)  # noqa: E731
     add("cache hit (memory backend)", timed(hit, args.repeats * 200), 0.001,
-        "seed's quoted cached read (50 ms)", baseline_value=0.050)
+        "the original design's quoted cached read (50 ms)", baseline_value=0.050)
 
     print(f"\nData-layer benchmark on {data_label}; {platform.processor() or platform.machine()}, Python {platform.python_version()}")
     print(f"{'benchmark':<62} {'median':>10} {'target':>8} {'ok':>4}  {'baseline':<40} {'base':>9} {'x':>7}")

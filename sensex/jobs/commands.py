@@ -92,10 +92,10 @@ def train(settings: Settings, preset: str = "quick", model: str = "convlstm",
         "epochs_run": report.epochs_run,
         "onnx_parity_max_abs": report.onnx_parity_max_abs,
         "seconds": report.seconds,
-        # Added by issue 8: the interval's test coverage, the skill verdict, the ensemble's rule.
+        # The interval's test coverage, the skill verdict, the ensemble's rule.
         "uncertainty": {k: v for k, v in (report.uncertainty or {}).items() if k != "fallback"},
         "ensemble": _ensemble_summary(report),
-        # Issue 12: the served member forecasts on the test window beside the member baselines.
+        # The served member forecasts on the test window beside the member baselines.
         "members": _members_summary(report),
         # The next-session range forecast on the test window beside HAR, EWMA, GARCH, ... (null when off).
         "range": _range_summary(report),

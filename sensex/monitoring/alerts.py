@@ -14,6 +14,12 @@ rules:
 
 Secrets never live in the file: the SMTP password comes from `SENSEX_SMTP_PASSWORD`, a webhook
 bearer token from `SENSEX_WEBHOOK_TOKEN`; neither is logged nor put in an error message.
+A webhook URL that is itself a secret (Slack's `hooks.slack.com/services/...`, Discord's
+`/api/webhooks/ID/TOKEN`, Telegram's `/botTOKEN/`, a `?key=` or `?token=` query) is refused in
+the file: leave `url` out of the `webhook` section and set `SENSEX_WEBHOOK_URL` instead. Every URL
+is validated fully (http or https, a host, a port from 1 to 65535, no spaces, no user info, which
+would replace the bearer token with Basic auth), and wherever one is shown (an error, a log line,
+the daily summary) its credentials are masked (`sensex.core.redaction`).
 A webhook body is JSON with at least `event` and `message`.
 """
 
@@ -38,12 +44,15 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sensex.core.errors import AlertDeliveryError, ConfigError
+from sensex.core.redaction import redact_text, redact_url, url_secrets
 
 log = logging.getLogger(__name__)
 
 ALERTS_FILE = "alerts.yaml"
 SMTP_PASSWORD_ENV = "SENSEX_SMTP_PASSWORD"
 WEBHOOK_TOKEN_ENV = "SENSEX_WEBHOOK_TOKEN"
+WEBHOOK_URL_ENV = "SENSEX_WEBHOOK_URL"  # a webhook URL that is itself a secret (Slack, Discord, Telegram)
+MAX_URL_CHARS = 2048
 # Drift severities in increasing order (the vocabulary of `sensex registry drift`).
 SEVERITIES = ("ok", "watch", "retrain")
 EVENTS = ("forecast", "drift", "data_not_ready", "promotion", "daily_failed", "test")
@@ -55,20 +64,55 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
+def webhook_url_problem(url: object, in_file: bool = True) -> str | None:
+    """Why `url` cannot be a webhook URL, in words that never quote it; None when it can.
+    A URL from the file may carry no secret; one from SENSEX_WEBHOOK_URL may (it stays out of files)."""
+    if not isinstance(url, str) or not url:
+        return "must be an http:// or https:// URL with a host"
+    if len(url) > MAX_URL_CHARS:
+        return f"is longer than {MAX_URL_CHARS} characters"
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
+        return "must not contain spaces or control characters"
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        return "is not a URL (a bracket of an IPv6 address is not closed?)"
+    if parts.scheme not in ("http", "https") or not host:
+        return "must be an http:// or https:// URL with a host"
+    try:
+        port = parts.port
+    except ValueError:
+        port = 0
+    if port == 0 or (port is None and parts.netloc.rsplit("]", 1)[-1].endswith(":")):
+        return "has a port that is not a number from 1 to 65535"
+    if not all(c.isalnum() and c.isascii() or c in "-._:[]" for c in host):
+        return "has a host name that is not letters, digits, dots and dashes"
+    if "@" in parts.netloc:
+        return (f"must not carry user info (it would replace the bearer token with Basic auth): put a token in"
+                f" {WEBHOOK_TOKEN_ENV}, or a URL that must carry its secret in {WEBHOOK_URL_ENV}")
+    secrets = url_secrets(url)
+    if in_file and secrets:
+        return (f"must not carry a secret ({secrets[0]}): leave url out of the file and set the whole URL in"
+                f" {WEBHOOK_URL_ENV} instead (a bearer token goes in {WEBHOOK_TOKEN_ENV})")
+    return None
+
+
 class WebhookConfig(_Strict):
-    url: str
+    url: str | None = Field(None, description=f"The receiver; leave it out to use {WEBHOOK_URL_ENV} (a URL that is"
+                                              " itself a secret, such as Slack's, goes there, never in the file).")
     timeout_s: float = Field(5.0, gt=0, le=300, description="Per-attempt connect/read timeout.")
     retries: int = Field(3, ge=0, le=10, description="Attempts after the first one on a timeout, a refused connection or a 5xx/429.")
     backoff_s: float = Field(1.0, ge=0, le=60, description="Pause before the first retry, doubled before each next one.")
 
     @field_validator("url")
     @classmethod
-    def _http_url(cls, url: str) -> str:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("must be an http:// or https:// URL with a host")
-        if parts.password or "token=" in parts.query.lower():
-            raise ValueError(f"must not carry a secret: put a bearer token in {WEBHOOK_TOKEN_ENV} instead")
+    def _http_url(cls, url: str | None) -> str | None:
+        if url is None:
+            return None
+        problem = webhook_url_problem(url, in_file=True)
+        if problem is not None:
+            raise ValueError(problem)
         return url
 
 
@@ -171,23 +215,35 @@ def _field_path(loc: tuple) -> str:
     return out or "rules"  # the only whole-file checks are about rules and their channels
 
 
-def parse_alerts(data: object, where: str) -> AlertsConfig:
-    """Validate the parsed YAML; every problem is one sentence naming the file and the field."""
+def parse_alerts(data: object, where: str, env: dict[str, str] | None = None) -> AlertsConfig:
+    """Validate the parsed YAML; every problem is one sentence naming the file and the field (or
+    SENSEX_WEBHOOK_URL), never quoting a URL. `env` (default: the process environment) is where
+    a webhook section without `url` finds it."""
     if not isinstance(data, dict):
         raise ConfigError(f"{where} must be a mapping with `webhook`, `email` and `rules`: fix the file.")
-    for section, secret, env in (("email", "password", SMTP_PASSWORD_ENV), ("webhook", "token", WEBHOOK_TOKEN_ENV)):
+    for section, secret, variable in (("email", "password", SMTP_PASSWORD_ENV), ("webhook", "token", WEBHOOK_TOKEN_ENV)):
         if isinstance(data.get(section), dict) and secret in data[section]:
-            raise ConfigError(f"{where}: {section}.{secret}: secrets never go in the file; set {env} in the environment instead.")
+            raise ConfigError(f"{where}: {section}.{secret}: secrets never go in the file; set {variable} in the environment instead.")
     try:
-        return AlertsConfig.model_validate(data)
+        config = AlertsConfig.model_validate(data)
     except ValidationError as exc:
         problems = [f"{_field_path(err['loc'])}: {err['msg'].removeprefix('Value error, ').rstrip('.')}"
                     for err in exc.errors()[:3]]
-        raise ConfigError(f"{where} is not a valid alerts file ({'; '.join(problems)}): fix it as the README's Alerts section shows.") from None
+        raise ConfigError(f"{where} is not a valid alerts file ({'; '.join(problems)}): fix it as docs/operations.md (Alerts) shows.") from None
+    if config.webhook is not None and config.webhook.url is None:
+        url = (os.environ if env is None else env).get(WEBHOOK_URL_ENV)
+        if not url:
+            raise ConfigError(f"{where}: webhook.url is missing: give the receiver's URL there, or set {WEBHOOK_URL_ENV}"
+                              " when the URL is itself a secret (Slack, Discord, Telegram).")
+        problem = webhook_url_problem(url, in_file=False)
+        if problem is not None:
+            raise ConfigError(f"{WEBHOOK_URL_ENV} {problem}: fix it (the file {where} leaves webhook.url to it).")
+    return config
 
 
-def load_alerts(home: Path, path: str | Path | None = None) -> AlertsConfig | None:
-    """`path`, or `$SENSEX_HOME/alerts.yaml` when it exists; None means no alerts configured."""
+def load_alerts(home: Path, path: str | Path | None = None, env: dict[str, str] | None = None) -> AlertsConfig | None:
+    """`path`, or `$SENSEX_HOME/alerts.yaml` when it exists; None means no alerts configured.
+    `env` (default: the process environment) may hold SENSEX_WEBHOOK_URL."""
     explicit = path is not None
     path = Path(path) if explicit else home / ALERTS_FILE
     if not path.is_file():
@@ -202,7 +258,7 @@ def load_alerts(home: Path, path: str | Path | None = None) -> AlertsConfig | No
         raise ConfigError(f"{path} is not valid YAML{line}: fix its syntax.") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"Alerts file {path} cannot be read ({exc.__class__.__name__}): check its permissions and encoding.") from None
-    return parse_alerts(data if data is not None else {}, str(path))
+    return parse_alerts(data if data is not None else {}, str(path), env)
 
 
 # -- what is sent ----------------------------------------------------------------------------------
@@ -230,17 +286,27 @@ class Event:
         }
 
 
-def _where(url: str) -> str:
-    """A URL fit for a log line: no credentials, no query string."""
-    parts = urlsplit(url)
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{parts.hostname}{port}{parts.path}"
+def _where(url: str | None) -> str:
+    """A URL fit for a log line: no user info, no query string, no service token in its path."""
+    try:
+        parts = urlsplit(url or "")
+        port = f":{parts.port}" if parts.port else ""
+        host = parts.hostname or "?"
+    except ValueError:
+        return "(an unusable URL)"
+    return redact_url(f"{parts.scheme}://{host}{port}{parts.path}")
 
 
-def post_webhook(config: WebhookConfig, body: dict, token: str | None = None) -> int:
-    """POST `body` as JSON; retry a timeout, a connection error, a 5xx or a 429. Returns the attempts used."""
+def post_webhook(config: WebhookConfig, body: dict, token: str | None = None, url: str | None = None) -> int:
+    """POST `body` as JSON to `url` (default: the config's); retry a timeout, a connection error, a
+    5xx or a 429. Returns the attempts used; raises AlertDeliveryError, never another error."""
     import httpx
 
+    url = url or config.url
+    problem = webhook_url_problem(url, in_file=False)
+    if problem is not None:
+        raise AlertDeliveryError(f"Webhook {_where(url)} was not called: its URL {problem}; fix the alerts file's"
+                                 f" webhook.url or {WEBHOOK_URL_ENV}.")
     headers = {"User-Agent": "sensex-alerts"}
     if token:
         headers["Authorization"] = f"Bearer {token}"
@@ -250,13 +316,17 @@ def post_webhook(config: WebhookConfig, body: dict, token: str | None = None) ->
         if attempt:
             time.sleep(config.backoff_s * 2 ** (attempt - 1))
         try:
-            response = httpx.post(config.url, json=body, headers=headers, timeout=config.timeout_s)
+            response = httpx.post(url, json=body, headers=headers, timeout=config.timeout_s)
         except httpx.TimeoutException:
             last = f"no answer within {config.timeout_s:g} s"
             continue
         except httpx.HTTPError as exc:
             last = f"{exc.__class__.__name__}"
             continue
+        except (httpx.InvalidURL, ValueError, UnicodeError) as exc:  # a URL httpx cannot use: no retry helps
+            last = f"{exc.__class__.__name__}"
+            attempts = attempt + 1
+            break
         if response.status_code < 300:
             return attempt + 1
         last = f"HTTP {response.status_code}"
@@ -264,7 +334,7 @@ def post_webhook(config: WebhookConfig, body: dict, token: str | None = None) ->
             attempts = attempt + 1
             break  # the receiver refuses this request: sending it again will not help
     raise AlertDeliveryError(
-        f"Webhook {_where(config.url)} failed after {attempts} attempt{'s' if attempts > 1 else ''} ({last}):"
+        f"Webhook {_where(url)} failed after {attempts} attempt{'s' if attempts > 1 else ''} ({last}):"
         " check that the receiver runs and the alerts file's webhook.url."
     )
 
@@ -325,12 +395,19 @@ def dispatch(config: AlertsConfig | None, events: list[Event], env: dict[str, st
         for channel in channels:
             try:
                 if channel == "webhook":
-                    post_webhook(config.webhook, event.body(), env.get(WEBHOOK_TOKEN_ENV) or None)
+                    post_webhook(config.webhook, event.body(), env.get(WEBHOOK_TOKEN_ENV) or None,
+                                 config.webhook.url or env.get(WEBHOOK_URL_ENV))
                 else:
                     send_email(config.email, event, env.get(SMTP_PASSWORD_ENV) or None)
             except AlertDeliveryError as exc:
                 log.warning("Alert %s not delivered: %s", event.kind, exc)
                 delivery.errors.append(str(exc))
+                continue
+            except Exception as exc:  # noqa: BLE001 - an alert that fails must not fail the job that sends it
+                message = redact_text(f"The {channel} alert {event.kind} failed ({type(exc).__name__}: {str(exc)[:160]}):"
+                                      " check the alerts file's webhook and email sections.")
+                log.warning("Alert %s not delivered: %s", event.kind, message)
+                delivery.errors.append(message)
                 continue
             delivery.sent += 1
             delivery.alerts.append({"event": event.kind, "channel": channel})

@@ -1,4 +1,4 @@
-"""The MLflow Model Registry with the seed's vocabulary mapped onto MLflow 3 aliases.
+"""The MLflow Model Registry, with the original design's Production, Staging and Archived mapped onto MLflow 3 aliases.
 
 Production = alias `production`, Staging = alias `staging`, Archived = version tag
 `stage=Archived`; the production it replaced keeps alias `previous` for rollback.
@@ -229,8 +229,16 @@ class ModelRegistry:
 
         return load_panel(self.settings, load_universe(self.settings.universe), mode=self.mode)
 
-    def judge(self, version: str, min_accuracy: float | None = None, panel=None):
-        """Score a version, current production and the baselines on the same rows (`gate.judge`)."""
+    def _gate_data(self):
+        """(panel, range data) of the stored data, for the gate (`features.dataset.load_range`)."""
+        from sensex.features.dataset import load_range
+
+        return load_range(self.settings, load_universe(self.settings.universe), mode=self.mode)
+
+    def judge(self, version: str, min_accuracy: float | None = None, panel=None, ranges=None):
+        """Score a version, current production and the baselines on the same rows (`gate.judge`);
+        its range forecast, when it has one, against EWMA on the same sessions."""
+        from sensex.models.range_portable import has_range
         from sensex.registry.gate import judge
 
         candidate = self.load(version=version)[1]
@@ -238,7 +246,10 @@ class ModelRegistry:
         production = None
         if current is not None and str(current.version) != str(version):
             production = self.load(version=str(current.version))[1]
-        return judge(candidate, panel if panel is not None else self._panel(), self.promotion, production, min_accuracy)
+        if panel is None or (ranges is None and has_range(candidate.meta)):
+            loaded, ranges = self._gate_data()
+            panel = loaded if panel is None else panel
+        return judge(candidate, panel, self.promotion, production, min_accuracy, ranges=ranges)
 
     def promote_model_to_production(self, version: str | int, min_accuracy: float | None = None,
                                     gate_report=None) -> dict:
@@ -354,8 +365,8 @@ class ModelRegistry:
             raise ModelNotFoundError(f"No trained model{self._for_mode()} to register: run `sensex train{self._mode_flag()}` first.")
         current = self.get_production_model()
         result = {"registered": new_versions, "candidates": len(versions)}
-        panel = self._panel()
-        reports = {v["version"]: self.judge(v["version"], panel=panel)
+        panel, ranges = self._gate_data()
+        reports = {v["version"]: self.judge(v["version"], panel=panel, ranges=ranges)
                    for v in versions if current is None or v["version"] != current["version"]}
         passing = [v for v in versions if v["version"] in reports and reports[v["version"]].passed]
         if not passing:

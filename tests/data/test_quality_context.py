@@ -76,5 +76,5 @@ def test_real_sp500_file_checks_clean(universe):
         "low": raw["Low"], "close": raw["Close"], "adj_close": raw["Adj Close"], "volume": raw["Volume"],
     })
     found = {f["kind"]: f for f in find_issues(frame, universe)[SP500]}
-    # 6,799 rows, one per NYSE session from 1995-01-03 to 2021-12-31 (README's count).
+    # 6,799 rows, one per NYSE session from 1995-01-03 to 2021-12-31 (the data's own README counts them).
     assert len(frame) == 6799 and "missing_sessions" not in found

@@ -1,6 +1,6 @@
 """Dockerfile and compose.yaml, tested without Docker (it cannot run here): the compose file against
 the Compose Specification's JSON schema, every command, option, target and path they name against
-this repository and package. What this cannot show (images build, containers start) is in the README."""
+this repository and package. What this cannot show (images build, containers start) is said in docs/operations.md."""
 
 from __future__ import annotations
 
@@ -215,9 +215,9 @@ def test_compose_healthchecks_are_valid_python(compose):
             compile(test[3], f"{name} healthcheck", "exec")
 
 
-def test_the_readme_names_what_was_not_run():
-    readme = (REPO / "README.md").read_text()
-    assert "docker compose" in readme and "not run here" in readme.lower()
+def test_the_operations_page_names_what_was_not_run():
+    page = (REPO / "docs" / "operations.md").read_text()
+    assert "docker compose up" in page and "not run by the test suite" in page.lower()
 
 
 def test_dockerfile_and_compose_exist_at_the_repository_root():
