@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -44,9 +45,11 @@ def data_info(settings: Settings) -> dict:
 
 def train(settings: Settings, preset: str = "quick", model: str = "convlstm",
           train_end: str | None = None, valid_end: str | None = None, test_end: str | None = None,
-          universe_path: str | None = None, mode: str = DEFAULT_MODE, progress=None) -> dict:
+          universe_path: str | None = None, mode: str = DEFAULT_MODE, progress=None, trigger: str = "manual") -> dict:
     """Train, evaluate and log one run to MLflow (it is registered by `registry setup --mode M`).
-    `progress(description, done, total)` hears each stage and epoch (see `models.train.Progress`)."""
+    `progress(description, done, total)` hears each stage and epoch (see `models.train.Progress`);
+    `trigger` names who asked for it in the run's name (manual, daily, ...)."""
+    started = time.time()
     from sensex.features.dataset import prepare, repair
     from sensex.features.ranges import range_data
     from sensex.models.train import train_model  # torch is imported here, not before
@@ -68,7 +71,7 @@ def train(settings: Settings, preset: str = "quick", model: str = "convlstm",
                              sectors=[universe.sector_of(symbol) for symbol in panel.symbols], ranges=ranges)
         if progress is not None:
             progress("Logging the run to MLflow", None, None)
-        run_id = tracking.log_training_run(settings, config, report, info)
+        run_id = tracking.log_training_run(settings, config, report, info, started_at=started, trigger=trigger)
     test = report.test_summary()
     after_open = report.evaluation["after_open"]
     return {

@@ -58,7 +58,7 @@ class ModeJobs:
     def train(self, settings: Settings, preset: str, model: str) -> dict:
         from sensex.jobs import commands
 
-        return commands.train(settings, preset, model, mode=self.mode)
+        return commands.train(settings, preset, model, mode=self.mode, trigger="daily")
 
 
 def get_mode(name: str) -> ModeJobs:

@@ -19,6 +19,8 @@ by a killed process as FAILED and removes the scratch files such processes left.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import uuid
 from datetime import UTC, datetime
@@ -167,7 +169,10 @@ class ModelRegistry:
                 continue
             if run.data.tags.get(tracking.UNIVERSE_TAG, DEFAULT_UNIVERSE) != self.universe_key:  # likewise SENSEX runs
                 continue
-            mv = mlflow.register_model(model_uri, self.model_name)
+            # MLflow prints its own progress to stderr here ("Registered model ... already exists"),
+            # which reads like an error on a fresh home: the command's own summary says what happened.
+            with contextlib.redirect_stderr(io.StringIO()):
+                mv = mlflow.register_model(model_uri, self.model_name)
             self._describe_gate(str(mv.version), run.data.metrics)
             created.append(str(mv.version))
         return created

@@ -18,6 +18,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 from sensex.core.processes import current_owner, owned_prefix, scratch_dir
@@ -142,7 +143,15 @@ def flat_metrics(evaluation: dict) -> dict[str, float]:
             for key in SUMMARY_METRICS:
                 out[f"baseline_{baseline}_{segment}_after_open_{key}"] = float(report[key])
     out.update(member_metrics(evaluation.get("members")))
+    # `range_test_qlike`, `range_test_coverage_80`, `range_baseline_ewma_test_qlike`: the range forecast.
+    out.update(range_metrics(evaluation.get("range")))
     return {k: v for k, v in out.items() if v == v}  # MLflow rejects NaN in some stores
+
+
+def range_metrics(report: dict | None, prefix: str = "range_test") -> dict[str, float]:
+    from sensex.models.range_fit import mlflow_metrics
+
+    return mlflow_metrics(report, prefix)
 
 
 MEMBER_METRICS = ("auc_pooled", "auc_member_median", "ic_mean", "ic_t", "sector_auc_pooled")
@@ -173,8 +182,16 @@ def _serving_requirements() -> list[str]:
     return out
 
 
-def log_training_run(settings: Settings, config, report, data_info: dict) -> str:
-    """Log one training run (`report` is a `sensex.models.train.TrainingReport`); returns its run id."""
+def run_name(universe: str, mode: str, model: str, preset: str, trigger: str) -> str:
+    """What the MLflow UI lists a run as: `sensex-preopen-ensemble-full-daily` says what it is."""
+    return "-".join(str(part) for part in (universe, mode, model, preset, trigger))
+
+
+def log_training_run(settings: Settings, config, report, data_info: dict, started_at: float | None = None,
+                     trigger: str = "manual") -> str:
+    """Log one training run (`report` is a `sensex.models.train.TrainingReport`); returns its run id.
+    `started_at` (a `time.time()`) is when the training began, so the run's duration in MLflow is
+    the training's, not the logging's; `trigger` says who asked (manual, daily, bench, ...)."""
     import mlflow
     import mlflow.onnx
     import numpy as np
@@ -187,10 +204,13 @@ def log_training_run(settings: Settings, config, report, data_info: dict) -> str
     experiment_id = configure(settings)
     bundle_dir = Path(report.bundle_dir)
     meta = load_bundle(bundle_dir).meta
-    run_name = f"{report.model}-{config.name}"
+    name = run_name(data_info.get("universe") or "sensex", meta.mode, report.model, config.name, trigger)
     # The owner's identity on the run: a run left RUNNING by a killed process is recognised as such
     # by `sensex registry doctor` (and marked FAILED).
-    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=current_owner().tags()) as run:
+    created = mlflow.MlflowClient().create_run(
+        experiment_id, run_name=name, tags={**current_owner().tags(), "trigger": trigger},
+        start_time=int((started_at or time.time()) * 1000))
+    with mlflow.start_run(run_id=created.info.run_id) as run:
         params = config.flat()
         params.update({"model.kind": report.model, **{f"segment.{k}": f"{v[0]}..{v[1]}" for k, v in report.segments.items()}})
         params.update({f"data.{k}": v for k, v in data_info.items() if k != "symbols"})
@@ -200,6 +220,8 @@ def log_training_run(settings: Settings, config, report, data_info: dict) -> str
         for name, seconds in report.baseline_seconds.items():
             mlflow.log_metric(f"baseline_{name}_fit_seconds", seconds)
         mlflow.log_metric("onnx_parity_max_abs", report.onnx_parity_max_abs)
+        if getattr(report, "range_seconds", None) is not None:
+            mlflow.log_metric("range_fit_seconds", report.range_seconds)
         _log_training_data(report, data_info)
         uncertainty = report.uncertainty or {}
         mlflow.log_metrics({name: float(uncertainty[key]) for name, key in (
@@ -351,14 +373,16 @@ def log_walk_forward_run(settings: Settings, config, summary: dict, data_info: d
     import mlflow
 
     experiment_id = configure(settings)
-    with mlflow.start_run(experiment_id=experiment_id, run_name=f"walk-forward-{summary['model']}-{config.name}",
-                          tags=current_owner().tags()) as run:
+    name = run_name(data_info.get("universe") or "sensex", summary.get("mode", "close"), summary["model"], config.name,
+                    "walk-forward")
+    with mlflow.start_run(experiment_id=experiment_id, run_name=name, tags=current_owner().tags()) as run:
         mlflow.log_params({**config.flat(), "model.kind": summary["model"], "walk_forward.start": summary["start"],
                            "walk_forward.end": summary["end"], "walk_forward.refit_months": summary["refit_months"],
                            **{f"data.{k}": v for k, v in data_info.items()}})
         metrics = {f"wf_{k}": v for k, v in summary["metrics"].items()}
         for name, values in summary["baselines"].items():
             metrics.update({f"baseline_{name}_wf_{k}": v for k, v in values.items()})
+        metrics.update(range_metrics(summary.get("range"), "range_wf"))
         mlflow.log_metrics({k: float(v) for k, v in metrics.items() if v == v})
         mlflow.set_tags({"evaluation": "walk-forward", "model_kind": summary["model"], "git_commit": git_commit() or "unknown",
                          "data_source": data_info.get("source", "unknown"), "data_hash": data_info.get("content_hash", "")})

@@ -44,3 +44,13 @@ def test_run_has_reliability_plot_features_and_gbm_baseline(trained_home, run, t
         assert handle.read(8) == b"\x89PNG\r\n\x1a\n"
     assert "baseline_gbm_test_auc" in run.data.metrics
     assert set(trained_home["train"]["baselines"]) >= {"always_up", "prev_day", "logreg", "gbm"}
+
+
+def test_a_run_is_named_for_what_it_is_and_lasts_as_long_as_its_training(trained_home, run):
+    """`sensex-close-convlstm-tiny-manual`, not one name for every run; its duration in MLflow
+    covers the training, not only the logging that follows it."""
+    trained = trained_home["train"]
+    assert run.info.run_name == f"sensex-close-{trained['model']}-{trained['preset']}-manual"
+    assert run.data.tags["trigger"] == "manual"
+    duration = (run.info.end_time - run.info.start_time) / 1000
+    assert duration >= trained["seconds"]  # the logging comes on top of the training
