@@ -1,4 +1,5 @@
-"""Why the model says what it says: occlusion on the current window, through ONNX Runtime.
+"""Why the model says what it says: occlusion and Shapley values on the current window, through
+ONNX Runtime.
 
 For each indicator family (and the market context) the family's channels are set to 0, the
 training mean after scaling, over the whole window; for each member, the member is marked
@@ -9,6 +10,11 @@ this forecast, not what is true about markets.
 The member x family table occludes one indicator family of one member at a time (S x F more
 windows, about 300), run in batches of `BATCH` windows to keep memory flat (a batch of 64 is
 about 27 MB of float32).
+
+Occlusion removes one group with all the others present, so interacting groups can share or
+double-count an effect. Shapley values (`shapley`, with the `shap` package) average a family's
+effect over the orders in which families could be added, so the values add up exactly to the
+forecast minus the forecast with every family removed.
 """
 
 from __future__ import annotations
@@ -36,6 +42,54 @@ def _occluded_probabilities(bundle: Bundle, window: np.ndarray, specs: list[tupl
     return np.concatenate(out) if out else np.zeros(0)
 
 
+def family_channels(bundle: Bundle) -> dict[str, list[int]]:
+    """The window's channels of each indicator family, and the market context's."""
+    meta = bundle.meta
+    family_of = {row["name"]: row["family"] for row in meta.feature_registry}
+    groups: dict[str, list[int]] = {}
+    for c, name in enumerate(meta.stock_features):
+        groups.setdefault(family_of.get(name, "other"), []).append(c)
+    n_stock = len(meta.stock_features)
+    groups["market context"] = list(range(n_stock, n_stock + len(meta.market_features)))
+    return groups
+
+
+PERMUTATIONS = 8  # antithetic permutations: each costs 2 x families forecasts
+
+
+def shapley(bundle: Bundle, window: np.ndarray, tabular: dict | None = None, permutations: int = PERMUTATIONS,
+            seed: int = 0) -> dict:
+    """Shapley values of the indicator families (and the market context) for the forecast from
+    `window` (1, T, S, C), in P(UP): shap's permutation explainer over the families as players,
+    a family absent meaning its channels at 0 (the training mean after scaling) in every member.
+    The values add up to `probability - base` (every family absent); `seed` fixes the orders."""
+    import shap  # imported with an explanation only: it brings numba
+
+    assert window.ndim == 4 and window.shape[0] == 1, "expected (1, T, S, C)"
+    groups = family_channels(bundle)
+    names, channels = list(groups), list(groups.values())
+
+    def forecast(present: np.ndarray) -> np.ndarray:
+        """P(UP) for each row of `present` (n, families): 1 keeps a family, 0 removes it."""
+        specs = [(EVERYTHING, [c for keep, chans in zip(row, channels, strict=True) if not keep for c in chans])
+                 for row in np.asarray(present) > 0.5]
+        return _occluded_probabilities(bundle, window, [(m, c) if c else None for m, c in specs], tabular)
+
+    masker = shap.maskers.Independent(np.zeros((1, len(names))), max_samples=1)
+    explainer = shap.explainers.Permutation(forecast, masker, seed=seed)
+    result = explainer(np.ones((1, len(names))), max_evals=2 * len(names) * permutations + 1, silent=True)
+    values, base = result.values[0], float(np.ravel(result.base_values)[0])
+    families = [{"group": g, "shap": float(v)} for g, v in zip(names, values, strict=True)]
+    return {
+        "probability": round(base + float(values.sum()), 4),
+        "base": round(base, 4),
+        "families": sorted(families, key=lambda r: -abs(r["shap"])),
+        "method": (f"Shapley values (shap, permutation explainer, {permutations} antithetic orders): each family's"
+                   " average contribution to P(UP) over the orders families could be added in, from every family"
+                   " removed (base); they add up to P(UP) minus the base; positive pushes toward UP"),
+    }
+
+
 def occlusion(bundle: Bundle, window: np.ndarray, sectors: dict[str, str], tabular: dict | None = None,
               by_member: bool = True) -> dict:
     """`window` is (1, T, S, C); returns base probability (rounded as forecasts are), per-group
@@ -44,15 +98,7 @@ def occlusion(bundle: Bundle, window: np.ndarray, sectors: dict[str, str], tabul
     An ensemble also needs `tabular`, its baselines' inputs for the window's last session; they
     are left as they are, so the deltas show what the window's inputs contribute through the seeds."""
     assert window.ndim == 4 and window.shape[0] == 1, "expected (1, T, S, C)"
-    meta = bundle.meta
-    stock_names = meta.stock_features
-    n_stock, n_market = len(stock_names), len(meta.market_features)
-    family_of = {row["name"]: row["family"] for row in meta.feature_registry}
-
-    groups: dict[str, list[int]] = {}
-    for c, name in enumerate(stock_names):
-        groups.setdefault(family_of.get(name, "other"), []).append(c)
-    groups["market context"] = list(range(n_stock, n_stock + n_market))
+    groups = family_channels(bundle)
     stock_families = [g for g in groups if g != "market context"]
     symbols = bundle.symbols
 

@@ -16,14 +16,15 @@ if TYPE_CHECKING:
 
 
 def explain(server: ModelServer, as_of: str | None = None) -> dict:
-    """Occlusion explanation of the forecast from `as_of` (default: the latest session)."""
-    from sensex.serving.explain import occlusion
+    """The explanation of the forecast from `as_of` (default: the latest session): occlusion of
+    families and members, and the families' Shapley values (`shapley`) beside it."""
+    from sensex.serving.explain import occlusion, shapley
 
     info, bundle, _ = server._current()
     inputs = server._latest_inputs(bundle, as_of or None)
     sectors = {m.symbol: m.sector for m in server.universe.members}
     return {**occlusion(bundle, inputs.window, sectors, inputs.tabular), "as_of": inputs.last_session,
-            "model_version": info["version"]}
+            "shapley": shapley(bundle, inputs.window, inputs.tabular), "model_version": info["version"]}
 
 
 def drift(server: ModelServer, start: str | None = None, end: str | None = None, sessions: int | None = None,
@@ -89,6 +90,8 @@ def model_card(server: ModelServer) -> dict:
         # Issue 12: how the member forecasts were chosen and how they did out of sample (None without them).
         "member_forecasts": {k: meta.members.get(k) for k in ("source", "selection", "test", "test_baselines", "record")}
         if meta.members else None,
+        # The range forecast's test record beside HAR, EWMA, GARCH, ... (None for a model without one).
+        "range": meta.test_range or None,
     }
 
 

@@ -36,6 +36,11 @@ def pp_text(delta: float) -> str:
     return f"{delta * 100:+.2f} pp"
 
 
+def expected_move_text(move: dict) -> str:
+    """`Expected move ±0.9% (about 720 points)`: how far, never which way."""
+    return f"Expected move ±{move['pct']:.1f}% (about {move['points']:,.0f} points)"
+
+
 def session_text(day: str | None) -> str:
     """`2022-01-03` -> `Mon 2022-01-03`: a session is read by its weekday too."""
     if not day:
@@ -103,8 +108,10 @@ def _missing_weekdays(dates: pd.DatetimeIndex) -> list[str]:
     return [str(d.date()) for d in weekdays.difference(dates)]
 
 
-def candlestick(bars: list[dict], index_name: str = "SENSEX") -> go.Figure:
-    """Daily candles with the 50- and 200-session averages over the index's volume."""
+def candlestick(bars: list[dict], index_name: str = "SENSEX", band: dict | None = None) -> go.Figure:
+    """Daily candles with the 50- and 200-session averages over the index's volume; `band`
+    ({"date", "low", "high"}: the range forecast's 80% band for the next session's close) is
+    drawn after the last candle."""
     frame = pd.DataFrame(bars)
     frame["date"] = pd.to_datetime(frame["date"])
     figure = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.75, 0.25], vertical_spacing=0.03)
@@ -119,7 +126,16 @@ def candlestick(bars: list[dict], index_name: str = "SENSEX") -> go.Figure:
     colours = [UP_COLOUR if c >= o else DOWN_COLOUR for o, c in zip(frame["open"], frame["close"], strict=True)]
     figure.add_trace(go.Bar(x=frame["date"], y=frame["volume"], marker_color=colours, name="volume",
                             showlegend=False), row=2, col=1)
-    figure.update_xaxes(rangeslider_visible=False, rangebreaks=[{"values": _missing_weekdays(pd.DatetimeIndex(frame["date"]))},
+    dates = pd.DatetimeIndex(frame["date"])
+    if band:
+        day = pd.Timestamp(band["date"])
+        dates = dates.append(pd.DatetimeIndex([day]))
+        text = f"80% band for {day:%a %Y-%m-%d}: {band['low']:,.0f} to {band['high']:,.0f} (how far, not which way)"
+        figure.add_trace(go.Scatter(x=[day, day], y=[band["low"], band["high"]], mode="lines+markers",
+                                    line={"color": FLAT_COLOUR, "width": 10}, marker={"symbol": "line-ew-open", "size": 16},
+                                    opacity=0.6, name="80% band, next session", hovertext=[text, text],
+                                    hoverinfo="text"), row=1, col=1)
+    figure.update_xaxes(rangeslider_visible=False, rangebreaks=[{"values": _missing_weekdays(dates)},
                                                                  {"bounds": ["sat", "mon"]}])
     figure.update_yaxes(title_text="index level", row=1, col=1)
     figure.update_yaxes(title_text="volume", row=2, col=1)
@@ -184,7 +200,7 @@ def effect_bars(rows: list[dict], label: str) -> go.Figure:
     figure.add_annotation(x=0, y=1.0, yref="paper", yanchor="bottom", showarrow=False,
                           text=f"noise floor ±{NOISE_FLOOR_PP} pp", font={"size": 11, "color": "#757575"})
     figure.update_xaxes(range=[-limit, limit], ticksuffix=" pp", zeroline=True, zerolinecolor="#424242",
-                        title_text="change in P(UP) when removed (pp); positive pushes toward UP")
+                        title_text="contribution to P(UP) (pp): with it minus without it; positive pushes toward UP")
     return _layout(figure, max(260, 24 * len(frame) + 80), showlegend=False)
 
 
@@ -194,7 +210,8 @@ def member_family_heatmap(grid: dict) -> go.Figure:
     frame = frame.loc[frame.abs().sum(axis=1).sort_values(ascending=False).index]  # most moved member on top
     limit = max(MIN_EFFECT_RANGE_PP, float(frame.abs().to_numpy().max()))
     figure = go.Figure(go.Heatmap(z=frame.to_numpy(), x=list(frame.columns), y=list(frame.index), zmid=0,
-                                  zmin=-limit, zmax=limit, colorscale="RdBu", reversescale=False,
+                                  # The bars' colours: DOWN red, UP green, neutral at zero.
+                                  zmin=-limit, zmax=limit, colorscale=[[0.0, DOWN_COLOUR], [0.5, "#f5f5f5"], [1.0, UP_COLOUR]],
                                   colorbar={"title": {"text": "pp"}, "ticksuffix": " pp"},
                                   hovertemplate="%{y} %{x}: %{z:+.3f} pp<extra></extra>"))
     figure.update_xaxes(title_text="indicator family", side="bottom")

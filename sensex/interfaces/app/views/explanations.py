@@ -8,8 +8,9 @@ from sensex.interfaces.app import charts, common
 from sensex.interfaces.app.charts import NOISE_FLOOR_PP, probability_text, session_text
 
 st.header("Explanations")
-st.caption("Each group of inputs is removed in turn (occlusion) and the change in P(UP) is shown in percentage "
-           "points (pp); positive pushes toward UP. This explains the model, not the market.")
+st.caption("Each group of inputs is removed in turn (occlusion): its contribution is P(UP) with it minus P(UP) "
+           "without it, in percentage points (pp); positive pushes toward UP. Shapley values share each effect "
+           "fairly among families that act together. This explains the model, not the market.")
 if st.button("Explain the latest forecast", key="explain", help="Recompute the explanation from the stored data."):
     common.forget_explanation()
 forecast = common.latest_forecast(missing_model="warning")
@@ -33,6 +34,14 @@ if explanation:
         st.subheader("Members")
         st.caption("Each member removed as if it had no data.")
         st.plotly_chart(charts.effect_bars(explanation["members"], "symbol"), config=charts.CHART_CONFIG, key="members")
+    values = explanation.get("shapley")
+    if values:
+        st.subheader("Shapley values of the families")
+        st.caption(f"From P(UP) {probability_text(values['base'])} with every family removed to "
+                   f"{probability_text(values['probability'])} with all of them: each family's average contribution "
+                   "over the orders they could be added in (the values add up to the difference).")
+        rows = [{"group": row["group"], "delta": row["shap"]} for row in values["families"]]
+        st.plotly_chart(charts.effect_bars(rows, "group"), config=charts.CHART_CONFIG, key="shapley")
     grid = explanation.get("member_families")
     if grid:
         st.subheader("Member × indicator family")
