@@ -36,15 +36,18 @@ RUN pip install ".[train]"
 FROM build AS build-mlflow
 RUN pip install ".[postgres]"
 
-# -- mlflow: the tracking server and registry on PostgreSQL --------------------------------------
+# -- mlflow: the tracking server and registry on PostgreSQL, behind MLflow's basic-auth app --------
 FROM base AS mlflow
 COPY --from=build-mlflow /opt/venv /opt/venv
+COPY deploy/mlflow/basic_auth.ini /etc/mlflow/basic_auth.ini
+RUN mkdir -p /auth && chown sensex:sensex /auth
+ENV MLFLOW_AUTH_CONFIG_PATH=/etc/mlflow/basic_auth.ini
 USER sensex
 WORKDIR /home/sensex
 EXPOSE 5000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
   CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:5000/health', timeout=4).status != 200)"]
-CMD ["mlflow", "server", "--host", "0.0.0.0", "--port", "5000"]
+CMD ["mlflow", "server", "--host", "0.0.0.0", "--port", "5000", "--app-name", "basic-auth"]
 
 # -- train: everything in serve plus PyTorch ------------------------------------------------------
 FROM base AS train

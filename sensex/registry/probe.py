@@ -10,6 +10,7 @@ Tests check each answer against MLflow's own (`tests/integration/test_serving_po
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,11 +70,21 @@ def _versions_from_sqlite(path: Path, model_name: str) -> list[AliasTarget] | No
     return [AliasTarget(str(version), str(run_id or "")) for version, run_id in rows]
 
 
+def _credentials() -> dict:
+    """What MLflow's own client sends to a server behind authentication, from MLflow's variables:
+    MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (basic auth) or MLFLOW_TRACKING_TOKEN."""
+    user, password = os.environ.get("MLFLOW_TRACKING_USERNAME"), os.environ.get("MLFLOW_TRACKING_PASSWORD")
+    if user and password:
+        return {"auth": (user, password)}
+    token = os.environ.get("MLFLOW_TRACKING_TOKEN")
+    return {"headers": {"Authorization": f"Bearer {token}"}} if token else {}
+
+
 def _versions_from_rest(base: str, model_name: str) -> list[AliasTarget] | None:
     import httpx
 
     try:
-        response = httpx.get(f"{base}/api/2.0/mlflow/model-versions/search",
+        response = httpx.get(f"{base}/api/2.0/mlflow/model-versions/search", **_credentials(),
                              params={"filter": f"name='{model_name}'", "max_results": 1000}, timeout=HTTP_TIMEOUT_S)
     except httpx.HTTPError:
         return None
@@ -118,10 +129,15 @@ def _from_rest(base: str, model_name: str) -> AliasTarget | None:
 
     url = f"{base}/api/2.0/mlflow/registered-models/alias"
     try:
-        response = httpx.get(url, params={"name": model_name, "alias": ALIAS}, timeout=HTTP_TIMEOUT_S)
+        response = httpx.get(url, params={"name": model_name, "alias": ALIAS}, timeout=HTTP_TIMEOUT_S,
+                             **_credentials())
     except httpx.HTTPError as exc:
         raise RegistryUnavailable(f"The MLflow tracking server at {redact_url(base)} does not answer"
                                   f" ({type(exc).__name__}): start it or check MLFLOW_TRACKING_URI.") from None
+    if response.status_code in (401, 403):
+        raise RegistryUnavailable(f"The MLflow tracking server at {redact_url(base)} refused the request (HTTP"
+                                  f" {response.status_code}): set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD"
+                                  " to an account it knows.")
     if response.status_code == 404 or "RESOURCE_DOES_NOT_EXIST" in response.text:
         return None  # no such model or alias
     if response.status_code != 200:

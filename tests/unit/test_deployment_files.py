@@ -21,7 +21,9 @@ DOCKERFILE = REPO / "Dockerfile"
 # Variables the application reads (DESIGN.md's contract) and the services' own.
 SENSEX_ENV = {"SENSEX_HOME", "MLFLOW_TRACKING_URI", "SENSEX_DATA_SOURCE", "SENSEX_CSV_DIR", "SENSEX_REDIS_URL",
               "SENSEX_REDIS_PREFIX", "SENSEX_API_URL", "SENSEX_LOG_LEVEL", "SENSEX_RELOAD_SECONDS", "STREAMLIT_SERVER_PORT",
-              "STREAMLIT_SERVER_ADDRESS"}
+              "STREAMLIT_SERVER_ADDRESS",
+              # MLflow's client credentials for a tracking server behind authentication.
+              "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"}
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +74,7 @@ def test_compose_environment_is_the_applications_own(compose):
     for name in ("api-1", "api-2", "dashboard", "bootstrap", "daily"):
         env = compose["services"][name]["environment"]
         assert set(env) <= SENSEX_ENV, f"{name}: unknown variables {set(env) - SENSEX_ENV}"
-        resolved = {k: re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", str(v)) for k, v in env.items()}  # compose's defaults
+        resolved = {k: re.sub(r"\$\{\w+:[-?]([^}]*)\}", r"\1", str(v)) for k, v in env.items()}  # compose's defaults
         settings = load_settings(resolved)
         assert str(settings.home) == "/data" and settings.tracking_uri == "http://mlflow:5000"
 
@@ -271,3 +273,17 @@ def test_cron_line_is_weekdays_after_the_close_and_a_real_command():
         program = words[len(assignments):]
         assert program[0].endswith("/bin/sensex")
         _parse_cli(["sensex", *program[1:]])
+
+
+def test_compose_has_no_default_password_and_mlflow_asks_every_request_for_a_user(compose):
+    text = COMPOSE.read_text()
+    secrets = re.findall(r"\$\{(\w*PASSWORD\w*)(:?[-?])", text)
+    assert secrets and all(kind == ":?" for _, kind in secrets), secrets  # `${X:?...}`: compose refuses to start without X
+    mlflow = compose["services"]["mlflow"]
+    assert mlflow["command"][-2:] == ["--app-name", "basic-auth"]
+    assert mlflow["environment"]["MLFLOW_AUTH_CONFIG_PATH"] == "/etc/mlflow/basic_auth.ini"
+    config = (REPO / "deploy" / "mlflow" / "basic_auth.ini").read_text()
+    assert "default_permission = READ" in config and "admin_password" not in config.replace("MLFLOW_AUTH_ADMIN_PASSWORD", "")
+    for name in ("api-1", "api-2", "dashboard", "bootstrap", "daily"):
+        env = compose["services"][name]["environment"]
+        assert {"MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"} <= set(env)
