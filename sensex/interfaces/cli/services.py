@@ -45,9 +45,14 @@ def serve(host: str = typer.Option("127.0.0.1"), port: int = PortOption(8000, "P
     """Run the REST API (FastAPI on uvicorn)."""
     import uvicorn
 
+    from sensex.interfaces.http_limits import MAX_CONNECTIONS, DeadlineH11Protocol
+
     check_port_free(host, port)
     use_universe(universe)  # the API's workers read it from the environment
-    uvicorn.run("sensex.interfaces.api:create_app", factory=True, host=host, port=port, workers=workers, log_level="info")
+    # Slow clients are cut off (a request must arrive within its deadline) and connections beyond
+    # the limit get 503 at once, so no client can hold the server's descriptors.
+    uvicorn.run("sensex.interfaces.api:create_app", factory=True, host=host, port=port, workers=workers, log_level="info",
+                http=DeadlineH11Protocol, limit_concurrency=MAX_CONNECTIONS, timeout_keep_alive=5)
 
 
 @app.command("app")
