@@ -1,6 +1,6 @@
 """TTL caches: in process memory by default, in Redis when SENSEX_REDIS_URL is set.
 
-The seed's TTLs: 5 minutes for latest prices and the market overview, 1 hour for history.
+The TTLs: 5 minutes for latest prices and the market overview, 1 hour for history.
 Redis lets several API replicas (and the dashboard) share one cache and one set of hit/miss
 counters; the monitoring page reads `stats()`.
 
@@ -15,8 +15,8 @@ Semantics shared by both backends:
 - What is read back is checked before anyone sees it: an entry that does not decode (not JSON,
   NaN or Infinity, a number that overflows, nesting deeper than MAX_DEPTH) or that is not of the
   shape its key family holds (`conforms`: a forecast under `forecast:`, a frame under
-  `history:`, ...) is a miss, is deleted and is counted in `stats()["rejected"]`; whoever can
-  write to a shared Redis can make the next request compute again, never make it fail.
+  `history:`, ...) is a miss, is deleted and is counted (`rejections()`, which `/health` reads):
+  whoever can write to a shared Redis can make the next request compute again, never make it fail.
 - Both backends are bounded. The memory cache holds at most `max_entries` entries
   (MEMORY_MAX_ENTRIES = 10,000) and `max_bytes` encoded bytes (MEMORY_MAX_BYTES = 64 MiB),
   evicting expired entries, then the oldest writes. Redis refuses values over
@@ -139,18 +139,18 @@ def _finite_float(text: str) -> float:
     return value
 
 
-def _depth(data: bytes | str, limit: int) -> int | None:
-    """The nesting depth of JSON text when it is at most `limit`, else None (brackets inside
-    strings are counted too: that can only overestimate, and a real entry is far below the limit)."""
+def _too_deep(data: bytes | str, limit: int) -> bool:
+    """Whether JSON text nests deeper than `limit` (brackets inside strings count too: that can
+    only overestimate, and a real entry is far below the limit)."""
     text = data.encode() if isinstance(data, str) else data
-    depth = deepest = 0
+    if text.count(b"[") + text.count(b"{") <= limit:  # a frame, a forecast: cannot be deeper
+        return False
+    depth = 0
     for match in re.finditer(rb"[\[\]{}]", text):
         depth += 1 if match.group() in (b"[", b"{") else -1
-        if depth > deepest:
-            deepest = depth
-            if deepest > limit:
-                return None
-    return deepest
+        if depth > limit:
+            return True
+    return False
 
 
 def encode(value: Any) -> bytes:
@@ -167,7 +167,7 @@ def encode(value: Any) -> bytes:
 def decode(data: bytes | str) -> Any:
     """The value of `encode`'s bytes; raises ValueError for anything else (NaN, Infinity, a number
     that overflows, nesting deeper than MAX_DEPTH, a malformed frame). Only parses."""
-    if _depth(data, MAX_DEPTH) is None:
+    if _too_deep(data, MAX_DEPTH):
         raise ValueError(f"not a cache entry: nested deeper than {MAX_DEPTH}")
     try:
         return json.loads(data, object_hook=_from_data, parse_constant=_no_constant, parse_float=_finite_float)
@@ -439,6 +439,12 @@ class MemoryCache:
             self._hits = self._misses = self._errors = 0
             self._rejections = _Rejections(self._clock)
 
+    def rejections(self) -> dict:
+        """{"rejected", "last_rejected" ({"key", "reason", "seconds_ago"} or None), "rejected_recently"}:
+        entries dropped as unreadable or of the wrong shape, in this process."""
+        with self._lock:
+            return self._rejections.stats()
+
     def stats(self) -> dict:
         with self._lock:
             self._purge_expired()
@@ -452,7 +458,6 @@ class MemoryCache:
                 "max_entries": self._max_entries,
                 "max_bytes": self._max_bytes,
                 "errors": self._errors,
-                **self._rejections.stats(),
                 "available": True,
             }
 
@@ -622,6 +627,11 @@ class RedisCache:
             self._errors = 0
             self._rejections = _Rejections(self._clock)
 
+    def rejections(self) -> dict:
+        """As `MemoryCache.rejections`: counted in this process (Redis does not hold them)."""
+        with self._lock:
+            return self._rejections.stats()
+
     def stats(self) -> dict:
         hits = misses = 0
         size: int | None = None
@@ -638,7 +648,6 @@ class RedisCache:
                 self._failed("stats", error)
         with self._lock:
             errors = self._errors
-            rejections = self._rejections.stats()
         return {
             "backend": "redis",
             "hits": hits,
@@ -646,7 +655,6 @@ class RedisCache:
             "hit_rate": _hit_rate(hits, misses),
             "size": size,
             "errors": errors,
-            **rejections,
             "available": available,
             "max_value_bytes": self._max_value_bytes,
             "url": redact_url(self.url),

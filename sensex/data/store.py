@@ -10,6 +10,13 @@ in the Parquet file's own key-value metadata (`sensex.meta`). Two files cannot b
 one step, so a crash between the data write and the meta.json write leaves meta.json describing
 the previous data; `read_meta` notices (the write ids differ) and rebuilds meta.json from the
 data file, so no reader ever sees the old row count, dates, hash or source.
+
+Both files are checked when read. meta.json is derived, so a meta.json that is not what `write`
+writes (not JSON, not an object, a field of the wrong type: `[]`, `{"rows": "many"}`) is rebuilt
+from the data file, like a stale one. The data file is the source: one that cannot be read
+(truncated, garbled, empty) or that does not hold the store's columns is refused with
+NoStoreError, one sentence naming it and saying to restore it or import the data again; never
+an error of pyarrow's. `problem(store_dir)` says the same for `/health` without raising.
 """
 
 from __future__ import annotations
@@ -17,7 +24,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
+import re
 import tempfile
 import threading
 import uuid
@@ -42,6 +51,9 @@ EMBEDDED_META_KEY = b"sensex.meta"
 # they still match, meta.json describes the data file and `read_meta` trusts it without opening
 # the Parquet file (no pyarrow: the API's forecast path reads the metadata on every request).
 STAMP_KEY = "data_file_stamp"
+MAX_META_BYTES = 16 * 1024 * 1024  # meta.json of a 100-symbol store is ~20 KB
+MAX_META_DEPTH = 16  # meta.json nests 3 deep
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 # Parsed store (and its embedded metadata) kept per process, keyed on the file's (mtime, size):
 # the app and the API read the same 60-session window many times between updates. A process
@@ -97,9 +109,62 @@ def _stat_key(path: Path) -> tuple[int, int] | None:
     return (stat.st_mtime_ns, stat.st_size)
 
 
+def damaged(path: Path, reason: str) -> NoStoreError:
+    """The one sentence for a data file that cannot be used."""
+    return NoStoreError(f"The store file {path} is damaged ({reason}): restore it from a backup, or move it aside and"
+                        " run `sensex data update` to import the data again.")
+
+
+def _optional_date(value) -> bool:
+    return value is None or (isinstance(value, str) and _ISO_DATE.fullmatch(value) is not None)
+
+
+def _count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _symbol_range(value) -> bool:
+    return (isinstance(value, dict) and _optional_date(value.get("first")) and _optional_date(value.get("last"))
+            and _count(value.get("rows", 0)))
+
+
+# What `_describe` writes, by field; a field absent is fine (older stores), one of another type is not.
+_META_FIELDS = {
+    "source": lambda v: isinstance(v, str), "synthetic": lambda v: isinstance(v, bool),
+    "fetched_at": lambda v: isinstance(v, str), "checked_at": lambda v: isinstance(v, str), "rows": _count,
+    "first_date": _optional_date, "last_date": _optional_date, "content_hash": lambda v: isinstance(v, str),
+    "write_id": lambda v: isinstance(v, str),
+    "symbols": lambda v: isinstance(v, dict) and all(_symbol_range(r) for r in v.values()),
+    STAMP_KEY: lambda v: v is None or (isinstance(v, list) and len(v) == 2 and all(_count(x) for x in v)),
+}
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+def _parse_meta(raw: bytes) -> dict:
+    """meta.json's (or the embedded) metadata; raises ValueError when it is not what `write` writes."""
+    depth = 0
+    for match in re.finditer(rb"[\[\]{}]", raw):
+        depth += 1 if match.group() in (b"[", b"{") else -1
+        if depth > MAX_META_DEPTH:
+            raise ValueError(f"nested deeper than {MAX_META_DEPTH}")
+    meta = json.loads(raw, parse_constant=_no_constant)
+    if not isinstance(meta, dict):
+        raise ValueError(f"a JSON {type(meta).__name__}, not an object")
+    wrong = [name for name, check in _META_FIELDS.items() if name in meta and not check(meta[name])]
+    if wrong:
+        raise ValueError(f"{', '.join(wrong)} of the wrong type")
+    if any(isinstance(v, float) and not math.isfinite(v) for v in meta.values()):
+        raise ValueError("a number that is not finite")
+    return meta
+
+
 def embedded_meta(store_dir: Path) -> dict | None:
-    """The metadata written inside the data file; None without a data file or for a store
-    written before files carried it."""
+    """The metadata written inside the data file; None without a data file, for a store written
+    before files carried it, or when it is not what `write` writes. Raises NoStoreError when the
+    data file is not a readable Parquet file."""
     path = store_dir / DATA_FILE
     key = _stat_key(path)
     if key is None:
@@ -110,19 +175,39 @@ def embedded_meta(store_dir: Path) -> dict | None:
         return hit[1]
     import pyarrow.parquet as pq
 
-    raw = (pq.read_schema(path).metadata or {}).get(EMBEDDED_META_KEY)
-    meta = json.loads(raw) if raw else None
+    try:
+        raw = (pq.read_schema(path).metadata or {}).get(EMBEDDED_META_KEY)
+    except FileNotFoundError:
+        return None
+    except Exception as exc:  # noqa: BLE001 - ArrowInvalid, OSError, ...: whatever pyarrow says, the file is damaged
+        raise damaged(path, f"{type(exc).__name__}: {_first_line(exc)}") from None
+    try:
+        meta = _parse_meta(raw) if raw else None
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        log.warning("Ignoring the metadata inside %s (%s): it is described from its rows instead.", path, exc)
+        meta = None
+    if meta is not None:
+        meta.pop(STAMP_KEY, None)
     _remember(_embedded_memo, path, key, meta)
     return meta
 
 
+def _first_line(exc: Exception) -> str:
+    return (str(exc).strip().splitlines() or [""])[0][:160]
+
+
 def _read_meta_file(store_dir: Path) -> dict | None:
+    """meta.json, or None when it is absent or not what `write` writes (rebuilt by `read_meta`)."""
+    path = store_dir / META_FILE
     try:
-        return json.loads((store_dir / META_FILE).read_text())
+        if path.stat().st_size > MAX_META_BYTES:
+            raise ValueError(f"over {MAX_META_BYTES} bytes")
+        return _parse_meta(path.read_bytes())
     except FileNotFoundError:
         return None
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return None  # torn or foreign: rebuilt below when the data file can say what it holds
+    except (OSError, ValueError, UnicodeDecodeError, RecursionError) as exc:  # torn, foreign, unreadable
+        log.warning("%s is damaged (%s): it is rebuilt from %s.", path, str(exc)[:120], DATA_FILE)
+        return None
 
 
 def _stamp(store_dir: Path) -> list[int] | None:
@@ -135,7 +220,12 @@ def _write_meta_file(store_dir: Path, meta: dict, stamp: list[int] | None) -> No
 
 
 def read_meta(store_dir: Path) -> dict | None:
-    """The store's metadata, repaired from the data file when meta.json does not describe it."""
+    """The store's metadata, repaired from the data file when meta.json does not describe it.
+
+    While meta.json is stamped for the data file, the data file is not opened (no pyarrow: the
+    API's forecast path and /health read this). Otherwise (after a crash, a copy, damage) the
+    data file is read whole before meta.json is rewritten and stamped for it: a damaged one raises
+    NoStoreError and is never stamped as sound."""
     recorded = _read_meta_file(store_dir)
     recorded_stamp = recorded.pop(STAMP_KEY, None) if isinstance(recorded, dict) else None
     # Taken before the data file is looked at: if an update replaces it meanwhile, a meta.json
@@ -144,6 +234,7 @@ def read_meta(store_dir: Path) -> dict | None:
     if recorded is not None and stamp is not None and recorded_stamp == stamp:
         return recorded
     embedded = embedded_meta(store_dir)
+    _verify(store_dir)
     if embedded is None:
         if recorded is None and exists(store_dir):  # an old store that lost meta.json
             embedded = _describe(_read_all(store_dir), "unknown")
@@ -175,9 +266,79 @@ def _read_all(store_dir: Path) -> pd.DataFrame:
         return hit[1]
     import pyarrow.parquet as pq
 
-    frame = pq.read_table(path).to_pandas()
+    try:
+        table = pq.read_table(path)
+    except FileNotFoundError:
+        raise NoStoreError(f"No data in {store_dir}: run `sensex data update` first.") from None
+    except Exception as exc:  # noqa: BLE001 - ArrowInvalid, OSError, ...: whatever pyarrow says, the file is damaged
+        raise damaged(path, f"{type(exc).__name__}: {_first_line(exc)}") from None
+    frame = _checked_frame(table.to_pandas(), path)
     _remember(_memo, path, key, frame)
     return frame
+
+
+def _checked_frame(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """`frame` when it has the store's columns and types (what `write` writes); raises NoStoreError."""
+    import pandas as pd
+
+    missing = [c for c in COLUMNS if c not in frame.columns]
+    if missing:
+        raise damaged(path, f"it lacks the columns {', '.join(missing)}")
+    if not pd.api.types.is_datetime64_dtype(frame["date"]):
+        raise damaged(path, "its date column does not hold dates")
+    if not (pd.api.types.is_object_dtype(frame["symbol"]) or pd.api.types.is_string_dtype(frame["symbol"])):
+        raise damaged(path, "its symbol column does not hold text")
+    wrong = [c for c in COLUMNS[2:] if not pd.api.types.is_float_dtype(frame[c])]
+    if wrong:
+        raise damaged(path, f"the columns {', '.join(wrong)} do not hold numbers")
+    return frame
+
+
+_verified: dict[Path, tuple[int, int]] = {}  # data files read whole without error, by (mtime, size)
+
+
+def _verify(store_dir: Path) -> None:
+    """Read the whole data file with pyarrow (no pandas) and check its columns' types, once per
+    version of the file; raises NoStoreError when it is damaged or not the store's."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = store_dir / DATA_FILE
+    key = _stat_key(path)
+    if key is None:
+        return
+    with _memo_lock:
+        if _verified.get(path) == key:
+            return
+    try:
+        schema = pq.read_table(path).schema
+    except FileNotFoundError:
+        return
+    except Exception as exc:  # noqa: BLE001 - as in _read_all
+        raise damaged(path, f"{type(exc).__name__}: {_first_line(exc)}") from None
+    missing = [c for c in COLUMNS if c not in schema.names]
+    if missing:
+        raise damaged(path, f"it lacks the columns {', '.join(missing)}")
+    types = {name: schema.field(name).type for name in COLUMNS}
+    if not (pa.types.is_timestamp(types["date"]) and (pa.types.is_string(types["symbol"])
+                                                      or pa.types.is_large_string(types["symbol"]))
+            and all(pa.types.is_floating(types[c]) for c in COLUMNS[2:])):
+        raise damaged(path, "its columns do not hold the store's types")
+    with _memo_lock:
+        _verified.pop(path, None)
+        _verified[path] = key
+        while len(_verified) > MEMO_MAX_STORES:
+            del _verified[next(iter(_verified))]
+
+
+def problem(store_dir: Path) -> str | None:
+    """Why the store cannot be used, as the sentence NoStoreError would carry; None when it can
+    or there is no store yet. As lean as `read_meta` (which it calls): `/health` asks it."""
+    try:
+        read_meta(store_dir)
+    except NoStoreError as exc:
+        return str(exc)
+    return None
 
 
 def read(

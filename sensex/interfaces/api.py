@@ -1,14 +1,19 @@
 """The REST API: a thin FastAPI shell over ModelServer. The model loads in `lifespan`.
 
 Every failure is a declared status with a reason: 422 for a request the API cannot use (unknown
-field, impossible date, an as-of the stored data cannot answer), 413 for a body over
-MAX_BODY_BYTES, 503 when there is no model or no data, never a 500 for bad input. The docs at
+field, impossible date, an as-of the stored data cannot answer, NaN or Infinity anywhere in the
+body), 413 for a body over MAX_BODY_BYTES, 503 when there is no model or no data (or the store
+file is damaged: the sentence names it), never a 500 for bad input. What others wrote cannot
+cause one either: a cached value that is not what its key holds is a miss (`sensex.core.cache`),
+and `/health` reports a damaged store or a cache that held foreign entries as `degraded`, with
+the reason, instead of failing. The docs at
 `/docs` and `/redoc` load their JavaScript from this server (package `fastapi-offline`), not a CDN.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from contextlib import asynccontextmanager
@@ -23,14 +28,15 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import PydanticCustomError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from sensex.core import cache as cache_shapes
 from sensex.core import memory
 from sensex.core.errors import DateError, SensexError, storage_error
-from sensex.core.redaction import install_log_redaction
+from sensex.core.redaction import install_log_redaction, redact_text
 from sensex.core.settings import Settings, get_settings
 from sensex.data import store
 from sensex.data.realtime_data import RealtimeDataFetcher
@@ -75,6 +81,51 @@ class ErrorBody(BaseModel):
     errors: list[dict] | None = Field(None, description="For a 422 from validation: each field's problem (pydantic's list).")
 
 
+def _is_forecast(value: object) -> bool:
+    """Whether a cached value is a whole Forecast (what `/predict` must be able to serve)."""
+    try:
+        Forecast.model_validate(value)
+    except ValidationError:
+        return False
+    return True
+
+
+# A cached forecast that is not one (another program's entry in a shared Redis) is a miss, not a 500.
+cache_shapes.expect("forecast:", _is_forecast)
+
+NON_FINITE = "NaN and Infinity are not JSON numbers"
+
+
+def _json_safe(value: object, depth: int = 0) -> object:
+    """`value` as JSON can carry it: NaN and infinities as text, lone surrogates escaped, depth bounded.
+    (Python's JSON parser accepts NaN, Infinity and "\\ud800"; a response cannot hold them.)"""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else repr(value).replace("inf", "Infinity").replace("nan", "NaN")
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if value is None or isinstance(value, bool | int):
+        return value
+    if depth > 8:
+        return "..."
+    if isinstance(value, dict):
+        return {str(_json_safe(str(k))): _json_safe(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v, depth + 1) for v in value]
+    return _json_safe(str(value), depth + 1)
+
+
+def _has_non_finite(value: object, depth: int = 0) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if depth > 8:
+        return False
+    if isinstance(value, dict):
+        return any(_has_non_finite(v, depth + 1) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_has_non_finite(v, depth + 1) for v in value)
+    return False
+
+
 def _validation_sentence(errors: list[dict]) -> str:
     """pydantic's errors as one line: `unknown field 'asof'`, `as_of: ... is not a real date`."""
     parts = []
@@ -84,7 +135,10 @@ def _validation_sentence(errors: list[dict]) -> str:
             parts.append(f"unknown field {where!r} (see /docs for the fields)")
         else:
             parts.append(f"{where}: {error.get('msg', 'invalid')}")
-    return "Invalid request: " + "; ".join(parts) + ("" if parts and parts[-1].endswith(".") else ".")
+    if any(_has_non_finite(error.get("input")) for error in errors):
+        parts.append(f"{NON_FINITE} (send a date such as \"2021-12-15\" as text)")
+    sentence = "Invalid request: " + "; ".join(parts) + ("" if parts and parts[-1].endswith(".") else ".")
+    return str(_json_safe(sentence))
 
 
 def _errors(*statuses: int) -> dict:
@@ -122,6 +176,79 @@ def _limit_body(app, limit: int):
 
         return await app(scope, replay, send)
     return middleware
+
+
+def _cache_rejections(server: ModelServer) -> dict | None:
+    try:
+        return server.cache.rejections()
+    except Exception:  # noqa: BLE001 - a cache without the count (a test double) has nothing to report
+        return None
+
+
+def _cache_problem(server: ModelServer, rejections: dict | None) -> str | None:
+    """A sentence while the cache has recently held entries that were not what their keys hold."""
+    if not rejections or not rejections.get("rejected_recently"):
+        return None
+    last = rejections.get("last_rejected") or {}
+    where = "the cache"
+    try:
+        stats = server.cache.stats()
+        if stats.get("backend") == "redis":
+            where = f"Redis at {stats.get('url')}"
+    except Exception:  # noqa: BLE001 - the health check reports an unreachable cache itself
+        pass
+    return (f"{where} held {rejections.get('rejected')} entries that were not what their keys hold (the last:"
+            f" {last.get('key')}, {last.get('reason')}); they were deleted and computed again: check what else"
+            " writes there.")
+
+
+def _store_failed_report(server: ModelServer, reason: str) -> dict:
+    """The health report when the store cannot be read: the model's own state, the store's sentence."""
+    import numpy as np
+
+    bundle = server.bundle
+    inference = False
+    if bundle is not None:
+        try:
+            probe = np.zeros((1, bundle.window, len(bundle.symbols), bundle.scaler.n_channels), np.float32)
+            inference = bool(np.isfinite(bundle.logits(probe)).all())
+        except Exception:  # noqa: BLE001 - health reports, never raises
+            inference = False
+    checks = {"model_loaded": bundle is not None, "model_inference": inference, "cache_healthy": False,
+              "data_fresh": False, "model_current": bundle is not None and not server.notes, "store_readable": False}
+    detail: dict = {"data": reason}
+    try:
+        detail["cache"] = server.cache.stats()
+        checks["cache_healthy"] = bool(detail["cache"].get("available"))
+    except Exception as exc:  # noqa: BLE001
+        detail["cache"] = redact_text(str(exc))
+    info = server.model_info or {}
+    return {"status": "degraded" if checks["model_loaded"] and inference else "unhealthy", "checks": checks,
+            "detail": detail, "model_version": info.get("version"), "loaded_at": server.loaded_at,
+            "reason": reason, "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())}
+
+
+def _health(server: ModelServer) -> dict:
+    """The server's health check, made total: a damaged store (the data file unreadable) is
+    `degraded` with its sentence as the reason, and so is a cache that held foreign entries."""
+    problem = store.problem(server.settings.store_dir)
+    if problem is not None:
+        return _store_failed_report(server, problem)
+    try:
+        report = server.health_check()
+    except SensexError as exc:  # a file the check reads went bad meanwhile
+        return _store_failed_report(server, str(exc))
+    rejections = _cache_rejections(server)
+    if rejections and rejections.get("rejected"):
+        report["detail"]["cache_rejections"] = rejections
+    cache_problem = _cache_problem(server, rejections)
+    if cache_problem is not None:
+        report["checks"]["cache_consistent"] = False
+        report["detail"]["cache_problem"] = cache_problem
+        if report["status"] == "healthy":
+            report["status"] = "degraded"
+        report["reason"] = report.get("reason") or cache_problem
+    return report
 
 
 def _package_version() -> str:
@@ -188,9 +315,10 @@ def create_app(settings: Settings | None = None, server: ModelServer | None = No
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError):
+        # The errors echo the input, which may hold NaN, Infinity or a lone surrogate: made safe first.
+        errors = _json_safe(jsonable_encoder(_json_safe(exc.errors()), custom_encoder={Exception: str}))
         return JSONResponse(status_code=422, content={
-            "detail": _validation_sentence(exc.errors()), "error": "RequestValidationError",
-            "errors": jsonable_encoder(exc.errors(), custom_encoder={Exception: str})})
+            "detail": _validation_sentence(exc.errors()), "error": "RequestValidationError", "errors": errors})
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException):
@@ -204,6 +332,14 @@ def create_app(settings: Settings | None = None, server: ModelServer | None = No
     @app.exception_handler(OSError)
     async def home_error(request: Request, exc: OSError):  # a read-only or full SENSEX_HOME
         return await sensex_error(request, storage_error(exc, settings.home))
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception):  # a bug: still JSON with a sentence, never a traceback
+        # (Starlette raises the exception again once this answer is sent: the server logs its traceback.)
+        failures.labels(type(exc).__name__).inc()
+        return JSONResponse(status_code=500, content={
+            "detail": redact_text(f"{type(exc).__name__}: {str(exc)[:200]} (this is unexpected: the server log has the"
+                                  " traceback; please report it)."), "error": type(exc).__name__})
 
     # -- docs, served from this process (offline) -----------------------------------------------
     app.mount(DOCS_ASSETS, StaticFiles(directory=str(files("fastapi_offline") / "static")), name="docs-assets")
@@ -240,8 +376,8 @@ def create_app(settings: Settings | None = None, server: ModelServer | None = No
     # -- routes ---------------------------------------------------------------------------------
     @app.get("/health", responses={503: {"description": "Unhealthy: the body says why"}})
     def health(request: Request):
-        report = request.app.state.server.health_check()
-        return JSONResponse(status_code=503 if report["status"] == "unhealthy" else 200, content=report)
+        report = _health(request.app.state.server)
+        return JSONResponse(status_code=503 if report["status"] == "unhealthy" else 200, content=_json_safe(report))
 
     @app.get("/version")
     def version_info(request: Request):

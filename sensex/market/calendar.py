@@ -18,6 +18,10 @@ Building the XBOM calendar costs seconds (every session since 1997); a forecast 
 dates. So the recorded sessions are built once per exchange_calendars version and kept in
 `$SENSEX_HOME/cache/calendar/` as a JSON list of days: later processes read that list (a few
 milliseconds) and never import exchange_calendars. The answers are the same (tests compare them).
+The file is checked when read (a list of whole days, strictly increasing, from 1997, plausibly
+many): anything else, however it got there, is rebuilt from exchange_calendars and rewritten.
+A holiday file that cannot be read (not CSV, a field over the csv module's limit, NUL bytes) is
+ignored with a warning naming it.
 """
 
 from __future__ import annotations
@@ -73,16 +77,40 @@ def _session_file() -> Path:
     return get_settings().cache_dir / "calendar" / f"XBOM-{version('exchange_calendars')}.json"
 
 
+MAX_CACHE_BYTES = 1 << 20  # the session list is ~100 KB
+FIRST_RECORDED_DAY = (RECORDED_START - datetime(1970, 1, 1)).days
+MIN_RECORDED_SESSIONS = 5000  # 1997 to 2026 holds ~7,300 sessions
+
+
+def _cached_days(path: Path) -> np.ndarray | None:
+    """The session days in the cache file when it is what `_recorded_sessions` writes, else None
+    (absent: quietly; damaged or foreign: with a warning)."""
+    try:
+        if path.stat().st_size > MAX_CACHE_BYTES:
+            raise ValueError("larger than a session list")
+        data = json.loads(path.read_bytes(), parse_constant=lambda name: None)
+        days = data["days"] if isinstance(data, dict) else None
+        if not (isinstance(days, list) and len(days) >= MIN_RECORDED_SESSIONS
+                and all(type(day) is int for day in days)):
+            raise ValueError("not a list of whole days")
+        found = np.asarray(days, dtype=np.int64)
+        if found[0] < FIRST_RECORDED_DAY or not (np.diff(found) > 0).all() or found[-1] > FIRST_RECORDED_DAY + 60_000:
+            raise ValueError("not increasing days from 1997")
+        return found.astype("datetime64[D]")
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
+        log.warning("Rebuilding the calendar cache %s (%s: %s).", path, type(exc).__name__, str(exc)[:80])
+        return None
+
+
 @lru_cache(maxsize=1)
 def _recorded_sessions() -> np.ndarray:
     """The recorded sessions (datetime64[D], sorted): from the file cache, built once otherwise."""
     path = _session_file()
-    try:
-        days = json.loads(path.read_text())["days"]
-        if days and days == sorted(days):
-            return np.asarray(days, dtype=np.int64).astype("datetime64[D]")
-    except (OSError, ValueError, KeyError, TypeError):
-        pass  # absent or damaged: build it again
+    cached = _cached_days(path)
+    if cached is not None:
+        return cached
     days = _xbom_days()
     try:  # a read-only home only loses the speed-up
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -92,6 +120,17 @@ def _recorded_sessions() -> np.ndarray:
     except OSError as exc:
         log.debug("Calendar cache %s not written: %s", path, exc)
     return days.astype("datetime64[D]")
+
+
+def repair_cache() -> Path | None:
+    """Rebuild the session cache file when it exists but is damaged (`sensex registry doctor`);
+    returns its path when it was rebuilt, None when there was nothing to repair."""
+    path = _session_file()
+    if not path.exists() or _cached_days(path) is not None:
+        return None
+    _recorded_sessions.cache_clear()
+    _recorded_sessions()
+    return path
 
 
 def recorded_end() -> pd.Timestamp:
@@ -149,8 +188,9 @@ def _extra_holiday_days(signature: tuple) -> np.ndarray:
         for path in sorted(directory.glob("*.csv")):
             try:
                 days.extend(_holiday_file_days(path))
-            except (KeyError, ValueError, UnicodeDecodeError) as exc:
-                log.warning("Ignoring holiday file %s (%s): it needs a 'date' column.", path, exc)
+            except (KeyError, ValueError, UnicodeDecodeError, csv.Error, OSError, OverflowError) as exc:
+                log.warning("Ignoring holiday file %s (%s: %s): it needs a 'date' column of dates.", path,
+                            type(exc).__name__, str(exc)[:80])
     return np.unique(np.asarray(days, dtype="datetime64[D]"))
 
 

@@ -9,12 +9,17 @@ Another index is another CSV with the same columns, passed as `--universe FILE` 
 `SENSEX_UNIVERSE`); `sensex` (the default) and `nifty50` ship with the package. Leading comment
 lines describe the index itself, all optional (defaults: the SENSEX on BSE):
 
-    # name: NIFTY50          -> the universe's name (default: the file's stem)
+    # name: NIFTY50          -> the universe's name (default: the file's stem): ASCII letters,
+                                digits, '-' and '_', words separated by single spaces, at most 40
     # index_symbol: NIFTY50  -> the index's symbol in the store
     # index_yahoo: ^NSEI     -> its Yahoo symbol
     # exchange: XNSE         -> the exchange_calendars calendar it trades on (`sensex.market.exchanges`)
 
 Universes share one store keyed by symbol: a stock in two universes is stored once.
+
+A universe's `key` (its registered models' names, log and cache labels, URLs) is its name lower-cased,
+with spaces and '_' as '-'. The name is validated, never coerced: a name that cannot make a key
+(`☃`, `a/b`) is refused with a sentence, so no universe ever falls back to another one's key.
 """
 
 from __future__ import annotations
@@ -34,6 +39,8 @@ INDEX_YAHOO = "^BSESN"
 DEFAULT_UNIVERSE = "sensex"
 SHIPPED = {"sensex": "sensex_members.csv", "nifty50": "nifty50_members.csv"}  # name -> file in sensex/market/universes
 HEADER_KEYS = ("name", "index_symbol", "index_yahoo", "exchange")
+MAX_NAME_CHARS = 40
+_NAME = re.compile(r"[A-Za-z0-9_-]+(?: [A-Za-z0-9_-]+)*")
 
 
 @dataclass(frozen=True)
@@ -95,8 +102,22 @@ class Universe:
         return member.yahoo_ns if exchange.upper() == "NS" else member.yahoo_bo
 
 
+def name_problem(name: str) -> str | None:
+    """Why `name` cannot name a universe (in words that do not repeat it), or None."""
+    if len(name) > MAX_NAME_CHARS:
+        return f"is longer than {MAX_NAME_CHARS} characters"
+    if not _NAME.fullmatch(name) or not re.search(r"[A-Za-z0-9]", name):
+        return "is not ASCII letters, digits, '-' and '_' (words may be separated by single spaces)"
+    return None
+
+
 def slug(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", name.strip().lower()).strip("-") or DEFAULT_UNIVERSE
+    """The key of a valid universe name (`name_problem`); raises ConfigError for any other name."""
+    problem = name_problem(name.strip())
+    if problem is not None:
+        raise ConfigError(f"The universe name {name.strip()[:MAX_NAME_CHARS]!r} {problem}: give the universe file a"
+                          " `# name:` line such as `# name: MY_INDEX`.")
+    return re.sub(r"[^a-z0-9]+", "-", name.strip().lower()).strip("-")
 
 
 def _read_header(path: Path) -> tuple[dict[str, str], int]:
@@ -183,6 +204,11 @@ def load_universe(spec: str | Path | None = None) -> Universe:
     header, comment_lines = _read_header(path)
     rows = _read_rows(path, comment_lines)
     name = header.get("name") or ("SENSEX" if shipped and path.name == SHIPPED["sensex"] else path.stem.upper())
+    problem = name_problem(name)
+    if problem is not None:
+        told = "its `# name:` line" if header.get("name") else "its file name (the default name)"
+        raise ConfigError(f"Universe file {path}: {told} {problem}: give it a `# name:` line such as"
+                          " `# name: MY_INDEX`.")
     if not rows:
         raise ConfigError(f"Universe file {path} lists no members: add one row per member stock.")
     symbols = [row["symbol"] for row in rows]

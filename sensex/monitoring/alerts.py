@@ -53,6 +53,7 @@ SMTP_PASSWORD_ENV = "SENSEX_SMTP_PASSWORD"
 WEBHOOK_TOKEN_ENV = "SENSEX_WEBHOOK_TOKEN"
 WEBHOOK_URL_ENV = "SENSEX_WEBHOOK_URL"  # a webhook URL that is itself a secret (Slack, Discord, Telegram)
 MAX_URL_CHARS = 2048
+MAX_ALERTS_BYTES = 1 << 20  # an alerts file is a few hundred bytes
 # Drift severities in increasing order (the vocabulary of `sensex registry drift`).
 SEVERITIES = ("ok", "watch", "retrain")
 EVENTS = ("forecast", "drift", "data_not_ready", "promotion", "daily_failed", "test")
@@ -251,7 +252,13 @@ def load_alerts(home: Path, path: str | Path | None = None, env: dict[str, str] 
             raise ConfigError(f"Alerts file {path} does not exist: pass an existing file to --alerts.")
         return None
     try:
+        if path.stat().st_size > MAX_ALERTS_BYTES:
+            raise ConfigError(f"Alerts file {path} is over {MAX_ALERTS_BYTES:,} bytes: an alerts file is a few lines;"
+                              " check that it is the right file.")
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except RecursionError:
+        raise ConfigError(f"{path} is nested too deeply to be an alerts file: fix it as docs/operations.md (Alerts)"
+                          " shows.") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f" (line {mark.line + 1})" if mark is not None else ""

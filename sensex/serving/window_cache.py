@@ -5,12 +5,19 @@ window, the baselines' rows, the realized volatility) depend only on the stored 
 model's scaler, so they are computed once per store content hash and kept in
 `$SENSEX_HOME/cache/windows/`: after a restart the latest forecast costs one ONNX call, not a
 feature computation. Plain `.npz` arrays, read with `allow_pickle=False` (caches hold data, never code).
+
+A file is checked when read: every array present with the type and shape `save` writes (the
+window (1, T, S, C) float32 and finite, the tabular rows (1, n), ISO dates). One that is not
+(truncated, garbled, empty, foreign) is a miss: it is deleted, the inputs are computed again and
+written anew, so a damaged file never reaches the model (nor is it blamed for one).
+`damaged(directory)` lists such files for `sensex registry doctor`.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,26 +35,127 @@ class LatestInputs:
     last_session: str  # ISO date
     volatility: float  # annualized 20-session realized volatility of the index
     last_sp500: str | None = None  # pre-open: the last S&P 500 session (New York date) used
+    # The range forecast's features of the last session (`features.ranges`, in the bundle's range
+    # record's order) and the index's close on it; None for a model without a range part.
+    range_features: np.ndarray | None = None  # (K,)
+    last_close: float | None = None
 
 
 def _path(directory: Path, mode: str, model_sha: str, content_hash: str) -> Path:
     return directory / f"{mode}-{model_sha[:16]}-{content_hash[:16]}.npz"
 
 
+MAX_FILE_BYTES = 256 * 1024 * 1024  # a (1, 60, 50, 60) float32 window is ~700 KB
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+ARRAYS = ("window", "index", "latest", "last_session", "volatility", "last_sp500")
+# Written since the range forecast: absent in older files, which then have no range row (the
+# server computes the inputs again for a model that needs one, `ModelServer._latest_inputs`).
+OPTIONAL_ARRAYS = ("range_features", "last_close")
+
+
+class DamagedCache(ValueError):
+    """A cache file that is not what `save` writes."""
+
+
+def _text(value: np.ndarray, name: str, optional: bool = False) -> str | None:
+    if value.shape != () or value.dtype.kind != "U":
+        raise DamagedCache(f"{name} is not text")
+    text = str(value)
+    if optional and not text:
+        return None
+    if not _ISO_DATE.fullmatch(text):
+        raise DamagedCache(f"{name} is not a YYYY-MM-DD date")
+    return text
+
+
+def _rows(value: np.ndarray, name: str) -> np.ndarray:
+    if value.ndim != 2 or value.shape[0] != 1 or value.dtype.kind != "f" or np.isinf(value).any():
+        raise DamagedCache(f"{name} is not one row of numbers")
+    return value
+
+
+def _read(path: Path) -> LatestInputs:
+    """The inputs in `path`; raises FileNotFoundError, or DamagedCache for anything `save` did not write."""
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise DamagedCache("larger than a window")
+        with np.load(path, allow_pickle=False) as saved:
+            missing = [name for name in ARRAYS if name not in saved.files]
+            if missing:
+                raise DamagedCache(f"lacks {', '.join(missing)}")
+            arrays = {name: saved[name] for name in ARRAYS}
+            arrays |= {name: saved[name] for name in OPTIONAL_ARRAYS if name in saved.files}
+    except (FileNotFoundError, DamagedCache):
+        raise
+    except Exception as exc:  # noqa: BLE001 - BadZipFile, EOFError, OSError, ValueError (a pickled array), ...
+        raise DamagedCache(f"{type(exc).__name__}: {str(exc)[:120]}") from exc
+    window = arrays["window"]
+    if window.ndim != 4 or window.shape[0] != 1 or window.dtype != np.float32 or not np.isfinite(window).all():
+        raise DamagedCache("window is not a finite (1, T, S, C) float32 array")
+    volatility = arrays["volatility"]
+    if volatility.shape != () or volatility.dtype.kind != "f" or np.isinf(volatility):
+        raise DamagedCache("volatility is not a number")
+    range_row, last_close = _range_row(arrays)
+    return LatestInputs(window, {"index": _rows(arrays["index"], "index"), "latest": _rows(arrays["latest"], "latest")},
+                        _text(arrays["last_session"], "last_session"), float(volatility),
+                        _text(arrays["last_sp500"], "last_sp500", optional=True), range_row, last_close)
+
+
+def _range_row(arrays: dict) -> tuple[np.ndarray | None, float | None]:
+    """(range features, last close) as `save` writes them: an empty row and NaN mean none."""
+    row, close = arrays.get("range_features"), arrays.get("last_close")
+    if row is None or close is None or row.size == 0:
+        return None, None
+    if row.ndim != 1 or row.dtype.kind != "f" or np.isinf(row).any():
+        raise DamagedCache("range_features is not one row of numbers")
+    if close.shape != () or close.dtype.kind != "f" or not np.isfinite(close) or close <= 0:
+        raise DamagedCache("last_close is not a positive number")
+    return row, float(close)
+
+
 def load(directory: Path, mode: str, model_sha: str, content_hash: str | None) -> LatestInputs | None:
+    """The kept inputs, or None: absent, or damaged (then deleted, with a warning, to be rewritten)."""
     if not content_hash or not model_sha:
         return None
     path = _path(directory, mode, model_sha, content_hash)
     try:
-        with np.load(path, allow_pickle=False) as saved:
-            return LatestInputs(saved["window"], {"index": saved["index"], "latest": saved["latest"]},
-                                str(saved["last_session"]), float(saved["volatility"]),
-                                str(saved["last_sp500"]) or None)
+        return _read(path)
     except FileNotFoundError:
         return None
-    except (OSError, ValueError, KeyError) as exc:  # damaged: computed again and rewritten
-        log.warning("Ignoring the cached window %s (%s).", path, exc)
+    except DamagedCache as exc:  # computed again by the caller and rewritten
+        log.warning("Deleting the damaged cached window %s (%s): it is computed again.", path, exc)
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as error:  # a read-only home: the caller still computes the right inputs
+            log.debug("Could not delete %s: %s", path, error)
         return None
+
+
+def damaged(directory: Path) -> list[Path]:
+    """The window cache files that are not what `save` writes (for `sensex registry doctor`)."""
+    if not directory.is_dir():
+        return []
+    found = []
+    for path in sorted(p for p in directory.glob("*.npz") if not p.name.startswith(".")):  # not a write in progress
+        try:
+            _read(path)
+        except FileNotFoundError:
+            continue
+        except DamagedCache:
+            found.append(path)
+    return found
+
+
+def remove_damaged(directory: Path) -> list[Path]:
+    """Delete the files `damaged` lists (`sensex registry doctor`); the servers compute them again."""
+    removed = []
+    for path in damaged(directory):
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            continue
+        removed.append(path)
+    return removed
 
 
 def save(directory: Path, mode: str, model_sha: str, content_hash: str | None, inputs: LatestInputs) -> None:
@@ -60,7 +168,9 @@ def save(directory: Path, mode: str, model_sha: str, content_hash: str | None, i
         scratch = path.with_name(f".{path.stem}.{os.getpid()}.npz")
         np.savez(scratch, window=inputs.window, index=inputs.tabular["index"], latest=inputs.tabular["latest"],
                  last_session=np.str_(inputs.last_session), volatility=np.float64(inputs.volatility),
-                 last_sp500=np.str_(inputs.last_sp500 or ""))
+                 last_sp500=np.str_(inputs.last_sp500 or ""),
+                 range_features=np.zeros(0) if inputs.range_features is None else np.asarray(inputs.range_features, np.float64),
+                 last_close=np.float64(np.nan if inputs.last_close is None else inputs.last_close))
         os.replace(scratch, path)
         for old in directory.glob(f"{mode}-{model_sha[:16]}-*.npz"):
             if old != path:

@@ -13,7 +13,9 @@ mode) resolve like members once `symbol_lookup` is given their spellings through
 
 from __future__ import annotations
 
+import csv
 import re
+import zlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -144,9 +146,10 @@ def load_file(
     name = path.name
     try:
         first_lines = head(path)
-    except OSError as exc:
+    except (OSError, EOFError, zlib.error, csv.Error) as exc:  # unreadable, or a damaged .gz
         raise Rejected(
-            f"{name} cannot be read ({exc}): check that it is a readable file."
+            f"{name} cannot be read ({type(exc).__name__}: {str(exc)[:120]}): check that it is a readable,"
+            " complete file."
         ) from exc
     layout = detect_layout(first_lines, name)
     groups = column_groups(layout)
@@ -156,9 +159,10 @@ def load_file(
 
     try:
         raw, lines, bad_lines = read_rows(path, layout)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError, OSError, EOFError,
+            zlib.error) as exc:  # OSError: a .gz damaged past its first lines
         raise Rejected(
-            f"{name} is not a readable CSV file ({exc}): save it again as CSV."
+            f"{name} is not a readable CSV file ({type(exc).__name__}: {str(exc)[:120]}): save it again as CSV."
         ) from exc
     not_blank = raw.notna().any(axis=1).to_numpy()
     total_rows = int(not_blank.sum()) + len(bad_lines)
@@ -215,6 +219,20 @@ def load_file(
     return rows[COLUMNS], file_problems
 
 
+def _load_one(
+    path: Path, universe: Universe, lookup: dict[str, str], today: pd.Timestamp
+) -> tuple[pd.DataFrame, list[dict]]:
+    """`load_file`, with any surprise of one file turned into its rejection: never the others'."""
+    try:
+        return load_file(path, universe, lookup, today)
+    except (Rejected, MemoryError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - one file's surprise must not stop the others
+        raise Rejected(
+            f"{path.name} could not be imported ({type(exc).__name__}: {str(exc)[:120]}): fix or re-download it."
+        ) from exc
+
+
 def _is_data_file(path: Path) -> bool:
     lower = path.name.lower()
     return path.is_file() and not lower.startswith(".") and lower.endswith((".csv", ".csv.gz"))
@@ -248,7 +266,7 @@ def load_directory(
         if progress is not None:
             progress(f"Importing {path.name}", done, len(paths))
         try:
-            rows, file_problems = load_file(path, universe, lookup, today)
+            rows, file_problems = _load_one(path, universe, lookup, today)
         except Rejected as rejected:
             message = rejected.args[0]
             earlier = rejected.args[1] if len(rejected.args) > 1 else []

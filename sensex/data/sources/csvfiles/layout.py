@@ -12,6 +12,11 @@ The header is found by looking at the first few lines, never by file name:
   different ticker per column): rows are then split by ticker.
 
 `Adj Close` is optional (it defaults to `Close`); Date, Open, High, Low, Close and Volume are required.
+
+A file is read through `open_binary`, which bounds what one file may cost: at most
+MAX_FILE_BYTES on disk and MAX_EXPANDED_BYTES once decompressed (a `.csv.gz` of 1 MB may expand
+to gigabytes), and no field over MAX_FIELD_CHARS characters (prices, dates and tickers are short).
+A file over a bound is rejected by name (`Rejected`); the other files import as usual.
 """
 
 from __future__ import annotations
@@ -24,6 +29,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 HEADER_SCAN_LINES = 6
+MAX_FILE_BYTES = 64 * 1024 * 1024  # on disk; the largest real file (a 50-ticker batch since 1997) is ~20 MB
+MAX_EXPANDED_BYTES = 64 * 1024 * 1024  # read from one file once decompressed
+MAX_FIELD_CHARS = 4096  # one cell: a date, a price, a ticker, a column name
+MAX_LINE_CHARS = 100_000  # one header line (under the csv module's own field limit, 131,072)
 REQUIRED_FIELDS = ["date", "open", "high", "low", "close", "volume"]
 FIELD_ALIASES = {
     "date": "date",
@@ -62,22 +71,78 @@ def _normalize(cell: str) -> str:
     return re.sub(r"[^a-z0-9]", "", cell.strip().lower())
 
 
+def field_too_long(name: str, where: str) -> Rejected:
+    return Rejected(f"{name} has a field over {MAX_FIELD_CHARS:,} characters ({where}): it is not a price file;"
+                    " remove it or save the prices into it again.")
+
+
+class _Capped(io.RawIOBase):
+    """The bytes of `raw`, refusing (Rejected) to deliver more than `cap` of them."""
+
+    def __init__(self, raw, cap: int, name: str):
+        self._raw, self._cap, self._name, self._read = raw, cap, name, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self._raw.read(min(len(buffer), self._cap + 1 - self._read))
+        self._read += len(data)
+        if self._read > self._cap:
+            raise Rejected(f"{self._name} expands to more than {self._cap:,} bytes: it is not a price file, or one too"
+                           " big to import; remove it or split it.")
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        try:
+            self._raw.close()
+        finally:
+            super().close()
+
+
+def open_binary(path: Path) -> io.BufferedReader:
+    """The file's bytes (decompressed for `.gz`), bounded by MAX_FILE_BYTES on disk and
+    MAX_EXPANDED_BYTES read; raises Rejected past either."""
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise Rejected(f"{path.name} is {size:,} bytes, over the {MAX_FILE_BYTES:,} a price file may have: remove it or"
+                       " split it.")
+    compressed = path.name.lower().endswith(".gz")
+    if compressed:
+        _check_expanded(path)  # before anything is parsed: a bomb costs a pass over it, not its parse
+    raw = gzip.open(path, "rb") if compressed else open(path, "rb")  # noqa: SIM115 - closed by _Capped
+    return io.BufferedReader(_Capped(raw, MAX_EXPANDED_BYTES, path.name))
+
+
+def _check_expanded(path: Path, chunk: int = 1 << 20) -> None:
+    """Decompress `path` without keeping it, refusing it (Rejected) past MAX_EXPANDED_BYTES."""
+    with gzip.open(path, "rb") as handle, _Capped(handle, MAX_EXPANDED_BYTES, path.name) as capped:
+        buffer = bytearray(chunk)
+        while capped.readinto(buffer):
+            pass
+
+
 def open_text(path: Path) -> io.TextIOBase:
-    if path.name.lower().endswith(".gz"):
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", errors="replace")
-    return open(path, encoding="utf-8-sig", errors="replace", newline="")
+    return io.TextIOWrapper(open_binary(path), encoding="utf-8-sig", errors="replace", newline="")
 
 
 def head(path: Path) -> list[list[str]]:
-    """The first lines of a file, split as CSV."""
+    """The first lines of a file, split as CSV; raises Rejected for a line or field over the limits."""
+    rows = []
     with open_text(path) as handle:
-        lines = []
-        for _ in range(HEADER_SCAN_LINES):
-            line = handle.readline()
+        for number in range(1, HEADER_SCAN_LINES + 1):
+            line = handle.readline(MAX_LINE_CHARS + 1)
             if not line:
                 break
-            lines.append(line)
-    return [next(csv.reader([line]), []) for line in lines]
+            if len(line) > MAX_LINE_CHARS:
+                raise Rejected(f"{path.name} has a line over {MAX_LINE_CHARS:,} characters (line {number}): it is not a"
+                               " price file; remove it or save the prices into it again.")
+            cells = next(csv.reader([line]), [])
+            if any(len(cell) > MAX_FIELD_CHARS for cell in cells):
+                raise field_too_long(path.name, f"line {number}")
+            rows.append(cells)
+    return rows
 
 
 def _is_number(cell: str) -> bool:

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sensex.data.sources.csvfiles.layout import Layout
+from sensex.data.sources.csvfiles.layout import MAX_FIELD_CHARS, Layout, field_too_long, open_binary
 from sensex.market.schema import PRICE_COLUMNS
 
 MAX_ROW_PROBLEMS = 20
@@ -92,13 +92,14 @@ def read_rows(path: Path, layout: Layout) -> tuple[pd.DataFrame, np.ndarray, lis
     """The data lines, their line numbers, and the lines with too many fields.
 
     Numeric columns are parsed by the C parser (the fast path); a column holding garbage comes
-    back as text and is parsed by `_numbers`. Date and ticker columns stay text.
+    back as text and is parsed by `_numbers`. Date and ticker columns stay text. The file is read
+    through `open_binary` (its byte caps); a field over MAX_FIELD_CHARS rejects the file.
     """
     text_columns = {p: str for p, f in layout.fields.items() if f in ("date", "ticker")}
-    with warnings.catch_warnings(record=True) as caught:
+    with warnings.catch_warnings(record=True) as caught, open_binary(path) as handle:
         warnings.simplefilter("always")
         raw = pd.read_csv(
-            path,
+            handle,
             header=None,
             names=list(range(layout.width)),
             skiprows=layout.data_start,
@@ -110,6 +111,13 @@ def read_rows(path: Path, layout: Layout) -> tuple[pd.DataFrame, np.ndarray, lis
             encoding="utf-8-sig",
             encoding_errors="replace",
         )
+    for position in raw.columns:  # numbers parse short; only text can be long
+        if not pd.api.types.is_object_dtype(raw[position]):
+            continue
+        lengths = raw[position].dropna().astype(str).str.len()
+        if len(lengths) and lengths.max() > MAX_FIELD_CHARS:
+            row = int(np.argmax(lengths.to_numpy() > MAX_FIELD_CHARS))
+            raise field_too_long(path.name, f"data row {row + 1}, column {position + 1}")
     bad_lines = sorted(
         int(m.group(1)) for w in caught if (m := _BAD_LINE.search(str(w.message))) is not None
     )
