@@ -124,6 +124,10 @@ def unexpected_sentence(exc: Exception, settings_of) -> str:
     `settings_of` is called only for a read-only store, to name SENSEX_HOME (settings are not
     read here: this module stays a leaf)."""
     text = " ".join(str(exc).split())
+    if is_disk_full(text):
+        settings = settings_of()
+        return (f"The disk holding {settings.home} is full: free some space, or set SENSEX_HOME to a directory on"
+                " another disk.")
     if "readonly database" in text or "read-only file system" in text.lower():
         settings = settings_of()
         return (f"The MLflow store {settings.tracking_uri} cannot be written: make SENSEX_HOME ({settings.home})"
@@ -131,3 +135,12 @@ def unexpected_sentence(exc: Exception, settings_of) -> str:
     first = text.split(". ")[0][:300] or type(exc).__name__
     return (f"{type(exc).__name__}: {first} (this is unexpected: rerun with SENSEX_LOG_LEVEL=DEBUG for the"
             " traceback and report it).")
+
+
+DISK_FULL = ("database or disk is full", "no space left on device", "disk quota exceeded")
+
+
+def is_disk_full(text: str) -> bool:
+    """True when an error's text (sqlite's, an OSError's, MLflow's wrapping of either) says the disk is full."""
+    lowered = text.lower()
+    return any(phrase in lowered for phrase in DISK_FULL)

@@ -36,7 +36,7 @@ import threading
 import time
 from pathlib import Path
 
-from sensex.core.errors import RegistryBusy
+from sensex.core.errors import RegistryBusy, StorageError, is_disk_full
 from sensex.core.processes import Owner, current_owner
 
 log = logging.getLogger(__name__)
@@ -114,8 +114,12 @@ class RegistryLock:
                 try:
                     self._experiment_id = self.client.create_experiment(f"{self.prefix}{top + 1}", tags=tags)
                 except MlflowException as exc:
-                    # Already exists: another process won this round. Anything else (sqlite's
-                    # "database is locked" under contention) is retried until the deadline.
+                    # Already exists: another process won this round. A full disk will not empty
+                    # itself: say so now. Anything else (sqlite's "database is locked" under
+                    # contention) is retried until the deadline.
+                    if is_disk_full(exc.message):
+                        raise StorageError(f"The disk holding {self.path.parent.parent} is full: free some space,"
+                                           " or set SENSEX_HOME to a directory on another disk.") from None
                     if exc.error_code != "RESOURCE_ALREADY_EXISTS":
                         problem = f" (last registry error: {exc.message.splitlines()[0][:200]})"
                 else:

@@ -23,6 +23,8 @@ from sensex.core.redaction import install_log_redaction
 # isort: off
 # Registers the commands, in the order `sensex --help` lists them.
 from sensex.interfaces.cli import models, forecasts, services, data, registry  # noqa: F401
+from sensex.interfaces.cli import backtest  # noqa: F401
+from sensex.interfaces.cli import tuning  # noqa: F401
 # isort: on
 from sensex.interfaces.cli import common
 from sensex.interfaces.cli.common import Progress, app, get_settings
@@ -41,6 +43,8 @@ def _quiet_libraries() -> None:
     for name in ("mlflow", "alembic", "urllib3", "yfinance", "httpx", "onnxscript"):
         # Their errors reach the user as our one-line sentence; MLflow would also print a traceback.
         logging.getLogger(name).setLevel(logging.DEBUG if debugging else logging.CRITICAL)
+    # MLflow sets its loggers' level again when it is imported (later, lazily): from this variable.
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "DEBUG" if debugging else "CRITICAL")
 
 
 class _StderrHandler(logging.StreamHandler):

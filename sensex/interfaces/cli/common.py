@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -29,6 +30,15 @@ app.add_typer(registry_app, name="registry")
 JsonOption = typer.Option(False, "--json", help="Print one JSON object on stdout.")
 UniverseOption = typer.Option(None, "--universe", help="sensex (default) | nifty50 | path to a universe CSV (default: SENSEX_UNIVERSE or sensex).")
 ModeOption = typer.Option("close", "--mode", help="close (after BSE's close) | preopen (before BSE opens, with the overnight S&P 500)")
+RayAddressOption = typer.Option(None, "--ray-address", help="Run the training fan-out on this Ray cluster (host:port; default: RAY_ADDRESS, else a local Ray instance).")
+
+
+def use_ray_address(address: str | None) -> None:
+    """`--ray-address`: the training fan-out joins that cluster (`sensex.models.cluster`)."""
+    if address:
+        from sensex.models import cluster
+
+        cluster.use_address(address)
 
 
 def _package_version() -> str:
@@ -82,6 +92,11 @@ def use_universe(universe: str | None) -> None:
         cached_settings.cache_clear()
 
 
+# What a writing command needs free beside SENSEX_HOME: a model bundle, its MLflow copy and a
+# store rewrite each take a few MB; a disk this full would fail mid-way, after minutes of work.
+MIN_FREE_MB = 64
+
+
 def writable_home(universe: str | None = None):
     """Settings, after checking that the commands that write can: fail in a second, not after
     minutes of training or downloading."""
@@ -95,6 +110,10 @@ def writable_home(universe: str | None = None):
         if path is not None and path.exists() and not os.access(path, os.W_OK):
             raise StorageError(f"Cannot write {path}: make SENSEX_HOME ({home}) writable, or set SENSEX_HOME to a"
                                " writable directory.")
+    free_mb = shutil.disk_usage(existing).free / 2**20
+    if free_mb < MIN_FREE_MB:
+        raise StorageError(f"The disk holding {home} is full ({free_mb:.0f} MB free, a run needs about {MIN_FREE_MB}"
+                           " MB): free some space, or set SENSEX_HOME to a directory on another disk.")
     return settings
 
 

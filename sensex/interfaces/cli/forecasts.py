@@ -13,6 +13,7 @@ from sensex.interfaces.cli.common import (
     command_settings,
     emit,
     get_settings,
+    writable_home,
 )
 from sensex.market import dates
 
@@ -41,6 +42,12 @@ def predict(as_of: str | None = DateOption("--as-of", "Forecast from this stored
         f"{', S&P 500 to ' + forecast['last_sp500_session'] if forecast['last_sp500_session'] else ''}"
         f"{', STALE' if forecast['stale'] else ''})\n{forecast['note']}"
     )
+    move = forecast.get("expected_move")
+    if move:
+        human += (f"\nExpected move ±{move['pct']:.2f}% (about {move['points']:,.0f} points); 80% band for the"
+                  f" {forecast['target_date']} close {move['range_low']:,.0f}-{move['range_high']:,.0f}; risk"
+                  f" {forecast['risk']} (percentile {forecast['risk_percentile']:.0f} of its training window, realized"
+                  f" {forecast['realized_risk']}). How far, never which way.")
     if forecast.get("logged") is False and not forecast.get("cached"):
         human += "\nThis forecast was not written to the prediction log (see the warning above)."
     emit(forecast, as_json, human)
@@ -65,7 +72,7 @@ def daily(alerts: str | None = typer.Option(None, "--alerts", help="Alerts file 
     from sensex.core.errors import DailyJobFailed
     from sensex.jobs.daily import render, run_daily
 
-    summary = run_daily(command_settings(universe), alerts_path=alerts, day=date)
+    summary = run_daily(writable_home(universe), alerts_path=alerts, day=date)  # it writes its record
     emit(summary, as_json, render(summary))
     if summary["status"] == "failed":
         raise DailyJobFailed(summary["message"])
