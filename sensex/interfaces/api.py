@@ -178,77 +178,8 @@ def _limit_body(app, limit: int):
     return middleware
 
 
-def _cache_rejections(server: ModelServer) -> dict | None:
-    try:
-        return server.cache.rejections()
-    except Exception:  # noqa: BLE001 - a cache without the count (a test double) has nothing to report
-        return None
-
-
-def _cache_problem(server: ModelServer, rejections: dict | None) -> str | None:
-    """A sentence while the cache has recently held entries that were not what their keys hold."""
-    if not rejections or not rejections.get("rejected_recently"):
-        return None
-    last = rejections.get("last_rejected") or {}
-    where = "the cache"
-    try:
-        stats = server.cache.stats()
-        if stats.get("backend") == "redis":
-            where = f"Redis at {stats.get('url')}"
-    except Exception:  # noqa: BLE001 - the health check reports an unreachable cache itself
-        pass
-    return (f"{where} held {rejections.get('rejected')} entries that were not what their keys hold (the last:"
-            f" {last.get('key')}, {last.get('reason')}); they were deleted and computed again: check what else"
-            " writes there.")
-
-
-def _store_failed_report(server: ModelServer, reason: str) -> dict:
-    """The health report when the store cannot be read: the model's own state, the store's sentence."""
-    import numpy as np
-
-    bundle = server.bundle
-    inference = False
-    if bundle is not None:
-        try:
-            probe = np.zeros((1, bundle.window, len(bundle.symbols), bundle.scaler.n_channels), np.float32)
-            inference = bool(np.isfinite(bundle.logits(probe)).all())
-        except Exception:  # noqa: BLE001 - health reports, never raises
-            inference = False
-    checks = {"model_loaded": bundle is not None, "model_inference": inference, "cache_healthy": False,
-              "data_fresh": False, "model_current": bundle is not None and not server.notes, "store_readable": False}
-    detail: dict = {"data": reason}
-    try:
-        detail["cache"] = server.cache.stats()
-        checks["cache_healthy"] = bool(detail["cache"].get("available"))
-    except Exception as exc:  # noqa: BLE001
-        detail["cache"] = redact_text(str(exc))
-    info = server.model_info or {}
-    return {"status": "degraded" if checks["model_loaded"] and inference else "unhealthy", "checks": checks,
-            "detail": detail, "model_version": info.get("version"), "loaded_at": server.loaded_at,
-            "reason": reason, "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())}
-
-
 def _health(server: ModelServer) -> dict:
-    """The server's health check, made total: a damaged store (the data file unreadable) is
-    `degraded` with its sentence as the reason, and so is a cache that held foreign entries."""
-    problem = store.problem(server.settings.store_dir)
-    if problem is not None:
-        return _store_failed_report(server, problem)
-    try:
-        report = server.health_check()
-    except SensexError as exc:  # a file the check reads went bad meanwhile
-        return _store_failed_report(server, str(exc))
-    rejections = _cache_rejections(server)
-    if rejections and rejections.get("rejected"):
-        report["detail"]["cache_rejections"] = rejections
-    cache_problem = _cache_problem(server, rejections)
-    if cache_problem is not None:
-        report["checks"]["cache_consistent"] = False
-        report["detail"]["cache_problem"] = cache_problem
-        if report["status"] == "healthy":
-            report["status"] = "degraded"
-        report["reason"] = report.get("reason") or cache_problem
-    return report
+    return server.health_check()  # total: a damaged store or cache is a `degraded` report, never an error
 
 
 def _package_version() -> str:

@@ -102,7 +102,7 @@ def run_daily(settings: Settings, alerts_path: str | Path | None = None, day: st
               now: datetime | None = None, yahoo_reachable=None, env: dict[str, str] | None = None) -> dict:
     """One trading day's work (see the module docstring). `day` (YYYY-MM-DD) runs for that date as if
     after its close; `now` and `yahoo_reachable` let tests fix the clock and keep off the network."""
-    alerts = load_alerts(settings.home, alerts_path)  # a bad alerts or daily file stops here, before any work
+    alerts = load_alerts(settings.home, alerts_path, env)  # a bad alerts or daily file stops here, before any work
     config = load_daily_config(settings.home)
     now = _now_for(day, now)
     today = pd.Timestamp(now.astimezone(calendar.IST).date())

@@ -87,11 +87,13 @@ def _recorded(name: str) -> tuple[np.ndarray, np.ndarray]:
     try:
         raw = json.loads(path.read_text())
         days, closes = raw["days"], raw["closes"]
-        if raw["span"] == span and len(days) == len(closes) and days and days == sorted(days) and closes == sorted(closes):
+        whole = all(isinstance(v, int) and not isinstance(v, bool) and abs(v) < 2**62 for v in (*days, *closes))
+        if (raw["span"] == span and whole and len(days) == len(closes) and days and days == sorted(days)
+                and closes == sorted(closes)):
             return (np.asarray(days, dtype=np.int64).astype("datetime64[D]"),
                     np.asarray(closes, dtype=np.int64).astype("datetime64[m]"))
-    except (OSError, ValueError, KeyError, TypeError):
-        pass  # absent or damaged: build it again
+    except (OSError, ValueError, KeyError, TypeError, OverflowError, RecursionError):
+        pass  # absent or damaged (a float, a huge number, a nesting json cannot read): build it again
     exchange = _exchange(name)
     days = pd.DatetimeIndex(exchange.sessions).tz_localize(None).values.astype("datetime64[D]")
     closes = pd.DatetimeIndex(exchange.closes).tz_convert("UTC").tz_localize(None).values.astype("datetime64[m]")

@@ -71,7 +71,7 @@ def read_pointer(settings: Settings, model_name: str) -> Pointer | None:
         pointer = Pointer(**{key: str(raw[key]) for key in ("model_name", "version", "run_id", "sha256", "bundle",
                                                              "registry")}, written_at=str(raw.get("written_at", "")),
                           info=raw["info"] if isinstance(raw.get("info"), dict) else {})
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
         raise CorruptModelError(f"The production pointer {path} is unreadable ({type(exc).__name__}): it is"
                                 " rewritten from the registry; run `sensex registry production` to check.") from None
     if Path(pointer.bundle).is_absolute() or ".." in Path(pointer.bundle).parts or pointer.model_name != model_name:

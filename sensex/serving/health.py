@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sensex.core.errors import NoProductionModel
+from sensex.core.errors import NoProductionModel, SensexError
 from sensex.core.redaction import redact_text
 from sensex.data import store
 from sensex.market import exchanges
@@ -17,7 +17,30 @@ if TYPE_CHECKING:
 
 
 def health_check(server: ModelServer) -> dict:
-    """Every check with its detail; `degraded` and `unhealthy` always carry a `reason`."""
+    """Every check with its detail; `degraded` and `unhealthy` always carry a `reason`. Total: a
+    damaged data file is a `degraded` report with its sentence, and so is a cache that held
+    entries that were not what their keys hold."""
+    problem = store.problem(server.settings.store_dir)
+    if problem is not None:
+        return _store_failed_report(server, problem)
+    try:
+        report = _checks(server)
+    except SensexError as exc:  # a file the check reads went bad meanwhile
+        return _store_failed_report(server, str(exc))
+    rejections = _cache_rejections(server)
+    if rejections and rejections.get("rejected"):
+        report["detail"]["cache_rejections"] = rejections
+    cache_problem = _cache_problem(server, rejections)
+    if cache_problem is not None:
+        report["checks"]["cache_consistent"] = False
+        report["detail"]["cache_problem"] = cache_problem
+        if report["status"] == "healthy":
+            report["status"] = "degraded"
+        report["reason"] = report.get("reason") or cache_problem
+    return report
+
+
+def _checks(server: ModelServer) -> dict:
     checks = {"model_loaded": False, "model_inference": False, "cache_healthy": False, "data_fresh": False,
               "model_current": False}
     detail: dict = {}
@@ -47,15 +70,15 @@ def health_check(server: ModelServer) -> dict:
     if meta:
         checks["data_fresh"] = not exchanges.is_stale(server.universe.exchange, meta.get("last_date"))
         detail["data"] = {"last_date": meta.get("last_date"), "source": meta.get("source")}
+        mismatch = _trained_on_other_data(bundle, meta)
+        if mismatch:  # said first: stale data is common, a model serving other prices is not
+            checks["data_matches_model"] = False
+            detail["data"]["model_trained_on"] = "synthetic" if bundle.meta.data.get("synthetic") else "real"
+            reasons.append(mismatch)
         if not checks["data_fresh"]:
             reasons.append(f"The stored data ends {meta.get('last_date')}, before the last completed session: run"
                            " `sensex data update` (offline: `sensex data update --source csv --csv-dir DIR` with"
                            " newer CSV files).")
-        mismatch = _trained_on_other_data(bundle, meta)
-        if mismatch:
-            checks["data_matches_model"] = False
-            detail["data"]["model_trained_on"] = "synthetic" if bundle.meta.data.get("synthetic") else "real"
-            reasons.append(mismatch)
     else:
         detail["data"] = "no data stored: run `sensex data update`"
         reasons.append("No data is stored: run `sensex data update`.")
@@ -90,3 +113,74 @@ def _trained_on_other_data(bundle, meta: dict) -> str | None:
     kinds = ("SYNTHETIC", "real") if trained else ("real", "SYNTHETIC")
     return (f"The production model was trained on {kinds[0]} prices but the store now holds {kinds[1]} ones:"
             " retrain with `sensex train`, then `sensex registry setup`.")
+
+
+def _cache_rejections(server: ModelServer) -> dict | None:
+    try:
+        return server.cache.rejections()
+    except Exception:  # noqa: BLE001 - a cache without the count (a test double) has nothing to report
+        return None
+
+
+def _cache_problem(server: ModelServer, rejections: dict | None) -> str | None:
+    """A sentence while the cache has recently held entries that were not what their keys hold."""
+    if not rejections or not rejections.get("rejected_recently"):
+        return None
+    last = rejections.get("last_rejected") or {}
+    where = "the cache"
+    try:
+        stats = server.cache.stats()
+        if stats.get("backend") == "redis":
+            where = f"Redis at {stats.get('url')}"
+    except Exception:  # noqa: BLE001 - the health check reports an unreachable cache itself
+        pass
+    return (f"{where} held {rejections.get('rejected')} entries that were not what their keys hold (the last:"
+            f" {last.get('key')}, {last.get('reason')}); they were deleted and computed again: check what else"
+            " writes there.")
+
+
+def _store_failed_report(server: ModelServer, reason: str) -> dict:
+    """The health report when the store cannot be read: the model's own state, the store's sentence."""
+    bundle = server.bundle
+    inference = False
+    if bundle is not None:
+        try:
+            probe = np.zeros((1, bundle.window, len(bundle.symbols), bundle.scaler.n_channels), np.float32)
+            inference = bool(np.isfinite(bundle.logits(probe)).all())
+        except Exception:  # noqa: BLE001 - health reports, never raises
+            inference = False
+    checks = {"model_loaded": bundle is not None, "model_inference": inference, "cache_healthy": False,
+              "data_fresh": False, "model_current": bundle is not None and not server.notes, "store_readable": False}
+    detail: dict = {"data": reason}
+    try:
+        detail["cache"] = server.cache.stats()
+        checks["cache_healthy"] = bool(detail["cache"].get("available"))
+    except Exception as exc:  # noqa: BLE001
+        detail["cache"] = redact_text(str(exc))
+    info = server.model_info or {}
+    return {"status": "degraded" if checks["model_loaded"] and inference else "unhealthy", "checks": checks,
+            "detail": detail, "model_version": info.get("version"), "loaded_at": server.loaded_at,
+            "reason": reason, "timestamp": datetime.now(UTC).isoformat(timespec="seconds")}
+
+
+def _health(server: ModelServer) -> dict:
+    """The server's health check, made total: a damaged store (the data file unreadable) is
+    `degraded` with its sentence as the reason, and so is a cache that held foreign entries."""
+    problem = store.problem(server.settings.store_dir)
+    if problem is not None:
+        return _store_failed_report(server, problem)
+    try:
+        report = server.health_check()
+    except SensexError as exc:  # a file the check reads went bad meanwhile
+        return _store_failed_report(server, str(exc))
+    rejections = _cache_rejections(server)
+    if rejections and rejections.get("rejected"):
+        report["detail"]["cache_rejections"] = rejections
+    cache_problem = _cache_problem(server, rejections)
+    if cache_problem is not None:
+        report["checks"]["cache_consistent"] = False
+        report["detail"]["cache_problem"] = cache_problem
+        if report["status"] == "healthy":
+            report["status"] = "degraded"
+        report["reason"] = report.get("reason") or cache_problem
+    return report

@@ -30,6 +30,7 @@ from sensex.market.modes import check_mode
 from sensex.market.universe import Universe, load_universe
 from sensex.models.bundle import Bundle
 from sensex.models.portable import baseline_probabilities
+from sensex.models.range_portable import expected_move, has_range
 from sensex.serving import fallback, health, views, window_cache
 from sensex.serving.assessment import assess
 from sensex.serving.forecast import Forecast
@@ -123,13 +124,22 @@ class ModelServer:
             self._served = (info, bundle, datetime.now(UTC).isoformat(timespec="seconds"))
 
     def _smoke_test(self, bundle: Bundle, info: dict) -> None:
-        """One inference on the latest stored window (zeros when there is no data): a model that
-        fails it or answers NaN never serves."""
+        """One inference on the latest stored window: a model that fails it or answers NaN never
+        serves. Only the model is judged: when the window itself cannot be prepared (no data, a
+        damaged file) the model is run on a window of zeros instead, and health says why."""
+        inputs = None
         try:
-            try:
-                inputs = self._latest_inputs(bundle, None)
+            inputs = self._latest_inputs(bundle, None)
+            self.notes.pop("smoke", None)
+        except DataError:
+            pass  # no usable data yet: nothing to say beyond what the data checks say
+        except Exception as exc:  # noqa: BLE001 - the data's fault, not the model's: judge the model alone
+            self.notes["smoke"] = (f"The latest stored window could not be prepared ({type(exc).__name__}:"
+                                   f" {str(exc)[:160]}): the model was checked on a window of zeros instead.")
+        try:
+            if inputs is not None:
                 probability = bundle.probabilities(inputs.window, inputs.tabular)
-            except DataError:
+            else:
                 probe = np.zeros((1, bundle.window, len(bundle.symbols), bundle.scaler.n_channels), np.float32)
                 probability = bundle.logits(probe)
         except Exception as exc:  # noqa: BLE001 - any failure of a candidate model is a refusal
@@ -216,6 +226,8 @@ class ModelServer:
             return latest[1]
         directory = self.settings.cache_dir / "windows"
         inputs = window_cache.load(directory, self.mode, bundle.meta.onnx_sha256, content_hash)
+        if inputs is not None and inputs.range_features is None and has_range(bundle.meta):
+            inputs = None  # kept before the range forecast existed: computed again, with its row
         if inputs is None:
             inputs = self._computed_inputs(bundle, None)
             window_cache.save(directory, self.mode, bundle.meta.onnx_sha256, content_hash, inputs)
@@ -302,7 +314,11 @@ class ModelServer:
                         members = member_forecasts(bundle.meta, stock_logits[0], inputs.window[0, -1, :, -1] > 0.5)
                     spread = bundle.spread(inputs.window, inputs.tabular)
                     test, kind = bundle.meta.test_metrics, bundle.meta.kind
-            assessment = assess(bundle.meta, probability, spread, inputs.volatility, fallback=fallback)
+            # How far, never which way: the range part of the same bundle, on the same session's
+            # inputs (numpy, `models.range_portable`); none for the fallback baseline or an older bundle.
+            range_view = None if fallback else expected_move(bundle.meta.range, inputs.range_features, inputs.last_close)
+            assessment = assess(bundle.meta, probability, spread, inputs.volatility, fallback=fallback,
+                                range_view=range_view)
             return Forecast(
                 direction="UP" if probability >= 0.5 else "DOWN",
                 probability=round(probability, 4),
@@ -353,6 +369,9 @@ class ModelServer:
                 "data_source": forecast["data_source"],
                 "back_dated": back_dated,
                 "universe": self.universe.key,  # one home's log holds every universe's forecasts
+                # The 80% band for the target close, so the track record can say how often the
+                # close landed inside it (null without a range forecast).
+                "expected_move": _logged_move(forecast.get("expected_move")),
             })
         except OSError as exc:
             log.warning("The forecast was not written to the prediction log: %s", storage_error(exc, self.settings.home))
@@ -385,6 +404,12 @@ class ModelServer:
     def health_check(self) -> dict:
         """The original design's health check (`sensex.serving.health`)."""
         return health.health_check(self)
+
+
+def _logged_move(move: dict | None) -> dict | None:
+    if not move:
+        return None
+    return {k: move.get(k) for k in ("pct", "points", "range_low", "range_high", "level", "last_close")}
 
 
 def prepare_latest_windows(settings: Settings, universe: Universe | None = None,

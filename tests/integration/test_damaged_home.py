@@ -155,3 +155,36 @@ def test_foreign_lines_in_the_prediction_log_are_skipped(own_home):
         assert before[0]["as_of"] == AS_OF
         assert no_500(client, "GET", "/drift").status_code == 200
     assert [table.to_dict("records") for table in closed_forecasts(own_home, "SENSEX", "close")] == record_before
+
+
+# -- registry doctor ----------------------------------------------------------------------------------
+def test_registry_doctor_repairs_the_derived_files_and_names_a_damaged_data_file(own_home, monkeypatch, capsys):
+    from sensex.core.settings import get_settings
+    from sensex.interfaces import cli
+
+    monkeypatch.setenv("SENSEX_HOME", str(own_home.home))
+    get_settings.cache_clear()
+    windows = own_home.cache_dir / "windows"
+    (window,) = windows.glob("close-*.npz")
+    window.write_bytes(window.read_bytes()[:100])
+    meta = own_home.store_dir / store.META_FILE
+    meta.write_bytes(b"[]")
+    calendar._recorded_sessions.cache_clear()
+    sessions = calendar._session_file()
+    sessions.parent.mkdir(parents=True, exist_ok=True)
+    sessions.write_bytes(b'{"days": "garbled"}')
+    try:
+        assert cli.run(["registry", "doctor", "--json"]) == 0
+        report = json.loads(capsys.readouterr().out)
+        assert str(window) in report["removed"] and window_cache.damaged(windows) == []
+        assert "rebuilt the store's meta.json from its data file" in report["repairs"]
+        assert json.loads(meta.read_text())["rows"] > 0
+        assert "rebuilt the BSE calendar cache" in report["repairs"] and report["store_problem"] is None
+        assert report["changed"] is True
+        damage_data(own_home, "garbled")
+        assert cli.run(["registry", "doctor", "--json"]) == 0
+        report = json.loads(capsys.readouterr().out)
+        assert store.DATA_FILE in report["store_problem"] and report["repairs"] == []
+    finally:
+        calendar._recorded_sessions.cache_clear()
+        get_settings.cache_clear()

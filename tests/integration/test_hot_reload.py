@@ -136,3 +136,17 @@ def test_the_smoke_test_refuses_a_model_that_answers_nan(own_home, monkeypatch):
     monkeypatch.setattr(type(bundle), "probabilities", lambda self, windows, tabular=None: np.array([np.nan]))
     with pytest.raises(CorruptModelError, match="NaN"):
         server._smoke_test(bundle, info)
+
+
+def test_a_window_that_cannot_be_prepared_does_not_blame_the_model(own_home, monkeypatch):
+    """The smoke test judges the model: when the data side fails, the model is run on zeros and
+    serves; health says why the check could not use the latest window."""
+    def failing_inputs(self, bundle, as_of):
+        raise RuntimeError("the data file went away")
+
+    monkeypatch.setattr(ModelServer, "_latest_inputs", failing_inputs)
+    server = ModelServer(own_home)
+    assert server.load_production_model()["version"]
+    health = server.health_check()
+    assert health["checks"]["model_loaded"] and health["checks"]["model_inference"]
+    assert "could not be prepared (RuntimeError: the data file went away)" in health["detail"]["serving"]["smoke"]

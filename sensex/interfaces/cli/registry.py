@@ -82,6 +82,7 @@ def registry_doctor(universe: str | None = UniverseOption, as_json: bool = JsonO
                         *[f"  repaired: {c}" for c in result["repairs"]],
                         *[f"  run marked FAILED: {r}" for r in result["failed_runs"]],
                         *[f"  removed: {p}" for p in result["removed"]],
+                        *([f"  not repaired: {result['store_problem']}"] if result.get("store_problem") else []),
                         "Registry, log, runs and scratch files agree." if not result["changed"] else "Done."])
     emit(result, as_json, human)
 
