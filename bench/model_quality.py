@@ -4,8 +4,8 @@
     the ensemble's combiner and the conformal interval) on 2018, test on 2019-2021.
 (b) Walk-forward over 2012-2021: refit every 12 months on everything before the block (its last
     250 windows validate), predict the block, pool the ten blocks. The blocks (and in (a) the
-    ensemble's seeds) run in `--workers` processes (default 2) at one torch thread each; the
-    results are those of one process at `--threads 1`.
+    ensemble's seeds) run as Ray tasks on a local instance of `--workers` CPUs (default 2) at one
+    torch thread each; the results are those of one process at `--threads 1`.
 (c) The quick preset `make run` trains, on the real files with its own default segments (test =
     the last 250 sessions): is its P(UP) collapsed, and does the promotion gate take it?
 
@@ -55,7 +55,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from real_data import GLOBAL, REAL
+from real_data import GLOBAL, REAL, shown
 
 from sensex.core.settings import load_settings
 from sensex.data import store
@@ -428,8 +428,8 @@ def csv_folder(data: Path, global_data: Path, work: Path) -> Path:
 
 
 def _cpu_seconds() -> float:
-    """CPU of this process and of its finished children: the walk-forward's workers (--workers)
-    do their training in child processes, which process_time() would not count."""
+    """CPU of this process and of its finished children. Ray's workers (--workers > 1) are not
+    children this process waits for: their CPU is not in it (bench/training.py samples the tree)."""
     times = os.times()
     return times.user + times.system + times.children_user + times.children_system
 
@@ -455,8 +455,8 @@ def main() -> int:
     parser.add_argument("--walk-forward-span", default=None,
                         help="START,END of the walk-forward (default 2012-01-01,2021-12-31; 2020-2021 with --quick)")
     parser.add_argument("--workers", type=int, default=2,
-                        help="processes the ensemble's seeds and the walk-forward's blocks run in, one torch thread"
-                             " each (default 2, one per core here; 1: one process with --threads)")
+                        help="CPUs of the local Ray instance the ensemble's seeds and the walk-forward's blocks run"
+                             " on, one torch thread each (default 2, one per core here; 1: one process with --threads)")
     parser.add_argument("--quick", action="store_true", help="fast smoke run: quick presets, walk-forward 2020-2021 only")
     parser.add_argument("--skip-fixed-split", action="store_true")
     parser.add_argument("--skip-walk-forward", action="store_true")
@@ -504,7 +504,7 @@ def main() -> int:
               file=sys.stderr)
         result: dict = {
             "benchmark": "model_quality", "quick": args.quick, "modes": list(modes),
-            "data": {"dir": str(data), "content_hash": meta.get("content_hash"),
+            "data": {"dir": shown(data), "content_hash": meta.get("content_hash"),
                      "first_date": meta.get("first_date"), "last_date": meta.get("last_date"),
                      "sp500": str(global_data / "GSPC.csv") if PREOPEN in modes else None,
                      "context_symbols": sorted(set(store.read(settings.store_dir)["symbol"])

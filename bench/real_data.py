@@ -12,3 +12,11 @@ REPO = Path(__file__).resolve().parents[1]
 ROOT = Path(os.environ.get("SENSEX_REAL_DATA") or REPO.parent / "shared" / "data")
 REAL = ROOT / "sensex-real"  # BSESN.csv and one CSV per member, as yfinance saved them
 GLOBAL = ROOT / "global"  # GSPC.csv
+
+
+def shown(path: Path) -> str:
+    """How a results file names a data folder: relative to SENSEX_REAL_DATA, never a machine's path."""
+    try:
+        return f"SENSEX_REAL_DATA/{Path(path).resolve().relative_to(ROOT.resolve())}"
+    except ValueError:
+        return Path(path).name

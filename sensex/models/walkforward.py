@@ -20,12 +20,13 @@ import pandas as pd
 from sensex.core.errors import ConfigError, DataError
 from sensex.features.build import Panel
 from sensex.features.indicators import MAX_WARMUP
+from sensex.models import cluster
 from sensex.models.baselines import baseline_predictions, fit_baselines
 from sensex.models.calibrate import apply_calibration, fit_platt, shift_probabilities
 from sensex.models.config import Config
 from sensex.models.evaluate import classification_metrics, report
 from sensex.models.segments import MIN_TRAIN_WINDOWS, Segments, labelled_ends
-from sensex.models.train import ENSEMBLE, check_usable, fit_ensemble, fit_fold, in_worker, spawned_pool
+from sensex.models.train import ENSEMBLE, check_usable, fit_ensemble, fit_fold, in_task
 from sensex.models.uncertainty import conformal_half_width, cross_fitted, intervals, no_call
 
 log = logging.getLogger(__name__)
@@ -145,20 +146,19 @@ def _score_fold(panel: Panel, fold: Fold, config: Config, kinds: tuple[str, ...]
 
 def _scored_folds(panel: Panel, folds: list[Fold], config: Config, kinds: tuple[str, ...], baselines: bool,
                   workers: int) -> Iterator[tuple[dict, dict, dict, dict]]:
-    """`_score_fold` for each fold, in fold order. With `workers` > 1 the folds run in that many
-    processes (`in_worker`: `train.threads` shared out, one each on 2 cores; no processes of their
-    own): on 2 cores two one-thread fits side by side get through about 1.4x the work of one
-    two-thread fit, and every fit is seeded and deterministic, so the results are those of
-    `workers=1` with the worker's thread count. In one process the fold's own fits get the
+    """`_score_fold` for each fold, in fold order. With `workers` > 1 (or a Ray cluster) each fold
+    is a Ray task of one CPU at one torch thread (`in_task`, `cluster.fan_out`; a local instance
+    of `workers` CPUs): on 2 cores two one-thread fits side by side get through about 1.4x the
+    work of one two-thread fit, and every fit is seeded and deterministic, so the results are
+    those of `workers=1, threads=1` on whichever node. With one fold the fold's own fits get the
     workers instead (the ensemble's seeds)."""
-    if workers <= 1 or len(folds) == 1:
+    if not cluster.parallel(workers, len(folds)):
         config = config.with_train(workers=workers)
         yield from _logged((_score_fold(panel, fold, config, kinds, baselines) for fold in folds), len(folds))
         return
-    with spawned_pool(min(workers, len(folds))) as pool:
-        one = in_worker(config, workers)
-        futures = [pool.submit(_score_fold, panel, fold, one, kinds, baselines) for fold in folds]
-        yield from _logged((future.result() for future in futures), len(folds))
+    one = in_task(config)
+    calls = [(panel, fold, one, kinds, baselines) for fold in folds]
+    yield from _logged(cluster.fan_out(_score_fold, calls, workers), len(folds))
 
 
 def _logged(results: Iterator[tuple[dict, dict, dict, dict]], total: int) -> Iterator[tuple[dict, dict, dict, dict]]:
@@ -172,7 +172,7 @@ def walk_forward(
     refit_months: int | None = None, baselines: bool = True, workers: int | None = None,
 ) -> dict:
     """Refit and predict block by block; per-block metrics and pooled metrics with intervals.
-    `workers` (default `train.workers`) > 1 runs the blocks in that many processes (`_scored_folds`).
+    `workers` (default `train.workers`) > 1 runs the blocks as Ray tasks (`_scored_folds`).
 
     Returns {"blocks": [...], "pooled": {name: report}, "seconds": {name: s},
     "predictions": {"date": [...], "label": array, "fold": array, name: array, f"{kind}:no_call": array}}
