@@ -127,6 +127,28 @@ def append(path: Path, record: dict) -> None:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+RECENT_RECORDS = 2000  # how far back `append_once` looks for the same record: weeks of forecasts
+
+
+def append_once(path: Path, record: dict, key: Callable[[dict], tuple], recent: int = RECENT_RECORDS) -> bool:
+    """Append `record` unless one of the last `recent` records has the same `key`; True when it was
+    written. The look and the write happen under the file's lock, so two processes (API replicas,
+    a daily job run again after a kill) never both write the same record."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = json.dumps(_finite(record), default=str) + "\n"
+    wanted = key(record)
+    with open(path, "a", encoding="utf-8") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            if any(key(earlier) == wanted for earlier in _tail_records(path, recent)):
+                return False
+            handle.write(line)
+            handle.flush()
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+    return True
+
+
 def read(path: Path, limit: int | None = None) -> list[dict]:
     """Records oldest first (the last `limit` when given); a torn, corrupt or foreign line is
     skipped (`parse_record`).

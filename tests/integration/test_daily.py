@@ -416,3 +416,20 @@ def test_a_drift_retrain_waits_for_the_cooldown_unless_performance_drifts(tmp_pa
     retrain = [a for a in job.summary({"date": SESSION}, None, {})["actions"] if a["action"] == "retrain"]
     if not trains:
         assert retrain[0]["status"] == "skipped" and "the last retrain was 4 sessions ago" in retrain[0]["message"]
+
+
+def test_a_daily_job_killed_before_its_record_logs_no_second_forecast_when_run_again(daily_home):
+    """The forecast is appended to the prediction log before the job's own record: a kill between
+    the two leaves the day unfinished, and the rerun redoes the forecast without a second line."""
+    from sensex.core.cache import get_cache
+
+    get_cache(daily_home).clear()  # another test's copy of this home left the same forecast in memory
+    first = run_daily(daily_home, now=after_close(SESSION), yahoo_reachable=offline)
+    assert first["status"] == "ok"
+    (daily_home.logs_dir / DAILY_LOG).unlink()  # as if killed before the record was written
+    get_cache(daily_home).clear()  # the rerun is a new process: nothing in memory
+    again = run_daily(daily_home, now=after_close(SESSION), yahoo_reachable=offline)
+    assert again["status"] == "ok"
+    live = [r for r in jsonlog.read(daily_home.logs_dir / jsonlog.PREDICTION_LOG)
+            if r["as_of"] == SESSION and not r.get("back_dated")]
+    assert len(live) == 1
