@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -11,12 +10,10 @@ from sensex.core.errors import NoProductionModel, SensexError
 from sensex.core.redaction import redact_text
 from sensex.data import store
 from sensex.market import exchanges
-
-if TYPE_CHECKING:
-    from sensex.serving.model_server import ModelServer
+from sensex.serving.served import Served
 
 
-def health_check(server: ModelServer) -> dict:
+def health_check(server: Served) -> dict:
     """Every check with its detail; `degraded` and `unhealthy` always carry a `reason`. Total: a
     damaged data file is a `degraded` report with its sentence, and so is a cache that held
     entries that were not what their keys hold."""
@@ -40,7 +37,7 @@ def health_check(server: ModelServer) -> dict:
     return report
 
 
-def _checks(server: ModelServer) -> dict:
+def _checks(server: Served) -> dict:
     checks = {"model_loaded": False, "model_inference": False, "cache_healthy": False, "data_fresh": False,
               "model_current": False}
     detail: dict = {}
@@ -115,14 +112,14 @@ def _trained_on_other_data(bundle, meta: dict) -> str | None:
             " retrain with `sensex train`, then `sensex registry setup`.")
 
 
-def _cache_rejections(server: ModelServer) -> dict | None:
+def _cache_rejections(server: Served) -> dict | None:
     try:
         return server.cache.rejections()
     except Exception:  # noqa: BLE001 - a cache without the count (a test double) has nothing to report
         return None
 
 
-def _cache_problem(server: ModelServer, rejections: dict | None) -> str | None:
+def _cache_problem(server: Served, rejections: dict | None) -> str | None:
     """A sentence while the cache has recently held entries that were not what their keys hold."""
     if not rejections or not rejections.get("rejected_recently"):
         return None
@@ -139,7 +136,7 @@ def _cache_problem(server: ModelServer, rejections: dict | None) -> str | None:
             " writes there.")
 
 
-def _store_failed_report(server: ModelServer, reason: str) -> dict:
+def _store_failed_report(server: Served, reason: str) -> dict:
     """The health report when the store cannot be read: the model's own state, the store's sentence."""
     bundle = server.bundle
     inference = False
@@ -163,7 +160,7 @@ def _store_failed_report(server: ModelServer, reason: str) -> dict:
             "reason": reason, "timestamp": datetime.now(UTC).isoformat(timespec="seconds")}
 
 
-def _health(server: ModelServer) -> dict:
+def _health(server: Served) -> dict:
     """The server's health check, made total: a damaged store (the data file unreadable) is
     `degraded` with its sentence as the reason, and so is a cache that held foreign entries."""
     problem = store.problem(server.settings.store_dir)

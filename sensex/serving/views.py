@@ -1,6 +1,6 @@
 """What the served model shows besides its forecast: the explanation, the drift reports, the
 model card, the prediction history. Each reads the server's current model and settings;
-`ModelServer`'s methods of the same names call these."""
+`Served`'s methods of the same names call these."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING
 
 from sensex.core import jsonlog
 from sensex.data import store
+from sensex.serving.served import Served
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from sensex.serving.model_server import ModelServer
 
 
-def explain(server: ModelServer, as_of: str | None = None) -> dict:
+def explain(server: Served, as_of: str | None = None) -> dict:
     """The explanation of the forecast from `as_of` (default: the latest session): occlusion of
     families and members, and the families' Shapley values (`shapley`) beside it."""
     from sensex.serving.explain import occlusion, shapley
@@ -27,7 +27,7 @@ def explain(server: ModelServer, as_of: str | None = None) -> dict:
             "shapley": shapley(bundle, inputs.window, inputs.tabular), "model_version": info["version"]}
 
 
-def drift(server: ModelServer, start: str | None = None, end: str | None = None, sessions: int | None = None,
+def drift(server: Served, start: str | None = None, end: str | None = None, sessions: int | None = None,
           promotion=None) -> dict:
     """The served model's drift report (`sensex.monitoring.drift`): performance on unseen
     sessions, feature PSI, the live record; each with a severity and a reason."""
@@ -40,7 +40,7 @@ def drift(server: ModelServer, start: str | None = None, end: str | None = None,
                         sessions or promotion.drift_sessions, promotion)
 
 
-def drift_history(server: ModelServer, step: int | None = None, sessions: int | None = None) -> dict:
+def drift_history(server: Served, step: int | None = None, sessions: int | None = None) -> dict:
     """Drift over time (`sensex.monitoring.drift.history`): per as-of point every `step` sessions
     since training, the feature PSI per family and the rolling AUC and Brier beside always-UP's.
     Cached per model version and data hash: it changes only when one of them does."""
@@ -63,7 +63,7 @@ def drift_history(server: ModelServer, step: int | None = None, sessions: int | 
     return cached(server.cache, key, HISTORY_TTL, compute)
 
 
-def model_card(server: ModelServer) -> dict:
+def model_card(server: Served) -> dict:
     """What the served model is and how good it was out of sample, beside its baselines:
     the one description `/model`, the CLI and the dashboard show."""
     info, bundle, loaded_at = server._current()
@@ -95,7 +95,7 @@ def model_card(server: ModelServer) -> dict:
     }
 
 
-def prediction_history(server: ModelServer, limit: int = 50) -> list[dict]:
+def prediction_history(server: Served, limit: int = 50) -> list[dict]:
     """Logged forecasts, newest first, with the realized direction once the target session closed."""
     import pandas as pd
 
@@ -112,7 +112,7 @@ def prediction_history(server: ModelServer, limit: int = 50) -> list[dict]:
     return out
 
 
-def index_closes(server: ModelServer) -> pd.Series:
+def index_closes(server: Served) -> pd.Series:
     """The index's stored closes by date, read once per store content (`/predictions` is
     polled by dashboards; a Parquet read per call cost more than the rest of the answer)."""
     import pandas as pd
