@@ -4,6 +4,7 @@ model card, the prediction history. Each reads the server's current model and se
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING
 
 from sensex.core import jsonlog
@@ -13,31 +14,65 @@ from sensex.serving.served import Served
 if TYPE_CHECKING:
     import pandas as pd
 
+# The heavy views (an explanation, a drift report, the drift history) compute one at a time,
+# apart from forecasts (`model_server.COMPUTE_SLOTS`), and are cached per model and store
+# content: a crowd asking for them costs one computation, and forecasts never queue behind them.
+HEAVY_SLOTS = threading.BoundedSemaphore(1)
+
+
+def _model_data_key(server: Served, kind: str, info: dict, bundle, *parts) -> str:
+    """A cache key naming the served model and the store's content: either changing is a miss."""
+    content_hash = (store.read_meta(server.settings.store_dir) or {}).get("content_hash")
+    return ":".join(str(part) for part in (kind, server.universe.key, server.mode, info["version"],
+                                           bundle.meta.onnx_sha256[:12], content_hash, *parts))
+
+
+def _heavy(compute):
+    def one_at_a_time():
+        with HEAVY_SLOTS:
+            return compute()
+    return one_at_a_time
 
 
 def explain(server: Served, as_of: str | None = None) -> dict:
     """The explanation of the forecast from `as_of` (default: the latest session): occlusion of
     families and members, and the families' Shapley values (`shapley`) beside it."""
+    from sensex.core.cache import HISTORY_TTL, cached
     from sensex.serving.explain import occlusion, shapley
 
     info, bundle, _ = server._current()
-    inputs = server._latest_inputs(bundle, as_of or None)
-    sectors = {m.symbol: m.sector for m in server.universe.members}
-    return {**occlusion(bundle, inputs.window, sectors, inputs.tabular), "as_of": inputs.last_session,
-            "shapley": shapley(bundle, inputs.window, inputs.tabular), "model_version": info["version"]}
+
+    def compute() -> dict:
+        inputs = server._latest_inputs(bundle, as_of or None)
+        sectors = {m.symbol: m.sector for m in server.universe.members}
+        return {**occlusion(bundle, inputs.window, sectors, inputs.tabular), "as_of": inputs.last_session,
+                "shapley": shapley(bundle, inputs.window, inputs.tabular), "model_version": info["version"]}
+
+    key = _model_data_key(server, "explain", info, bundle, as_of or "latest")
+    return cached(server.cache, key, HISTORY_TTL, _heavy(compute), expect=_is_explanation)
 
 
 def drift(server: Served, start: str | None = None, end: str | None = None, sessions: int | None = None,
           promotion=None) -> dict:
     """The served model's drift report (`sensex.monitoring.drift`): performance on unseen
     sessions, feature PSI, the live record; each with a severity and a reason."""
+    from sensex.core.cache import PRICE_TTL, cached
     from sensex.models.config import PromotionConfig
     from sensex.monitoring.drift import drift_report
 
     info, bundle, _ = server._current()
     promotion = promotion or PromotionConfig()
-    return drift_report(server.settings, bundle, info, server.universe, start, end,
-                        sessions or promotion.drift_sessions, promotion)
+    sessions = sessions or promotion.drift_sessions
+
+    def compute() -> dict:
+        return drift_report(server.settings, bundle, info, server.universe, start, end, sessions, promotion)
+
+    # The live part reads the prediction log, which grows without the store changing: its size
+    # and time are in the key.
+    log = server.settings.logs_dir / jsonlog.PREDICTION_LOG
+    stamp = f"{log.stat().st_size}-{log.stat().st_mtime_ns}" if log.is_file() else "none"
+    key = _model_data_key(server, "drift", info, bundle, start, end, sessions, promotion.drift_tolerance, stamp)
+    return cached(server.cache, key, PRICE_TTL, _heavy(compute), expect=_is_drift_report)
 
 
 def drift_history(server: Served, step: int | None = None, sessions: int | None = None) -> dict:
@@ -60,7 +95,7 @@ def drift_history(server: Served, step: int | None = None, sessions: int | None 
         return {"version": info.get("version"), "run_id": info.get("run_id"),
                 **history(bundle, panel, step, sessions)}
 
-    return cached(server.cache, key, HISTORY_TTL, compute)
+    return cached(server.cache, key, HISTORY_TTL, _heavy(compute))
 
 
 def model_card(server: Served) -> dict:
@@ -127,3 +162,14 @@ def index_closes(server: Served) -> pd.Series:
     closes = index.set_index("date")["close"]
     server._closes = (content_hash, closes)
     return closes
+
+
+def _is_explanation(value) -> bool:
+    """What `explain` caches: a cache entry of any other shape is a miss (and deleted)."""
+    return (isinstance(value, dict) and isinstance(value.get("families"), list) and isinstance(value.get("members"), list)
+            and isinstance(value.get("probability"), (int, float)) and isinstance(value.get("as_of"), str))
+
+
+def _is_drift_report(value) -> bool:
+    return (isinstance(value, dict) and all(isinstance(value.get(part), dict) for part in ("performance", "features", "live"))
+            and isinstance(value.get("severity"), str))

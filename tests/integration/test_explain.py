@@ -28,3 +28,27 @@ def test_shapley_values_of_the_families_come_beside_occlusion_and_add_up(trained
     total = sum(row["shap"] for row in values["families"])
     assert total == pytest.approx(values["probability"] - values["base"], abs=1e-4)
     assert "Shapley" in values["method"]
+
+
+def test_explanations_and_drift_are_computed_once_per_model_and_data(own_home, monkeypatch):
+    """Heavy views are cached per model and store content: a crowd asking costs one computation."""
+    from sensex.monitoring import drift as drift_module
+    from sensex.serving import explain as explain_module
+
+    calls = {"occlusion": 0, "drift": 0}
+    real_occlusion, real_report = explain_module.occlusion, drift_module.drift_report
+
+    def counted_occlusion(*args, **kwargs):
+        calls["occlusion"] += 1
+        return real_occlusion(*args, **kwargs)
+
+    def counted_report(*args, **kwargs):
+        calls["drift"] += 1
+        return real_report(*args, **kwargs)
+
+    monkeypatch.setattr(explain_module, "occlusion", counted_occlusion)
+    monkeypatch.setattr(drift_module, "drift_report", counted_report)
+    server = ModelServer(own_home)
+    server.cache.clear()
+    assert server.explain() == server.explain() and server.drift() == server.drift()
+    assert calls == {"occlusion": 1, "drift": 1}
