@@ -269,7 +269,7 @@ def validate_data_quality(
     if stale:
         warnings.append(
             f"The data ends on {iso(last_date) or 'no date'} but the last completed BSE session"
-            f" is {iso(expected)}: run `sensex data update`."
+            f" is {iso(expected)}: run `sensex data update` (offline, import newer CSV files with `sensex data update --source csv --csv-dir DIR`)."
         )
     if calendar_info.get("fallback") and calendar_info.get("message"):
         warnings.append(calendar_info["message"])

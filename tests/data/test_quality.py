@@ -418,3 +418,9 @@ def test_real_data_repair_removes_the_fake_spikes(real, universe):
         f["count"] for fs in after.values() for f in fs if f["kind"] == "extreme_move"
     )
     assert after_moves < before_moves / 2
+
+
+def test_stale_data_says_how_to_bring_it_up_to_date_offline_too(market, universe):
+    report = validate_data_quality(market, universe)  # the fixture market ends in 2021: stale now
+    stale = [w for w in report["warnings"] if "the last completed BSE session" in w]
+    assert stale and "sensex data update" in stale[0] and "--source csv --csv-dir DIR" in stale[0]

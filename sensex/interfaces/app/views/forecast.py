@@ -16,7 +16,8 @@ def stale_card(forecast: dict, summary: dict) -> None:
         f"**No forecast for the next session: the stored data is stale.** It ends on "
         f"{session_text(forecast['as_of'])}, and {behind:,} BSE session{'s' * (behind != 1)} "
         f"{'have' if behind != 1 else 'has'} closed since (the last on {session_text(summary['expected_last_date'])}). "
-        f"Run `sensex data update{common.universe_flag()}`, then press Run Prediction.",
+        f"Run `sensex data update{common.universe_flag()}` (offline, import newer CSV files with "
+        f"`sensex data update --source csv --csv-dir DIR{common.universe_flag()}`), then press Run Prediction.",
         icon=":material/history:",
     )
     st.caption(
@@ -51,12 +52,34 @@ def live_card(forecast: dict) -> None:
     cols = st.columns(3)
     cols[0].metric("P(UP)", probability_text(p))
     cols[1].metric("Confidence", forecast["confidence"])
-    cols[2].metric("Risk", forecast["risk"])
+    cols[2].metric("Risk", forecast["risk"], help=forecast.get("risk_basis"))
+    expected_move(forecast)
     if no_call:
         st.info("No call: the forecast is too close to 50% to name a direction; the model abstains today.")
     if forecast.get("skill") == "none":
         st.warning("No skill shown: out of sample this model was not distinguishable from a coin, "
                    "so read its P(UP) as a coin flip, not as an edge.", icon=":material/casino:")
+
+
+def expected_move(forecast: dict) -> None:
+    """How far, never which way: the range forecast's expected move and its 80% band, where the
+    card is read; a model without a range forecast says so in a caption."""
+    move = forecast.get("expected_move")
+    if not move:
+        st.caption(f"No range forecast: this model was trained before it existed (risk is the realized-volatility"
+                   f" word, {forecast.get('realized_risk') or forecast.get('risk')}).")
+        return
+    st.markdown(f"**{charts.expected_move_text(move)}**")
+    st.caption(f"80% band for the {session_text(forecast['target_date'])} close: {move['range_low']:,.0f} to "
+               f"{move['range_high']:,.0f} (around the last close {move['last_close']:,.0f}); the move's 80% interval"
+               f" {move['interval_pct'][0]:.2f}% to {move['interval_pct'][1]:.2f}%. Risk {forecast['risk']}: percentile"
+               f" {forecast.get('risk_percentile') or 0:.0f} of the range forecasts over the training window (realized"
+               f" volatility alone says {forecast.get('realized_risk')}).")
+    st.info("How far, not which way: the expected move says how much the index may move next session, never in which"
+            " direction. Its band is symmetric around the last close.", icon=":material/swap_vert:")
+    if forecast.get("synthetic"):
+        st.caption("On SYNTHETIC data any skill figure (the range forecast's against EWMA, the direction model's AUC)"
+                   " proves nothing about markets: the prices were generated, not traded.")
 
 
 def badges(forecast: dict, summary: dict, stale: bool) -> None:

@@ -52,12 +52,12 @@ if health:
     cache = detail.get("cache")
     if isinstance(cache, dict):
         rate = cache.get("hit_rate")
-        cols = st.columns(4)
-        cols[0].metric("Cache hit rate", "no lookups yet" if rate is None else f"{rate:.1%}")
-        cols[1].metric("Hits", f"{cache.get('hits', 0):,}")
-        cols[2].metric("Misses", f"{cache.get('misses', 0):,}")
-        # Short values: a metric cuts what does not fit its column ("memory, 7 e...").
-        cols[3].metric("Cache entries", f"{cache.get('size', '?')}", help=f"Backend: {cache.get('backend', '?')}.")
+        with common.metric_row():
+            st.metric("Cache hit rate", "no lookups yet" if rate is None else f"{rate:.1%}")
+            st.metric("Hits", f"{cache.get('hits', 0):,}")
+            st.metric("Misses", f"{cache.get('misses', 0):,}")
+            # Short values: a metric cuts what does not fit its width ("memory, 7 e...").
+            st.metric("Cache entries", f"{cache.get('size', '?')}", help=f"Backend: {cache.get('backend', '?')}.")
     elif isinstance(cache, str):
         st.error(f"Cache: {cache}")
 
@@ -71,15 +71,19 @@ if status:
                  icon=":material/database:")
         st.badge(charts.age_text(summary["days_old"], summary["sessions_behind"]),
                  color="red" if summary["stale"] else "green")
-        st.badge("ready to forecast" if status["readiness"] else "not ready to forecast",
-                 color="green" if status["readiness"] else "red")
-    cols = st.columns(4)
-    cols[0].metric("Last session stored", session_text(status["last_date"]))
-    cols[1].metric("Sessions behind", f"{summary['sessions_behind']:,}",
-                   help=f"BSE sessions completed after the last stored one (the last on {session_text(summary['expected_last_date'])}).")
-    cols[2].metric("Valid members", f"{stats['valid_symbols']}/{stats['total_symbols']}",
-                   help=f"At least {stats.get('required_valid_symbols', '?')} are needed to forecast.")
-    cols[3].metric("Source", "SYNTHETIC" if summary["synthetic"] else (status.get("source") or "unknown"))
+        if not status["readiness"]:
+            st.badge("not ready to forecast", color="red")
+        elif summary["stale"]:  # ready data that ends sessions ago forecasts a session long past
+            st.badge("stale: forecasts would be for a past session", color="orange")
+        else:
+            st.badge("ready to forecast", color="green")
+    with common.metric_row():
+        st.metric("Last session stored", session_text(status["last_date"]))
+        st.metric("Sessions behind", f"{summary['sessions_behind']:,}",
+                  help=f"BSE sessions completed after the last stored one (the last on {session_text(summary['expected_last_date'])}).")
+        st.metric("Valid members", f"{stats['valid_symbols']}/{stats['total_symbols']}",
+                  help=f"At least {stats.get('required_valid_symbols', '?')} are needed to forecast.")
+        st.metric("Source", "SYNTHETIC" if summary["synthetic"] else (status.get("source") or "unknown"))
     for warning in status.get("warnings", []):
         st.warning(warning)
     findings = findings_table(status)
@@ -115,14 +119,14 @@ if drift:
         st.dataframe(pd.DataFrame(families), hide_index=True)
     live = drift["live"]
     if live.get("judged"):
-        cols = st.columns(4)
-        cols[0].metric("Live forecasts scored", f"{live['n']:,}")
-        cols[1].metric("Hit rate", f"{live['hit_rate']:.1%}",
-                       help=f"90% interval {live['hit_rate_interval'][0]:.1%} to {live['hit_rate_interval'][1]:.1%}")
-        cols[2].metric("Always-UP hit rate", f"{live['always_up']['hit_rate']:.1%}")
-        cols[3].metric("Brier", f"{live['brier']:.4f}", delta=f"{live['brier'] - live['always_up']['brier']:+.4f} vs always-UP",
-                       delta_color="inverse", help=f"Always-UP's Brier on the same sessions: {live['always_up']['brier']:.4f}"
-                                                   " (lower is better).")
+        with common.metric_row():
+            st.metric("Live forecasts scored", f"{live['n']:,}")
+            st.metric("Hit rate", f"{live['hit_rate']:.1%}",
+                      help=f"90% interval {live['hit_rate_interval'][0]:.1%} to {live['hit_rate_interval'][1]:.1%}")
+            st.metric("Always-UP hit rate", f"{live['always_up']['hit_rate']:.1%}")
+            st.metric("Brier", f"{live['brier']:.4f}", delta=f"{live['brier'] - live['always_up']['brier']:+.4f} vs always-UP",
+                      delta_color="inverse", help=f"Always-UP's Brier on the same sessions: {live['always_up']['brier']:.4f}"
+                                                  " (lower is better).")
     if (live.get("back_dated") or {}).get("n"):
         st.caption(f"{live['back_dated']['n']} back-dated look-backs are kept apart: they are not a live record.")
 
