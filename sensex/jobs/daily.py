@@ -375,13 +375,15 @@ class DailyJob:
         except Exception as exc:
             self._failed("forecast", exc, mode=mode.name)
             return
-        detail = {k: forecast.get(k) for k in ("as_of", "target_date", "direction", "probability", "confidence",
-                                                "model_version", "synthetic")}
+        detail = {k: forecast.get(k) for k in ("as_of", "target_date", "direction", "probability", "no_call",
+                                                "confidence", "model_version", "synthetic")}
         self._record("forecast", "done", key, changed=not forecast.get("cached", False), mode=mode.name, **detail)
         synthetic = " [SYNTHETIC DATA]" if forecast.get("synthetic") else ""
         self.events.append(Event(
             "forecast",
-            f"SENSEX {forecast['target_date']} ({mode.name}): {forecast['direction']} P(UP)={forecast['probability']:.3f}"
+            f"SENSEX {forecast['target_date']} ({mode.name}):"
+            f" {'NO CALL (leans ' + forecast['direction'] + ')' if forecast.get('no_call') else forecast['direction']}"
+            f" P(UP)={forecast['probability']:.3f}"
             f" confidence {forecast.get('confidence')}, model v{forecast.get('model_version')}{synthetic}. {forecast.get('note', '')}".strip(),
             self.date, {"mode": mode.name, **detail}))
 

@@ -140,8 +140,8 @@ class ForecastRule(_Rule):
 
     def matches(self, event: Event) -> bool:
         direction, probability = event.details.get("direction"), event.details.get("probability")
-        if probability is None or (self.direction and direction != self.direction):
-            return False
+        if probability is None or (self.direction and (direction != self.direction or event.details.get("no_call"))):
+            return False  # a no call is not a forecast of either direction
         side = probability if direction == "UP" else 1.0 - probability
         return side >= self.min_probability
 

@@ -184,7 +184,7 @@ def closed_forecasts(settings: Settings, index_symbol: str, mode: str) -> tuple[
     realized outcome, for forecasts of `mode` whose target session is stored."""
     import pandas as pd
 
-    columns = ["as_of", "target_date", "probability", "direction", "model_version", "up"]
+    columns = ["as_of", "target_date", "probability", "direction", "no_call", "model_version", "up"]
     from sensex.market.universe import load_universe
 
     # One home, several universes: only the served universe's forecasts are scored on its index.
@@ -203,7 +203,8 @@ def closed_forecasts(settings: Settings, index_symbol: str, mode: str) -> tuple[
             continue
         prediction = record.get("prediction") or {}
         row = {"as_of": as_of, "target_date": target, "probability": float(prediction.get("probability", np.nan)),
-               "direction": prediction.get("direction"), "model_version": record.get("model_version"),
+               "direction": prediction.get("direction"), "no_call": bool(prediction.get("no_call")),
+               "model_version": record.get("model_version"),
                "up": float(closes[target] > closes[as_of])}
         (back if record.get("back_dated") else rows).setdefault(as_of, row)  # the first issued counts
     return pd.DataFrame(list(rows.values()), columns=columns), pd.DataFrame(list(back.values()), columns=columns)
@@ -211,9 +212,13 @@ def closed_forecasts(settings: Settings, index_symbol: str, mode: str) -> tuple[
 
 def _record_summary(table: pd.DataFrame, up_probability: float) -> dict:
     y, p = table["up"].to_numpy(float), table["probability"].to_numpy(float)
-    hits = int(((p >= 0.5) == (y == 1)).sum())
+    # No calls are abstentions: out of the hit rate (still in the Brier score, which judges every P(UP)).
+    called = ~table["no_call"].fillna(False).to_numpy(bool) if "no_call" in table else np.ones(len(table), bool)
+    calls = int(called.sum())
+    hits = int(((p >= 0.5) == (y == 1))[called].sum())
     brier, up_brier = (p - y) ** 2, (up_probability - y) ** 2
-    return {"n": int(len(table)), "hit_rate": round(hits / len(table), 4), "hit_rate_interval": wilson(hits, len(table)),
+    return {"n": int(len(table)), "calls": calls, "abstentions": int(len(table) - calls),
+            "hit_rate": round(hits / calls, 4) if calls else None, "hit_rate_interval": wilson(hits, calls),
             "brier": round(float(brier.mean()), 4), "brier_interval": _mean_interval(brier),
             "always_up": {"hit_rate": round(float(y.mean()), 4), "hit_rate_interval": wilson(int(y.sum()), len(table)),
                           "brier": round(float(up_brier.mean()), 4)},
@@ -238,10 +243,16 @@ def live(settings: Settings, bundle: Bundle, index_symbol: str, mode: str) -> di
     else:
         severity, verdict = "ok", "no worse than always-UP"
     return {**out, **summary, "severity": severity, "judged": True,
-            "reason": f"{summary['n']} live forecasts ({summary['first']}..{summary['last']}): hit rate"
-                      f" {summary['hit_rate']:.3f} {summary['hit_rate_interval']}, Brier {summary['brier']:.4f} against"
-                      f" always-UP's {summary['always_up']['hit_rate']:.3f} and {summary['always_up']['brier']:.4f}:"
-                      f" {verdict}."}
+            "reason": f"{summary['n']} live forecasts ({summary['first']}..{summary['last']}): {_hit_text(summary)},"
+                      f" Brier {summary['brier']:.4f} against always-UP's {summary['always_up']['hit_rate']:.3f} and"
+                      f" {summary['always_up']['brier']:.4f}: {verdict}."}
+
+
+def _hit_text(summary: dict) -> str:
+    abstained = f" ({summary['abstentions']} no calls left out)" if summary.get("abstentions") else ""
+    if summary["hit_rate"] is None:
+        return f"no calls to score{abstained}"
+    return f"hit rate {summary['hit_rate']:.3f} {summary['hit_rate_interval']} on {summary['calls']} calls{abstained}"
 
 
 def _finite(value):

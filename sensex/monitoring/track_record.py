@@ -17,6 +17,10 @@ What counts:
   until that close is stored.
 - The yardstick is always-UP on the same sessions: it calls UP every time, with P(UP) = the
   share of UP sessions in the index history up to the as-of session (no look-ahead).
+- The range forecast's 80% band for the target close (`expected_move` in the log, forecasts
+  made since it exists): inside when the target session's stored close lies within
+  [range_low, range_high]; its live coverage is the share of resolved banded sessions inside,
+  beside the 80% it promises (`summary["band"]`).
 """
 
 from __future__ import annotations
@@ -114,20 +118,49 @@ def session_rows(records: Iterable[dict], closes: pd.Series) -> list[dict]:
     for (as_of, mode, reason), record in sorted(first.items(), key=lambda item: item[0][:2]):
         prediction = record["prediction"]
         realized = realized_direction(closes, as_of, str(record["target_date"]))
+        band = band_outcome(record.get("expected_move"), closes, str(record["target_date"]))
         rows.append({
             "as_of": as_of,
             "target_date": str(record["target_date"]),
             "mode": mode,
             "model_version": str(record.get("model_version")),
-            "direction": prediction["direction"],
+            # A no call says neither UP nor DOWN: it is shown as one and is not scored as a hit or
+            # a miss (its probability still counts in the Brier score, which judges every forecast).
+            "direction": "NO CALL" if prediction.get("no_call") else prediction["direction"],
+            "leaning": prediction["direction"],
+            "no_call": bool(prediction.get("no_call")),
             "probability": float(prediction["probability"]),
             "realized": realized,
-            "correct": None if realized is None else realized == prediction["direction"],
+            "correct": None if realized is None or prediction.get("no_call") else realized == prediction["direction"],
             "times_logged": count[(as_of, mode, reason)],
             "first_logged": record.get("timestamp"),
+            **band,
             **({"reason": reason} if reason else {}),
         })
     return rows
+
+
+def band_outcome(move: dict | None, closes: pd.Series, target: str) -> dict:
+    """{"band_low", "band_high", "band_inside"}: the logged 80% band for the target close and
+    whether the stored close landed inside it (None while pending; every value None without a band)."""
+    try:
+        low, high = float(move["range_low"]), float(move["range_high"])
+    except (TypeError, KeyError, ValueError):
+        return {"band_low": None, "band_high": None, "band_inside": None}
+    if not (np.isfinite(low) and np.isfinite(high) and low <= high):
+        return {"band_low": None, "band_high": None, "band_inside": None}
+    day = pd.Timestamp(target)
+    inside = bool(low <= float(closes[day]) <= high) if day in closes.index else None
+    return {"band_low": low, "band_high": high, "band_inside": inside}
+
+
+def band_summary(rows: list[dict], level: float = 0.8) -> dict:
+    """Live coverage of the range forecast's band: how often the close landed inside it."""
+    banded = [r for r in rows if r.get("band_low") is not None]
+    resolved = [r for r in banded if r.get("band_inside") is not None]
+    inside = sum(bool(r["band_inside"]) for r in resolved)
+    return {"level": level, "n": len(banded), "resolved": len(resolved), "inside": inside,
+            "coverage": inside / len(resolved) if resolved else None}
 
 
 def _brier(p: np.ndarray, y: np.ndarray) -> float:
@@ -140,19 +173,24 @@ def summarize(rows: list[dict], closes: pd.Series, window: int = ROLLING_WINDOW)
     resolved = [r for r in rows if r["realized"] is not None]
     base = always_up_probability(closes) if len(closes) else pd.Series(dtype=float)
     out: dict = {"n": len(rows), "resolved": len(resolved), "pending": len(rows) - len(resolved),
-                 "window": window, "model": None, "always_up": None, "rolling": [], "reliability": []}
+                 "window": window, "model": None, "always_up": None, "rolling": [], "reliability": [],
+                 "band": band_summary(rows)}
     if not resolved:
         return out
     y = np.array([r["realized"] == "UP" for r in resolved], dtype=float)
     p = np.array([r["probability"] for r in resolved])
-    hit = np.array([bool(r["correct"]) for r in resolved], dtype=float)
+    # Abstentions (no calls) are left out of the hit rate (NaN), and counted.
+    hit = np.array([np.nan if r.get("no_call") else float(bool(r["correct"])) for r in resolved], dtype=float)
+    out["abstentions"] = int(np.isnan(hit).sum())
     base_p = np.array([base.get(pd.Timestamp(r["as_of"]), np.nan) for r in resolved], dtype=float)
     base_p = np.where(np.isnan(base_p), 0.5, base_p)  # only the first stored session lacks a history
-    out["model"] = {"hit_rate": float(hit.mean()), "brier": _brier(p, y)}
+    called = ~np.isnan(hit)
+    out["model"] = {"hit_rate": float(hit[called].mean()) if called.any() else None, "calls": int(called.sum()),
+                    "brier": _brier(p, y)}
     out["always_up"] = {"hit_rate": float(y.mean()), "brier": _brier(base_p, y)}
     frame = pd.DataFrame({"hit": hit, "up": y, "brier": (p - y) ** 2, "base_brier": (base_p - y) ** 2},
                          index=[r["as_of"] for r in resolved])
-    rolling = frame.rolling(window, min_periods=1).mean()
+    rolling = frame.rolling(window, min_periods=1).mean()  # pandas' mean skips the abstentions' NaN
     sizes = np.minimum(np.arange(1, len(frame) + 1), window)
     out["rolling"] = [
         {"as_of": day, "sessions": int(n), "hit_rate": float(row["hit"]), "always_up_hit_rate": float(row["up"]),

@@ -130,3 +130,25 @@ def test_the_model_card_says_how_the_probabilities_were_calibrated():
     combiner = {"rule": "voting", "fit_start": "2018-01-01", "fit_end": "2018-12-31", "prior_offset": -0.01}
     assert calibration_caption(platt, combiner).startswith("Combiner: voting, fit on 2018-01-01 to 2018-12-31; base rate")
     assert "(logit -0.010)" in calibration_caption(platt, combiner)
+
+
+def test_a_no_call_is_shown_as_one_and_left_out_of_the_hit_rate():
+    records = [record("2026-01-05", "2026-01-06", 0.8, "2026-01-05T11:00:00+00:00"),  # UP happened: right
+               record("2026-01-06", "2026-01-07", 0.51, "2026-01-06T11:00:00+00:00"),
+               record("2026-01-07", "2026-01-08", 0.4, "2026-01-07T11:00:00+00:00")]  # UP happened: wrong
+    records[1]["prediction"]["no_call"] = True  # DOWN happened: a miss, were it a call
+    result = track_record(records, CLOSES)
+    no_call = next(r for r in result["rows"] if r["as_of"] == "2026-01-06")
+    assert no_call["direction"] == "NO CALL" and no_call["leaning"] == "UP" and no_call["correct"] is None
+    summary = result["summary"]
+    assert summary["abstentions"] == 1 and summary["model"]["calls"] == 2
+    assert summary["model"]["hit_rate"] == pytest.approx(0.5)  # one right, one wrong; the no call is neither
+    y, p = np.array([1, 0, 1]), np.array([0.8, 0.51, 0.4])
+    assert summary["model"]["brier"] == pytest.approx(np.mean((p - y) ** 2))  # every forecast is in the Brier score
+
+
+def test_only_no_calls_give_no_hit_rate_not_zero():
+    records = [record("2026-01-05", "2026-01-06", 0.502, "2026-01-05T11:00:00+00:00")]
+    records[0]["prediction"]["no_call"] = True
+    summary = track_record(records, CLOSES)["summary"]
+    assert summary["model"]["hit_rate"] is None and summary["abstentions"] == 1

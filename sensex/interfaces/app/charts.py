@@ -7,6 +7,7 @@ One formatting function per kind of number, so a probability reads the same on e
 from __future__ import annotations
 
 import html
+import math
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -224,11 +225,13 @@ def live_forecasts(rows: list[dict]) -> go.Figure:
     """P(UP) of each live forecast over time, marked by what happened."""
     frame = pd.DataFrame(rows).sort_values("as_of")
     frame["pp"] = frame["probability"].map(lambda p: round(float(p), 4) * 100)
+    no_call = frame["no_call"].fillna(False).astype(bool) if "no_call" in frame else pd.Series(False, index=frame.index)
     figure = go.Figure()
     for name, mask, colour, symbol in (
         ("correct", frame["correct"] == True, UP_COLOUR, "circle"),  # noqa: E712 (None stays out)
         ("wrong", frame["correct"] == False, DOWN_COLOUR, "x"),  # noqa: E712
-        ("pending", frame["correct"].isna(), FLAT_COLOUR, "circle-open"),
+        ("no call (not scored)", no_call, FLAT_COLOUR, "diamond-open"),
+        ("pending", frame["correct"].isna() & ~no_call, FLAT_COLOUR, "circle-open"),
     ):
         part = frame[mask]
         if len(part):
@@ -250,8 +253,9 @@ def live_forecasts(rows: list[dict]) -> go.Figure:
 def rolling_scores(rolling: list[dict], window: int) -> go.Figure:
     frame = pd.DataFrame(rolling)
     frame["as_of"] = pd.to_datetime(frame["as_of"])
-    figure = make_subplots(rows=1, cols=2, subplot_titles=(f"hit rate, last {window} resolved sessions",
-                                                           f"Brier score, last {window} (lower is better)"))
+    # Two-line titles: on one line each they run into each other in a 1024 px window.
+    figure = make_subplots(rows=1, cols=2, subplot_titles=(f"hit rate,<br>last {window} resolved sessions",
+                                                           f"Brier score, last {window}<br>(lower is better)"))
     for column, name, colour, dash in (("hit_rate", "model", "#1f77b4", None),
                                        ("always_up_hit_rate", "always UP", FLAT_COLOUR, "dash")):
         figure.add_trace(go.Scatter(x=frame["as_of"], y=frame[column] * 100, name=name, mode="lines+markers",
@@ -264,8 +268,21 @@ def rolling_scores(rolling: list[dict], window: int) -> go.Figure:
     figure.update_yaxes(range=[0, 100], ticksuffix="%", title_text="hit rate", row=1, col=1)
     figure.update_yaxes(title_text="Brier", rangemode="tozero", row=1, col=2)
     figure.update_xaxes(title_text="as-of session")
+    day_axis(figure, frame["as_of"])
     figure.update_layout(legend={"y": 1.0, "yanchor": "top"})
     return _layout(figure, 380, top=80)
+
+
+def day_axis(figure: go.Figure, days) -> go.Figure:
+    """Date x axes that read as days: with one point (or a few days) Plotly's automatic range spans
+    milliseconds and its ticks read "23:59:59.9995", so a short span gets three days either side and
+    one tick a day."""
+    days = pd.to_datetime(pd.Series(days)).dropna()
+    figure.update_xaxes(type="date", tickformat="%d %b %Y")
+    if len(days) and days.max() - days.min() < pd.Timedelta(days=7):
+        figure.update_xaxes(range=[days.min() - pd.Timedelta(days=3), days.max() + pd.Timedelta(days=3)],
+                            dtick=86_400_000)
+    return figure
 
 
 def reliability(table: list[dict]) -> go.Figure:
@@ -285,6 +302,7 @@ def reliability(table: list[dict]) -> go.Figure:
 
 # -- monitoring ------------------------------------------------------------------------------------
 WATCH_COLOUR, RETRAIN_COLOUR = "#f57c00", DOWN_COLOUR
+PSI_TICKS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
 
 
 def psi_history(points: list[dict], families: list[str], thresholds: dict[str, float]) -> go.Figure:
@@ -292,10 +310,11 @@ def psi_history(points: list[dict], families: list[str], thresholds: dict[str, f
     once some family passes 1, so the 0.10 and 0.25 lines stay readable beside a large shift."""
     dates = pd.to_datetime([point["date"] for point in points])
     figure = go.Figure()
-    largest = 0.0
+    largest, smallest = 0.0, thresholds["watch"]
     for family in families:
         values = [(point["features"]["families"].get(family) or {}).get("psi") for point in points]
         largest = max([largest, *(v for v in values if v is not None)])
+        smallest = min([smallest, *(v for v in values if v is not None and v > 0)])
         figure.add_trace(go.Scatter(x=dates, y=values, name=family, mode="lines+markers",
                                     hovertemplate=f"{family}: PSI %{{y:.3f}} on %{{x|%Y-%m-%d}}<extra></extra>"))
     # The thresholds as traces, not hline annotations: those land in the wrong place on a log axis.
@@ -304,7 +323,13 @@ def psi_history(points: list[dict], families: list[str], thresholds: dict[str, f
                                     name=f"{name} {thresholds[name]:.2f}", line={"color": colour, "dash": "dash"},
                                     hoverinfo="skip"))
     if largest > 1.0:
-        figure.update_yaxes(type="log", title_text="PSI (log scale)")
+        # Round ticks of our own: Plotly's on a log axis read "2, 5, 0.1, 2, 5, 1" (minor ticks' digits).
+        low, high = smallest / 1.3, largest * 1.3
+        ticks = [v for v in PSI_TICKS if low <= v <= high]
+        if len(ticks) > 9:  # a wide span: the thresholds and the decades
+            ticks = [v for v in ticks if v in (0.1, 0.25) or math.log10(v).is_integer()]
+        figure.update_yaxes(type="log", title_text="PSI (log scale)", range=[math.log10(low), math.log10(high)],
+                            tickvals=ticks, ticktext=[f"{v:g}" for v in ticks])
     else:
         figure.update_yaxes(range=[0, max(thresholds["retrain"] * 1.2, largest * 1.1)], title_text="PSI")
     figure.update_xaxes(title_text="as-of session", tickformat="%d %b %Y")
@@ -316,8 +341,9 @@ def drift_performance_history(points: list[dict], window: int) -> go.Figure:
     """The rolling Brier of the model against always-UP's on the same sessions, and its AUC."""
     judged = [point for point in points if point["performance"].get("brier") is not None]
     dates = pd.to_datetime([point["date"] for point in judged])
-    figure = make_subplots(rows=1, cols=2, subplot_titles=(f"Brier, last {window} labelled sessions (lower is better)",
-                                                           f"AUC, last {window} labelled sessions (0.5: no skill)"))
+    # Two-line titles: on one line each they run into each other in a 1024 px window.
+    figure = make_subplots(rows=1, cols=2, subplot_titles=(f"Brier, last {window} labelled sessions<br>(lower is better)",
+                                                           f"AUC, last {window} labelled sessions<br>(0.5: no skill)"))
     for key, name, colour, dash in (("brier", "model", "#1f77b4", None), ("always_up_brier", "always UP", FLAT_COLOUR, "dash")):
         figure.add_trace(go.Scatter(x=dates, y=[point["performance"][key] for point in judged], name=name,
                                     mode="lines+markers", line={"color": colour, "dash": dash}, legendgroup=name,

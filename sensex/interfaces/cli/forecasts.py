@@ -34,9 +34,9 @@ def predict(as_of: str | None = DateOption("--as-of", "Forecast from this stored
     version = forecast["model_version"]
     source = f"BASELINE {version.split(':', 1)[1]}, no model passed the gate" if version.startswith("baseline:") else f"model v{version}"
     human = (
-        f"{'[SYNTHETIC DATA] ' if forecast['synthetic'] else ''}{server.universe.name} {forecast['target_date']}: {forecast['direction']}"
+        f"{'[SYNTHETIC DATA] ' if forecast['synthetic'] else ''}{server.universe.name} {forecast['target_date']}: {call_text(forecast)}"
         f" P(UP)={forecast['probability']:.3f} interval {forecast['interval'][0]:.3f}-{forecast['interval'][1]:.3f}"
-        f"{' (no call)' if forecast['no_call'] else ''} skill {forecast['skill']}, confidence {forecast['confidence']},"
+        f" skill {forecast['skill']}, confidence {forecast['confidence']},"
         f" risk {forecast['risk']}"
         f" ({source}, {forecast['mode']} mode, data to {forecast['as_of']}"
         f"{', S&P 500 to ' + forecast['last_sp500_session'] if forecast['last_sp500_session'] else ''}"
@@ -76,3 +76,8 @@ def daily(alerts: str | None = typer.Option(None, "--alerts", help="Alerts file 
     emit(summary, as_json, render(summary))
     if summary["status"] == "failed":
         raise DailyJobFailed(summary["message"])
+
+
+def call_text(forecast: dict) -> str:
+    """UP, DOWN, or NO CALL with the side it leans to: a no call is never printed as a direction."""
+    return f"NO CALL (leans {forecast['direction']})" if forecast.get("no_call") else forecast["direction"]

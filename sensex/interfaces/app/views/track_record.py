@@ -26,8 +26,34 @@ def rows_table(rows: list[dict]) -> pd.DataFrame:
         "realized": r["realized"] or "pending",
         "correct": correct(r["correct"]),
         "times logged": r["times_logged"],
+        "80% band": band_text(r),
+        "close in band": "n/a" if r.get("band_low") is None else correct(r.get("band_inside")),
         **({"why not live": r["reason"]} if r.get("reason") else {}),
     } for r in rows])
+
+
+def band_text(row: dict) -> str:
+    if row.get("band_low") is None:
+        return "n/a"
+    return f"{row['band_low']:,.0f} to {row['band_high']:,.0f}"
+
+
+def band_coverage(band: dict | None) -> None:
+    """How often the close landed inside the range forecast's 80% band, beside the 80% it promises."""
+    if not band or not band.get("n"):
+        st.caption("Range forecast band: no live forecast carried one yet (models trained before the range forecast"
+                   " have none).")
+        return
+    st.subheader("Range forecast: how often the close landed inside the 80% band")
+    cols = st.columns(3)
+    coverage = band.get("coverage")
+    cols[0].metric("Band coverage", "pending" if coverage is None else f"{coverage:.0%}",
+                   None if coverage is None else f"{(coverage - band['level']) * 100:+.0f} pp vs the promised "
+                   f"{band['level']:.0%}", delta_color="off")
+    cols[1].metric("Closes inside the band", f"{band['inside']} of {band['resolved']}")
+    cols[2].metric("Banded forecasts pending", band["n"] - band["resolved"])
+    st.caption("A central 80% band should hold about 4 closes in 5; with 20 resolved sessions a 90% interval around the"
+               " coverage is about ±15 points. The band says how far, never which way.")
 
 
 def metric_cell(value: float | None, interval: list | None, fmt: str) -> str:
@@ -51,6 +77,24 @@ def calibration_caption(calibration: dict, combiner: dict) -> str:
     if offset:
         text += f"; base rate moved from the validation window's share of UP days to the long-run share (logit {offset:+.3f})"
     return text + "."
+
+
+def data_of(card: dict) -> dict:
+    return card.get("data") or {}
+
+
+def range_card(scored: dict | None, synthetic: bool) -> None:
+    """The range forecast's test QLIKE beside its baselines, and its interval coverage."""
+    if not scored or not scored.get("metrics"):
+        st.caption("Range forecast: none in this model (trained before it existed, or turned off by its preset).")
+        return
+    baselines = ", ".join(f"{name.replace('_', ' ')} {b['qlike']:.3f}" for name, b in (scored.get("baselines") or {}).items())
+    st.markdown(f"**Range forecast on the test window** ({scored.get('start', '?')} to {scored.get('end', '?')}, "
+                f"n={scored.get('n')}): QLIKE {scored['metrics']['qlike']:.3f} (lower is better) against {baselines}; "
+                f"80% interval coverage {scored.get('coverage_80', float('nan')):.2f}, 90% "
+                f"{scored.get('coverage_90', float('nan')):.2f}.")
+    if synthetic:
+        st.caption("Trained and tested on SYNTHETIC data: a skill figure here proves nothing about markets.")
 
 
 def model_card(card: dict) -> None:
@@ -84,6 +128,7 @@ def model_card(card: dict) -> None:
         st.dataframe(pd.DataFrame(table), hide_index=True)
         if not card.get("test_baselines"):
             st.caption("The baselines' test metrics are in the MLflow run below (`baseline_*_test_*`).")
+    range_card(card.get("range"), bool(data_of(card).get("synthetic")))
     gate = ("passed: only a version that passes the promotion gate serves as Production"
             if card.get("stage") == "Production" else f"this version is {card.get('stage') or 'not staged'}")
     data = card.get("data") or {}
@@ -111,10 +156,15 @@ if record is not None:
         cols = st.columns(4)
         cols[0].metric("Sessions forecast", summary["n"])
         cols[1].metric("Resolved", summary["resolved"], help=f"{summary['pending']} pending")
-        if model:
+        abstained = summary.get("abstentions", 0)
+        if model and model.get("hit_rate") is not None:
             cols[2].metric("Hit rate", f"{model['hit_rate']:.1%}",
                            f"{(model['hit_rate'] - always_up['hit_rate']) * 100:+.1f} pp vs always UP "
-                           f"({always_up['hit_rate']:.1%})")
+                           f"({always_up['hit_rate']:.1%})",
+                           help=f"Of {model['calls']} calls; {abstained} no calls are abstentions, not misses.")
+        elif model:
+            cols[2].metric("Hit rate", "no calls", help=f"All {abstained} resolved forecasts were no calls (abstentions).")
+        if model:
             cols[3].metric("Brier", f"{model['brier']:.4f}", f"{model['brier'] - always_up['brier']:+.4f} vs always UP "
                            f"({always_up['brier']:.4f})", delta_color="inverse")
         else:
@@ -129,6 +179,7 @@ if record is not None:
             st.caption("Always UP calls UP every session, with P(UP) = the share of UP sessions in the index history "
                        "up to that session. Few resolved sessions make any hit rate noisy: 20 sessions put a 90% "
                        "interval of about ±18 points around it.")
+        band_coverage(summary.get("band"))
         if summary["reliability"]:
             st.subheader("Reliability of live forecasts")
             st.caption("Sessions grouped by forecast P(UP) into equal-count bins: a calibrated forecaster's points "
