@@ -73,7 +73,7 @@ SEGMENTS = {"train_end": "2017-12-31", "valid_end": "2018-12-31", "test_end": "2
 WALK_FORWARD_YEARS = (2012, 2021)
 LOOK_AHEAD_DAYS = ("2019-06-28", "2020-03-23", "2021-12-30")  # test sessions rebuilt from the rows known then
 COVERAGE_TARGET = (0.77, 0.83)
-SUSPICIOUS_QLIKE = 0.35  # far below this on 2019-2021 deserves a look-ahead check (the issue's note)
+SUSPICIOUS_QLIKE = 0.35  # far below this on 2019-2021 deserves a look-ahead check
 COLUMNS = (("qlike", "QLIKE", 3), ("mse_log", "MSE ln v", 3), ("r2", "MZ R^2", 3), ("big_move_auc", "big-move AUC", 3),
            ("coverage_80", "cover 80%", 3), ("coverage_90", "cover 90%", 3))
 
@@ -185,7 +185,7 @@ def rolling_coverage(data: RangeData, fit, test: np.ndarray, sessions: int = 250
 
 def log_mean_intercept_qlike(data: RangeData, fit, train: np.ndarray, test: np.ndarray) -> dict:
     """Test QLIKE when each forecaster's intercept is the mean log residual on the training window
-    (least squares in logs, no smearing), the convention of the issue's own figures; the served
+    (least squares in logs, no smearing), the usual HAR convention; the served
     forecasts use the QLIKE-optimal intercept instead (`volatility.qlike_intercept`)."""
     out = {}
     for name, record in fit.portable["forecasters"].items():
@@ -319,7 +319,7 @@ def main() -> int:
         rolling = fixed["rolling_recalibration_diagnostic"]
         print(f"Diagnostic only (not the specified split-conformal): quantiles from the model's last {rolling['sessions']}"
               f" settled sessions instead of 2018: coverage 80% {rolling['coverage_80']:.3f}, 90% {rolling['coverage_90']:.3f}")
-        print("Test QLIKE with the intercept as the mean log residual on training (the issue's convention): " + ", ".join(
+        print("Test QLIKE with the intercept as the mean log residual on training (the usual HAR convention): " + ", ".join(
             f"{name} {value:.3f}" for name, value in fixed["qlike_log_mean_intercept"].items()))
         print("Look-ahead check, forecasts rebuilt from the rows known at t, largest difference: " + ", ".join(
             f"{day} {diff:.1e}" for day, diff in fixed["look_ahead_max_difference"].items()))

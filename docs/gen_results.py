@@ -170,12 +170,13 @@ def load(results: Path, source: Source):
                 part = None
                 break
             part = part[key]
-        if part is not None:
+        if part not in (None, {}, []):  # an empty part: the run skipped it (`--skip-walk-forward`)
             return name, data, part
     return None
 
 
 REAL_DATA = "reads the real SENSEX files; about 20 minutes on 2 cores"
+RISK_DATA = "reads the real SENSEX files and the S&P 500; under a minute"
 MODEL_QUALITY = "model_quality.json", "model_quality_close_preopen.json"
 SOURCES = {
     "close": Source(MODEL_QUALITY, ".venv/bin/python bench/model_quality.py", ("fixed_split", "close"), REAL_DATA),
@@ -198,8 +199,17 @@ SOURCES = {
     "serving": Source(("serving.json",), ".venv/bin/python bench/serving.py"),
     "load": Source(("load.json",), ".venv/bin/python bench/load.py --requests 20000"),
     "app": Source(("app.json",), ".venv/bin/python bench/app.py --repeats 3", (), "needs Debian's chromium"),
-    "training": Source(("training.json",), ".venv/bin/python bench/training.py --mode close,preopen", (),
-                       "reads the real files"),
+    "training": Source(("training.json",), ".venv/bin/python bench/training.py", (),
+                       "reads the real files; about an hour"),
+    "range-close": Source(("risk.json",), ".venv/bin/python bench/risk.py", ("fixed_split", "close"), RISK_DATA),
+    "range-preopen": Source(("risk.json",), ".venv/bin/python bench/risk.py", ("fixed_split", "preopen"), RISK_DATA),
+    "range-walk-forward": Source(("risk.json",), ".venv/bin/python bench/risk.py", ("walk_forward",), RISK_DATA),
+    "range-cost": Source(("range_cost.json",), ".venv/bin/python bench/range_cost.py", (),
+                         "trains the quick preset on the synthetic market 6 times; about 20 minutes"),
+    "backtest-close": Source(("backtest.json",), ".venv/bin/python bench/backtest.py --mode close", ("close",),
+                             "runs the close-mode walk-forward 2012-2021 on the real files; about 20 minutes"),
+    "backtest-preopen": Source(("backtest.json",), ".venv/bin/python bench/backtest.py --mode preopen", ("preopen",),
+                               "runs the pre-open walk-forward 2012-2021 on the real files; about 20 minutes"),
 }
 
 
@@ -495,19 +505,409 @@ def _median(values: list[float]):
 
 def training_section(name: str, data: dict, _part) -> str:
     runs = data.get("runs") or {}
-    baseline = data.get("baseline")
+    baseline, pool = data.get("baseline"), data.get("pool")  # `pool`: the fan-out Ray replaced, when measured
     rows = []
     for key, measured in runs.items():
         mode, setting = key.split("|", 1)
         wall = _median([m["wall_s"] for m in measured])
         base = _median([m["wall_s"] for m in runs.get(f"{mode}|{baseline}", [])])
-        rows.append([mode, setting, num(wall, 0), num(_median([m["cpu_s"] for m in measured]), 0),
-                     num(_median([m["peak_rss_mb"] for m in measured]), 0), num(measured[0].get("test_auc")),
-                     "-" if not wall or base is None else f"{base / wall:.2f}x"])
-    return "\n".join([f"`sensex train --preset {data.get('preset')} --model {data.get('model')}` as a whole process, "
-                      f"{data.get('cpus')} CPUs; medians over runs; the baseline setting is `{baseline}`.", "",
-                      table(["mode", "setting", "wall s", "CPU s", "peak MB", "test AUC", "baseline wall / this"], rows), "",
-                      f"Source: `bench/results/{name}`."])
+        row = [mode, setting, num(wall, 0), num(_median([m["cpu_s"] for m in measured]), 0),
+               num(_median([m["peak_rss_mb"] for m in measured]), 0), num(measured[0].get("test_auc")),
+               "-" if not wall or base is None else f"{base / wall:.2f}x"]
+        if pool:
+            pooled = _median([m["wall_s"] for m in runs.get(f"{mode}|{pool}", [])])
+            row.append("-" if not wall or pooled is None else f"{pooled / wall:.2f}x")
+        rows.append(row)
+    header = ["mode", "setting", "wall s", "CPU s", "peak MB", "test AUC", "baseline wall / this"]
+    lines = [f"`sensex train --preset {data.get('preset')} --model {data.get('model')}` as a whole process, "
+             f"{data.get('cpus')} CPUs; medians over runs; the baseline setting is `{baseline}`.", "",
+             table(header + ([f"{pool} wall / this"] if pool else []), rows)]
+    tune = data.get("tune")
+    if tune:
+        lines += ["", f"`sensex tune --trials 4 --preset quick`: {num(tune.get('wall_s'), 0)} s wall,"
+                      f" {num(tune.get('cpu_s'), 0)} s CPU; best trial's validation log-loss"
+                      f" {num((tune.get('best') or {}).get('valid_log_loss'), 4)} against the quick preset's"
+                      f" {num(tune.get('preset_valid_log_loss'), 4)}."]
+    return "\n".join([*lines, "", f"Source: `bench/results/{name}`."])
+
+
+# -- the range forecast (bench/risk.py, bench/range_cost.py) -------------------------------------
+
+RANGE_LABELS = {
+    "model": "**range model** (ridge on HAR, leverage, member and calendar terms)",
+    "har": "HAR (1, 5, 22 sessions)",
+    "har_sp500": "HAR + overnight S&P 500",
+    "ewma": "EWMA (RiskMetrics)",
+    "garch": "GARCH(1,1)",
+    "mean5": "mean of the last 5 sessions",
+    "mean22": "mean of the last 22 sessions",
+    "yesterday": "yesterday's value",
+}
+RANGE_SHORT = {"model": "model", "har": "HAR", "har_sp500": "HAR + S&P 500", "ewma": "EWMA", "garch": "GARCH",
+               "mean5": "mean 5", "mean22": "mean 22", "yesterday": "yesterday"}
+RANGE_MODES = {"close": "close", "preopen": "pre-open"}
+RANGE_HEADER = ["forecaster", "QLIKE [90%]", "MSE ln v", "MZ R²", "big-move AUC", "coverage 80%", "coverage 90%",
+                "model's QLIKE gain [90%]"]
+
+
+def range_rows(scored: dict, chosen: str | None = None) -> list[list[str]]:
+    """The model and every baseline on the same rows; the last column is the model's paired QLIKE
+    gain over that baseline (positive: the model is better)."""
+    metrics = scored["metrics"]
+    label = RANGE_LABELS["model"] + (f", `{chosen}`" if chosen else "")
+    rows = [[label, cell(metrics.get("qlike"), (metrics.get("intervals") or {}).get("qlike")), num(metrics.get("mse_log")),
+             num(metrics.get("r2")), num(metrics.get("big_move_auc")), num(metrics.get("coverage_80")),
+             num(metrics.get("coverage_90")), "-"]]
+    for name, b in (scored.get("baselines") or {}).items():
+        rows.append([RANGE_LABELS.get(name, name), cell(b.get("qlike"), (b.get("intervals") or {}).get("qlike")),
+                     num(b.get("mse_log")), num(b.get("r2")), num(b.get("big_move_auc")), num(b.get("coverage_80")),
+                     num(b.get("coverage_90")), difference((b.get("model_gain") or {}).get("qlike"))])
+    return rows
+
+
+def range_provenance(data: dict, name: str) -> str:
+    about = data.get("data") or {}
+    boot = data.get("bootstrap") or {}
+    parts = [f"Source: `bench/results/{name}`"]
+    if about.get("first_date"):
+        parts.append(f"data {about['first_date']}..{about.get('last_date')}, content hash `{str(about.get('content_hash'))[:12]}`")
+    if boot:
+        parts.append(f"{num(boot.get('resamples'))} moving-block resamples, blocks of {boot.get('block')} sessions")
+    return "; ".join(parts) + "."
+
+
+TARGET_WORDS = {
+    "beats_ewma_qlike": "beats EWMA on QLIKE (paired interval above 0)",
+    "beats_garch_qlike": "beats GARCH(1,1) on QLIKE (paired interval above 0)",
+    "level_with_har_qlike": "at least level with HAR (paired interval reaches 0 or above)",
+    "better_than_har_qlike_point": "better than HAR on the point estimate",
+    "coverage_80_in_range": "80% coverage inside the bench's target band",
+}
+
+
+def range_targets(targets: dict) -> str:
+    said = [f"{TARGET_WORDS[key]}: **{'yes' if value else 'no'}**" for key, value in targets.items() if key in TARGET_WORDS]
+    return ("- The bench's own checks: " + "; ".join(said) + ".") if said else ""
+
+
+def range_fixed_section(name: str, data: dict, fixed: dict) -> str:
+    seg = fixed.get("segments") or {}
+    train, valid, test = (seg.get(k, ["?", "?", "?"]) for k in ("train", "valid", "test"))
+    scored = fixed["range"]
+    out = [f"Train {train[0]}..{train[1]} (n={train[2]}), validate {valid[0]}..{valid[1]} (n={valid[2]}), test "
+           f"{test[0]}..{test[1]} (n={scored.get('n')}); every forecaster on the same rows, 90% moving-block bootstrap "
+           "interval on QLIKE, and the model's paired QLIKE gain over each baseline (positive: the model is better). "
+           "Lower QLIKE and MSE are better; the coverage columns are the share of sessions whose absolute move fell "
+           "inside the 80% and 90% intervals.", "", table(RANGE_HEADER, range_rows(scored, fixed.get("chosen"))), ""]
+    candidates = fixed.get("validation_qlike") or {}
+    if candidates:
+        listed = ", ".join(f"`{k}` {num(v)}" for k, v in candidates.items())
+        out.append(f"- Chosen on validation: `{fixed.get('chosen')}` (validation QLIKE {listed}; HAR "
+                   f"{num(fixed.get('validation_qlike_har'))}).")
+    threshold = fixed.get("big_move_threshold")
+    if threshold is not None:
+        out.append(f"- A big move is an absolute close-to-close move above the training window's median, "
+                   f"{num(threshold)}%; {percent(scored.get('big_move_share'))} of the test sessions had one.")
+    by_year = fixed.get("coverage_by_year") or {}
+    if by_year:
+        years = "; ".join(f"{year} {num(c['80'][0])} ({percent(c['80'][1])} below, {percent(c['80'][2])} above)"
+                          for year, c in by_year.items() if "80" in c)
+        out.append(f"- The model's 80% interval by test year, inside (below it, above it): {years}.")
+    rolling = fixed.get("rolling_recalibration_diagnostic")
+    if rolling:
+        out.append(f"- Diagnostic, not what is served: quantiles from the model's last {rolling.get('sessions')} settled "
+                   f"sessions instead of the validation year would have covered {num(rolling.get('coverage_80'))} (80%) "
+                   f"and {num(rolling.get('coverage_90'))} (90%).")
+    counts = fixed.get("counts") or {}
+    if counts:
+        out.append(f"- Sessions without a range (high equal to low): {num(counts.get('no_range_sessions'))} of "
+                   f"{num(counts.get('sessions'))}.")
+    look = fixed.get("look_ahead_max_difference") or {}
+    if look:
+        out.append(f"- Look-ahead check: forecasts rebuilt from the rows known at the time on {', '.join(look)} differ "
+                   f"from the full-data ones by at most {max(look.values()):.1e}.")
+    versus = data.get("preopen_vs_close")
+    if versus and fixed is (data.get("fixed_split") or {}).get("preopen"):
+        out.append(f"- Pre-open against close on the same {versus.get('n')} test sessions: QLIKE "
+                   f"{num(versus.get('qlike_preopen'))} against {num(versus.get('qlike_close'))}, the pre-open model's "
+                   f"gain {difference(versus.get('qlike_gain_of_preopen'))}.")
+    targets = range_targets(fixed.get("targets") or {})
+    if targets:
+        out.append(targets)
+    out += ["", range_provenance(data, name)]
+    return "\n".join(out)
+
+
+def range_walk_forward_section(name: str, data: dict, walk: dict) -> str:
+    out = []
+    for mode, wf in walk.items():
+        scored = wf.get("range") or {}
+        if "metrics" not in scored:
+            continue
+        years = wf.get("years") or ["?", "?"]
+        chosen = wf.get("chosen") or {}
+        out += [f"**{RANGE_MODES.get(mode, mode).capitalize()} mode**, {years[0]}-{years[-1]}: each year refit on every "
+                f"session up to two years before it, validated on the year before, tested on the year; the "
+                f"{len(wf.get('qlike_by_year') or chosen)} test years pooled (n={scored.get('n')}).", "",
+                table(RANGE_HEADER, range_rows(scored)), ""]
+        if chosen:
+            out.append("- Chosen on each validation year: " + ", ".join(f"{year} `{c}`" for year, c in chosen.items()) + ".")
+        targets = range_targets(wf.get("targets") or {})
+        if targets:
+            out.append(targets)
+        out.append("")
+    per_year = {mode: wf.get("qlike_by_year") or {} for mode, wf in walk.items()}
+    years = sorted({year for table_ in per_year.values() for year in table_})
+    if years:
+        rows = []
+        for year in years:
+            row = [year]
+            for mode in per_year:
+                scores = per_year[mode].get(year) or {}
+                others = {k: v for k, v in scores.items() if k not in ("model", "n") and not _missing(v)}
+                best = min(others, key=others.get) if others else None
+                row += [num(scores.get("model")), f"{num(others[best])} ({RANGE_SHORT.get(best, best)})" if best else "-"]
+            rows.append(row)
+        header = ["year"] + [f"{RANGE_MODES.get(m, m)}: {what}" for m in per_year for what in ("model", "best baseline")]
+        out += ["QLIKE of each test year, the model beside the best baseline of that year:", "", table(header, rows), ""]
+    out.append(range_provenance(data, name))
+    return "\n".join(out)
+
+
+GAIN_OVER = ("har", "ewma", "garch")
+
+
+def range_summary(results: Path) -> str:
+    """The model's paired QLIKE gain over HAR, EWMA and GARCH, in every split and mode measured."""
+    columns = []
+    for part, split in (("fixed_split", "fixed split"), ("walk_forward", "walk-forward")):
+        hit = load(results, Source(("risk.json",), "", (part,)))
+        for mode, record in (hit[2] if hit else {}).items():
+            if "metrics" in (record.get("range") or {}):
+                columns.append((f"{RANGE_MODES.get(mode, mode)}, {split}", record["range"]))
+    if not columns:
+        return SOURCES["range-close"].absent(results)
+    rows = [["model's QLIKE", *[num(scored["metrics"].get("qlike")) for _, scored in columns]]]
+    for name in GAIN_OVER:
+        rows.append([f"gain over {RANGE_SHORT[name]}",
+                     *[difference(((scored["baselines"].get(name) or {}).get("model_gain") or {}).get("qlike"))
+                       for _, scored in columns]])
+    rows.append(["80% / 90% coverage", *[f"{num(s.get('coverage_80'))} / {num(s.get('coverage_90'))}" for _, s in columns]])
+    return "\n".join([table(["", *[label for label, _ in columns]], rows), "",
+                      "QLIKE gain: the baseline's QLIKE minus the model's on the same sessions, with its 90% paired "
+                      "block-bootstrap interval; above 0, the model is better. Generated from `bench/results/risk.json`."])
+
+
+def range_cost_section(name: str, data: dict, _part) -> str:
+    runs = data.get("runs") or {}
+    median = data.get("median") or {}
+    loads = any("load_before" in r for measured in runs.values() for r in measured)
+    rows = []
+    for setting, measured in runs.items():
+        parts = [r["range_s"] for r in measured if not _missing(r.get("range_s"))]
+        row = [setting, num((median.get(setting) or {}).get("wall_s"), 0), num((median.get(setting) or {}).get("cpu_s"), 0),
+               ", ".join(num(r.get("wall_s"), 0) for r in measured), num(_median(parts), 1) if parts else "-",
+               num(measured[0].get("test_auc")) if measured else "-"]
+        if loads:
+            row.append(", ".join(num(r.get("load_before"), 1) for r in measured))
+        rows.append(row)
+    header = ["setting", "median wall s", "median CPU s", "each run, wall s", "range part s", "test AUC"]
+    out = [f"`sensex train --preset {data.get('preset')}` as a whole process, {data.get('cpus')} CPUs, "
+           f"{data.get('repeats')} runs per setting, alternating (data: {data.get('data')}); *range part* is the "
+           "command's own count of the seconds spent building the range data, fitting every forecaster and scoring "
+           "them.", "", table(header + (["load before each run"] if loads else []), rows), ""]
+    overhead = data.get("overhead") or {}
+    if overhead:
+        line = (f"- The range part: {num(overhead.get('range_part_s'), 1)} s, "
+                f"{percent(overhead.get('range_part_share_of_on'))} of the median run with it")
+        if overhead.get("within_run") is not None:
+            line += f"; {float(overhead['within_run']):+.1%} over the rest of the same run"
+        line += (f". The A/B medians differ by {float(overhead['wall']):+.0%} of wall time"
+                 if overhead.get("wall") is not None else "")
+        out.append(line + " (runs of one setting spread as the column above shows: on a shared machine the A/B "
+                          "figure follows the neighbours' load).")
+        if "within_budget" in overhead:
+            basis = "the within-run figure" if overhead.get("within_run") is not None else "the A/B wall medians"
+            out.append(f"- The bench's budget verdict, judged on {basis}: "
+                       f"**{'within' if overhead['within_budget'] else 'over'}**.")
+    out += ["", f"Source: `bench/results/{name}`."]
+    return "\n".join(out)
+
+
+# -- the backtest (bench/backtest.py) ------------------------------------------------------------
+
+BACKTEST_HEADER = ["rule", "instrument", "costs", "CAGR", "Sharpe", "Sortino", "max drawdown", "Calmar", "hit rate",
+                   "in market", "turnover / yr", "trades", "costs ₹ lakh (of gross profit)",
+                   "Sharpe − buy-and-hold [90%]"]
+
+
+def pct(value, digits: int = 1) -> str:
+    return "-" if _missing(value) else f"{float(value):+.{digits}%}"
+
+
+def lakh(costs: dict | None) -> str:
+    costs = costs or {}
+    rupees = costs.get("rupees")
+    if _missing(rupees):
+        return "-"
+    if not rupees:
+        return "0"
+    share = costs.get("share_of_gross_profit")
+    return f"{rupees / 1e5:,.1f} ({'no gross profit' if _missing(share) else f'{float(share):.0%}'})"
+
+
+def statistics_row(label: str, instrument: str, costs: str, s: dict, difference_cell: str) -> list[str]:
+    return [label, instrument, costs, pct(s.get("cagr")), signed(s.get("sharpe"), 2), signed(s.get("sortino"), 2),
+            pct(s.get("max_drawdown")), signed(s.get("calmar"), 2), percent(s.get("hit_rate")), percent(s.get("exposure")),
+            num(s.get("turnover"), 1), num(s.get("trades")), lakh(s.get("costs")), difference_cell]
+
+
+def _sharpe_difference(run: dict) -> str:
+    d = run.get("sharpe_difference") or {}
+    interval = d.get("interval") or [None, None]
+    return difference([d.get("value"), *interval], 2)
+
+
+def backtest_section(name: str, data: dict, record: dict) -> str:
+    runs = record.get("runs") or {}
+    groups: dict[tuple, list[dict]] = {}
+    for run in runs.values():
+        groups.setdefault((bool(run.get("zero_costs")), (run.get("instrument") or {}).get("key", "?")), []).append(run)
+    rows = []
+    always = "always long (buy at every open, sell at that close)" if record.get("mode") == "preopen" else \
+        "always long (same fills)"
+    for (zero, instrument), members in groups.items():
+        costs = "zero" if zero else "shipped"
+        for run in members:
+            rows.append(statistics_row(f"`{run.get('rule')}`", instrument, costs, run.get("strategy") or {},
+                                       _sharpe_difference(run)))
+        first = members[0]
+        rows.append(statistics_row("*buy and hold*", instrument, costs, first.get("buy_and_hold") or {}, "-"))
+        rows.append(statistics_row(f"*{always}*", instrument, costs, first.get("always_long") or {}, "-"))
+    first = next(iter(runs.values()), {})
+    window = first.get("window") or {}
+    fills = ("traded at the close of the forecast's session and held to the next close (market-on-close)"
+             if first.get("fills") == "close" else
+             "bought or sold at the next session's open and closed at its close: the opening gap is never earned")
+    span = record.get("span") or ["?", "?"]
+    capital = record.get("capital_rupees")
+    out = [f"The walk-forward's out-of-sample P(UP) over {span[0]}..{span[1]} (`{record.get('preset')}` preset, "
+           f"{record.get('model')}, refit every {record.get('refit_months')} months), sessions "
+           f"{window.get('first_session')}..{window.get('last_session')} (n={window.get('sessions')}, no-call share "
+           f"{percent(first.get('no_call_share'))}); {fills}. "
+           + (f"₹{capital / 1e7:g} crore to start. " if not _missing(capital) else "")
+           + "Sharpe − buy-and-hold is the strategy's Sharpe minus buy-and-hold's on the same sessions, with its 90% "
+           "paired moving-block bootstrap interval.", "", table(BACKTEST_HEADER, rows), ""]
+    gaps: dict[str, dict] = {}
+    for run in runs.values():
+        if run.get("gap_not_tradable"):
+            gaps.setdefault(run.get("rule"), run["gap_not_tradable"])
+    if gaps:
+        label = str(next(iter(gaps.values())).get("label") or "the rule's positions over the opening gap")
+        label = re.sub(r"^not tradable:\s*", "", label, flags=re.IGNORECASE)
+        out += [f"**NOT TRADABLE**: {label}.", "",
+                table(["rule's positions over the gap (not tradable)", "CAGR", "Sharpe", "Sortino", "max drawdown",
+                       "hit rate"],
+                      [[f"`{rule}`", pct(g.get("cagr")), signed(g.get("sharpe"), 2), signed(g.get("sortino"), 2),
+                        pct(g.get("max_drawdown")), percent(g.get("hit_rate"))] for rule, g in gaps.items()]), ""]
+    if record.get("verdict"):
+        out += ["The bench's verdict, as it states it:", "", f"> {' '.join(str(record['verdict']).split())}", ""]
+    quality = record.get("open_quality") or {}
+    notes = []
+    if quality:
+        notes.append(f"Index opens: {num(quality.get('open_missing'))} missing, equal to the previous close on "
+                     f"{pct(quality.get('open_equals_previous_close')).lstrip('+')} of sessions, mean absolute gap "
+                     f"{num(100 * quality['gap_abs_mean'] if not _missing(quality.get('gap_abs_mean')) else None)}%.")
+    about = record.get("data") or {}
+    ids = [f"costs file SHA-256 `{str(record.get('costs_sha256'))[:12]}`" if record.get("costs_sha256") else "",
+           f"data content hash `{str(about.get('content_hash'))[:12]}`" if about.get("content_hash") else "",
+           f"MLflow walk-forward run `{record.get('walk_forward_run_id')}`" if record.get("walk_forward_run_id") else "",
+           f"backtest run `{record.get('mlflow_backtest_run_id')}`" if record.get("mlflow_backtest_run_id") else ""]
+    notes.append(f"Source: `bench/results/{name}`" + "".join(f"; {part}" for part in ids if part) + ".")
+    out.append("\n\n".join(notes))
+    return "\n".join(out)
+
+
+def backtest_verdicts(results: Path) -> str:
+    """Each mode's verdict, in the bench's own words (its figures come from the same run's JSON)."""
+    out = []
+    for mode in ("close", "preopen"):
+        hit = load(results, SOURCES[f"backtest-{mode}"])
+        if hit is None:
+            out.append(f"- {RANGE_MODES[mode].capitalize()}: {SOURCES[f'backtest-{mode}'].absent(results)}")
+        elif hit[2].get("verdict"):
+            out.append(f"- **{RANGE_MODES[mode].capitalize()}**: {' '.join(str(hit[2]['verdict']).split())}")
+        else:
+            out.append(f"- {RANGE_MODES[mode].capitalize()}: `bench/results/{hit[0]}` carries no verdict text; the "
+                       "backtest tables on the Results page hold its figures.")
+    return "\n".join([*out, "", "Generated from `bench/results/backtest.json`."])
+
+
+def backtest_cost(results: Path) -> str:
+    rows = []
+    for mode in ("close", "preopen"):
+        hit = load(results, SOURCES[f"backtest-{mode}"])
+        if hit is None:
+            continue
+        record = hit[2]
+        seconds = record.get("seconds") or {}
+        machine = record.get("machine") or {}
+        rows.append([RANGE_MODES[mode], num(seconds.get("walk_forward"), 0),
+                     f"{ms(seconds.get('backtest_from_stored_forecasts_median'))} / "
+                     f"{ms(seconds.get('backtest_from_stored_forecasts_max'))}",
+                     num(seconds.get("backtest_command_with_mlflow_run"), 1), num(record.get("total_seconds"), 0),
+                     num(machine.get("cpus"))])
+    if not rows:
+        return SOURCES["backtest-close"].absent(results)
+    return "\n".join([table(["mode", "walk-forward s", "one backtest of the stored forecasts, median / worst",
+                             "`sensex backtest` with its MLflow run, s", "whole bench s", "CPUs"], rows), "",
+                      "Source: `bench/results/backtest.json`."])
+
+
+COSTS_FILE = Path("sensex") / "backtest" / "costs.yaml"
+
+
+def _cost_value(figure: str, value) -> str:
+    if figure.endswith("_pct"):
+        return f"{value:g}%"
+    if figure.endswith("_rupees"):
+        return f"₹{value:g}"
+    if figure.endswith("_bps"):
+        return f"{value:g} bp"
+    if figure == "price_ratio":
+        return f"{value:g} × the index"
+    if figure == "lot_size":
+        return f"{value:g} unit{'' if value == 1 else 's'}"
+    return f"{value}"
+
+
+def backtest_costs(repo: Path) -> str:
+    """The shipped costs file as tables: every dated figure with its source, as `sensex backtest` reads it."""
+    import yaml
+
+    path = repo / COSTS_FILE
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    capital = data.get("capital_rupees")
+    out = [f"From `{COSTS_FILE.as_posix()}`: starting capital ₹{capital:,.0f}"
+           + (f" (₹{capital / 1e7:g} crore)" if capital and capital >= 1e7 else "")
+           + f"; default instrument `{data.get('default_instrument')}`. Each figure is in force from its date until "
+             "the next entry's.", ""]
+    for key, block in (data.get("instruments") or {}).items():
+        rows = []
+        for name, entries in block.items():
+            if name in ("name", "kind", "short_selling"):
+                continue
+            # An ETF's charges come per trade style (`delivery:`, `intraday:`), a future's once for both.
+            figures = [(name, style, schedule) for style, schedule in entries.items()] \
+                if isinstance(entries, dict) and "from" not in entries else [("", name, entries)]
+            for style, figure, schedule in figures:
+                for entry in (schedule if isinstance(schedule, list) else [schedule]):
+                    rows.append([f"`{figure}`", style or "-", str(entry.get("from")),
+                                 _cost_value(figure, entry.get("value")), text_cell(entry.get("source", ""))])
+        shorts = "can be sold short" if block.get("short_selling") else "cannot be sold short"
+        out += [f"**`{key}`**: {block.get('name', key)} ({block.get('kind')}; {shorts}).", "",
+                table(["figure", "trade style", "from", "value", "source"], rows), ""]
+    return "\n".join(out)
 
 
 COST_FILES = ("model_quality.json", "model_quality_preopen.json", "model_quality_preopen_walk_forward.json",
@@ -882,6 +1282,16 @@ SECTIONS: dict[str, Callable[[Context], str]] = {
     "bench-app": lambda c: result_section("app", app_section)(c.results),
     "bench-training": lambda c: result_section("training", training_section)(c.results),
     "bench-model-quality-cost": lambda c: model_quality_cost(c.results),
+    "results-range-summary": lambda c: range_summary(c.results),
+    "results-range-close": lambda c: result_section("range-close", range_fixed_section)(c.results),
+    "results-range-preopen": lambda c: result_section("range-preopen", range_fixed_section)(c.results),
+    "results-range-walk-forward": lambda c: result_section("range-walk-forward", range_walk_forward_section)(c.results),
+    "results-backtest-close": lambda c: result_section("backtest-close", backtest_section)(c.results),
+    "results-backtest-preopen": lambda c: result_section("backtest-preopen", backtest_section)(c.results),
+    "results-backtest-verdict": lambda c: backtest_verdicts(c.results),
+    "bench-range-cost": lambda c: result_section("range-cost", range_cost_section)(c.results),
+    "bench-backtest-cost": lambda c: backtest_cost(c.results),
+    "backtest-costs": lambda c: backtest_costs(c.repo),
     "bench-scripts": lambda c: bench_scripts(c.repo),
     "cli": lambda c: cli_reference(),
     "rest": lambda c: rest_reference(),

@@ -136,6 +136,244 @@ def test_training_and_dashboard_tables(repo: Path):
     assert "| click Run Prediction to forecast drawn | 0.12 s | 0.13 s | 1.0 s | yes |" in dashboard
 
 
+def test_training_table_compares_ray_with_the_pool_it_replaced(repo: Path):
+    run = {"cpu_s": 300.0, "peak_rss_mb": 2000.0, "test_auc": 0.55}
+    _write(repo, "training.json", {"preset": "full", "model": "ensemble", "cpus": 2, "baseline": "one process",
+                                   "pool": "pool", "runs": {"close|ray": [{"wall_s": 200.0, **run}],
+                                                            "close|pool": [{"wall_s": 210.0, **run}],
+                                                            "close|one process": [{"wall_s": 280.0, **run}]},
+                                   "tune": {"wall_s": 150.0, "cpu_s": 280.0, "best": {"valid_log_loss": 0.6901},
+                                            "preset_valid_log_loss": 0.6932}})
+
+    training = gen.render("bench-training", gen.Context(repo))
+
+    assert "| close | ray | 200 | 300 | 2000 | 0.550 | 1.40x | 1.05x |" in training
+    assert "best trial's validation log-loss 0.6901 against the quick preset's 0.6932" in training
+
+
+def _scored(qlike: float, gain_over: dict[str, list] | None = None, coverage: tuple = (0.766, 0.848)) -> dict:
+    """A `volatility.score_forecasts` record: the model's metrics and each baseline's with its gain."""
+    def record(value: float) -> dict:
+        return {"qlike": value, "mse_log": 0.59, "r2": 0.556, "big_move_auc": 0.67, "coverage_80": coverage[0],
+                "coverage_90": coverage[1], "n": 736, "intervals": {"qlike": [value - 0.05, value + 0.05]}}
+    baselines = {name: {**record(qlike + gain[0]), "model_gain": {"qlike": gain}}
+                 for name, gain in (gain_over or {}).items()}
+    return {"n": 736, "big_move_share": 0.467, "metrics": record(qlike), "baselines": baselines,
+            "coverage_80": coverage[0], "coverage_90": coverage[1]}
+
+
+def _risk(modes: tuple[str, ...] = ("close", "preopen"), walk_forward: bool = True) -> dict:
+    gains = {"har": [0.062, 0.033, 0.101], "ewma": [0.125, 0.082, 0.176], "garch": [0.083, 0.052, 0.12]}
+    fixed = {}
+    for mode in modes:
+        extra = {"har_sp500": [0.044, 0.024, 0.064]} if mode == "preopen" else {}
+        fixed[mode] = {"segments": {"train": ["2005-01-03", "2017-12-29", 3193], "valid": ["2018-01-01", "2018-12-31", 246],
+                                    "test": ["2019-01-02", "2021-12-30", 736]},
+                       "chosen": "ridge_1", "validation_qlike": {"ridge_1": 0.2748, "ridge_10": 0.2750},
+                       "validation_qlike_har": 0.3208, "big_move_threshold": 0.678, "range": _scored(0.302, gains | extra),
+                       "counts": {"sessions": 5424, "no_range_sessions": 0},
+                       "coverage_by_year": {"2019": {"n": 241, "80": [0.776, 0.095, 0.129]}},
+                       "targets": {"beats_ewma_qlike": True, "coverage_80_in_range": False}}
+    walk = {mode: {"years": [2012, 2021], "chosen": {"2012": "ridge_1000", "2013": "ridge_1"},
+                   "qlike_by_year": {"2012": {"model": 0.3239, "har": 0.3300, "ewma": 0.3241, "n": 244}},
+                   "range": _scored(0.350, gains, (0.803, 0.898)), "targets": {"beats_garch_qlike": True}}
+            for mode in modes} if walk_forward else {}
+    return {"benchmark": "risk", "modes": list(modes), "bootstrap": {"resamples": 1000, "block": 10, "level": 0.9},
+            "data": {"first_date": "1991-01-02", "last_date": "2021-12-31", "content_hash": "fad89141b87e9ea3"},
+            "fixed_split": fixed, "walk_forward": walk,
+            "preopen_vs_close": {"n": 736, "qlike_close": 0.302, "qlike_preopen": 0.283,
+                                 "qlike_gain_of_preopen": [0.019, 0.006, 0.034]}}
+
+
+def test_range_tables_come_from_the_risk_file(repo: Path):
+    _write(repo, "risk.json", _risk())
+
+    close = gen.render("results-range-close", gen.Context(repo))
+    preopen = gen.render("results-range-preopen", gen.Context(repo))
+
+    assert ("| forecaster | QLIKE [90%] | MSE ln v | MZ R² | big-move AUC | coverage 80% | coverage 90% |"
+            " model's QLIKE gain [90%] |") in close
+    assert "`ridge_1` | 0.302 [0.252, 0.352] | 0.590 | 0.556 | 0.670 | 0.766 | 0.848 | - |" in close
+    assert "| EWMA (RiskMetrics) | 0.427 [0.377, 0.477] | 0.590 | 0.556 | 0.670 | 0.766 | 0.848 | +0.125 [+0.082, +0.176] |" in close
+    assert "test 2019-01-02..2021-12-30 (n=736)" in close and "HAR + overnight S&P 500" not in close
+    assert "Chosen on validation: `ridge_1` (validation QLIKE `ridge_1` 0.275, `ridge_10` 0.275; HAR 0.321)" in close
+    assert "2019 0.776 (10% below, 13% above)" in close
+    assert "beats EWMA on QLIKE (paired interval above 0): **yes**" in close and "target band: **no**" in close
+    assert "Pre-open against close" not in close
+    assert "| HAR + overnight S&P 500 | 0.346 [0.296, 0.396] |" in preopen
+    assert "Pre-open against close on the same 736 test sessions: QLIKE 0.283 against 0.302" in preopen
+    assert "gain +0.019 [+0.006, +0.034]" in preopen
+    assert "Source: `bench/results/risk.json`; data 1991-01-02..2021-12-31, content hash `fad89141b87e`" in close
+
+
+def test_range_walk_forward_and_summary(repo: Path):
+    _write(repo, "risk.json", _risk())
+
+    walk = gen.render("results-range-walk-forward", gen.Context(repo))
+    summary = gen.render("results-range-summary", gen.Context(repo))
+
+    assert "**Close mode**, 2012-2021" in walk and "**Pre-open mode**, 2012-2021" in walk
+    assert "| GARCH(1,1) | 0.433 [0.383, 0.483] |" in walk and "coverage 80% inside" not in walk
+    assert "2012 `ridge_1000`, 2013 `ridge_1`" in walk
+    assert "| year | close: model | close: best baseline | pre-open: model | pre-open: best baseline |" in walk
+    assert "| 2012 | 0.324 | 0.324 (EWMA) | 0.324 | 0.324 (EWMA) |" in walk
+    assert "| | close, fixed split | pre-open, fixed split | close, walk-forward | pre-open, walk-forward |" in \
+        summary.replace("|  |", "| |")
+    assert "| gain over EWMA | +0.125 [+0.082, +0.176] | +0.125 [+0.082, +0.176] |" in summary
+
+
+def test_a_risk_run_without_its_walk_forward_says_what_is_missing(repo: Path):
+    _write(repo, "risk.json", _risk(("close",), walk_forward=False))
+
+    walk = gen.render("results-range-walk-forward", gen.Context(repo))
+    preopen = gen.render("results-range-preopen", gen.Context(repo))
+    summary = gen.render("results-range-summary", gen.Context(repo))
+
+    assert "`bench/results/risk.json` holds no `walk_forward`" in walk
+    assert "Run `.venv/bin/python bench/risk.py` to produce it" in walk
+    assert "`bench/results/risk.json` holds no `fixed_split.preopen`" in preopen
+    assert "close, fixed split" in summary and "walk-forward" not in summary.split("\n")[0]
+
+
+def test_absent_range_and_backtest_files_name_their_commands(repo: Path):
+    context = gen.Context(repo)
+
+    assert "`bench/results/risk.json` is absent. Run `.venv/bin/python bench/risk.py`" in gen.render("results-range-close", context)
+    assert "`bench/results/risk.json` is absent" in gen.render("results-range-summary", context)
+    assert ("`bench/results/backtest.json` is absent. Run `.venv/bin/python bench/backtest.py --mode preopen`"
+            in gen.render("results-backtest-preopen", context))
+    assert "Run `.venv/bin/python bench/backtest.py --mode close`" in gen.render("results-backtest-verdict", context)
+    assert ("`bench/results/range_cost.json` is absent. Run `.venv/bin/python bench/range_cost.py`"
+            in gen.render("bench-range-cost", context))
+    for name in ("results-range-close", "results-backtest-close", "bench-range-cost", "bench-backtest-cost"):
+        assert "|" not in gen.render(name, context)  # no table, no figure
+
+
+def _statistics(cagr: float, sharpe: float, rupees: float = 1585368.0, share: float | None = 0.066) -> dict:
+    return {"cagr": cagr, "sharpe": sharpe, "sortino": 1.151, "max_drawdown": -0.378, "calmar": 0.341, "hit_rate": 0.54,
+            "exposure": 0.958, "turnover": 32.74, "trades": 55, "costs": {"rupees": rupees, "share_of_gross_profit": share}}
+
+
+def _backtest_run(rule: str, zero: bool, fills: str, gap: bool = False) -> dict:
+    run = {"strategy": _statistics(0.129, 0.821, 0.0 if zero else 1585368.0), "buy_and_hold": _statistics(0.137, 0.826),
+           "always_long": _statistics(-0.246, -2.39, share=None),
+           "sharpe_difference": {"value": -0.005, "interval": [-0.1251, 0.126], "level": 0.9},
+           "fills": fills, "rule": rule, "instrument": {"key": "futures", "name": "SENSEX index futures (BSE)"},
+           "window": {"first_session": "2012-01-04", "last_session": "2021-12-31", "sessions": 2451},
+           "no_call_share": 0.87, "zero_costs": zero}
+    if gap:
+        run["gap_not_tradable"] = {"label": "not tradable: the rule's positions over the opening gap; no costs",
+                                   "cagr": 0.553, "sharpe": 7.336, "sortino": 15.9, "max_drawdown": -0.049, "hit_rate": 0.83}
+    return run
+
+
+def _backtest(mode: str, verdict: str | None = "long/flat made +12.9% against buy-and-hold's +13.7%.") -> dict:
+    fills = "close" if mode == "close" else "open"
+    runs = {f"{rule}|{label}|futures": _backtest_run(rule, label == "zero", fills, gap=mode == "preopen")
+            for label in ("default", "zero") for rule in ("long_flat", "long_short")}
+    record = {"mode": mode, "span": ["2012-01-01", "2021-12-31"], "refit_months": 12, "preset": "walkforward",
+              "model": "convlstm", "costs_sha256": "d939ae8dc5099c47", "capital_rupees": 10000000.0, "runs": runs,
+              "open_quality": {"open_missing": 0, "open_equals_previous_close": 0.0031, "gap_abs_mean": 0.00454},
+              "seconds": {"walk_forward": 1065.1, "backtest_from_stored_forecasts_median": 0.415,
+                          "backtest_from_stored_forecasts_max": 1.181, "backtest_command_with_mlflow_run": 1.7},
+              "machine": {"cpus": 2}, "total_seconds": 1075.5}
+    if verdict:
+        record["verdict"] = verdict
+    return record
+
+
+def test_backtest_table_per_rule_and_costs_with_the_sharpe_difference(repo: Path):
+    _write(repo, "backtest.json", {"benchmark": "backtest", "close": _backtest("close")})
+
+    page = gen.render("results-backtest-close", gen.Context(repo))
+
+    assert ("| rule | instrument | costs | CAGR | Sharpe | Sortino | max drawdown | Calmar | hit rate | in market |"
+            " turnover / yr | trades | costs ₹ lakh (of gross profit) | Sharpe − buy-and-hold [90%] |") in page
+    assert ("| `long_flat` | futures | shipped | +12.9% | +0.82 | +1.15 | -37.8% | +0.34 | 54% | 96% | 32.7 | 55 |"
+            " 15.9 (7%) | -0.01 [-0.13, +0.13] |") in page
+    assert "| `long_short` | futures | zero | +12.9% | +0.82 |" in page and "| 0 | -0.01 [-0.13, +0.13] |" in page
+    assert "| *buy and hold* | futures | shipped | +13.7% | +0.83 |" in page
+    assert "| *always long (same fills)* | futures | zero | -24.6% |" in page and "(no gross profit) | - |" in page
+    assert "> long/flat made +12.9% against buy-and-hold's +13.7%." in page
+    assert "NOT TRADABLE" not in page and "traded at the close" in page
+    assert "sessions 2012-01-04..2021-12-31 (n=2451, no-call share 87%)" in page
+    assert "costs file SHA-256 `d939ae8dc509`" in page
+    assert "`bench/results/backtest.json` holds no `preopen`" in gen.render("results-backtest-preopen", gen.Context(repo))
+
+
+def test_preopen_backtest_shows_the_gap_as_not_tradable(repo: Path):
+    _write(repo, "backtest.json", {"benchmark": "backtest", "close": _backtest("close", verdict=None),
+                                   "preopen": _backtest("preopen", verdict="The skill is the opening gap.")})
+
+    page = gen.render("results-backtest-preopen", gen.Context(repo))
+    close = gen.render("results-backtest-close", gen.Context(repo))
+    verdicts = gen.render("results-backtest-verdict", gen.Context(repo))
+    cost = gen.render("bench-backtest-cost", gen.Context(repo))
+
+    assert "**NOT TRADABLE**: the rule's positions over the opening gap; no costs." in page
+    assert "| rule's positions over the gap (not tradable) | CAGR | Sharpe | Sortino | max drawdown | hit rate |" in page
+    assert "| `long_flat` | +55.3% | +7.34 | +15.90 | -4.9% | 83% |" in page
+    assert page.count("| `long_short` | +55.3%") == 1  # one gap line per rule: costs do not touch it
+    assert "opening gap is never earned" in page and "*always long (buy at every open, sell at that close)*" in page
+    assert "> The skill is the opening gap." in page
+    assert "verdict" not in close  # the JSON carries none: nothing is made up
+    assert "- **Pre-open**: The skill is the opening gap." in verdicts and "carries no verdict text" in verdicts
+    assert "| close | 1065 | 415 ms / 1.18 s | 1.7 | 1076 | 2 |" in cost
+
+
+def test_range_cost_table(repo: Path):
+    on = [{"wall_s": 290.0, "cpu_s": 165.0, "range_s": 3.7, "test_auc": 0.625, "command_s": 280.0},
+          {"wall_s": 240.0, "cpu_s": 138.0, "range_s": 2.8, "test_auc": 0.625, "command_s": 230.0}]
+    off = [{"wall_s": 160.0, "cpu_s": 110.0, "range_s": None, "test_auc": 0.625, "command_s": 150.0}]
+    _write(repo, "range_cost.json", {"preset": "quick", "cpus": 2, "repeats": 2, "data": "synthetic",
+                                     "runs": {"range on": on, "range off": off},
+                                     "median": {"range on": {"wall_s": 265.0, "cpu_s": 151.5},
+                                                "range off": {"wall_s": 160.0, "cpu_s": 110.0}},
+                                     "overhead": {"wall": 0.656, "range_part_s": 3.25, "range_part_share_of_on": 0.0123,
+                                                  "within_run": 0.0125, "within_budget": True}})
+
+    page = gen.render("bench-range-cost", gen.Context(repo))
+
+    assert "| setting | median wall s | median CPU s | each run, wall s | range part s | test AUC |" in page
+    assert "| range on | 265 | 152 | 290, 240 | 3.2 | 0.625 |" in page
+    assert "| range off | 160 | 110 | 160 | - | 0.625 |" in page
+    assert "The range part: 3.2 s, 1% of the median run with it; +1.2% over the rest of the same run" in page
+    assert "judged on the within-run figure: **within**" in page
+
+
+def test_costs_table_comes_from_the_costs_file(repo: Path):
+    folder = repo / "sensex" / "backtest"
+    folder.mkdir(parents=True)
+    (folder / "costs.yaml").write_text("""
+capital_rupees: 10000000
+instruments:
+  futures:
+    name: SENSEX index futures (BSE)
+    kind: futures
+    short_selling: true
+    lot_size:
+      - {from: 2000-06-09, value: 15, source: "contract specification"}
+    stt_sell_pct:
+      - {from: 2013-06-01, value: 0.01, source: "Finance Act 2013 | cut to 0.01%"}
+  etf:
+    name: SENSEX index ETF
+    kind: etf
+    delivery:
+      brokerage_rupees:
+        - {from: 2000-01-01, value: 0, source: "zero on delivery"}
+default_instrument: futures
+""", encoding="utf-8")
+
+    page = gen.render("backtest-costs", gen.Context(repo))
+
+    assert "starting capital ₹10,000,000 (₹1 crore); default instrument `futures`" in page
+    assert "**`futures`**: SENSEX index futures (BSE) (futures; can be sold short)." in page
+    assert "| `lot_size` | - | 2000-06-09 | 15 units | contract specification |" in page
+    assert "| `stt_sell_pct` | - | 2013-06-01 | 0.01% | Finance Act 2013 \\| cut to 0.01% |" in page
+    assert "| `brokerage_rupees` | delivery | 2000-01-01 | ₹0 | zero on delivery |" in page
+    assert "(etf; cannot be sold short)" in page
+
+
 def test_readme_table_is_replaced_between_its_markers(repo: Path):
     readme = repo / "README.md"
     readme.write_text(f"intro\n{gen.README_START}\nold table\n{gen.README_END}\noutro\n", encoding="utf-8")
