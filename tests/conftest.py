@@ -30,10 +30,11 @@ TINY_CONFIG = """
 name: tiny
 model: {hidden: 4, projection: 4, dropout: 0.0}
 train: {epochs: 2, patience: 1, max_train_windows: 200, valid_sessions: 60, test_sessions: 60, batch_size: 32}
-promotion: {min_accuracy: 0.0, min_auc: 0.0, min_probability_sd: 0.0, brier_below_always_up: false, auc_above_naive: false}
+promotion: {min_accuracy: 0.0, min_auc: 0.0, min_probability_sd: 0.0, brier_below_always_up: false, auc_above_naive: false,
+            range_beats_ewma: false}
 """
 TINY_GATE = PromotionConfig(min_accuracy=0.0, min_auc=0.0, min_probability_sd=0.0, brier_below_always_up=False,
-                            auc_above_naive=False)
+                            auc_above_naive=False, range_beats_ewma=False)
 
 
 def free_port() -> int:

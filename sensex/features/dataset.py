@@ -18,6 +18,7 @@ from sensex.data import store
 from sensex.data.quality_checks import filler_rows, unusable_rows
 from sensex.features.build import Panel, build_panel
 from sensex.features.overnight import add_overnight
+from sensex.features.ranges import RangeData, range_data
 from sensex.market import calendar, context
 from sensex.market.modes import DEFAULT_MODE, PREOPEN, check_mode
 from sensex.market.schema import COLUMNS, INDEX_SYMBOL
@@ -59,6 +60,26 @@ def load_panel(settings: Settings, universe: Universe, end: str | pd.Timestamp |
     session on a BSE holiday is known at that open); the features never read a later one.
     """
     mode = check_mode(mode)
+    frame = _selected_rows(settings, universe, end, sessions, mode)
+    panel = build_panel(frame, universe)  # rows already repaired: selecting by date and symbol keeps them so
+    return add_overnight(panel, frame) if mode == PREOPEN else panel
+
+
+def load_range(settings: Settings, universe: Universe, end: str | pd.Timestamp | None = None,
+               sessions: int | None = None, mode: str = DEFAULT_MODE) -> tuple[Panel, RangeData]:
+    """`load_panel`'s panel and the range forecast's data (`features.ranges.range_data`) from the
+    same repaired, date-selected rows. A forecast needs the last 22 sessions plus the indicators'
+    warm-up (`sessions` counts as in `load_panel`)."""
+    mode = check_mode(mode)
+    frame = _selected_rows(settings, universe, end, sessions, mode)
+    panel = build_panel(frame, universe)
+    panel = add_overnight(panel, frame) if mode == PREOPEN else panel
+    return panel, range_data(frame, panel)
+
+
+def _selected_rows(settings: Settings, universe: Universe, end: str | pd.Timestamp | None, sessions: int | None,
+                   mode: str) -> pd.DataFrame:
+    """The repaired stored rows `load_panel` builds from (see its docstring)."""
     frame = _repaired_store(settings, universe.index_symbol)
     # One boolean selection in numpy: a forecast's tail is cut from the whole store per request.
     row_dates = frame["date"].to_numpy()
@@ -75,8 +96,7 @@ def load_panel(settings: Settings, universe: Universe, end: str | pd.Timestamp |
             keep &= row_dates >= index_dates[-sessions]
     if not keep.all():
         frame = frame[keep]
-    panel = build_panel(frame, universe)  # rows already repaired: selecting by date and symbol keeps them so
-    return add_overnight(panel, frame) if mode == PREOPEN else panel
+    return frame
 
 
 _repaired: tuple[tuple, pd.DataFrame] | None = None  # (store content, repaired rows): the last one read

@@ -35,7 +35,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sensex.core import cache as cache_shapes
 from sensex.core import memory
-from sensex.core.errors import DateError, SensexError, storage_error
+from sensex.core.errors import ConfigError, DataError, DateError, SensexError, storage_error
 from sensex.core.redaction import install_log_redaction, redact_text
 from sensex.core.settings import Settings, get_settings
 from sensex.data import store
@@ -61,6 +61,19 @@ def _iso_date(value: str | None) -> str | None:
 
 
 IsoDate = Annotated[str | None, AfterValidator(_iso_date)]
+
+
+def _rule(value: str) -> str:
+    """A backtest rule's canonical name (`sensex.backtest.rules`); an unknown one is a 422 naming the rules."""
+    from sensex.backtest.rules import parse_rule
+
+    try:
+        return parse_rule(value).name
+    except ConfigError as exc:
+        raise PydanticCustomError("rule", str(exc)) from None
+
+
+RuleName = Annotated[str, AfterValidator(_rule)]
 AS_OF_HELP = "Forecast from this stored session (YYYY-MM-DD); default: the latest."
 
 
@@ -419,6 +432,34 @@ def create_app(settings: Settings | None = None, server: ModelServer | None = No
     @app.get("/data/status", responses=_errors(422, 503))
     def data_status(request: Request):
         return request.app.state.fetcher.validate_data_quality()
+
+    @app.get("/backtest/forecasts", responses=_errors(503))
+    def backtest_forecasts(request: Request):
+        """The stored walk-forward forecasts files `GET /backtest` can trade (`sensex evaluate --walk-forward`
+        writes them): mode, refit period, sessions, SHA-256; the one written last last."""
+        from sensex.backtest.report import stored_forecasts
+
+        server = request.app.state.server
+        return {"forecasts": stored_forecasts(server.settings, server.universe.key)}
+
+    @app.get("/backtest", responses=_errors(422, 503))
+    def backtest(request: Request, mode: Literal["close", "preopen"] = "close",
+                 rule: Annotated[RuleName, Query(min_length=1, max_length=100,
+                                                 description="long_flat | long_short | threshold:X | skip_no_call |"
+                                                             " vol_target[:V], modifiers joined by '+'.")] = "long_flat",
+                 costs: Literal["default", "zero"] = "default",
+                 refit_months: int | None = Query(None, ge=1, le=240, description="The walk-forward refit every N"
+                                                                                  " months (default: the one stored last).")):
+        """`sensex backtest --walk-forward`, unlogged: the stored out-of-sample forecasts traded by `rule`
+        with the shipped Indian costs (or none), beside buy-and-hold; the summary, the equity curves and
+        the monthly returns."""
+        from sensex.backtest.report import backtest_view
+
+        server = request.app.state.server
+        try:
+            return _json_safe(backtest_view(server.settings, server.universe, mode, rule, costs == "zero", refit_months))
+        except ConfigError as exc:  # a rule these forecasts cannot trade (vol_target without a range forecast)
+            raise DataError(str(exc)) from None
 
     @app.get("/metrics", response_class=PlainTextResponse, responses={200: {
         "description": "Prometheus text exposition format",

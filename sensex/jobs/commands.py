@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import tempfile
 import time
@@ -50,6 +51,9 @@ def train(settings: Settings, preset: str = "quick", model: str = "convlstm",
     `progress(description, done, total)` hears each stage and epoch (see `models.train.Progress`);
     `trigger` names who asked for it in the run's name (manual, daily, ...)."""
     started = time.time()
+    from sensex.models import cluster
+
+    cluster.check_tracking(settings.tracking_uri)  # before torch is imported: refused in a second
     from sensex.features.dataset import prepare, repair
     from sensex.features.ranges import range_data
     from sensex.models.train import train_model  # torch is imported here, not before
@@ -64,22 +68,99 @@ def train(settings: Settings, preset: str = "quick", model: str = "convlstm",
         progress("Building features", None, None)
     panel = prepare(frame, universe, check_mode(mode))
     # The range forecast reads the same repaired rows as the panel (`features.ranges`).
+    range_started = time.perf_counter()
     ranges = range_data(repair(frame, universe.index_symbol), panel) if config.model.range_forecast else None
+    range_data_seconds = time.perf_counter() - range_started
     info = data_info(settings) | {"universe": universe.key}
     with tempfile.TemporaryDirectory() as tmp:
         report = train_model(panel, config, Path(tmp) / "bundle", model, info, progress,
                              sectors=[universe.sector_of(symbol) for symbol in panel.symbols], ranges=ranges)
+        if report.range_seconds is not None:  # the range part's cost includes building its data
+            report.range_seconds = round(report.range_seconds + range_data_seconds, 2)
         if progress is not None:
             progress("Logging the run to MLflow", None, None)
         run_id = tracking.log_training_run(settings, config, report, info, started_at=started, trigger=trigger)
+    return _trained(report, run_id, universe.key, model, panel.mode, config.name, info)
+
+
+def train_many(settings: Settings, preset: str = "quick", model: str = "convlstm", universes: list[str] | None = None,
+               modes: list[str] | None = None, train_end: str | None = None, valid_end: str | None = None,
+               test_end: str | None = None, progress=None, trigger: str = "manual") -> dict:
+    """Several models at once, one per universe and mode (`sensex train --universe sensex,nifty50
+    --mode close,preopen`): each a Ray task of one CPU at one torch thread (with `train.workers`
+    > 1 or a cluster; else one after the other here), each logged here as its own MLflow run as
+    it comes back, to be registered by `registry setup --universe U --mode M` under its own
+    registered model. The store is read once, here: the tasks get its rows, not its path."""
+    started = time.time()
+    from sensex.models import cluster
+
+    cluster.check_tracking(settings.tracking_uri)
+    from sensex.market.modes import registered_model
+    from sensex.models.train import in_task  # imports torch
+    from sensex.registry import tracking
+
+    config = load_config(preset).with_segments(train_end=train_end, valid_end=valid_end, test_end=test_end)
+    chosen = [load_universe(spec) for spec in dict.fromkeys(universes or [settings.universe])]
+    modes = [check_mode(mode) for mode in dict.fromkeys(modes or [DEFAULT_MODE])]
+    frame = store.read(settings.store_dir)
+    for universe in chosen:
+        check_stored(frame, universe)
+    info = data_info(settings)
+    jobs = [(universe, mode) for universe in chosen for mode in modes]
+    workers = config.train.workers
+    fanned = cluster.parallel(workers, len(jobs))
+    where = cluster.start(workers) if fanned else "this process"
+    task_config = in_task(config) if fanned else config
+    if progress is not None:
+        progress(f"Training {len(jobs)} {model} models on {where}", None, None)
+    calls = [(frame, universe, mode, task_config, model, info | {"universe": universe.key}) for universe, mode in jobs]
+    runs = []
+    with tempfile.TemporaryDirectory() as tmp:
+        results = cluster.fan_out(_fit_model, calls, workers)
+        for (universe, mode), (report, files) in zip(jobs, results, strict=True):
+            folder = Path(tmp) / f"{universe.key}-{mode}"
+            for name, content in files.items():
+                (folder / name).parent.mkdir(parents=True, exist_ok=True)
+                (folder / name).write_bytes(content)
+            report = dataclasses.replace(report, bundle_dir=folder / report.bundle_dir.name,
+                                         weights_file=folder / report.weights_file.name)
+            own = settings.model_copy(update={"universe": universe.spec})
+            model_info = info | {"universe": universe.key}
+            run_id = tracking.log_training_run(own, task_config, report, model_info, started_at=started, trigger=trigger)
+            if progress is not None:
+                progress(f"Logged {universe.key} {mode} as run {run_id}", None, None)
+            runs.append(_trained(report, run_id, universe.key, model, mode, config.name, model_info)
+                        | {"registered_model": registered_model(mode, universe.key), "universe_spec": universe.spec})
+    return {"model": model, "preset": config.name, "where": where, "seconds": round(time.time() - started, 1),
+            "data_source": info.get("source"), "synthetic": bool(info.get("synthetic")), "runs": runs}
+
+
+def _fit_model(frame: pd.DataFrame, universe, mode: str, config, model: str, info: dict):
+    """One model of `train_many`, wherever it runs: the panel from the rows, `train_model`, and
+    its bundle's files as bytes (the caller logs them; this node's disk is not theirs)."""
+    from sensex.features.dataset import prepare, repair
+    from sensex.features.ranges import range_data
+    from sensex.models.train import train_model
+
+    panel = prepare(frame, universe, mode)
+    ranges = range_data(repair(frame, universe.index_symbol), panel) if config.model.range_forecast else None
+    with tempfile.TemporaryDirectory() as tmp:
+        report = train_model(panel, config, Path(tmp) / "bundle", model, info,
+                             sectors=[universe.sector_of(symbol) for symbol in panel.symbols], ranges=ranges)
+        files = {path.relative_to(tmp).as_posix(): path.read_bytes() for path in Path(tmp).rglob("*") if path.is_file()}
+    return report, files
+
+
+def _trained(report, run_id: str, universe_key: str, model: str, mode: str, preset_name: str, info: dict) -> dict:
+    """What `train` returns about one trained and logged model."""
     test = report.test_summary()
     after_open = report.evaluation["after_open"]
     return {
         "run_id": run_id,
-        "universe": universe.key,
+        "universe": universe_key,
         "model": model,
-        "mode": panel.mode,
-        "preset": config.name,
+        "mode": mode,
+        "preset": preset_name,
         "data_source": info.get("source"),
         "synthetic": bool(info.get("synthetic")),
         "segments": report.segments,
@@ -106,6 +187,7 @@ def train(settings: Settings, preset: str = "quick", model: str = "convlstm",
 
 
 def _range_summary(report) -> dict | None:
+    """The range forecast's test record, and its cost in seconds (building its data, fitting, scoring)."""
     from sensex.models.range_fit import summary
 
     out = summary(report.evaluation.get("range"))
@@ -162,11 +244,12 @@ def walk_forward(settings: Settings, start: str, end: str, preset: str = "walkfo
     Logged to MLflow as its own run (tag evaluation=walk-forward); nothing is registered."""
     from sensex.backtest.forecasts import store_walk_forward
     from sensex.features.dataset import load_range
-    from sensex.models import range_fit
+    from sensex.models import cluster, range_fit
     from sensex.models.walkforward import walk_forward as run_walk_forward  # imports torch
     from sensex.models.walkforward import walk_forward_folds
     from sensex.registry import tracking
 
+    cluster.check_tracking(settings.tracking_uri)
     config = load_config(preset)
     universe = load_universe(universe_path or settings.universe)
     panel, ranges = load_range(settings, universe, mode=check_mode(mode))

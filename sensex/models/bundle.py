@@ -10,8 +10,9 @@ MLflow hands back are read the same way:
     extra_files/preprocessing.json    the scaler (fit window named inside)
     extra_files/model.json            `BundleMeta`: kind, network config, member order, window,
                                       calibration, data fingerprint, summary metrics, checksum,
-                                      the fitted baselines as JSON, the ensemble's combiner and
+                                      the fitted baselines as JSON, the ensemble's combiner,
                                       the uncertainty record (conformal half-width, skill verdict)
+                                      and the range forecast's fitted record (applied in numpy)
 
 The torch weights are not part of the bundle (serving never reads them): training logs them
 beside the model as a run artifact.
@@ -42,7 +43,10 @@ STATE_FILE = "state_dict.pt"
 # read with those empty: they forecast as before, with a no-call interval and no skill shown.
 # 4: adds `members` (member and sector forecasts: the graph's "stock_logits" output, calibrations,
 # sectors, validation choice, test record); older bundles read with it empty: no member forecasts.
-SCHEMA_VERSION = 4
+# 5: adds `range` (the next-session range forecast's fitted record, applied in numpy by
+# `sensex.models.range_portable`) and `test_range` (its test scores beside HAR, EWMA, GARCH...);
+# older bundles read with them empty: no expected move, and `risk` stays the realized-volatility word.
+SCHEMA_VERSION = 5
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,8 @@ class BundleMeta:
     ensemble: dict = field(default_factory=dict)  # kind "ensemble": {"seeds": K, "combiner": Combiner.to_dict()}
     uncertainty: dict = field(default_factory=dict)  # `Uncertainty.to_dict()`
     members: dict = field(default_factory=dict)  # `sensex.models.member_outputs`: empty without member forecasts
+    range: dict = field(default_factory=dict)  # `sensex.models.range_fit`: empty without a range forecast
+    test_range: dict = field(default_factory=dict)  # `range_fit.summary` of its test window
     schema_version: int = SCHEMA_VERSION
 
     def to_json(self) -> str:

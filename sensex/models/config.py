@@ -61,6 +61,9 @@ class ModelConfig(_Section):
     # each seed is a whole training run (about 3 minutes for `full` on one core), and the combiner,
     # fit on 2018, gives the seeds' mean only 0.25 beside gbm's 0.75 (bench/model_quality.py, close).
     ensemble_seeds: int = Field(3, gt=0)
+    # The next-session range (volatility) forecast, fit beside the direction model by every
+    # `sensex train` and carried in the same bundle (`sensex.models.range_fit`); a preset may turn it off.
+    range_forecast: bool = True
 
     @field_validator("kernel")
     @classmethod
@@ -110,6 +113,7 @@ class PromotionConfig(_Section):
     min_probability_sd: float = Field(0.01, ge=0)  # P(UP) must vary at least this much (sd) on those rows
     brier_below_always_up: bool = True  # Brier must be strictly below always-UP's on those rows
     auc_above_naive: bool = True  # the AUC interval must not lie entirely at or below the best naive baseline's AUC
+    range_beats_ewma: bool = True  # a range part's QLIKE must be strictly below EWMA's on those rows
 
 
 SECTION_MODELS: dict[str, type[BaseModel]] = {

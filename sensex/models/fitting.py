@@ -42,11 +42,13 @@ def network_logits(network: nn.Module, tensor: np.ndarray, ends: np.ndarray, win
 def fit_network(
     network: nn.Module, tensor: np.ndarray, label: np.ndarray, segments: Segments, config: Config,
     progress: Progress | None = None, stock_targets: tuple[np.ndarray, np.ndarray] | None = None,
+    on_epoch: Callable[[dict], None] | None = None,
 ) -> tuple[nn.Module, list[dict]]:
     """Adam on BCE with early stopping on validation loss; returns the best network and history.
     `progress` hears ("Training epoch", n, N) after each epoch. With `stock_targets` ((D, S) member
     up/down, (D, S) usable) the member head learns too, its masked BCE weighted by
-    `model.member_loss_weight`; early stopping still watches the index's validation loss alone."""
+    `model.member_loss_weight`; early stopping still watches the index's validation loss alone.
+    `on_epoch` hears each epoch's history row ({"epoch", "train_loss", "valid_loss"})."""
     cfg, window = config.train, config.features.window
     rng = np.random.default_rng(cfg.seed)
     optimizer = torch.optim.AdamW(network.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
@@ -80,6 +82,8 @@ def fit_network(
         )
         history.append({"epoch": epoch, "train_loss": total / count, "valid_loss": valid_loss})
         log.info("epoch %d train_loss %.4f valid_loss %.4f", epoch, total / count, valid_loss)
+        if on_epoch is not None:
+            on_epoch(history[-1])
         if valid_loss < best_loss - 1e-5:
             best_loss, best_state, stale = valid_loss, copy.deepcopy(network.state_dict()), 0
         else:

@@ -8,7 +8,10 @@ of them learnt from a row they are judged on). A candidate is refused when, on t
 - its Brier score is not below always-UP's (the base rate the training window saw);
 - its AUC's 90% block-bootstrap interval lies entirely at or below the best naive baseline's AUC
   (always-UP's 0.5 and previous-day direction's);
-- (the seed's rules) its accuracy is below `min_accuracy` or its AUC below `min_auc`.
+- (the original design's rules) its accuracy is below `min_accuracy` or its AUC below `min_auc`;
+- it carries a range forecast whose QLIKE on those sessions is not strictly below EWMA's (both
+  from the records saved in the bundle, nothing refit; `range_beats_ewma`). A bundle without a
+  range part is judged on its direction alone.
 
 Each refusal is one sentence with the figures. Passing says nothing about beating production:
 `beats_production` says that, on the same rows, when production did not see them.
@@ -38,6 +41,7 @@ class GateReport:
     production: dict | None = None
     failures: list[str] = field(default_factory=list)
     beats_production: bool | None = None
+    range: dict | None = None  # n, start, end, model (QLIKE), ewma (QLIKE); None without a range part
 
     @property
     def passed(self) -> bool:
@@ -76,8 +80,10 @@ def gate_rows(panel: Panel, candidate: Bundle, production: Bundle | None) -> tup
 
 
 def judge(candidate: Bundle, panel: Panel, promotion: PromotionConfig, production: Bundle | None = None,
-          min_accuracy: float | None = None) -> GateReport:
-    """Score candidate, production and the baselines on the same rows and list what fails."""
+          min_accuracy: float | None = None, ranges=None) -> GateReport:
+    """Score candidate, production and the baselines on the same rows and list what fails.
+    `ranges` (`features.ranges.RangeData` of the stored data) lets the gate judge the candidate's
+    range forecast on the same sessions; without it a range part is reported as not judged."""
     from sensex.models.baselines import fit_baselines, predict_baselines
 
     if candidate.symbols != panel.symbols:
@@ -124,7 +130,32 @@ def judge(candidate: Bundle, panel: Panel, promotion: PromotionConfig, productio
         failures.append(f"its accuracy {c['accuracy']:.3f} is below the minimum {min_accuracy:.3f} on the {span}")
     if not np.isnan(c["auc"]) and c["auc"] < promotion.min_auc:
         failures.append(f"its AUC {c['auc']:.3f} is below the minimum {promotion.min_auc:.3f} on the {span}")
+    _judge_range(report, candidate, panel.dates[rows], promotion, ranges)
     return report
+
+
+def _judge_range(report: GateReport, candidate: Bundle, dates: pd.DatetimeIndex, promotion: PromotionConfig,
+                 ranges) -> None:
+    """The range rule: the learned range model's QLIKE must be below EWMA's on the gate's sessions."""
+    from sensex.models.range_portable import has_range
+
+    if not has_range(candidate.meta):
+        return
+    if ranges is None:
+        report.range = {"judged": False, "reason": "no range data was given to the gate"}
+        return
+    from sensex.models.range_fit import gate_qlike
+
+    scored = report.range = {"judged": promotion.range_beats_ewma, **gate_qlike(candidate.meta.range, ranges, dates)}
+    if not promotion.range_beats_ewma:
+        return
+    if scored["n"] < 20:
+        report.failures.append(f"its range forecast cannot be judged: only {scored['n']} of the gate's sessions have"
+                               " one (a range forecast needs 22 sessions of history and a known next session)")
+        return
+    if not scored["model"] < scored["ewma"]:
+        report.failures.append(f"its range forecast's QLIKE {scored['model']:.4f} is not below EWMA's"
+                               f" {scored['ewma']:.4f} on the {scored['n']} sessions {scored['start']}..{scored['end']}")
 
 
 def metric_drift(reference: dict, current_metrics: dict, tolerance: float) -> dict:

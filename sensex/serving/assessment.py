@@ -14,11 +14,13 @@ BASELINE_NAMES = {"logreg": "logistic-regression baseline (ten lagged index retu
 
 
 def assess(meta: BundleMeta, probability: float, spread: np.ndarray | None, volatility: float | None,
-           fallback: bool = False) -> dict:
+           fallback: bool = False, range_view: dict | None = None) -> dict:
     """Forecast fields from `meta.uncertainty` (or its `fallback` record for the baseline).
 
     A bundle older than schema 3 recorded no uncertainty: its interval is [0, 1] (a no call) and
-    it shows no skill, so the app never dresses it up.
+    it shows no skill, so the app never dresses it up. `range_view` (`range_portable.expected_move`)
+    makes `risk` the range forecast's percentile word; without it (an older bundle, the fallback)
+    `risk` is the realized-volatility word, which is always `realized_risk`.
     """
     record = meta.uncertainty.get("fallback", {}) if fallback else meta.uncertainty
     half_width = float(record.get("half_width", 0.5))
@@ -37,13 +39,17 @@ def assess(meta: BundleMeta, probability: float, spread: np.ndarray | None, vola
     if fallback:
         note = (f"No trained model passed the promotion gate, so this is the {BASELINE_NAMES.get(record.get('name'), record.get('name'))}'s"
                 f" forecast, fit on {meta.baselines.get('fit_start')}..{meta.baselines.get('fit_end')}. " + note)
+    realized = risk_word(volatility, meta.uncertainty.get("volatility_bands", []))
     return {
         "interval": [round(low, 4), round(high, 4)],
         "no_call": is_no_call,
         "skill": skill["skill"],
         "confidence": word,
-        "risk": risk_word(volatility, meta.uncertainty.get("volatility_bands", [])),
+        "risk": range_view["risk"] if range_view else realized,
+        "realized_risk": realized,
         "realized_volatility": None if volatility is None or not np.isfinite(volatility) else round(float(volatility), 4),
         "note": note,
-        "risk_basis": RISK_NOTE,
+        "risk_basis": range_view["risk_basis"] if range_view else RISK_NOTE,
+        "risk_percentile": range_view["risk_percentile"] if range_view else None,
+        "expected_move": range_view["expected_move"] if range_view else None,
     }

@@ -25,6 +25,22 @@ class SectorForecast(BaseModel):
     members: list[str] = Field(description="The sector's members with data on the last session.")
 
 
+class ExpectedMove(BaseModel):
+    """How far, never which way: the range forecast of the target session (`models.range_portable`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    pct: float = Field(description="The expected absolute close-to-close move of the target session, in percent.")
+    points: float = Field(description="The same in index points, from the last close.")
+    interval_pct: list[float] = Field(description="[low, high]: the 80% split-conformal interval of the absolute move,"
+                                                  " in percent (calibrated on the validation window).")
+    range_low: float = Field(description="Low end of the 80% band for the target session's close, in index points.")
+    range_high: float = Field(description="High end of the 80% band for the target session's close, in index points.")
+    level: float = Field(0.8, description="The band's and the interval's coverage level.")
+    last_close: float | None = Field(None, description="The index close the band is drawn around (the as-of session's).")
+    note: str = Field("A range forecast says how far the index may move, never which way.")
+
+
 class Forecast(BaseModel):
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
 
@@ -32,8 +48,9 @@ class Forecast(BaseModel):
     probability: float = Field(description="Calibrated P(UP), 4 decimals.")
     confidence: str = Field(description="'no skill shown' unless the model showed skill out of sample; then Low"
                                         " (a no call), Medium or High (the interval clears 50%).")
-    risk: str = Field(description="Low, Medium or High realized volatility of the SENSEX over the last 20 sessions"
-                                  " against the model's training window ('unknown' without history); see risk_basis.")
+    risk: str = Field(description="Low, Medium or High: the range forecast of the next session's move as a percentile"
+                                  " of its forecasts over the training window (below 33rd: Low, above 67th: High);"
+                                  " a model without a range forecast gives realized_risk here; see risk_basis.")
     model_version: str = Field(description="The registry version, or 'baseline:logreg' when no model passed the gate.")
     as_of: str = Field(description="The last session whose data the forecast used (YYYY-MM-DD).")
     target_date: str = Field(description="The session forecast: the next BSE session after as_of.")
@@ -56,7 +73,15 @@ class Forecast(BaseModel):
     model_test_auc: float | None = None
     model_test_accuracy: float | None = None
     realized_volatility: float | None = Field(None, description="Annualized 20-session realized volatility of the index.")
+    realized_risk: str | None = Field(None, description="Low, Medium or High realized volatility of the index over the last"
+                                                        " 20 sessions against the training window (what `risk` was before"
+                                                        " the range forecast); 'unknown' without history.")
+    risk_percentile: float | None = Field(None, description="The range forecast's percentile among its forecasts over the"
+                                                            " training window (0-100); null without a range forecast.")
     risk_basis: str | None = None
+    expected_move: ExpectedMove | None = Field(
+        None, description="How far, never which way: the expected absolute move of the target session and its 80% band;"
+                          " null for a model without a range forecast.")
     latency_ms: float | None = None
     cached: bool = False
     issued_at: str | None = Field(None, description="When this answer was served, exchange-local ISO 8601 with the"

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
+
 from sensex.core.errors import DataError
 from sensex.core.settings import Settings
 from sensex.market.universe import Universe
@@ -18,15 +20,21 @@ def computed_inputs(settings: Settings, universe: Universe, bundle: Bundle, as_o
     store: the features of the window's tail only, plus the indicators' warm-up."""
     import pandas as pd
 
-    from sensex.features.dataset import load_panel
+    from sensex.features.dataset import load_panel, load_range
     from sensex.features.overnight import sp500_gap_reason
     from sensex.features.windows import model_input
     from sensex.models.designs import index_design, latest_session_design, realized_volatility
+    from sensex.models.range_portable import has_range
 
     as_of = pd.Timestamp(as_of) if as_of is not None else None
-    # Only the tail the window needs, plus the indicators' warm-up.
-    panel = load_panel(settings, universe, end=as_of, sessions=bundle.window + bundle.meta.warmup,
-                       mode=bundle.meta.mode)
+    # Only the tail the window needs, plus the indicators' warm-up (the range features' 22
+    # sessions fit inside it).
+    sessions = bundle.window + bundle.meta.warmup
+    ranges = None
+    if has_range(bundle.meta):
+        panel, ranges = load_range(settings, universe, end=as_of, sessions=sessions, mode=bundle.meta.mode)
+    else:
+        panel = load_panel(settings, universe, end=as_of, sessions=sessions, mode=bundle.meta.mode)
     if len(panel.dates) < bundle.window:
         if as_of is not None:  # the store may be fine: the date is too close to its start
             raise DataError(f"Only {len(panel.dates)} index sessions are stored up to {as_of.date()} and the"
@@ -47,6 +55,10 @@ def computed_inputs(settings: Settings, universe: Universe, bundle: Bundle, as_o
     window = dataclasses.replace(panel, stock=panel.stock[-bundle.window:], market=panel.market[-bundle.window:],
                                  available=panel.available[-bundle.window:])
     tensor = model_input(window, bundle.scaler)  # (T, S, C)
+    range_row = None
+    if ranges is not None and list(ranges.feature_names) == list(bundle.meta.range["feature_names"]):
+        range_row = ranges.features[-1].astype(np.float64)
     return LatestInputs(tensor[None],
                         {"index": index_design(panel)[-1:], "latest": latest_session_design(window)[-1:]},
-                        str(panel.dates[-1].date()), float(realized_volatility(panel)[-1]), last_sp500)
+                        str(panel.dates[-1].date()), float(realized_volatility(panel)[-1]), last_sp500,
+                        range_row, float(panel.index_close[-1]))

@@ -358,7 +358,9 @@ class ModelServer:
         """Append to the prediction log; a read-only or full home loses the log line, not the forecast."""
         path = self.settings.logs_dir / jsonlog.PREDICTION_LOG
         try:
-            jsonlog.append(path, {
+            # One record per session, mode and universe (and look-back or not), however many
+            # requests ask: the track record counts forecasts, and nobody on the port grows the log.
+            jsonlog.append_once(path, {
                 "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
                 "prediction": {k: forecast[k] for k in ("direction", "probability", "confidence", "interval", "no_call",
                                                         "skill")},
@@ -372,7 +374,7 @@ class ModelServer:
                 # The 80% band for the target close, so the track record can say how often the
                 # close landed inside it (null without a range forecast).
                 "expected_move": _logged_move(forecast.get("expected_move")),
-            })
+            }, key=_forecast_identity)
         except OSError as exc:
             log.warning("The forecast was not written to the prediction log: %s", storage_error(exc, self.settings.home))
             return False
@@ -442,3 +444,9 @@ def prepare_latest_windows(settings: Settings, universe: Universe | None = None,
             continue
         prepared.append(mode)
     return prepared
+
+
+def _forecast_identity(record: dict) -> tuple:
+    """What makes two prediction-log records the same forecast (unlabelled records are SENSEX's)."""
+    return (record.get("universe") or "sensex", record.get("mode") or "close", record.get("as_of"),
+            bool(record.get("back_dated")))

@@ -1,11 +1,13 @@
 """The dashboard in a real browser: Debian's Chromium driven by Playwright, app started as users start it.
 
 Visits every page through the top navigation, clicks every button, and fails on any Streamlit
-exception box, error alert or browser console error. Screenshots go to the test's tmp_path
-(or to $SENSEX_E2E_SCREENSHOTS when set).
+exception box, error alert, browser console error or metric value cut off ("58,253.…"), in a
+1440 px and a 1024 px wide window. Screenshots go to the test's tmp_path (or to
+$SENSEX_E2E_SCREENSHOTS when set), one per page and width.
 """
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -23,7 +25,11 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
-PAGES = ["Forecast", "Market", "Track record", "Explanations", "Monitoring"]
+PAGES = ["Forecast", "Market", "Track record", "Explanations", "Members", "Backtest", "Monitoring"]
+WIDE, NARROW = 1440, 1024
+# Pages whose metric cards are still cut at 1024 px, with why: each must be cut there (so that the
+# entry goes once the page is fixed) and nowhere else. None now.
+CUT_AT_NARROW: dict[str, str] = {}
 
 
 def write_a_month_of_live_forecasts(settings) -> int:
@@ -45,6 +51,34 @@ def write_a_month_of_live_forecasts(settings) -> int:
     return len(sessions)
 
 
+def store_walk_forward_forecasts(settings) -> Path:
+    """A year of close-mode walk-forward forecasts where `sensex evaluate --walk-forward` stores them
+    (P(UP) drawn around 50%, seeded; two six-month blocks): what the Backtest page trades."""
+    import numpy as np
+    import pandas as pd
+
+    from sensex.backtest.forecasts import walk_forward_path, write_walk_forward
+    from sensex.backtest.run import index_prices
+    from sensex.market.universe import load_universe
+
+    universe = load_universe()
+    days = index_prices(settings, universe.index_symbol)
+    days = days[days["date"] >= "2021-01-01"].reset_index(drop=True)
+    probability = np.clip(0.5 + np.random.default_rng(7).normal(0, 0.03, len(days) - 1), 0, 1)
+    dates = days["date"].iloc[:-1].reset_index(drop=True)
+    second = (dates >= pd.Timestamp("2021-07-01")).to_numpy()
+    frame = pd.DataFrame({
+        "date": dates, "target_date": days["date"].iloc[1:].reset_index(drop=True), "mode": "close",
+        "model": "convlstm", "probability": probability, "no_call": np.abs(probability - 0.5) < 0.01,
+        "fold": second.astype(np.int64), "block_start": np.where(second, pd.Timestamp("2021-07-01"), dates.iloc[0]),
+        "label": (np.diff(days["close"].to_numpy()) > 0).astype(np.float64),
+    })
+    meta = {"run_id": None, "model": "convlstm", "mode": "close", "preset": "e2e", "start": "2021-01-01",
+            "end": str(dates.iloc[-1].date()), "refit_months": 6, "universe": universe.key,
+            "data_source": "synthetic", "synthetic": True}
+    return write_walk_forward(walk_forward_path(settings, universe.key, "close", 6), frame, meta)
+
+
 @pytest.fixture
 def dashboard(trained_home):
     if not os.path.exists(CHROMIUM):
@@ -53,6 +87,9 @@ def dashboard(trained_home):
     log = settings.logs_dir / jsonlog.PREDICTION_LOG
     saved = log.read_bytes() if log.exists() else None
     write_a_month_of_live_forecasts(settings)
+    forecasts_folder = settings.home / "forecasts"
+    folder_was_there = forecasts_folder.exists()
+    forecasts_file = store_walk_forward_forecasts(settings)
     port = free_port()
     env = {**os.environ, "SENSEX_HOME": str(settings.home), "STREAMLIT_SERVER_PORT": str(port)}
     process = subprocess.Popen([sys.executable, "-m", "sensex", "app"], env=env,
@@ -76,6 +113,9 @@ def dashboard(trained_home):
             log.unlink(missing_ok=True)
         else:
             log.write_bytes(saved)
+        forecasts_file.unlink(missing_ok=True)
+        if not folder_was_there:
+            shutil.rmtree(forecasts_folder, ignore_errors=True)
 
 
 def settle(page) -> None:
@@ -85,15 +125,37 @@ def settle(page) -> None:
     page.wait_for_timeout(500)  # Plotly draws after the run ends
 
 
-def assert_clean(page, where: str, console_errors: list[str]) -> None:
+def cut_metric_values(page) -> list[str]:
+    """Metric values that do not fit their card: Streamlit ends them with an ellipsis ("58,253.…"),
+    drawn by CSS (text-overflow) or in the text itself."""
+    return page.evaluate("""() => [...document.querySelectorAll('[data-testid="stMetricValue"]')]
+        .filter(value => value.innerText.includes('…') || [value, ...value.querySelectorAll('*')].some(e =>
+            getComputedStyle(e).textOverflow === 'ellipsis' && e.scrollWidth > e.clientWidth + 1))
+        .map(value => value.innerText)""")
+
+
+def assert_clean(page, where: str, console_errors: list[str], cut_expected: bool = False) -> None:
     assert page.locator('[data-testid="stException"]').count() == 0, f"exception box on {where}"
     errors = page.locator('[data-testid="stAlertContentError"]')
     assert errors.count() == 0, f"error on {where}: {errors.all_inner_texts()}"
     assert not console_errors, f"console errors on {where}: {console_errors}"
-    cut = page.evaluate("""() => [...document.querySelectorAll('[data-testid="stMetricValue"] *')]
-        .filter(e => getComputedStyle(e).textOverflow === 'ellipsis' && e.scrollWidth > e.clientWidth + 1)
-        .map(e => e.innerText)""")
-    assert not cut, f"metric values cut off on {where}: {cut}"  # Streamlit ends what does not fit with "..."
+    cut = cut_metric_values(page)
+    if cut_expected:
+        assert cut, f"no metric value is cut on {where} any more: remove it from CUT_AT_NARROW"
+    else:
+        assert not cut, f"metric values cut off on {where}: {cut}"
+
+
+def go_to(page, title: str) -> None:
+    """Open a page from the top navigation; in a narrow window the last links sit in its "N more" menu."""
+    nav = page.locator('[data-testid="stTopNav"]')
+    link = nav.get_by_role("link", name=title, exact=True)
+    if not link.is_visible():
+        nav.get_by_text(re.compile(r"^\d+ more$")).click()
+        page.locator('[data-testid="stTopNavPopover"]').get_by_role("menuitem", name=title, exact=True).click()
+    else:
+        link.click()
+    settle(page)
 
 
 def traces(page) -> list[dict]:
@@ -106,12 +168,12 @@ def traces(page) -> list[dict]:
             points: (trace.x || trace.z || []).length})))""")
 
 
-def shoot(page, directory: Path, name: str) -> None:
+def shoot(page, directory: Path, name: str, width: int = WIDE) -> None:
     height = page.evaluate("() => document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
-    page.set_viewport_size({"width": 1400, "height": max(900, height + 40)})
+    page.set_viewport_size({"width": width, "height": max(900, height + 40)})
     page.wait_for_timeout(500)
-    page.screenshot(path=str(directory / f"{name}.png"), full_page=True)
-    page.set_viewport_size({"width": 1400, "height": 900})
+    page.screenshot(path=str(directory / f"{name}_{width}.png"), full_page=True)
+    page.set_viewport_size({"width": width, "height": 900})
 
 
 def test_every_page_in_a_browser(dashboard, tmp_path):
@@ -123,7 +185,7 @@ def test_every_page_in_a_browser(dashboard, tmp_path):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page = browser.new_page(viewport={"width": WIDE, "height": 900})
             page.on("console", lambda m: console_errors.append(f"{m.text} ({m.location.get('url')})")
                     if m.type == "error" else None)
             page.on("pageerror", lambda e: console_errors.append(str(e)))
@@ -179,6 +241,27 @@ def test_every_page_in_a_browser(dashboard, tmp_path):
             assert_clean(page, "Explanations", console_errors)
             shoot(page, shots, "explanations")
 
+            go_to(page, "Members")
+            body = page.inner_text("body")
+            assert "separate outputs of the model, each calibrated on its own" in body
+            sector_bars = [t for t in traces(page) if t["type"] == "bar"]
+            assert sector_bars and page.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')]
+                .some(p => (p.data || []).some(t => t.type === 'bar' && t.base === 0.5))""")  # bars from 50%
+            assert_clean(page, "Members", console_errors)
+            shoot(page, shots, "members")
+
+            go_to(page, "Backtest")
+            body = page.inner_text("body")
+            assert "holding the SENSEX after costs: Sharpe difference" in body and "SYNTHETIC data" in body
+            drawn = traces(page)
+            assert {"strategy (long_flat)", "buy and hold"} <= {t["name"] for t in drawn}
+            assert any(t["type"] == "heatmap" for t in drawn)
+            page.get_by_role("radio", name="zero costs").click()
+            settle(page)
+            assert "holding the SENSEX with zero costs" in page.inner_text("body")
+            assert_clean(page, "Backtest", console_errors)
+            shoot(page, shots, "backtest")
+
             page.get_by_role("link", name="Monitoring").click()
             settle(page)
             body = page.inner_text("body")
@@ -190,5 +273,15 @@ def test_every_page_in_a_browser(dashboard, tmp_path):
             page.get_by_role("link", name="Forecast").click()
             settle(page)
             assert_clean(page, "Forecast again", console_errors)
+
+            # Every page again in a 1024 px window (a laptop with the sidebar open): no metric value cut.
+            page.set_viewport_size({"width": NARROW, "height": 900})
+            settle(page)
+            for title in PAGES:
+                go_to(page, title)
+                if title in ("Market", "Explanations", "Members", "Backtest"):
+                    traces(page)  # drawn before the picture
+                assert_clean(page, f"{title} at {NARROW} px", console_errors, cut_expected=title in CUT_AT_NARROW)
+                shoot(page, shots, title.lower().replace(" ", "_"), NARROW)
         finally:
             browser.close()

@@ -20,6 +20,15 @@ def test_predict(client):
     assert body["target_date"] == "2022-01-03"
     again = client.post("/predict").json()
     assert again["cached"] is True and again["probability"] == body["probability"]
+    # How far, never which way: the range forecast from the same bundle, in the same answer.
+    move = body["expected_move"]
+    assert set(move) >= {"pct", "points", "interval_pct", "range_low", "range_high"}
+    assert move["pct"] > 0 and move["range_low"] < move["last_close"] < move["range_high"]
+    assert move["interval_pct"][0] < move["pct"] < move["interval_pct"][1]
+    assert body["risk"] in ("Low", "Medium", "High") and body["realized_risk"] in ("Low", "Medium", "High", "unknown")
+    assert 0 <= body["risk_percentile"] <= 100 and "percentile" in body["risk_basis"]
+    assert again["expected_move"] == move
+    assert client.get("/model").json()["range"]["metrics"]["qlike"] > 0
 
 
 def test_predict_rejects_a_malformed_date(client):

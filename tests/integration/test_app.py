@@ -1,6 +1,7 @@
 """The dashboard's pages through Streamlit's AppTest: with and without a model, with stale and
 with fresh data, with an empty and with a filled prediction log."""
 
+import json
 import re
 import shutil
 from datetime import datetime
@@ -68,14 +69,22 @@ def test_fresh_data_shows_the_forecast_card_on_load(app_home, fresh_clock):
     assert metrics(at)["P(UP)"] == shown["P(UP)"]
     assert metrics(at)["Confidence"] in ("Low", "Medium", "High", "no skill shown")
     assert ", interval " in texts(at.caption)  # the forecast's interval on P(UP)
+    # How far, never which way: the range forecast on the card, in a sentence, and what it is not.
+    forecast = at.session_state["forecast"]
+    move = forecast["expected_move"]
+    sentence = f"**Expected move ±{move['pct']:.1f}% (about {move['points']:,.0f} points)**"
+    assert sentence in [m.value for m in at.markdown]
+    assert "How far, not which way" in texts(at.info) and "never in which direction" in texts(at.info)
+    assert f"{move['range_low']:,.0f} to {move['range_high']:,.0f}" in texts(at.caption)
+    assert "proves nothing about markets" in texts(at.caption)  # synthetic data
 
     visit(at, "views/explanations.py")
     # One number for P(UP) on every page.
     assert f"P(UP) {shown['P(UP)']} from data to Fri 2021-12-31" in texts(at.caption)
     assert "Noise floor: 0.1 pp" in texts(at.markdown)
-    assert len(charts(at)) == 3  # families, members, member x family heatmap
+    assert len(charts(at)) == 4  # families, members, the families' Shapley values, member x family heatmap
     at.button(key="explain").click().run()
-    assert not at.exception and len(charts(at)) == 3
+    assert not at.exception and len(charts(at)) == 4
 
 
 def test_stale_data_turns_the_card_into_a_warning(app_home):
@@ -101,6 +110,12 @@ def test_stale_data_turns_the_card_into_a_warning(app_home):
 def test_market_page_draws_candles_treemap_and_formatted_movers(app_home, fresh_clock):
     at = visit(run_app(), "views/market.py")
     assert len(charts(at)) == 3  # candles with volume, treemap, sector bars
+    # After the last candle, the range forecast's 80% band for the next session's close.
+    move = at.session_state["forecast"]["expected_move"]
+    candles = json.loads(charts(at)[0].proto.spec)
+    band = next(t for t in candles["data"] if t.get("name") == "80% band, next session")
+    assert band["y"] == [move["range_low"], move["range_high"]] and band["x"][0].startswith("2022-01-03")
+    assert "never which way" in texts(at.caption)
     assert at.segmented_control(key="history_range").value == "12 months"
     assert "last 252 sessions" in texts(at.subheader)
     at.segmented_control(key="history_range").set_value("6 months").run()
@@ -126,7 +141,8 @@ def test_track_record_with_live_forecasts(app_home, fresh_clock):
                 "timestamp": f"{calendar.next_session(day).date()}T03:00:00+00:00",
                 "prediction": {k: forecast[k] for k in ("direction", "probability", "confidence")},
                 "model_version": forecast["model_version"], "as_of": forecast["as_of"],
-                "target_date": forecast["target_date"], "data_source": "synthetic", "back_dated": False})
+                "target_date": forecast["target_date"], "data_source": "synthetic", "back_dated": False,
+                "expected_move": forecast["expected_move"]})
     server.predict(as_of="2021-06-01")  # a back-dated query: kept apart
 
     at = visit(run_app(), "views/track_record.py")
@@ -142,6 +158,18 @@ def test_track_record_with_live_forecasts(app_home, fresh_clock):
     assert set(table["correct"]) == {"✓ yes", "✗ no"}
     assert table["P(UP)"].str.fullmatch(r"\d{1,3}\.\d%").all()
     assert (table["times logged"] == 2).all()
+    # The live coverage of the range forecast's band: how often the close landed inside it.
+    from sensex.serving.views import index_closes
+
+    stored = index_closes(server)
+    inside = 0
+    for day in sessions:
+        forecast = server.predict(as_of=str(day.date()), log_prediction=False)
+        close = stored[pd.Timestamp(forecast["target_date"])]
+        inside += forecast["expected_move"]["range_low"] <= close <= forecast["expected_move"]["range_high"]
+    assert shown["Closes inside the band"] == f"{inside} of {len(sessions)}"
+    assert shown["Band coverage"] == f"{inside / len(sessions):.0%}"
+    assert set(table["close in band"]) <= {"✓ yes", "✗ no"} and (table["close in band"] == "✓ yes").sum() == inside
     apart = at.dataframe[1].value.set_index("as of")["why not live"].to_dict()
     assert apart == {"Fri 2021-12-31": "after the target closed", "Tue 2021-06-01": "back-dated"}
     assert "Model card" in texts(at.subheader) and metrics(at)["Stage"] == "Production"
@@ -234,7 +262,7 @@ def test_every_page_through_the_rest_api(api_url):
     visit(at, "views/track_record.py")
     assert metrics(at)["Stage"] == "Production"
     visit(at, "views/explanations.py")
-    assert len(charts(at)) == 3
+    assert len(charts(at)) == 4
     visit(at, "views/monitoring.py")
     assert "DEGRADED" in texts(at.markdown) and metrics(at)["Valid members"] == "30/30"
 

@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import types
 
 import numpy as np
 import onnx
@@ -29,7 +28,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 TINY_ENSEMBLE = {
     "model": {"hidden": 4, "projection": 4, "dropout": 0.0, "ensemble_seeds": 2},
     "train": {"epochs": 2, "patience": 1, "max_train_windows": 200, "valid_sessions": 60, "test_sessions": 60,
-              "batch_size": 32, "workers": 1},  # seeds in worker processes: test_seeds_in_two_processes_...
+              "batch_size": 32, "workers": 1},  # seeds as Ray tasks: test_seeds_as_ray_tasks_are_...
     "promotion": {"min_accuracy": 0.0, "min_auc": 0.0, "min_probability_sd": 0.0, "brier_below_always_up": False,
                   "auc_above_naive": False},
 }
@@ -90,10 +89,17 @@ def test_a_registered_ensemble_serves_without_torch(ensemble_home, tmp_path):
     assert trained["model"] == "ensemble" and trained["ensemble"]["combiner"]["rule"] in ("stacking", "voting")
     assert {"test_accuracy", "test_auc", "test_brier", "test_f1"} <= set(trained["metrics"])
     ModelRegistry(settings, promotion=TINY_GATE).setup_automated_promotion()
-    script = ("import sys, json; sys.modules['torch'] = None\n"  # any import of torch now fails
+    # Any import of torch fails (a finder that refuses it: `sys.modules['torch'] = None` would
+    # also break libraries that only look for torch arrays in sys.modules, as scipy does).
+    script = ("import sys, json\n"
+              "class NoTorch:\n"
+              "    def find_spec(self, name, path=None, target=None):\n"
+              "        if name.split('.')[0] == 'torch':\n"
+              "            raise ImportError('torch is not in the serving process')\n"
+              "sys.meta_path.insert(0, NoTorch())\n"
               "from sensex.serving.model_server import ModelServer\n"
               "s = ModelServer(); f = s.predict(log_prediction=False); e = s.explain()\n"
-              "print(json.dumps({'forecast': f, 'explained': e['probability'], 'torch': 'torch' in sys.modules and sys.modules['torch'] is not None}))")
+              "print(json.dumps({'forecast': f, 'explained': e['probability'], 'torch': 'torch' in sys.modules}))")
     env = {**os.environ, "SENSEX_HOME": str(settings.home), "SENSEX_LOG_LEVEL": "WARNING"}
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
     assert out.returncode == 0, out.stderr
@@ -105,16 +111,15 @@ def test_a_registered_ensemble_serves_without_torch(ensemble_home, tmp_path):
     assert low <= forecast["probability"] <= high and forecast["no_call"] == (low <= 0.5 <= high)
 
 
-def test_seeds_in_two_processes_are_the_one_process_networks(ensemble_home, monkeypatch):
-    """`train.workers: 2` fits the seeds in two processes at one torch thread each: the same
-    networks, bit for bit, and the same combined forecasts as one process at `threads: 1`."""
+def test_seeds_as_ray_tasks_are_the_one_process_networks(ensemble_home):
+    """`train.workers: 2` fits the seeds as Ray tasks on a local instance of two CPUs, at one
+    torch thread each: the same networks, bit for bit, and the same combined forecasts as one
+    process at `threads: 1` (tests/integration/test_ray_training.py kills a worker mid-fit)."""
+    from sensex.models import cluster
     from sensex.models.baselines import fit_baselines
     from sensex.models.train import fit_ensemble
     from sensex.models.walkforward import _weights_digest
 
-    # A spawned worker first re-runs the parent's __main__, which Streamlit's AppTest (earlier in
-    # the suite) can leave as a dashboard page; `sensex` and the benchmarks have a proper one.
-    monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
     _, panel, config, _, _ = ensemble_home
     segments = split_segments(panel, config)
     portable = fit_baselines(panel, segments.train)
@@ -123,7 +128,10 @@ def test_seeds_in_two_processes_are_the_one_process_networks(ensemble_home, monk
         chosen = config.model_copy(update={"train": config.train.model_copy(update={"workers": workers, "threads": threads})})
         return fit_ensemble(panel, segments, chosen, portable)
 
-    alone, side_by_side = fitted(1, 1), fitted(2, 2)
+    try:
+        alone, side_by_side = fitted(1, 1), fitted(2, 2)
+    finally:
+        cluster.shutdown()
     assert [_weights_digest(n) for n in side_by_side.network.networks] == [_weights_digest(n) for n in alone.network.networks]
     for segment in ("valid", "test"):
         np.testing.assert_array_equal(side_by_side.probability[segment], alone.probability[segment])

@@ -15,7 +15,8 @@ import sys
 from sensex.core.settings import get_settings
 from sensex.data import store
 
-HEAVY = ("pandas", "pyarrow", "talib", "exchange_calendars", "mlflow", "torch", "sklearn", "scipy")
+HEAVY = ("pandas", "pyarrow", "talib", "exchange_calendars", "mlflow", "torch", "sklearn", "scipy", "arch", "ray",
+         "optuna")
 
 SERVE = f"""
 import json, sys
@@ -28,6 +29,7 @@ with TestClient(create_app()) as client:
     forecast = answers[1].json()
 print(json.dumps({{"statuses": [a.status_code for a in answers], "health": answers[0].json()["status"],
                   "as_of": forecast.get("as_of"), "target_date": forecast.get("target_date"),
+                  "expected_move": forecast.get("expected_move"),
                   "heavy": [m for m in {HEAVY!r} if m in sys.modules]}}))
 """
 
@@ -52,6 +54,8 @@ def test_the_promotion_prepared_the_window_and_the_server_needs_no_pandas(own_ho
     seen = serve_once(own_home.home)
     assert seen["statuses"] == [200] * 5
     assert seen["heavy"] == []
+    # The range forecast comes from the same bundle and the kept inputs, in numpy: no pandas, no arch.
+    assert seen["expected_move"]["range_low"] < seen["expected_move"]["range_high"]
     meta = store.read_meta(own_home.store_dir)
     assert seen["as_of"] == meta["last_date"]
     assert seen["target_date"] > seen["as_of"]

@@ -1,8 +1,6 @@
 """Walk-forward: each block is predicted by a fit that never saw the block's labels."""
 
 import dataclasses
-import sys
-import types
 
 import numpy as np
 import pandas as pd
@@ -94,16 +92,17 @@ def test_too_little_history_says_how_much_is_needed(panel, config):
         walk_forward_folds(panel, config, "2019-01-01", "2019-12-31", 12)
 
 
-def test_blocks_in_two_processes_give_the_one_process_results(panel, config, monkeypatch):
-    """`workers=2` runs each block in its own process at one torch thread: the same fits, bit for
-    bit, as one process with `train.threads: 1`."""
-    # A spawned worker first re-runs the parent's __main__. Streamlit's AppTest, run earlier in the
-    # suite, can leave a dashboard page there, which then dies in the worker outside Streamlit;
-    # `python bench/model_quality.py` and `sensex` have a proper __main__.
-    monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
+def test_blocks_as_ray_tasks_give_the_one_process_results(panel, config):
+    """`workers=2` runs each block as a Ray task (a local instance of two CPUs) at one torch
+    thread: the same fits, bit for bit, as one process with `train.threads: 1`."""
+    from sensex.models import cluster
+
     one_thread = config.model_copy(update={"train": config.train.model_copy(update={"threads": 1})})
     alone = walk_forward(panel, one_thread, START, END, kinds=("convlstm",), refit_months=MONTHS)
-    side_by_side = walk_forward(panel, config, START, END, kinds=("convlstm",), refit_months=MONTHS, workers=2)
+    try:
+        side_by_side = walk_forward(panel, config, START, END, kinds=("convlstm",), refit_months=MONTHS, workers=2)
+    finally:
+        cluster.shutdown()
     assert [b["block"] for b in side_by_side["blocks"]] == [b["block"] for b in alone["blocks"]]
     assert [b["fits"]["convlstm"]["weights_sha256"] for b in side_by_side["blocks"]] == \
         [b["fits"]["convlstm"]["weights_sha256"] for b in alone["blocks"]]

@@ -51,6 +51,9 @@ def test_predict_returns_the_forecast_contract(trained_home):
     if forecast["skill"] == "none":
         assert forecast["confidence"] == "no skill shown" and "coin" in forecast["note"]
     assert forecast["risk"] in ("Low", "Medium", "High") and forecast["realized_volatility"] > 0
+    assert forecast["realized_risk"] in ("Low", "Medium", "High") and 0 <= forecast["risk_percentile"] <= 100
+    move = forecast["expected_move"]
+    assert move["pct"] > 0 and move["range_low"] < move["last_close"] < move["range_high"]
     assert forecast["as_of"] == "2021-12-31"
     assert forecast["target_date"] == "2022-01-03"  # the next BSE session, not the next day
     assert forecast["data_source"] == "synthetic" and forecast["synthetic"] is True
@@ -80,10 +83,20 @@ def test_cli_end_to_end_with_json(tmp_path, tiny_config):
     assert setup["version"] == "1" and setup["stage"] == "Production"
     forecast = json.loads(sensex_cli(home, "predict", "--json").stdout)
     for key in ("direction", "probability", "confidence", "risk", "model_version", "as_of", "target_date", "data_source",
-                "interval", "no_call", "skill"):
+                "interval", "no_call", "skill", "expected_move", "realized_risk"):
         assert key in forecast
+    move = forecast["expected_move"]
+    assert set(move) >= {"pct", "points", "interval_pct", "range_low", "range_high"}
+    assert move["pct"] > 0 and move["range_low"] < move["last_close"] < move["range_high"]
+    human = sensex_cli(home, "predict").stdout
+    assert f"Expected move ±{move['pct']:.2f}%" in human and "never which way" in human
     evaluated = json.loads(sensex_cli(home, "evaluate", "--run-id", trained["run_id"], "--start", "2021-07-01", "--end", "2021-12-31", "--json").stdout)
     assert evaluated["n"] > 100 and "auc" in evaluated["metrics"] and "always_up" in evaluated["baselines"]
+    scored = evaluated["range"]
+    assert set(scored["baselines"]) == {"har", "ewma", "garch", "mean5", "mean22", "yesterday"}
+    assert all(b["qlike"] > 0 for b in scored["baselines"].values()) and scored["metrics"]["qlike"] > 0
+    assert 0 < scored["coverage_80"] < scored["coverage_90"] <= 1 and scored["n"] > 100
+    assert trained["range"]["metrics"]["qlike"] > 0 and "ewma" in trained["range"]["baselines"]
 
 
 @pytest.mark.parametrize(
@@ -125,6 +138,11 @@ def test_walk_forward_cli_reports_pooled_metrics_and_registers_nothing(trained_h
     assert [b["block"][0] for b in result["blocks"]] == ["2021-01-01", "2021-07-01"]
     assert result["n"] == sum(b["n"] for b in result["blocks"]) and result["synthetic"] is True
     assert {"always_up", "prev_day", "logreg", "gbm"} <= set(result["baselines"])
+    # The range forecast refit on the same blocks, reported the same way.
+    scored = result["range"]
+    assert [b["block"][0] for b in scored["blocks"]] == ["2021-01-01", "2021-07-01"]
+    assert {"har", "ewma", "garch", "mean5", "mean22", "yesterday"} <= set(scored["baselines"])
+    assert 0 < scored["coverage_80"] < scored["coverage_90"] <= 1 and scored["metrics"]["qlike"] > 0
     versions = ModelRegistry(trained_home["settings"]).list_all_versions()
     assert all(v["run_id"] != result["run_id"] for v in versions)
 

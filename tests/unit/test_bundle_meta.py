@@ -66,3 +66,17 @@ def test_a_version_2_file_reads_with_no_baselines_ensemble_or_uncertainty():
     raw["schema_version"] = 2
     back = BundleMeta.from_json(json.dumps(raw))
     assert back.schema_version == 2 and back.baselines == {} and back.ensemble == {} and back.uncertainty == {}
+
+
+def test_the_range_part_round_trips_and_a_version_4_file_reads_without_it():
+    record = {"forecasters": {"model": {"kind": "linear", "coef": [0.1]}}, "serving": {"band_z": 0.5},
+              "intervals": {"model": {"0.8": [-2.0, 1.0]}}}
+    meta = _meta(range=record, test_range={"metrics": {"qlike": 0.3}})
+    back = BundleMeta.from_json(meta.to_json())
+    assert back.range == record and back.test_range == {"metrics": {"qlike": 0.3}} and SCHEMA_VERSION >= 5
+    raw = json.loads(meta.to_json())
+    for key in ("range", "test_range"):
+        raw.pop(key)
+    raw["schema_version"] = 4
+    old = BundleMeta.from_json(json.dumps(raw))
+    assert old.schema_version == 4 and old.range == {} and old.test_range == {}

@@ -79,6 +79,28 @@ def test_compose_environment_is_the_applications_own(compose):
         assert str(settings.home) == "/data" and settings.tracking_uri == "http://mlflow:5000"
 
 
+# Ray's own variables on the Ray services (`sensex.models.cluster`, docs/operations.md "Training on a Ray cluster").
+RAY_ENV = {"RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_USAGE_STATS_ENABLED"}
+
+
+def test_compose_ray_services_are_real_ray_commands_on_the_train_image(compose):
+    from ray.scripts.scripts import start
+
+    head, worker = compose["services"]["ray-head"], compose["services"]["ray-worker"]
+    for name, service in (("ray-head", head), ("ray-worker", worker)):
+        assert service["build"]["target"] == "train" and service["profiles"] == ["ray"], name
+        assert service["command"][:2] == ["ray", "start"] and "--block" in service["command"]
+        start.make_context("start", list(service["command"][2:]))  # Ray's own CLI parses it (nothing runs)
+        env = service["environment"]
+        assert set(env) <= SENSEX_ENV | RAY_ENV, f"{name}: unknown variables {set(env) - SENSEX_ENV - RAY_ENV}"
+        assert env["MLFLOW_TRACKING_URI"] == "http://mlflow:5000" and env["RAY_AUTH_MODE"] == "token"
+        assert env["RAY_USAGE_STATS_ENABLED"] == "0" and "sensex-home:/data" in service["volumes"]
+    assert "--head" in head["command"] and "--include-dashboard=false" in head["command"]
+    assert "--address=ray-head:6379" in worker["command"] and "--port=6379" in head["command"]
+    with pytest.raises(Exception, match="No such option"):
+        start.make_context("start", ["--no-such-option"])  # the check can fail
+
+
 def _sensex_commands(command: list[str]) -> list[list[str]]:
     """The `sensex ...` invocations in a service command (a list, or `sh -c` with && / || / braces)."""
     if command[:2] != ["sh", "-c"]:

@@ -108,3 +108,66 @@ def test_another_member_list_is_refused(panel, layout):
     candidate = _stand_in(panel, layout, lambda y, r: 0.5)
     candidate.symbols = panel.symbols[:-1]
     assert "another member list" in gate.judge(candidate, panel, STRICT).failures[0]
+
+
+# --- the range forecast: its QLIKE must be below EWMA's on the gate's sessions -------------------
+
+@pytest.fixture(scope="module")
+def ranges(market, panel):
+    from sensex.features.ranges import range_data
+
+    return range_data(market, panel)
+
+
+@pytest.fixture(scope="module")
+def range_record(ranges, layout):
+    from sensex.models import range_fit
+    from sensex.models import volatility as vol
+    from sensex.models.segments import Segments
+
+    segments = Segments(layout["train"], layout["valid"], layout["test"])
+    train, valid, _ = range_fit.training_rows(ranges, segments)
+    return range_fit.serving_record(ranges, vol.fit_range(ranges, train, valid), train, valid)
+
+
+def _skilled(panel, layout, record=None):
+    candidate = _stand_in(panel, layout, lambda y, r: 0.53 + 0.12 * (y - 0.5) + _noise(r))
+    candidate.meta.range = record or {}
+    return candidate
+
+
+def test_a_range_forecast_worse_than_ewma_is_refused_naming_both_qlikes(panel, layout, ranges, range_record):
+    import copy
+
+    worse = copy.deepcopy(range_record)
+    worse["forecasters"]["model"]["intercept"] += 3.0  # twenty times the variance, every session
+    report = gate.judge(_skilled(panel, layout, worse), panel, STRICT, ranges=ranges)
+    assert report.range["model"] > report.range["ewma"]
+    assert report.failures == [
+        f"its range forecast's QLIKE {report.range['model']:.4f} is not below EWMA's {report.range['ewma']:.4f} on the"
+        f" {report.range['n']} sessions {report.range['start']}..{report.range['end']}"]  # its direction passes
+    assert report.range["n"] >= len(layout["test"]) - 1 and report.range["start"] >= layout["segments"]["test"][0]
+    # The same candidate passes a gate without the range rule, and is still reported.
+    relaxed = gate.judge(_skilled(panel, layout, worse), panel, STRICT.model_copy(update={"range_beats_ewma": False}),
+                         ranges=ranges)
+    assert relaxed.passed and relaxed.range["judged"] is False and relaxed.range["model"] == report.range["model"]
+
+
+def test_a_range_forecast_below_ewma_passes_and_the_figures_are_the_saved_records(panel, layout, ranges, range_record):
+    import copy
+
+    from sensex.models import volatility as vol
+
+    weak_ewma = copy.deepcopy(range_record)
+    weak_ewma["forecasters"]["ewma"]["log_scale"] += 3.0  # the saved EWMA is what the model must beat
+    report = gate.judge(_skilled(panel, layout, weak_ewma), panel, STRICT, ranges=ranges)
+    assert report.passed, report.failures
+    rows = np.flatnonzero(ranges.dates.isin(panel.dates[layout["test"]]) & vol.forecastable(ranges))
+    saved = vol.predict(weak_ewma, ranges)
+    assert report.range["model"] == pytest.approx(vol.qlike(ranges.label[rows], saved["model"][rows]))
+    assert report.range["ewma"] == pytest.approx(vol.qlike(ranges.label[rows], saved["ewma"][rows]))
+
+
+def test_a_bundle_without_a_range_part_is_judged_on_its_direction_alone(panel, layout, ranges):
+    report = gate.judge(_skilled(panel, layout), panel, STRICT, ranges=ranges)
+    assert report.passed and report.range is None

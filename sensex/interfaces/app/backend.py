@@ -147,6 +147,18 @@ class LocalBackend:
         except SensexError:
             return None
 
+    def backtest_forecasts(self) -> list[dict]:
+        """The stored walk-forward forecasts this universe's backtest can trade (`sensex.backtest.report`)."""
+        from sensex.backtest.report import stored_forecasts
+
+        return stored_forecasts(self.settings, self.server.universe.key)
+
+    def backtest(self, mode: str, rule: str, zero_costs: bool, refit_months: int | None) -> dict:
+        """The walk-forward's forecasts of `mode` traded by `rule`, unlogged (`sensex.backtest.report`)."""
+        from sensex.backtest.report import backtest_view
+
+        return backtest_view(self.settings, self.server.universe, mode, rule, zero_costs, refit_months)
+
 
 class ApiBackend:
     def __init__(self, base_url: str):
@@ -242,6 +254,15 @@ class ApiBackend:
             return self._get("/model")
         except ModelNotFoundError:  # the pages say what to do
             return None
+
+    def backtest_forecasts(self) -> list[dict]:
+        return self._get("/backtest/forecasts")["forecasts"]
+
+    def backtest(self, mode: str, rule: str, zero_costs: bool, refit_months: int | None) -> dict:
+        params = {"mode": mode, "rule": rule, "costs": "zero" if zero_costs else "default"}
+        if refit_months is not None:
+            params["refit_months"] = refit_months
+        return self._get("/backtest", params=params)
 
 
 def make_backend(settings: Settings):

@@ -201,7 +201,7 @@ def effect_bars(rows: list[dict], label: str) -> go.Figure:
     figure.add_annotation(x=0, y=1.0, yref="paper", yanchor="bottom", showarrow=False,
                           text=f"noise floor ±{NOISE_FLOOR_PP} pp", font={"size": 11, "color": "#757575"})
     figure.update_xaxes(range=[-limit, limit], ticksuffix=" pp", zeroline=True, zerolinecolor="#424242",
-                        title_text="contribution to P(UP) (pp): with it minus without it; positive pushes toward UP")
+                        title_text="contribution to P(UP) (pp): with it minus without it;<br>positive pushes toward UP")
     return _layout(figure, max(260, 24 * len(frame) + 80), showlegend=False)
 
 

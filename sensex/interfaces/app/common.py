@@ -155,6 +155,34 @@ def forget_explanation() -> None:
     _explanation.clear()
 
 
+def backtest_forecasts() -> list[dict]:
+    """The stored walk-forward forecasts files (mode, refit period, SHA-256, ...): read on every
+    run, so a new walk-forward shows at once; a few file reads."""
+    return backend().backtest_forecasts()
+
+
+@st.cache_data(ttl=3600, max_entries=32, show_spinner="Trading the stored forecasts...")
+def _backtest(where: tuple, forecasts_sha256: str, last_date: str | None, mode: str, refit_months: int, rule: str,
+              zero_costs: bool) -> dict:
+    return backend().backtest(mode, rule, zero_costs, refit_months)
+
+
+def backtest(forecasts: dict, rule: str, zero_costs: bool) -> dict:
+    """The backtest of one stored forecasts file (an entry of `backtest_forecasts`), cached per file
+    content, rule and costs (and the last stored session: new prices can add the last rows)."""
+    last_date = (st.session_state.get("data_summary") or {}).get("last_date")
+    return _backtest(_where(), forecasts.get("sha256") or "", last_date, forecasts["mode"], forecasts["refit_months"],
+                     rule, zero_costs)
+
+
+def metric_row():
+    """A row of `st.metric` cards that wraps onto more lines when the page is too narrow for all of
+    them (a 1024 px window with the sidebar open): in `st.columns` each card keeps its share of the
+    width, and Streamlit cuts a value that does not fit with an ellipsis ("86,16…"). Use it as
+    `with common.metric_row(): st.metric(...)`, once per card."""
+    return st.container(horizontal=True, wrap=True, gap="medium")
+
+
 def attempt(call: Callable[[], T], *, missing_model: str = "error") -> T | None:
     """`call()`, or None after showing its one-sentence error. Without a production model the
     page says what to do (`missing_model`: "error", "warning" or "silent")."""

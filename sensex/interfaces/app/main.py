@@ -1,4 +1,4 @@
-"""SENSEX forecaster dashboard: Forecast, Market, Track record, Explanations, Members, Monitoring.
+"""SENSEX forecaster dashboard: Forecast, Market, Track record, Explanations, Members, Backtest, Monitoring.
 
 Run with `sensex app`. It only reads: forecasts come from the production model through
 sensex.serving (or the REST API when SENSEX_API_URL is set). Each page is a file under
@@ -42,6 +42,7 @@ pages = [
     st.Page("views/track_record.py", title="Track record", icon=":material/fact_check:"),
     st.Page("views/explanations.py", title="Explanations", icon=":material/insights:"),
     st.Page("views/members.py", title="Members", icon=":material/grid_view:"),
+    st.Page("views/backtest.py", title="Backtest", icon=":material/query_stats:"),
     st.Page("views/monitoring.py", title="Monitoring", icon=":material/monitor_heart:"),
 ]
 page = st.navigation(pages, position="top")

@@ -32,13 +32,17 @@ def probability_treemap(members: list[dict], title: str = "members") -> go.Figur
 
 
 def sector_probability_bars(sectors: list[dict]) -> go.Figure:
-    """Each sector's P(UP), highest at the top, against the 50% line."""
+    """Each sector's P(UP), highest at the top, as a bar from the 50% line (a coin) to its P(UP) on an
+    axis symmetric around 50%: a bar's length is how far the sector leans, and a bar drawn from 0 on an
+    axis cut at 45% would make 52% look like a strong call."""
     frame = pd.DataFrame(sectors).sort_values("probability")
     colours = [UP_COLOUR if p > 0.5 else DOWN_COLOUR if p < 0.5 else FLAT_COLOUR for p in frame["probability"]]
-    figure = go.Figure(go.Bar(x=frame["probability"], y=frame["sector"], orientation="h", marker_color=colours,
-                              text=[probability_text(p) for p in frame["probability"]], textposition="outside",
-                              hovertemplate="%{y}: P(UP) %{x:.1%}<extra></extra>"))
+    figure = go.Figure(go.Bar(x=frame["probability"] - 0.5, base=0.5, y=frame["sector"], orientation="h",
+                              marker_color=colours, text=[probability_text(p) for p in frame["probability"]],
+                              textposition="outside", cliponaxis=False, customdata=frame["probability"],
+                              hovertemplate="%{y}: P(UP) %{customdata:.1%}<extra></extra>"))
     spread = max(0.05, float((frame["probability"] - 0.5).abs().max()) * 1.3)
     figure.add_vline(x=0.5, line_dash="dot", line_color="#424242")
-    figure.update_xaxes(range=[0.5 - spread, 0.5 + spread], tickformat=".0%", title_text="P(sector up next session)")
+    figure.update_xaxes(range=[0.5 - spread, 0.5 + spread], tickformat=".0%",
+                        title_text="P(sector up), bars from 50%")
     return _layout(figure, max(260, 34 * len(frame)), showlegend=False)

@@ -9,11 +9,13 @@ from sensex.interfaces.cli.common import (
     JsonOption,
     ModeOption,
     Progress,
+    RayAddressOption,
     UniverseOption,
     app,
     command_settings,
     date_option,
     emit,
+    use_ray_address,
     writable_home,
 )
 from sensex.market import dates
@@ -26,15 +28,31 @@ def train(
     train_end: str | None = DateOption("--train-end", "Last session of the training window"),
     valid_end: str | None = DateOption("--valid-end", "Last session of the validation window"),
     test_end: str | None = DateOption("--test-end", "Last session of the test window"),
-    universe: str | None = UniverseOption,
-    mode: str = ModeOption,
+    universe: str | None = typer.Option(None, "--universe", help="sensex (default) | nifty50 | path to a universe CSV;"
+                                        " several, comma-separated (sensex,nifty50), train one model each at once"),
+    mode: str = typer.Option("close", "--mode", help="close | preopen; close,preopen trains one model of each at once"),
+    ray_address: str | None = RayAddressOption,
     as_json: bool = JsonOption,
 ):
-    """Train and evaluate a model; log the run to MLflow."""
+    """Train and evaluate a model (or several at once); log each run to MLflow."""
     from sensex.jobs import commands
 
     dates.check_order(train_end, valid_end, "--train-end", "--valid-end")
     dates.check_order(valid_end, test_end, "--valid-end", "--test-end")
+    use_ray_address(ray_address)
+    universes = [spec.strip() for spec in (universe or "").split(",") if spec.strip()]
+    modes = [name.strip() for name in mode.split(",") if name.strip()] or ["close"]
+    if len(universes) > 1 or len(modes) > 1:
+        settings = writable_home(universes[0] if universes else None)
+        for spec in universes[1:]:
+            command_settings(spec)  # a bad universe fails now, not after the others trained
+        with Progress(as_json) as progress:
+            progress("Reading the store", None, None)
+            result = commands.train_many(settings, preset, model, universes or None, modes, train_end, valid_end,
+                                         test_end, progress=progress)
+        emit(result, as_json, _many_lines(result))
+        return
+    universe, mode = (universes[0] if universes else None), modes[0]
     with Progress(as_json) as progress:
         progress("Reading the store", None, None)
         result = commands.train(writable_home(universe), preset, model, train_end, valid_end, test_end, None, mode,
@@ -53,6 +71,7 @@ def train(
                      f" half-width {uncertainty['half_width']:.3f}, test coverage {uncertainty['test_coverage']:.3f},"
                      f" no calls {uncertainty['test_no_call_share']:.0%}")
     lines.append(_after_open_line(result["metrics_after_open"]))
+    lines.extend(_range_lines(result.get("range")))
     flag = "" if result["mode"] == "close" else f" --mode {result['mode']}"
     lines.append(f"Next: `sensex registry setup{flag}` registers it and promotes the best version that passes the gate.")
     emit(result, as_json, "\n".join(lines))
@@ -70,12 +89,14 @@ def evaluate(
     refit_months: int | None = typer.Option(None, "--refit-months", help="Block length for --walk-forward (default from the preset)."),
     universe: str | None = UniverseOption,
     mode: str = ModeOption,
+    ray_address: str | None = RayAddressOption,
     as_json: bool = JsonOption,
 ):
     """Score a trained model on any stored range, or walk forward over it, beside the baselines."""
     from sensex.jobs import commands
 
     dates.check_order(start, end)
+    use_ray_address(ray_address)
 
     if walk_forward:
         result = commands.walk_forward(command_settings(universe), start, end, preset, model, refit_months, mode=mode)
@@ -91,7 +112,36 @@ def evaluate(
         lines.append(f"  {name:<10} accuracy {b['accuracy']:.3f}  AUC {b['auc']:.3f}  Brier {b['brier']:.4f}")
     if "metrics_after_open" in result:
         lines.append(_after_open_line(result["metrics_after_open"]))
+    lines.extend(_range_lines(result.get("range")))
     emit(result, as_json, "\n".join(lines))
+
+
+def _many_lines(result: dict) -> str:
+    """`sensex train` of several models: one table, a row per universe and mode."""
+    lines = [f"Trained {len(result['runs'])} {result['model']} models ({result['preset']}) on {result['where']} in"
+             f" {result['seconds']:.0f} s{' on SYNTHETIC data' if result['synthetic'] else ''}:",
+             "| universe | mode | run | registered model | test n | accuracy | AUC | Brier | best baseline AUC |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for run in result["runs"]:
+        m = run["metrics"]
+        best = max(run["baselines"].items(), key=lambda item: item[1]["auc"], default=None)
+        baseline = f"{best[1]['auc']:.3f} ({best[0]})" if best else "-"
+        lines.append(f"| {run['universe']} | {run['mode']} | {run['run_id']} | {run['registered_model']} | {m['test_n']} |"
+                     f" {m['test_accuracy']:.3f} | {m['test_auc']:.3f} | {m['test_brier']:.4f} | {baseline} |")
+    lines.append("Next: `sensex registry setup --universe U --mode M` for a row registers its run under that registered"
+                 " model and promotes the best version that passes the gate.")
+    return "\n".join(lines)
+
+
+def _range_lines(scored: dict | None) -> list[str]:
+    """The range forecast's QLIKE beside its baselines and its interval coverage (none when absent)."""
+    if not scored:
+        return []
+    if "metrics" not in scored:
+        return [f"  range forecast: none ({scored.get('skipped') or 'no sessions to score'})"]
+    baselines = "  ".join(f"{name} {b['qlike']:.3f}" for name, b in scored["baselines"].items())
+    return [f"  range forecast (n={scored.get('n')}): QLIKE {scored['metrics']['qlike']:.3f} (lower is better;"
+            f" {baselines}); 80% interval coverage {scored['coverage_80']:.3f}, 90% {scored['coverage_90']:.3f}"]
 
 
 def _after_open_line(m: dict) -> str:

@@ -44,6 +44,29 @@ def honesty_note(card: dict) -> str:
     return text + "."
 
 
+def lean_note(forecast: dict) -> str:
+    """Why the members and sectors can all lean one way while the index makes no call: one sentence,
+    with the day's counts when they do."""
+    index = forecast["probability"]
+    ranked = [m["probability"] for m in forecast.get("members") or [] if m.get("probability") is not None]
+    sectors = [s["probability"] for s in forecast.get("sectors") or [] if s.get("probability") is not None]
+    up, sectors_up = sum(p > 0.5 for p in ranked), sum(p > 0.5 for p in sectors)
+    text = ("Member and sector forecasts are separate outputs of the model, each calibrated on its own: they are not"
+            " the index forecast split up, and the index's P(UP) is not their average")
+    lean = max(up, len(ranked) - up)
+    if ranked and lean >= 0.8 * len(ranked) and (forecast.get("no_call") or (index > 0.5) != (up > len(ranked) / 2)):
+        side = "above" if up > len(ranked) / 2 else "below"
+        count = up if side == "above" else len(ranked) - up
+        sector_count = sectors_up if side == "above" else len(sectors) - sectors_up
+        call = "makes no call" if forecast.get("no_call") else f"says {forecast['direction']}"
+        text += (f". Today {count} of {len(ranked)} members and {sector_count} of {len(sectors)} sectors sit"
+                 f" {side} 50% while the index, at {probability_text(index)}, {call}: a lean most members share says"
+                 " little about the index, whose own forecast is the one scored against its close")
+    else:
+        text += ": they can all lean one way while the index makes no call"
+    return text + "."
+
+
 st.header("Members and sectors")
 forecast = common.latest_forecast(missing_model="warning")
 if forecast is None:
@@ -58,6 +81,7 @@ member_card = card.get("member_forecasts") or {}
 st.caption(f"Next session {session_text(forecast['target_date'])}, from data to {session_text(forecast['as_of'])}, "
            f"model v{forecast['model_version']}. A member's P(UP) is its own close above today's; a sector's is its "
            "members' equal-weighted return above zero. Both calibrated on the validation window.")
+st.caption(lean_note(forecast))
 index_column, sector_column = st.columns([1, 2])
 with index_column:
     st.subheader(f"Index: {forecast['universe']}")

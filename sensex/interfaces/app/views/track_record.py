@@ -45,13 +45,13 @@ def band_coverage(band: dict | None) -> None:
                    " have none).")
         return
     st.subheader("Range forecast: how often the close landed inside the 80% band")
-    cols = st.columns(3)
     coverage = band.get("coverage")
-    cols[0].metric("Band coverage", "pending" if coverage is None else f"{coverage:.0%}",
-                   None if coverage is None else f"{(coverage - band['level']) * 100:+.0f} pp vs the promised "
-                   f"{band['level']:.0%}", delta_color="off")
-    cols[1].metric("Closes inside the band", f"{band['inside']} of {band['resolved']}")
-    cols[2].metric("Banded forecasts pending", band["n"] - band["resolved"])
+    with common.metric_row():  # cards wrap instead of cutting values at 1024 px
+        st.metric("Band coverage", "pending" if coverage is None else f"{coverage:.0%}",
+                  None if coverage is None else f"{(coverage - band['level']) * 100:+.0f} pp vs the promised "
+                  f"{band['level']:.0%}", delta_color="off")
+        st.metric("Closes inside the band", f"{band['inside']} of {band['resolved']}")
+        st.metric("Banded forecasts pending", band["n"] - band["resolved"])
     st.caption("A central 80% band should hold about 4 closes in 5; with 20 resolved sessions a 90% interval around the"
                " coverage is about ±15 points. The band says how far, never which way.")
 
@@ -99,11 +99,11 @@ def range_card(scored: dict | None, synthetic: bool) -> None:
 
 def model_card(card: dict) -> None:
     st.subheader(f"Model card: {card.get('name', 'model')} v{card['version']}")
-    cols = st.columns(4)
-    cols[0].metric("Version", f"v{card['version']}")
-    cols[1].metric("Kind", card.get("kind") or card.get("model_kind") or "n/a")
-    cols[2].metric("Stage", card.get("stage") or "n/a")
-    cols[3].metric("Input window", f"{card.get('window')} sessions" if card.get("window") else "n/a")
+    with common.metric_row():
+        st.metric("Version", f"v{card['version']}")
+        st.metric("Kind", card.get("kind") or card.get("model_kind") or "n/a")
+        st.metric("Stage", card.get("stage") or "n/a")
+        st.metric("Input window", f"{card.get('window')} sessions" if card.get("window") else "n/a")
     segments = card.get("segments") or {}
     windows = [{"window": name, "from": session_text(span[0]), "to": session_text(span[1])}
                for name, span in segments.items() if isinstance(span, list | tuple) and len(span) == 2]
@@ -153,23 +153,24 @@ if record is not None:
                 "is up to date; each is scored once its target session's close is stored.")
     else:
         model, always_up = summary["model"], summary["always_up"]
-        cols = st.columns(4)
-        cols[0].metric("Sessions forecast", summary["n"])
-        cols[1].metric("Resolved", summary["resolved"], help=f"{summary['pending']} pending")
         abstained = summary.get("abstentions", 0)
-        if model and model.get("hit_rate") is not None:
-            cols[2].metric("Hit rate", f"{model['hit_rate']:.1%}",
-                           f"{(model['hit_rate'] - always_up['hit_rate']) * 100:+.1f} pp vs always UP "
-                           f"({always_up['hit_rate']:.1%})",
-                           help=f"Of {model['calls']} calls; {abstained} no calls are abstentions, not misses.")
-        elif model:
-            cols[2].metric("Hit rate", "no calls", help=f"All {abstained} resolved forecasts were no calls (abstentions).")
-        if model:
-            cols[3].metric("Brier", f"{model['brier']:.4f}", f"{model['brier'] - always_up['brier']:+.4f} vs always UP "
-                           f"({always_up['brier']:.4f})", delta_color="inverse")
-        else:
-            cols[2].metric("Hit rate", "pending")
-            cols[3].metric("Brier", "pending")
+        with common.metric_row():
+            st.metric("Sessions forecast", summary["n"])
+            st.metric("Resolved", summary["resolved"], help=f"{summary['pending']} pending")
+            if model and model.get("hit_rate") is not None:
+                st.metric("Hit rate", f"{model['hit_rate']:.1%}",
+                          f"{(model['hit_rate'] - always_up['hit_rate']) * 100:+.1f} pp vs always UP "
+                          f"({always_up['hit_rate']:.1%})",
+                          help=f"Of {model['calls']} calls; {abstained} no calls are abstentions, not misses.")
+            elif model:
+                st.metric("Hit rate", "no calls", help=f"All {abstained} resolved forecasts were no calls (abstentions).")
+            else:
+                st.metric("Hit rate", "pending")
+            if model:
+                st.metric("Brier", f"{model['brier']:.4f}", f"{model['brier'] - always_up['brier']:+.4f} vs always UP "
+                          f"({always_up['brier']:.4f})", delta_color="inverse")
+            else:
+                st.metric("Brier", "pending")
         st.subheader("Live forecasts")
         st.plotly_chart(charts.live_forecasts(rows), config=charts.CHART_CONFIG, key="live_forecasts")
         if summary["rolling"]:

@@ -1,0 +1,114 @@
+"""The range forecast as served: the bundle's fitted record (`BundleMeta.range`, written by
+`sensex.models.range_fit`) applied to one session's range features with numpy alone.
+
+The serving process imports neither pandas nor torch (tests/integration/test_lean_serving.py), so
+this module reads only plain JSON numbers and numpy arrays: the learned model is a linear model on
+log features (`sensex.models.volatility.LinearForecast`), ln h = intercept + coef . (x - center) /
+scale + log_scale, a dot product of about ten numbers. That is why it travels as JSON in the same
+bundle as the ONNX graph and is applied in the same forecast call, instead of inside the graph:
+its inputs are not the network's input (they are log range statistics of the index, computed by
+`sensex.features.ranges`, not the scaled window), so a graph holding it would need a second input
+that every existing caller of the graph (the forecast, the explanation, the drift history, the
+MLflow signature) would have to supply, for a computation numpy does in microseconds. The fitted
+baselines and the ensemble's combiner travel the same way (`sensex.models.portable`).
+
+What a forecast gets (`expected_move`), for the session after the last one read:
+
+- `pct`: the expected absolute close-to-close move in percent: k * 100 * sqrt(h), k the mean of
+  |move| / (100 sqrt(h)) on the validation window (measured, not the 0.80 of a normal law);
+- `points`: the same in index points, from the last close;
+- `interval_pct`: the 80% split-conformal interval of the absolute move (`volatility.calibrate_moves`);
+- `range_low`, `range_high`: the 80% band for the target session's close: last close * exp(-+q),
+  q the move that the absolute move stays below 80% of the time (a one-sided split-conformal
+  quantile on validation, `band_quantile`). Symmetric: a range forecast says how far, never which way.
+
+`risk` becomes the forecast's percentile among the model's forecasts over its training window:
+Low below the 33rd, High above the 67th (`risk_view`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+MODEL = "model"
+LEVEL = "0.8"  # the interval and band a forecast shows (the record also holds 0.9)
+BAND_LEVEL = 0.8
+RISK_BANDS = (100.0 / 3.0, 200.0 / 3.0)  # percentiles: Low below the first, High above the second
+NOT_A_DIRECTION = "A range forecast says how far the index may move, never which way."
+
+
+def has_range(meta) -> bool:
+    """True when a bundle's metadata carries a fitted range part (schema 5 trained with it)."""
+    record = getattr(meta, "range", None) or {}
+    return bool(record.get("forecasters", {}).get(MODEL)) and bool(record.get("serving"))
+
+
+def log_variance(record: dict, row: np.ndarray) -> float:
+    """ln h of the learned model for one session's features `row`, in `record["feature_names"]` order."""
+    model = record["forecasters"][MODEL]
+    names = list(record["feature_names"])
+    x = np.asarray(row, dtype=np.float64).reshape(-1)[[names.index(f) for f in model["feature_names"]]]
+    z = (x - np.asarray(model["center"], dtype=np.float64)) / np.asarray(model["scale"], dtype=np.float64)
+    return float(model["intercept"] + z @ np.asarray(model["coef"], dtype=np.float64) + model.get("log_scale", 0.0))
+
+
+def band_quantile(log_h: np.ndarray, abs_move: np.ndarray, level: float = BAND_LEVEL) -> float:
+    """The split-conformal quantile of z = ln((m/100)^2) - ln h such that the absolute move m stays
+    below 100 sqrt(h e^z) for `level` of the sessions: the ceil((n + 1) level)-th smallest z."""
+    with np.errstate(divide="ignore"):
+        z = np.sort(np.log((np.asarray(abs_move, dtype=np.float64) / 100.0) ** 2) - np.asarray(log_h, dtype=np.float64))
+    rank = int(np.ceil(round((len(z) + 1) * level, 9)))
+    return float(z[rank - 1]) if 1 <= rank <= len(z) else float("inf")
+
+
+def move_ratio(log_h: np.ndarray, abs_move: np.ndarray) -> float:
+    """Mean of |move| / (100 sqrt(h)): what turns the variance forecast into an expected absolute move."""
+    sigma = 100.0 * np.sqrt(np.exp(np.asarray(log_h, dtype=np.float64)))
+    return float(np.mean(np.asarray(abs_move, dtype=np.float64) / sigma))
+
+
+def risk_view(record: dict, log_h: float) -> dict:
+    """The forecast's percentile among the model's training-window forecasts, and its word."""
+    serving = record["serving"]
+    quantiles = np.asarray(serving["risk_quantiles"], dtype=np.float64)
+    percentile = float(np.interp(log_h, quantiles, np.linspace(0.0, 100.0, len(quantiles))))
+    word = "Low" if percentile < RISK_BANDS[0] else ("High" if percentile > RISK_BANDS[1] else "Medium")
+    train = record.get("train", {})
+    basis = (f"risk is the range model's forecast of the next session's move against its forecasts over its training"
+             f" window ({train.get('fit_start', '?')}..{train.get('fit_end', '?')}): Low below their 33rd percentile,"
+             f" High above their 67th; realized_risk is the old figure (realized volatility over the last 20 sessions)")
+    return {"risk": word, "risk_percentile": round(percentile, 1), "risk_basis": basis}
+
+
+def expected_move(record: dict, row: np.ndarray | None, last_close: float | None) -> dict | None:
+    """The forecast's `expected_move` and risk fields from one session's range features; None when
+    the record, the features or the last close are missing (an older bundle, a gap in the data)."""
+    if not record or row is None or last_close is None or not math.isfinite(last_close) or last_close <= 0:
+        return None
+    row = np.asarray(row, dtype=np.float64).reshape(-1)
+    if len(row) != len(record["feature_names"]) or not np.isfinite(row).all():
+        return None
+    log_h = log_variance(record, row)
+    if not math.isfinite(log_h):
+        return None
+    serving = record["serving"]
+    sigma = 100.0 * math.sqrt(math.exp(log_h))
+    pct = serving["move_ratio"] * sigma
+    z_low, z_high = record["intervals"][MODEL][LEVEL]
+    if not all(math.isfinite(v) for v in (z_low, z_high, serving["band_z"], pct)):
+        return None  # fewer validation sessions than the level needs (fit_range asks for 20: never)
+    interval = [100.0 * math.sqrt(math.exp(log_h + z_low)), 100.0 * math.sqrt(math.exp(log_h + z_high))]
+    band = 100.0 * math.sqrt(math.exp(log_h + serving["band_z"]))  # the 80% quantile of the absolute move, %
+    move = {
+        "pct": round(pct, 3),
+        "points": round(last_close * pct / 100.0, 1),
+        "interval_pct": [round(v, 3) for v in interval],
+        "range_low": round(last_close * math.exp(-band / 100.0), 2),
+        "range_high": round(last_close * math.exp(band / 100.0), 2),
+        "level": BAND_LEVEL,
+        "last_close": round(float(last_close), 2),
+        "note": NOT_A_DIRECTION,
+    }
+    return {"expected_move": move, **risk_view(record, log_h)}
