@@ -40,10 +40,16 @@ def _bind(command: list[str], host: str, port: int) -> list[str]:
     return out
 
 
+# The secrets compose requires (`${X:?...}`), as a user's .env gives them.
+SECRETS = {"POSTGRES_PASSWORD": "unused-here", "MLFLOW_ADMIN_PASSWORD": "compose-test-password-4f2a"}
+ADMIN = ("admin", SECRETS["MLFLOW_ADMIN_PASSWORD"])
+
+
 def _with_defaults(value: str) -> str:
     import re
 
-    return re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", str(value))
+    value = re.sub(r"\$\{(\w+):\?[^}]*\}", lambda m: SECRETS[m.group(1)], str(value))
+    return re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", value)
 
 
 @pytest.fixture
@@ -72,6 +78,12 @@ def compose_mlflow(compose, postgres_database, tmp_path):
     env = {**os.environ, **{k: _with_defaults(v) for k, v in service["environment"].items()},
            "MLFLOW_BACKEND_STORE_URI": postgres_database,
            "MLFLOW_ARTIFACTS_DESTINATION": (tmp_path / "mlartifacts").as_uri()}
+    # The image's auth config, with its user database in this test's folder instead of /auth.
+    config = tmp_path / "basic_auth.ini"
+    config.write_text((REPO / "deploy" / "mlflow" / "basic_auth.ini").read_text()
+                      .replace("sqlite:////auth/basic_auth.db", f"sqlite:///{tmp_path / 'auth.db'}"))
+    env["MLFLOW_AUTH_CONFIG_PATH"] = str(config)
+    env.setdefault("MLFLOW_FLASK_SERVER_SECRET_KEY", "compose-test-secret")
     # Its allow-list with compose's port 5000 mapped to the port this server listens on.
     env["MLFLOW_SERVER_ALLOWED_HOSTS"] = env["MLFLOW_SERVER_ALLOWED_HOSTS"].replace(":5000", f":{port}")
     # `mlflow` is the venv's console script, as in the image.
@@ -93,16 +105,19 @@ def compose_mlflow(compose, postgres_database, tmp_path):
             process.wait(timeout=30)
 
 
-def test_compose_topology_runs_without_docker(compose, compose_mlflow, tmp_path, universe):
+def test_compose_topology_runs_without_docker(compose, compose_mlflow, tmp_path, universe, monkeypatch):
     redis_client = _redis_or_skip()
+    # This process trains and promotes as the bootstrap service does: with the admin's credentials.
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", ADMIN[0])
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", ADMIN[1])
     url, port = compose_mlflow
     # The API containers reach the server as http://mlflow:5000; MLflow 3 refuses unknown Host headers,
     # which is why compose lists them. This is the Host header they send (port mapped):
     as_in_compose = httpx.post(f"{url}/api/2.0/mlflow/experiments/search", json={"max_results": 1},
-                               headers={"Host": f"mlflow:{port}"}, timeout=10)
+                               headers={"Host": f"mlflow:{port}"}, timeout=10, auth=ADMIN)
     assert as_in_compose.status_code == 200, as_in_compose.text
     stranger = httpx.post(f"{url}/api/2.0/mlflow/experiments/search", json={"max_results": 1},
-                          headers={"Host": f"elsewhere.example:{port}"}, timeout=10)
+                          headers={"Host": f"elsewhere.example:{port}"}, timeout=10, auth=ADMIN)
     assert stranger.status_code >= 400  # the allow-list is what lets `mlflow:5000` in
 
     # Bootstrap (as the compose `bootstrap` service does): data, a model, the registry, on the server.
