@@ -194,7 +194,9 @@ def test_joining_a_cluster_with_mlflow_in_a_local_file_is_refused_in_one_sentenc
                                                                                    capsys):
     from sensex.interfaces import cli
 
-    monkeypatch.delenv("RAY_ADDRESS", raising=False)  # restored (unset) after the CLI sets it
+    # Recorded as unset, so the address the CLI sets is removed after the test (delenv of an unset
+    # variable records nothing: the address would outlive the test and send later training there).
+    monkeypatch.setenv("RAY_ADDRESS", "")
     assert cli.run(["train", "--preset", str(tiny_config), "--ray-address", "127.0.0.1:1", "--json"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: RAY_ADDRESS=127.0.0.1:1 joins a Ray cluster")
