@@ -182,7 +182,11 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=1, help="runs per setting, alternating (default 1)")
     parser.add_argument("--parts", default="ensemble,walk-forward,tune", help="any of ensemble, walk-forward, tune")
     parser.add_argument("--walk-forward-span", default=",".join(WALK_FORWARD_SPAN), help="start,end of the walk-forward")
+    parser.add_argument("--settings", default=",".join(SETTINGS), help="any of ray, pool, one process")
+    parser.add_argument("--merge", action="store_true",
+                        help="add these runs to bench/results/training.json instead of replacing it")
     args = parser.parse_args()
+    settings = [s.strip() for s in args.settings.split(",") if s.strip() in SETTINGS]
     modes = [m.strip() for m in args.mode.split(",") if m.strip()]
     parts = {p.strip() for p in args.parts.split(",") if p.strip()}
     span = args.walk_forward_span.split(",")
@@ -193,6 +197,9 @@ def main() -> int:
     results: dict = {"benchmark": "training", "preset": "full", "model": "ensemble", "segments": SEGMENTS,
                      "cpus": os.cpu_count(), "baseline": BASELINE, "pool": POOL, "load_average_before": list(load),
                      "walk_forward": {"preset": "walkforward", "model": "convlstm", "span": span}, "runs": {}}
+    if args.merge and (RESULTS / "training.json").is_file():
+        kept = json.loads((RESULTS / "training.json").read_text())
+        results = {**kept, "runs": kept.get("runs", {}), "load_average_before": [kept.get("load_average_before"), list(load)]}
     with tempfile.TemporaryDirectory(prefix="sxtb-") as tmp:  # short: Ray's socket paths live under the home
         work = Path(tmp)
         env = {**os.environ, "SENSEX_HOME": str(work / "home"), "SENSEX_LOG_LEVEL": "WARNING"}
@@ -213,12 +220,13 @@ def main() -> int:
                                                       "--end", span[1]], "walkforward", lambda r: r["metrics"]["auc"]))
         for what, words, preset, auc in jobs:
             for repeat in range(args.repeats):
-                for setting in SETTINGS:
+                for setting in settings:
                     path = preset_file(work, preset, setting)
                     filled = [str(path) if w == f"{{{preset}}}" else w for w in words]
                     report, cost = measured(command(setting, filled), env)
                     cost |= {"test_auc": auc(report), "run_id": report.get("run_id")}
                     results["runs"].setdefault(f"{what}|{setting}", []).append(cost)
+                    _write(results)  # what is measured is kept, should a later run fail
                     print(f"  {what}, {setting}, run {repeat + 1}: {cost['wall_s']:.0f} s wall, {cost['cpu_s']:.0f} s CPU,"
                           f" AUC {cost['test_auc']:.4f}", file=sys.stderr)
         if "tune" in parts:
@@ -233,21 +241,28 @@ def main() -> int:
     for key, runs in results["runs"].items():
         what, setting = key.split("|")
         wall = statistics.median(r["wall_s"] for r in runs)
-        base = statistics.median(r["wall_s"] for r in results["runs"][f"{what}|{BASELINE}"])
-        pool = statistics.median(r["wall_s"] for r in results["runs"][f"{what}|{POOL}"])
+
+        def ratio(other: str, what: str = what, wall: float = wall) -> str:
+            measured = results["runs"].get(f"{what}|{other}")
+            return f"{statistics.median(r['wall_s'] for r in measured) / wall:.2f}x" if measured else "-"
+
         print(f"| {what} | {setting} | {wall:.0f} | {statistics.median(r['cpu_s'] for r in runs):.0f} |"
               f" {statistics.median(r['peak_rss_mb'] for r in runs):.0f} | {runs[0]['test_auc']:.4f} |"
-              f" {base / wall:.2f}x | {pool / wall:.2f}x |")
+              f" {ratio(BASELINE)} | {ratio(POOL)} |")
     if "tune" in results:
         t = results["tune"]
         print(f"\n`sensex tune --trials 4 --preset quick`: {t['wall_s']:.0f} s wall (budget {TUNE_BUDGET_S} s:"
               f" {'met' if t['within_budget'] else 'MISSED'}), {t['cpu_s']:.0f} s CPU; best trial's validation"
               f" log-loss {t['best']['valid_log_loss']:.4f} against the quick preset's {t['preset_valid_log_loss']:.4f}"
               f" ({'no worse' if t['best_no_worse'] else 'WORSE'}); validation {t['validation'][0]}..{t['validation'][1]}")
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "training.json").write_text(json.dumps(results, indent=2))
+    _write(results)
     print(f"\nwritten to {RESULTS / 'training.json'}")
     return 0
+
+
+def _write(results: dict) -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "training.json").write_text(json.dumps(results, indent=2))
 
 
 if __name__ == "__main__":

@@ -258,7 +258,7 @@ def log_training_run(settings: Settings, config, report, data_info: dict, starte
         outputs = np.zeros((1,), dtype=np.float32)
         if meta.kind == "ensemble":  # the seeds' graph also outputs each seed's logit
             outputs = {"logit": outputs, "member_logits": np.zeros((1, len(meta.ensemble["seeds"])), dtype=np.float32)}
-        if meta.members:  # each stock's logit too (issue 12)
+        if meta.members:  # each stock's logit too: the member forecasts come from the same graph
             outputs = (outputs if isinstance(outputs, dict) else {"logit": outputs}) | {
                 meta.members["output"]: np.zeros((1, len(meta.symbols)), dtype=np.float32)}
         signature = infer_signature(report.example_window.astype(np.float32), outputs)
