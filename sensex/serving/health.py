@@ -158,26 +158,3 @@ def _store_failed_report(server: Served, reason: str) -> dict:
     return {"status": "degraded" if checks["model_loaded"] and inference else "unhealthy", "checks": checks,
             "detail": detail, "model_version": info.get("version"), "loaded_at": server.loaded_at,
             "reason": reason, "timestamp": datetime.now(UTC).isoformat(timespec="seconds")}
-
-
-def _health(server: Served) -> dict:
-    """The server's health check, made total: a damaged store (the data file unreadable) is
-    `degraded` with its sentence as the reason, and so is a cache that held foreign entries."""
-    problem = store.problem(server.settings.store_dir)
-    if problem is not None:
-        return _store_failed_report(server, problem)
-    try:
-        report = server.health_check()
-    except SensexError as exc:  # a file the check reads went bad meanwhile
-        return _store_failed_report(server, str(exc))
-    rejections = _cache_rejections(server)
-    if rejections and rejections.get("rejected"):
-        report["detail"]["cache_rejections"] = rejections
-    cache_problem = _cache_problem(server, rejections)
-    if cache_problem is not None:
-        report["checks"]["cache_consistent"] = False
-        report["detail"]["cache_problem"] = cache_problem
-        if report["status"] == "healthy":
-            report["status"] = "degraded"
-        report["reason"] = report.get("reason") or cache_problem
-    return report
