@@ -21,6 +21,14 @@ deadline (--max-seconds) after which nothing more is sent.
 With --replicas N, N `sensex serve` processes share the home and the Redis cache; the client's
 connections go to them in turn (16 each for two, as a load balancer keeping connections alive
 would spread them) and the memory of each is reported.
+
+Heavy pages beside the forecasts: the same mixed load runs first alone (the baseline of this
+run), then --runs times with --heavy-loops connections (default 6) beside it, each asking in turn
+for /drift, /drift/history, /explain and /market until the mixed load is done. The table compares
+the cached /predict and /health p99 with and without them, and the server's memory after each run
+(flat: the last heavy run's resident memory within 5% of the first's).
+
+    .venv/bin/python bench/load.py --requests 2400 --concurrency 48 --heavy-loops 6 --runs 2
 """
 
 from __future__ import annotations
@@ -50,7 +58,8 @@ TINY = """
 name: tiny
 model: {hidden: 4, projection: 4, dropout: 0.0}
 train: {epochs: 2, patience: 1, max_train_windows: 200, valid_sessions: 60, test_sessions: 60, batch_size: 32}
-promotion: {min_accuracy: 0.0, min_auc: 0.0, min_probability_sd: 0.0, brier_below_always_up: false, auc_above_naive: false}
+promotion: {min_accuracy: 0.0, min_auc: 0.0, min_probability_sd: 0.0, brier_below_always_up: false, auc_above_naive: false,
+            range_beats_ewma: false, not_worse_than_baselines: false}
 """  # the gate is opened: this bench measures the serving path of a trained model, not its quality
 
 
@@ -113,10 +122,13 @@ def start_server(home: Path, port: int, redis_url: str | None) -> subprocess.Pop
     raise SystemExit("The server did not answer within 120 s")
 
 
-def plan(n: int, uncached_share: float, other_share: float, seed: int) -> list[tuple[str, str | None]]:
-    """(kind, as_of) per request; kinds: cached, uncached, health, predictions."""
-    rng = random.Random(seed)
-    fresh_days = iter(pd.date_range(FIRST_AS_OF, "2021-12-27", freq="D").strftime("%Y-%m-%d").tolist()[::-1])
+def plan(n: int, uncached_share: float, other_share: float, seed: int, phase: int = 0,
+         phases: int = 1) -> list[tuple[str, str | None]]:
+    """(kind, as_of) per request; kinds: cached, uncached, health, predictions. Each of `phases`
+    runs draws its new as_of days from its own share of the calendar, so none is cached before."""
+    rng = random.Random(seed + phase)
+    days = pd.date_range(FIRST_AS_OF, "2021-12-27", freq="D").strftime("%Y-%m-%d").tolist()[::-1]
+    fresh_days = iter(days[phase::phases])
     hot = [None, "2021-12-30", "2021-12-29", "2021-12-28"]
     out = []
     for _ in range(n):
@@ -133,9 +145,14 @@ def plan(n: int, uncached_share: float, other_share: float, seed: int) -> list[t
     return out
 
 
+HEAVY_ROUTES = ("/drift", "/drift/history", "/explain", "/market")
+
+
 def request_bytes(port: int, kind: str, as_of: str | None) -> bytes:
     """One HTTP/1.1 request, keep-alive, as a client library would send it."""
-    if kind == "health":
+    if kind.startswith("heavy "):
+        head, body = f"GET {kind.removeprefix('heavy ')}", b""
+    elif kind == "health":
         head, body = "GET /health", b""
     elif kind == "predictions":
         head, body = "GET /predictions?limit=50", b""
@@ -166,18 +183,26 @@ async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes, bool]
 
 
 async def drive(requests: list[tuple[str, str | None]], ports: list[int], concurrency: int, timeout: float,
-                deadline: float) -> list[dict]:
+                deadline: float, heavy_loops: int = 0) -> list[dict]:
     """Send `requests` over `concurrency` keep-alive connections (spread over `ports` in turn),
     each sending its next request when its last answer is read: a closed loop, like the thread
     pool it replaced, but the client costs tens of microseconds a request, so the latencies
     measured are the server's (32 httpx threads in one process were slower than the server)."""
     queue = iter(enumerate(requests))
     results: list[dict] = []
+    mixed_done = asyncio.Event()
 
-    async def connection(number: int) -> None:
+    def heavy(number: int):
+        """The heavy routes in turn, until the mixed load is done."""
+        turn = number
+        while not mixed_done.is_set():
+            yield None, (f"heavy {HEAVY_ROUTES[turn % len(HEAVY_ROUTES)]}", None)
+            turn += 1
+
+    async def connection(number: int, source=None) -> None:
         port = ports[number % len(ports)]
         reader = writer = None
-        for _, (kind, as_of) in queue:
+        for _, (kind, as_of) in source or queue:
             if time.monotonic() > deadline:
                 return
             started = time.perf_counter()
@@ -203,7 +228,11 @@ async def drive(requests: list[tuple[str, str | None]], ports: list[int], concur
         if writer is not None:
             writer.close()
 
-    await asyncio.gather(*(connection(number) for number in range(concurrency)))
+    async def mixed() -> None:
+        await asyncio.gather(*(connection(number) for number in range(concurrency)))
+        mixed_done.set()
+
+    await asyncio.gather(mixed(), *(connection(number, heavy(number)) for number in range(heavy_loops)))
     return results
 
 
@@ -225,6 +254,8 @@ def main() -> None:
     parser.add_argument("--home", type=Path, default=None, help="a SENSEX_HOME with a production model")
     parser.add_argument("--redis-url", default=None, help="serve with this Redis cache (own key prefix)")
     parser.add_argument("--replicas", type=int, default=1, help="API processes behind a round-robin client")
+    parser.add_argument("--heavy-loops", type=int, default=6, help="connections asking for the heavy pages beside the load")
+    parser.add_argument("--runs", type=int, default=2, help="runs with the heavy loops, after one without")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     if args.replicas > 1 and not args.redis_url:
@@ -251,13 +282,18 @@ def main() -> None:
             client.get("/health")
             client.get("/predictions", params={"limit": 50})
         before = [resident_mb(server.pid) for server in servers]
-        requests = plan(args.requests, args.uncached, args.other, args.seed)
         ports = [int(client.base_url.port) for client in clients]
-        wall = time.perf_counter()
-        results = asyncio.run(drive(requests, ports, args.concurrency, args.timeout, time.monotonic() + args.max_seconds))
-        wall = time.perf_counter() - wall
-        time.sleep(1.0)  # let the servers finish what they were doing before reading memory
-        after = [resident_mb(server.pid) for server in servers]
+        phases = [0] + [args.heavy_loops] * args.runs  # the mixed load alone first: this run's baseline
+        runs = []
+        for number, heavy_loops in enumerate(phases):
+            requests = plan(args.requests, args.uncached, args.other, args.seed, number, len(phases))
+            wall = time.perf_counter()
+            results = asyncio.run(drive(requests, ports, args.concurrency, args.timeout,
+                                        time.monotonic() + args.max_seconds, heavy_loops))
+            wall = time.perf_counter() - wall
+            time.sleep(1.0)  # let the servers finish what they were doing before reading memory
+            runs.append({"heavy_loops": heavy_loops, "results": results, "wall": wall,
+                         "rss": [resident_mb(server.pid) for server in servers]})
     finally:
         for client in clients:
             client.close()
@@ -265,7 +301,7 @@ def main() -> None:
             server.terminate()
             server.wait(timeout=30)
 
-    def group(name: str, keep) -> dict:
+    def group(results: list[dict], name: str, keep) -> dict:
         rows = [r for r in results if keep(r)]
         ok = [r["seconds"] * 1000 for r in rows if r["status"] == 200]
         return {"name": name, "count": len(rows),
@@ -276,39 +312,62 @@ def main() -> None:
                 "p50_ms": percentile(ok, 50), "p99_ms": percentile(ok, 99),
                 "mean_ms": statistics.fmean(ok) if ok else None}
 
-    groups = [
-        group("predict, cached", lambda r: r["kind"] in ("cached", "uncached") and r["cached"] is True),
-        group("predict, computed", lambda r: r["kind"] in ("cached", "uncached") and r["cached"] is False),
-        group("predict, failed", lambda r: r["kind"] in ("cached", "uncached") and r["cached"] is None),
-        group("GET /health", lambda r: r["kind"] == "health"),
-        group("GET /predictions", lambda r: r["kind"] == "predictions"),
-        group("all", lambda r: True),
-    ]
-    sent = len(results)
-    summary = {
-        "requests_planned": args.requests, "requests_sent": sent, "concurrency": args.concurrency,
-        "uncached_share_of_forecasts": args.uncached, "other_share": args.other,
-        "wall_seconds": round(wall, 2), "throughput_rps": round(sent / wall, 1) if wall else None,
-        "replicas": args.replicas,
-        "rss_mb_before": [round(b["VmRSS"], 1) for b in before], "rss_mb_after": [round(a["VmRSS"], 1) for a in after],
-        "rss_ratio": [round(a["VmRSS"] / b["VmRSS"], 3) for a, b in zip(after, before, strict=True)],
-        "peak_rss_mb": [round(a["VmHWM"], 1) for a in after],
-        "redis": bool(args.redis_url), "cpus": os.cpu_count(), "groups": groups,
-    }
+    def groups_of(results: list[dict]) -> list[dict]:
+        out = [
+            group(results, "predict, cached", lambda r: r["kind"] in ("cached", "uncached") and r["cached"] is True),
+            group(results, "predict, computed", lambda r: r["kind"] in ("cached", "uncached") and r["cached"] is False),
+            group(results, "predict, failed", lambda r: r["kind"] in ("cached", "uncached") and r["cached"] is None),
+            group(results, "GET /health", lambda r: r["kind"] == "health"),
+            group(results, "GET /predictions", lambda r: r["kind"] == "predictions"),
+        ]
+        out += [group(results, f"GET {route}", lambda r, k=f"heavy {route}": r["kind"] == k)
+                for route in HEAVY_ROUTES if any(r["kind"] == f"heavy {route}" for r in results)]
+        return out + [group(results, "all", lambda r: True)]
 
     def fmt(value) -> str:
         return "-" if value is None else f"{value:.1f}"
 
-    print(f"\n{sent} of {args.requests} requests at concurrency {args.concurrency} in {wall:.1f} s"
-          f" = {summary['throughput_rps']} req/s; forecasts {args.uncached:.0%} new as_of, {args.other:.0%} other routes")
-    print(f"{'':20} {'count':>6} {'5xx':>5} {'t/o':>5} {'err':>5} {'4xx':>5} {'p50 ms':>9} {'p99 ms':>9}")
-    for g in groups:
-        print(f"{g['name']:20} {g['count']:>6} {g['5xx']:>5} {g['timeouts']:>5} {g['errors']:>5} {g['other_status']:>5}"
-              f" {fmt(g['p50_ms']):>9} {fmt(g['p99_ms']):>9}")
-    for number in range(args.replicas):
-        print(f"server {number + 1} of {args.replicas} resident memory: {summary['rss_mb_before'][number]} MB before,"
-              f" {summary['rss_mb_after'][number]} MB after ({summary['rss_ratio'][number]}x),"
-              f" peak {summary['peak_rss_mb'][number]} MB")
+    reported = []
+    for number, run in enumerate(runs):
+        sent, wall, groups = len(run["results"]), run["wall"], groups_of(run["results"])
+        label = "alone (baseline)" if not run["heavy_loops"] else f"with {run['heavy_loops']} heavy loops"
+        print(f"\nRun {number + 1}, {label}: {sent} requests at concurrency {args.concurrency} in {wall:.1f} s"
+              f" = {sent / wall:.1f} req/s; forecasts {args.uncached:.0%} new as_of, {args.other:.0%} other routes")
+        print(f"{'':20} {'count':>6} {'5xx':>5} {'t/o':>5} {'err':>5} {'4xx':>5} {'p50 ms':>9} {'p99 ms':>9}")
+        for g in groups:
+            print(f"{g['name']:20} {g['count']:>6} {g['5xx']:>5} {g['timeouts']:>5} {g['errors']:>5} {g['other_status']:>5}"
+                  f" {fmt(g['p50_ms']):>9} {fmt(g['p99_ms']):>9}")
+        rss = [round(r["VmRSS"], 1) for r in run["rss"]]
+        print(f"resident memory after the run: {rss} MB (before any load: {[round(b['VmRSS'], 1) for b in before]})")
+        reported.append({"heavy_loops": run["heavy_loops"], "requests_sent": sent, "wall_seconds": round(wall, 2),
+                         "throughput_rps": round(sent / wall, 1) if wall else None, "groups": groups,
+                         "rss_mb_after": rss, "peak_rss_mb": [round(r["VmHWM"], 1) for r in run["rss"]]})
+
+    def p99(run: dict, name: str) -> float | None:
+        return next((g["p99_ms"] for g in run["groups"] if g["name"] == name), None)
+
+    comparison = {}
+    if len(reported) > 1:
+        alone, heavy = reported[0], reported[1:]
+        print("\nWith the heavy loops beside it, against the same load alone (this run's baseline):")
+        for name, target in (("predict, cached", 50.0), ("GET /health", 20.0)):
+            worst = max((p99(r, name) or 0.0) for r in heavy)
+            base = p99(alone, name)
+            comparison[name] = {"p99_ms_alone": base, "p99_ms_with_heavy": worst, "target_ms": target}
+            ratio = f"{worst / base:.2f}x" if base else "-"
+            print(f"  {name:16} p99 {fmt(base)} ms alone, {fmt(worst)} ms with heavy loops ({ratio});"
+                  f" target <= {target:.0f} ms: {'met' if worst <= target else 'MISSED'}")
+        first, last = heavy[0]["rss_mb_after"], heavy[-1]["rss_mb_after"]
+        growth = [round(b / a, 3) for a, b in zip(first, last, strict=True)]
+        comparison["memory"] = {"first_heavy_run_mb": first, "last_heavy_run_mb": last, "ratio": growth}
+        print(f"  memory after the first heavy run {first} MB, after the last {last} MB ({growth}x;"
+              f" flat means within 1.05x)")
+    summary = {
+        "requests_per_run": args.requests, "concurrency": args.concurrency, "heavy_loops": args.heavy_loops,
+        "uncached_share_of_forecasts": args.uncached, "other_share": args.other, "replicas": args.replicas,
+        "rss_mb_before": [round(b["VmRSS"], 1) for b in before], "redis": bool(args.redis_url),
+        "cpus": os.cpu_count(), "runs": reported, "comparison": comparison,
+    }
     out = REPO / "bench" / "results" / "load.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(summary, indent=1))

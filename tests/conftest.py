@@ -31,10 +31,11 @@ name: tiny
 model: {hidden: 4, projection: 4, dropout: 0.0}
 train: {epochs: 2, patience: 1, max_train_windows: 200, valid_sessions: 60, test_sessions: 60, batch_size: 32}
 promotion: {min_accuracy: 0.0, min_auc: 0.0, min_probability_sd: 0.0, brier_below_always_up: false, auc_above_naive: false,
-            range_beats_ewma: false}
+            range_beats_ewma: false, not_worse_than_baselines: false}
 """
 TINY_GATE = PromotionConfig(min_accuracy=0.0, min_auc=0.0, min_probability_sd=0.0, brier_below_always_up=False,
-                            auc_above_naive=False, range_beats_ewma=False)
+                            auc_above_naive=False, range_beats_ewma=False,
+                            not_worse_than_baselines=False)
 
 
 def free_port() -> int:
@@ -72,13 +73,18 @@ def _isolated_environment(monkeypatch, tmp_path_factory):
     if "SENSEX_HOME" not in os.environ or not os.environ["SENSEX_HOME"].startswith(str(tmp_path_factory.getbasetemp())):
         monkeypatch.setenv("SENSEX_HOME", str(tmp_path_factory.mktemp("home")))
     get_settings.cache_clear()
+    before = dict(os.environ)
     yield
+    # Code under test may set variables directly (`use_universe` does, for the processes it starts);
+    # none of them may reach the next test.
+    os.environ.clear()
+    os.environ.update(before)
     get_settings.cache_clear()
 
 
 @pytest.fixture(scope="session")
 def universe():
-    return load_universe()
+    return load_universe("sensex")
 
 
 @pytest.fixture(scope="session")

@@ -44,6 +44,8 @@ _SERVICE_PATHS = [
                re.IGNORECASE),
     re.compile(r"(maker\.ifttt\.com/trigger/[^/\s]+/with/key/)" + _END, re.IGNORECASE),
     re.compile(r"(/(?:hooks|webhooks)/)" + _END, re.IGNORECASE),
+    # A Telegram bot token on any host (a local Bot API server): its shape, digits:secret, is unmistakable.
+    re.compile(r"(/(?:file/)?bot)[0-9]{1,20}:[A-Za-z0-9_-]{20,}"),
 ]
 # Inside a URL only (in free text they could be file paths): a path segment after /key/ or /token/.
 _SECRET_SEGMENT = re.compile(r"(/(?:key|keys|token|tokens|secret|secrets|apikey|api_key)/)[^/?#\s]+", re.IGNORECASE)

@@ -33,7 +33,7 @@ from pydantic_core import PydanticCustomError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from sensex.core import cache as cache_shapes
+from sensex.core import cache_values as cache_shapes
 from sensex.core import memory
 from sensex.core.errors import ConfigError, DataError, DateError, SensexError, storage_error
 from sensex.core.redaction import install_log_redaction, redact_text

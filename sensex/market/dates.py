@@ -139,3 +139,14 @@ def check_as_of(value: str | date, first_stored: str | None, last_stored: str | 
                 f" a date up to {last}."
             )
     return day
+
+
+def rolled_back_notice(requested: str | None, used: str) -> str | None:
+    """One sentence when a forecast asked for `requested` comes from an earlier session `used` (a
+    weekend, a holiday, a day the store does not hold); None when it is the day asked for."""
+    if requested is None or str(requested) == used:
+        return None
+    day = parse(requested, "as_of")
+    why = (f"a {day:%A}, not a session" if day.weekday() >= 5
+           else "not a stored BSE session (a holiday, or a day missing from the store)")
+    return f"{day} is {why}: this forecast is from the last stored session before it, {used}."

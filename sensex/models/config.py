@@ -113,6 +113,8 @@ class PromotionConfig(_Section):
     min_probability_sd: float = Field(0.01, ge=0)  # P(UP) must vary at least this much (sd) on those rows
     brier_below_always_up: bool = True  # Brier must be strictly below always-UP's on those rows
     auc_above_naive: bool = True  # the AUC interval must not lie entirely at or below the best naive baseline's AUC
+    # Neither AUC nor Brier may be worse than the best learned baseline's beyond the paired interval:
+    not_worse_than_baselines: bool = True
     range_beats_ewma: bool = True  # a range part's QLIKE must be strictly below EWMA's on those rows
 
 

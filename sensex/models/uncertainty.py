@@ -106,6 +106,34 @@ def judge_skill(auc: float | None, auc_interval: list[float] | None, probability
                         f" lies above 0.5 and P(UP) varies (sd {probability_sd:.3f})", auc, auc_interval, probability_sd)
 
 
+MOSTLY_NO_CALL = 0.9  # a model that abstains this often on its test window says almost nothing
+LEARNED_BASELINES = ("logreg", "gbm", "sp500_rule")
+
+
+def card_skill(uncertainty: dict, test_metrics: dict, test_baselines: dict) -> dict:
+    """Whether a model card may claim skill, with every reason it may not: the test AUC not
+    distinguishable from a coin (the recorded verdict), no call on most test sessions, or a test
+    AUC not above the best learned baseline's on the same rows. {"skill": "shown" | "none" |
+    "unknown", "reasons": [...]}; "unknown" for a bundle that recorded no uncertainty."""
+    if not uncertainty:
+        return {"skill": "unknown", "reasons": ["this model recorded no test evidence of its skill"]}
+    reasons = []
+    verdict = uncertainty.get("skill") or {}
+    if verdict.get("skill") != "shown":
+        reasons.append(verdict.get("reason") or "no test evidence recorded for this model")
+    share = uncertainty.get("test_no_call_share")
+    if share is not None and share >= MOSTLY_NO_CALL:
+        reasons.append(f"it made no call on {share:.0%} of its test sessions")
+    auc = test_metrics.get("auc")
+    learned = {name: (test_baselines.get(name) or {}).get("auc") for name in LEARNED_BASELINES}
+    learned = {name: value for name, value in learned.items() if value is not None and np.isfinite(value)}
+    if auc is not None and learned:
+        best = max(learned, key=learned.get)
+        if not auc > learned[best]:
+            reasons.append(f"its test AUC {auc:.3f} is not above {best}'s {learned[best]:.3f} on the same sessions")
+    return {"skill": "none" if reasons else "shown", "reasons": reasons}
+
+
 def confidence_word(skill: str, bounds: np.ndarray, probability: float) -> str:
     """The word follows the evidence: no skill -> "no skill shown"; a no call -> Low; a call whose
     interval clears 0.5 -> Medium, High when P(UP) is also 15 points or more from 50%."""

@@ -1,26 +1,27 @@
-"""Alerts: a webhook (JSON POST with retries and a timeout) and e-mail (SMTP), on the conditions
-configured in `$SENSEX_HOME/alerts.yaml` (or `sensex daily --alerts FILE`).
+"""Alerts on the conditions configured in `$SENSEX_HOME/alerts.yaml` (or `sensex daily --alerts
+FILE`), sent to a webhook, e-mail, SMS or a Telegram chat (`sensex.monitoring.alert_channels`).
 
 ```yaml
 webhook: {url: "http://127.0.0.1:9000/hook", timeout_s: 5, retries: 3}
 email: {host: 127.0.0.1, port: 8025, from: "sensex@localhost", to: ["me@localhost"]}
+sms: {account_sid: AC0123, from: "+14155550100", to: ["+919800000000"]}   # token: SENSEX_SMS_TOKEN
+telegram: {chat_id: "-1001234567890"}                                    # token: SENSEX_TELEGRAM_TOKEN
 rules:
   - {when: forecast, min_probability: 0.0}   # every forecast
-  - {when: drift, severity: retrain}
+  - {when: drift, severity: retrain, channels: [sms, telegram]}
   - {when: data_not_ready}
   - {when: promotion}                         # a refused or failed promotion
   - {when: daily_failed}
 ```
 
-Secrets never live in the file: the SMTP password comes from `SENSEX_SMTP_PASSWORD`, a webhook
-bearer token from `SENSEX_WEBHOOK_TOKEN`; neither is logged nor put in an error message.
-A webhook URL that is itself a secret (Slack's `hooks.slack.com/services/...`, Discord's
-`/api/webhooks/ID/TOKEN`, Telegram's `/botTOKEN/`, a `?key=` or `?token=` query) is refused in
-the file: leave `url` out of the `webhook` section and set `SENSEX_WEBHOOK_URL` instead. Every URL
-is validated fully (http or https, a host, a port from 1 to 65535, no spaces, no user info, which
-would replace the bearer token with Basic auth), and wherever one is shown (an error, a log line,
-the daily summary) its credentials are masked (`sensex.core.redaction`).
-A webhook body is JSON with at least `event` and `message`.
+Secrets never live in the file (each channel's comes from the environment, `alert_channels` names
+them); none is logged or put in an error message. A webhook URL that is itself a secret (Slack's
+`hooks.slack.com/services/...`, Discord's `/api/webhooks/ID/TOKEN`, Telegram's `/botTOKEN/`, a
+`?key=` or `?token=` query) is refused in the file: leave `url` out of the `webhook` section and
+set `SENSEX_WEBHOOK_URL` instead. Every URL is validated fully (http or https, a host, a port from
+1 to 65535, no spaces, no user info, which would replace the bearer token with Basic auth), and
+wherever one is shown (an error, a log line, the daily summary) its credentials are masked
+(`sensex.core.redaction`). A webhook body is JSON with at least `event` and `message`.
 """
 
 from __future__ import annotations
@@ -29,105 +30,47 @@ import hashlib
 import json
 import logging
 import os
-import smtplib
-import ssl
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
 from pathlib import Path
 from typing import Annotated, Literal
-from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from sensex.core.errors import AlertDeliveryError, ConfigError
-from sensex.core.redaction import redact_text, redact_url, url_secrets
+from sensex.core.redaction import install_log_redaction, redact_text
+from sensex.monitoring.alert_channels import (  # noqa: F401 - the channels and their settings, importable from here too
+    SMS_TOKEN_ENV,
+    SMTP_PASSWORD_ENV,
+    TELEGRAM_TOKEN_ENV,
+    WEBHOOK_TOKEN_ENV,
+    WEBHOOK_URL_ENV,
+    EmailConfig,
+    SmsConfig,
+    Strict,
+    TelegramConfig,
+    WebhookConfig,
+    post_webhook,
+    send_email,
+    send_sms,
+    send_telegram,
+    webhook_url_problem,
+)
 
 log = logging.getLogger(__name__)
 
 ALERTS_FILE = "alerts.yaml"
-SMTP_PASSWORD_ENV = "SENSEX_SMTP_PASSWORD"
-WEBHOOK_TOKEN_ENV = "SENSEX_WEBHOOK_TOKEN"
-WEBHOOK_URL_ENV = "SENSEX_WEBHOOK_URL"  # a webhook URL that is itself a secret (Slack, Discord, Telegram)
-MAX_URL_CHARS = 2048
 MAX_ALERTS_BYTES = 1 << 20  # an alerts file is a few hundred bytes
 # Drift severities in increasing order (the vocabulary of `sensex registry drift`).
 SEVERITIES = ("ok", "watch", "retrain")
 EVENTS = ("forecast", "drift", "data_not_ready", "promotion", "daily_failed", "test")
-Channel = Literal["webhook", "email"]
+CHANNELS = ("webhook", "email", "sms", "telegram")
+Channel = Literal["webhook", "email", "sms", "telegram"]
 
 
 # -- the file ------------------------------------------------------------------------------------
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-
-def webhook_url_problem(url: object, in_file: bool = True) -> str | None:
-    """Why `url` cannot be a webhook URL, in words that never quote it; None when it can.
-    A URL from the file may carry no secret; one from SENSEX_WEBHOOK_URL may (it stays out of files)."""
-    if not isinstance(url, str) or not url:
-        return "must be an http:// or https:// URL with a host"
-    if len(url) > MAX_URL_CHARS:
-        return f"is longer than {MAX_URL_CHARS} characters"
-    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
-        return "must not contain spaces or control characters"
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-    except ValueError:
-        return "is not a URL (a bracket of an IPv6 address is not closed?)"
-    if parts.scheme not in ("http", "https") or not host:
-        return "must be an http:// or https:// URL with a host"
-    try:
-        port = parts.port
-    except ValueError:
-        port = 0
-    if port == 0 or (port is None and parts.netloc.rsplit("]", 1)[-1].endswith(":")):
-        return "has a port that is not a number from 1 to 65535"
-    if not all(c.isalnum() and c.isascii() or c in "-._:[]" for c in host):
-        return "has a host name that is not letters, digits, dots and dashes"
-    if "@" in parts.netloc:
-        return (f"must not carry user info (it would replace the bearer token with Basic auth): put a token in"
-                f" {WEBHOOK_TOKEN_ENV}, or a URL that must carry its secret in {WEBHOOK_URL_ENV}")
-    secrets = url_secrets(url)
-    if in_file and secrets:
-        return (f"must not carry a secret ({secrets[0]}): leave url out of the file and set the whole URL in"
-                f" {WEBHOOK_URL_ENV} instead (a bearer token goes in {WEBHOOK_TOKEN_ENV})")
-    return None
-
-
-class WebhookConfig(_Strict):
-    url: str | None = Field(None, description=f"The receiver; leave it out to use {WEBHOOK_URL_ENV} (a URL that is"
-                                              " itself a secret, such as Slack's, goes there, never in the file).")
-    timeout_s: float = Field(5.0, gt=0, le=300, description="Per-attempt connect/read timeout.")
-    retries: int = Field(3, ge=0, le=10, description="Attempts after the first one on a timeout, a refused connection or a 5xx/429.")
-    backoff_s: float = Field(1.0, ge=0, le=60, description="Pause before the first retry, doubled before each next one.")
-
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, url: str | None) -> str | None:
-        if url is None:
-            return None
-        problem = webhook_url_problem(url, in_file=True)
-        if problem is not None:
-            raise ValueError(problem)
-        return url
-
-
-class EmailConfig(_Strict):
-    host: str
-    port: int = Field(25, ge=1, le=65535)
-    from_: str = Field(alias="from")
-    to: list[str] = Field(min_length=1)
-    username: str | None = Field(None, description=f"SMTP login (default: the from address) when {SMTP_PASSWORD_ENV} is set.")
-    starttls: bool = False
-    timeout_s: float = Field(10.0, gt=0, le=300)
-
-
-class _Rule(_Strict):
+class _Rule(Strict):
     channels: list[Channel] | None = Field(None, description="Default: every channel configured.")
 
 
@@ -183,16 +126,18 @@ class DailyFailedRule(_Rule):
 Rule = Annotated[ForecastRule | DriftRule | DataNotReadyRule | PromotionRule | DailyFailedRule, Field(discriminator="when")]
 
 
-class AlertsConfig(_Strict):
+class AlertsConfig(Strict):
     webhook: WebhookConfig | None = None
     email: EmailConfig | None = None
+    sms: SmsConfig | None = None
+    telegram: TelegramConfig | None = None
     rules: list[Rule] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _channels_exist(self) -> AlertsConfig:
         configured = self.channels()
         if self.rules and not configured:
-            raise ValueError("rules need a `webhook` or an `email` section to send to")
+            raise ValueError("rules need a `webhook`, `email`, `sms` or `telegram` section to send to")
         for rule in self.rules:
             missing = set(rule.channels or ()) - set(configured)
             if missing:
@@ -200,7 +145,7 @@ class AlertsConfig(_Strict):
         return self
 
     def channels(self) -> list[str]:
-        return [name for name in ("webhook", "email") if getattr(self, name) is not None]
+        return [name for name in CHANNELS if getattr(self, name) is not None]
 
 
 def _field_path(loc: tuple) -> str:
@@ -221,8 +166,12 @@ def parse_alerts(data: object, where: str, env: dict[str, str] | None = None) ->
     SENSEX_WEBHOOK_URL), never quoting a URL. `env` (default: the process environment) is where
     a webhook section without `url` finds it."""
     if not isinstance(data, dict):
-        raise ConfigError(f"{where} must be a mapping with `webhook`, `email` and `rules`: fix the file.")
-    for section, secret, variable in (("email", "password", SMTP_PASSWORD_ENV), ("webhook", "token", WEBHOOK_TOKEN_ENV)):
+        raise ConfigError(f"{where} must be a mapping with channel sections (`webhook`, `email`, `sms`, `telegram`)"
+                          " and `rules`: fix the file.")
+    for section, secret, variable in (("email", "password", SMTP_PASSWORD_ENV), ("webhook", "token", WEBHOOK_TOKEN_ENV),
+                                      ("sms", "token", SMS_TOKEN_ENV), ("sms", "auth_token", SMS_TOKEN_ENV),
+                                      ("telegram", "token", TELEGRAM_TOKEN_ENV),
+                                      ("telegram", "bot_token", TELEGRAM_TOKEN_ENV)):
         if isinstance(data.get(section), dict) and secret in data[section]:
             raise ConfigError(f"{where}: {section}.{secret}: secrets never go in the file; set {variable} in the environment instead.")
     try:
@@ -293,85 +242,6 @@ class Event:
         }
 
 
-def _where(url: str | None) -> str:
-    """A URL fit for a log line: no user info, no query string, no service token in its path."""
-    try:
-        parts = urlsplit(url or "")
-        port = f":{parts.port}" if parts.port else ""
-        host = parts.hostname or "?"
-    except ValueError:
-        return "(an unusable URL)"
-    return redact_url(f"{parts.scheme}://{host}{port}{parts.path}")
-
-
-def post_webhook(config: WebhookConfig, body: dict, token: str | None = None, url: str | None = None) -> int:
-    """POST `body` as JSON to `url` (default: the config's); retry a timeout, a connection error, a
-    5xx or a 429. Returns the attempts used; raises AlertDeliveryError, never another error."""
-    import httpx
-
-    url = url or config.url
-    problem = webhook_url_problem(url, in_file=False)
-    if problem is not None:
-        raise AlertDeliveryError(f"Webhook {_where(url)} was not called: its URL {problem}; fix the alerts file's"
-                                 f" webhook.url or {WEBHOOK_URL_ENV}.")
-    headers = {"User-Agent": "sensex-alerts"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    last = "no attempt"
-    attempts = config.retries + 1
-    for attempt in range(attempts):
-        if attempt:
-            time.sleep(config.backoff_s * 2 ** (attempt - 1))
-        try:
-            response = httpx.post(url, json=body, headers=headers, timeout=config.timeout_s)
-        except httpx.TimeoutException:
-            last = f"no answer within {config.timeout_s:g} s"
-            continue
-        except httpx.HTTPError as exc:
-            last = f"{exc.__class__.__name__}"
-            continue
-        except (httpx.InvalidURL, ValueError, UnicodeError) as exc:  # a URL httpx cannot use: no retry helps
-            last = f"{exc.__class__.__name__}"
-            attempts = attempt + 1
-            break
-        if response.status_code < 300:
-            return attempt + 1
-        last = f"HTTP {response.status_code}"
-        if response.status_code < 500 and response.status_code != 429:
-            attempts = attempt + 1
-            break  # the receiver refuses this request: sending it again will not help
-    raise AlertDeliveryError(
-        f"Webhook {_where(url)} failed after {attempts} attempt{'s' if attempts > 1 else ''} ({last}):"
-        " check that the receiver runs and the alerts file's webhook.url."
-    )
-
-
-def send_email(config: EmailConfig, event: Event, password: str | None = None) -> None:
-    message = EmailMessage()
-    message["Subject"] = f"[sensex] {event.kind}: {event.message[:120]}"
-    message["From"] = config.from_
-    message["To"] = ", ".join(config.to)
-    message["Date"] = formatdate(localtime=False)
-    message["Message-ID"] = make_msgid(domain="sensex")
-    message.set_content(f"{event.message}\n\n{json.dumps(event.body(), indent=1, default=str)}\n")
-    try:
-        with smtplib.SMTP(config.host, config.port, timeout=config.timeout_s) as smtp:
-            if config.starttls:
-                smtp.starttls(context=ssl.create_default_context())
-            if password:
-                smtp.login(config.username or config.from_, password)
-            smtp.send_message(message)
-    except smtplib.SMTPAuthenticationError:
-        raise AlertDeliveryError(
-            f"E-mail via {config.host}:{config.port} was refused at login: check {SMTP_PASSWORD_ENV} and email.username."
-        ) from None
-    except (smtplib.SMTPException, OSError) as exc:
-        raise AlertDeliveryError(
-            f"E-mail via {config.host}:{config.port} failed ({exc.__class__.__name__}): check that the SMTP server runs"
-            " and the alerts file's email section."
-        ) from None
-
-
 @dataclass
 class Delivery:
     sent: int = 0  # deliveries that succeeded (one alert to webhook and e-mail counts twice)
@@ -396,6 +266,7 @@ def dispatch(config: AlertsConfig | None, events: list[Event], env: dict[str, st
     delivery = Delivery()
     if config is None:
         return delivery
+    install_log_redaction()  # the HTTP client logs the URLs it calls; a bot token is part of one
     env = os.environ if env is None else env
     for event in events:
         channels = config.channels() if force else matching_channels(config, event)
@@ -404,15 +275,19 @@ def dispatch(config: AlertsConfig | None, events: list[Event], env: dict[str, st
                 if channel == "webhook":
                     post_webhook(config.webhook, event.body(), env.get(WEBHOOK_TOKEN_ENV) or None,
                                  config.webhook.url or env.get(WEBHOOK_URL_ENV))
-                else:
+                elif channel == "email":
                     send_email(config.email, event, env.get(SMTP_PASSWORD_ENV) or None)
+                elif channel == "sms":
+                    send_sms(config.sms, event, env.get(SMS_TOKEN_ENV) or None)
+                else:
+                    send_telegram(config.telegram, event, env.get(TELEGRAM_TOKEN_ENV) or None)
             except AlertDeliveryError as exc:
                 log.warning("Alert %s not delivered: %s", event.kind, exc)
                 delivery.errors.append(str(exc))
                 continue
             except Exception as exc:  # noqa: BLE001 - an alert that fails must not fail the job that sends it
                 message = redact_text(f"The {channel} alert {event.kind} failed ({type(exc).__name__}: {str(exc)[:160]}):"
-                                      " check the alerts file's webhook and email sections.")
+                                      f" check the alerts file's {channel} section.")
                 log.warning("Alert %s not delivered: %s", event.kind, message)
                 delivery.errors.append(message)
                 continue

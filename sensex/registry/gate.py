@@ -8,6 +8,11 @@ of them learnt from a row they are judged on). A candidate is refused when, on t
 - its Brier score is not below always-UP's (the base rate the training window saw);
 - its AUC's 90% block-bootstrap interval lies entirely at or below the best naive baseline's AUC
   (always-UP's 0.5 and previous-day direction's);
+- it is worse than the best learned baseline of its mode (`logreg`, `gbm`; pre-open also
+  `sp500_rule`) by more than chance allows: the 90% paired block-bootstrap interval of its AUC
+  minus that baseline's lies entirely below 0, or of its Brier minus that baseline's entirely
+  above 0 (`not_worse_than_baselines`). Paired, because both are scored on the same sessions:
+  two overlapping intervals say little, the interval of the difference says which is better;
 - (the original design's rules) its accuracy is below `min_accuracy` or its AUC below `min_auc`;
 - it carries a range forecast whose QLIKE on those sessions is not strictly below EWMA's (both
   from the records saved in the bundle, nothing refit; `range_beats_ewma`). A bundle without a
@@ -27,9 +32,10 @@ import pandas as pd
 from sensex.features.build import Panel
 from sensex.models.bundle import Bundle
 from sensex.models.config import PromotionConfig
-from sensex.models.evaluate import bootstrap_intervals, classification_metrics, predict_rows
+from sensex.models.evaluate import bootstrap_intervals, classification_metrics, paired_difference, predict_rows
 
 NAIVE = ("always_up", "prev_day")
+LEARNED = ("logreg", "gbm", "sp500_rule")  # sp500_rule exists in pre-open panels only
 MIN_SHARED_ROWS = 60  # fewer unseen sessions than this: production is not compared
 
 
@@ -84,7 +90,7 @@ def judge(candidate: Bundle, panel: Panel, promotion: PromotionConfig, productio
     """Score candidate, production and the baselines on the same rows and list what fails.
     `ranges` (`features.ranges.RangeData` of the stored data) lets the gate judge the candidate's
     range forecast on the same sessions; without it a range part is reported as not judged."""
-    from sensex.models.baselines import fit_baselines, predict_baselines
+    from sensex.models.baselines import SP500_RULE_FEATURE, fit_baselines, predict_baselines, sp500_rule_predictions
 
     if candidate.symbols != panel.symbols:
         return GateReport({"n": 0}, {}, {}, failures=["it was trained on another member list than the current universe"])
@@ -107,7 +113,13 @@ def judge(candidate: Bundle, panel: Panel, promotion: PromotionConfig, productio
         train_start, train_end = (pd.Timestamp(d) for d in candidate.meta.segments["train"])
         in_train = (panel.dates >= train_start) & (panel.dates <= train_end) & np.isfinite(panel.label)
         portable = fit_baselines(panel, np.flatnonzero(in_train))
-    report.baselines = {name: _metrics(y, *scored) for name, scored in predict_baselines(portable, panel, rows).items()}
+    scored_baselines = predict_baselines(portable, panel, rows)
+    if SP500_RULE_FEATURE in panel.market_feature_names:  # a pre-open panel: the rule it must beat
+        train_start, train_end = (pd.Timestamp(d) for d in candidate.meta.segments["train"])
+        train_rows = positions_in(panel, train_start, train_end)
+        last_ret = panel.market[:, panel.market_feature_names.index(SP500_RULE_FEATURE)]
+        scored_baselines["sp500_rule"] = sp500_rule_predictions(last_ret, panel.label, train_rows, {"gate": rows})["gate"]
+    report.baselines = {name: _metrics(y, *scored) for name, scored in scored_baselines.items()}
     if production is not None and comparable:
         report.production = _metrics(y, predict_rows(production, panel, rows)[0])
         report.beats_production = report.candidate["brier"] < report.production["brier"]
@@ -125,6 +137,8 @@ def judge(candidate: Bundle, panel: Panel, promotion: PromotionConfig, productio
     if promotion.auc_above_naive and interval and interval[1] <= naive_auc:
         failures.append(f"its AUC {c['auc']:.3f} (90% interval {interval[0]:.3f}-{interval[1]:.3f}) lies at or below"
                         f" the best naive baseline's ({naive_name} {naive_auc:.3f}) on the {span}")
+    if promotion.not_worse_than_baselines:
+        _judge_against_learned(report, y, p, {k: v[0] for k, v in scored_baselines.items()}, span)
     min_accuracy = promotion.min_accuracy if min_accuracy is None else min_accuracy
     if c["accuracy"] < min_accuracy:
         failures.append(f"its accuracy {c['accuracy']:.3f} is below the minimum {min_accuracy:.3f} on the {span}")
@@ -132,6 +146,32 @@ def judge(candidate: Bundle, panel: Panel, promotion: PromotionConfig, productio
         failures.append(f"its AUC {c['auc']:.3f} is below the minimum {promotion.min_auc:.3f} on the {span}")
     _judge_range(report, candidate, panel.dates[rows], promotion, ranges)
     return report
+
+
+def positions_in(panel: Panel, start: pd.Timestamp, end: pd.Timestamp) -> np.ndarray:
+    """Labelled rows of `panel` dated within [start, end]."""
+    return np.flatnonzero((panel.dates >= start) & (panel.dates <= end) & np.isfinite(panel.label))
+
+
+def _judge_against_learned(report: GateReport, y: np.ndarray, p: np.ndarray, baselines: dict[str, np.ndarray],
+                           span: str) -> None:
+    """Refuse a candidate that the best learned baseline beats beyond the paired interval; the
+    comparison (difference and interval) is kept in the report either way."""
+    learned = {name: report.baselines[name] for name in LEARNED if name in report.baselines}
+    if not learned:
+        return
+    by_auc = max(learned, key=lambda name: np.nan_to_num(learned[name]["auc"], nan=0.0))
+    by_brier = min(learned, key=lambda name: learned[name]["brier"])
+    compared = report.candidate["against_best_baseline"] = {}
+    for metric, name in (("auc", by_auc), ("brier", by_brier)):
+        difference, low, high = paired_difference(y, p, baselines[name])[metric]
+        compared[metric] = {"baseline": name, "difference": difference, "interval": [low, high]}
+        worse = high < 0 if metric == "auc" else low > 0
+        if worse:
+            label = "AUC" if metric == "auc" else "Brier score"
+            report.failures.append(
+                f"its {label} {report.candidate[metric]:.4f} is worse than {name}'s {learned[name][metric]:.4f} on the"
+                f" {span} beyond chance (90% interval of the difference {low:+.4f} to {high:+.4f})")
 
 
 def _judge_range(report: GateReport, candidate: Bundle, dates: pd.DatetimeIndex, promotion: PromotionConfig,

@@ -53,6 +53,8 @@ class Forecast(BaseModel):
                                   " a model without a range forecast gives realized_risk here; see risk_basis.")
     model_version: str = Field(description="The registry version, or 'baseline:logreg' when no model passed the gate.")
     as_of: str = Field(description="The last session whose data the forecast used (YYYY-MM-DD).")
+    as_of_notice: str | None = Field(None, description="Set when the as-of asked for is not a stored session (a"
+                                     " weekend, a holiday): says which earlier session the forecast is from.")
     target_date: str = Field(description="The session forecast: the next BSE session after as_of.")
     data_source: str
     synthetic: bool = Field(description="True when the prices are the built-in synthetic market, not real.")

@@ -25,7 +25,7 @@ from sensex.core.errors import (
 from sensex.core.redaction import redact_text
 from sensex.core.settings import Settings, get_settings
 from sensex.data import store
-from sensex.market import exchanges
+from sensex.market import dates, exchanges
 from sensex.market.modes import check_mode
 from sensex.market.universe import Universe, load_universe
 from sensex.models.bundle import Bundle
@@ -328,6 +328,7 @@ class ModelServer:
                 last_bse_session=inputs.last_session,
                 last_sp500_session=inputs.last_sp500,
                 as_of=inputs.last_session,
+                as_of_notice=dates.rolled_back_notice(as_of, inputs.last_session),
                 target_date=exchanges.next_session_date(self.universe.exchange, inputs.last_session),
                 universe=self.universe.key,
                 data_source=meta.get("source", "unknown"),

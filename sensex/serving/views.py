@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from sensex.core import jsonlog
 from sensex.data import store
+from sensex.models.uncertainty import card_skill
 from sensex.serving.served import Served
 
 if TYPE_CHECKING:
@@ -117,12 +118,13 @@ def model_card(server: Served) -> dict:
         "test_intervals": meta.test_intervals,
         "test_baselines": meta.test_baselines,
         "uncertainty": meta.uncertainty,
+        "skill": card_skill(meta.uncertainty, meta.test_metrics, meta.test_baselines),
         "ensemble": meta.ensemble,
         "n_stock_features": len(meta.stock_features),
         "n_market_features": len(meta.market_features),
         "members": len(meta.symbols),
         "schema_version": meta.schema_version,
-        # Issue 12: how the member forecasts were chosen and how they did out of sample (None without them).
+        # How the member forecasts were chosen and how they did out of sample (None without them).
         "member_forecasts": {k: meta.members.get(k) for k in ("source", "selection", "test", "test_baselines", "record")}
         if meta.members else None,
         # The range forecast's test record beside HAR, EWMA, GARCH, ... (None for a model without one).

@@ -28,7 +28,7 @@ PLAIN = (
 
 @pytest.fixture(scope="module")
 def universe():
-    return load_universe()
+    return load_universe("sensex")
 
 
 def write(directory: Path, name: str, text: str) -> Path:

@@ -26,7 +26,7 @@ SYMBOL = "INFY"
 
 @pytest.fixture(scope="module")
 def universe():
-    return load_universe()
+    return load_universe("sensex")
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ SP500 = context.SP500.symbol
 
 @pytest.fixture(scope="module")
 def universe():
-    return load_universe()
+    return load_universe("sensex")
 
 
 @pytest.fixture(scope="module")

@@ -43,7 +43,9 @@ def test_health_version_model_history_metrics(client):
     assert health.json()["checks"]["data_fresh"] is False and health.json()["status"] == "degraded"
     assert client.post("/predict").json()["stale"] is True
     assert client.get("/version").json()["model_version"] == "1"
-    assert client.get("/model").json()["kind"] == "convlstm"
+    card = client.get("/model").json()
+    assert card["kind"] == "convlstm" and card["skill"]["skill"] in {"shown", "none"}
+    assert (card["skill"]["skill"] == "none") == bool(card["skill"]["reasons"])  # no skill always says why
     client.post("/predict")
     assert client.get("/predictions?limit=5").json()["predictions"]
     metrics = client.get("/metrics").text

@@ -137,6 +137,17 @@ def test_a_stored_as_of_still_forecasts(capsys, trained_env):
     code, out, err = run_cli(capsys, "predict", "--as-of", "2021-12-15", "--json")
     forecast = json.loads(out)
     assert code == 0 and forecast["as_of"] == "2021-12-15" and forecast["logged"] is True
+    assert forecast["as_of_notice"] is None  # the day asked for: nothing to say
+
+
+def test_a_weekend_as_of_says_which_session_the_forecast_is_from(capsys, trained_env):
+    code, out, err = run_cli(capsys, "predict", "--as-of", "2021-12-18")  # a Saturday
+    assert code == 0
+    first = out.splitlines()[0]
+    assert first == ("2021-12-18 is a Saturday, not a session: this forecast is from the last stored session"
+                     " before it, 2021-12-17.")
+    code, out, err = run_cli(capsys, "predict", "--as-of", "2021-12-19", "--json")
+    assert json.loads(out)["as_of"] == "2021-12-17" and "a Sunday" in json.loads(out)["as_of_notice"]
 
 
 # -- the real process ------------------------------------------------------------------------------
@@ -341,7 +352,9 @@ def test_a_universe_option_reaches_the_processes_a_command_starts(monkeypatch):
     try:
         assert os.environ["SENSEX_UNIVERSE"] == "nifty50" and get_settings().universe == "nifty50"
     finally:
-        monkeypatch.delenv("SENSEX_UNIVERSE", raising=False)
+        # Not monkeypatch.delenv: it would record "nifty50" as the value to restore at teardown,
+        # leaking the universe into every later test.
+        os.environ.pop("SENSEX_UNIVERSE", None)
         get_settings.cache_clear()
 
 

@@ -1,4 +1,4 @@
-"""Issue 12, member and sector forecasts: the tiny model trains with member outputs, exports one
+"""Member and sector forecasts: the tiny model trains with member outputs, exports one
 graph, serves `members` and `sectors` in the forecast and on `GET /members` and `GET /sectors`;
 a bundle from before member forecasts still serves (without them)."""
 
@@ -90,7 +90,7 @@ def test_members_and_sectors_routes(client):
 
 
 def _old_bundle(bundle, directory):
-    """A copy of `bundle` as issue 12 found it: no "stock_logits" output, schema 3, no `members`."""
+    """A copy of `bundle` as an older release wrote it: no "stock_logits" output, schema 3, no `members`."""
     shutil.copytree(bundle.directory, directory)
     graph = onnx.load(str(directory / ONNX_FILE))
     kept = [o for o in graph.graph.output if o.name != "stock_logits"]

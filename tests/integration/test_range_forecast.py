@@ -123,7 +123,8 @@ def test_evaluate_json_has_the_range_from_the_saved_records(trained_home, produc
 
 def test_the_registry_gate_judges_the_range_against_ewma(own_home):
     strict_on_range = PromotionConfig(min_accuracy=0.0, min_auc=0.0, min_probability_sd=0.0, brier_below_always_up=False,
-                                      auc_above_naive=False, range_beats_ewma=True)
+                                      auc_above_naive=False, range_beats_ewma=True,
+                                      not_worse_than_baselines=False)
     report = ModelRegistry(own_home, promotion=strict_on_range).judge("1")
     scored = report.range
     assert scored["judged"] is True and scored["n"] >= 20

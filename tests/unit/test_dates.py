@@ -142,3 +142,12 @@ class TestConfigSegments:
         with pytest.raises(DateError, match="--train-end 2020-02-30 is not a real date: February 2020 has 29 days"):
             config.with_segments(train_end="2020-02-30")
         assert config.with_segments(train_end="2020-02-28", valid_end="2020-06-30").train.train_end == "2020-02-28"
+
+
+def test_a_rolled_back_as_of_is_named_with_its_reason():
+    from sensex.market.dates import rolled_back_notice
+
+    assert rolled_back_notice(None, "2021-12-17") is None and rolled_back_notice("2021-12-17", "2021-12-17") is None
+    assert rolled_back_notice("2021-12-18", "2021-12-17").startswith("2021-12-18 is a Saturday, not a session")
+    holiday = rolled_back_notice("2021-11-05", "2021-11-04")  # Diwali Balipratipada: a Friday without a session
+    assert "not a stored BSE session (a holiday" in holiday and holiday.endswith("before it, 2021-11-04.")

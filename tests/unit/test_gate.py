@@ -104,6 +104,44 @@ def test_production_is_scored_on_the_same_rows_when_it_did_not_see_them(panel, l
     assert report.production is None and report.beats_production is None and "not compared" in report.rows["basis"]
 
 
+def test_a_candidate_a_learned_baseline_beats_beyond_chance_is_refused_naming_it(panel, layout, monkeypatch):
+    """The candidate has skill (it passes every other rule), but gbm, scored on the same sessions,
+    is much better: the paired interval of the difference lies below 0 for AUC, above 0 for Brier."""
+    from sensex.models import baselines  # the gate imports predict_baselines when it judges
+
+    original = baselines.predict_baselines
+
+    def with_a_sharp_gbm(portable, panel_, rows):
+        scored = original(portable, panel_, rows)
+        sharp = np.array([0.5 + 0.35 * (panel_.label[r] - 0.5) + _noise(r) for r in rows])
+        scored["gbm"] = (sharp, (sharp >= 0.5).astype(int))
+        return scored
+
+    monkeypatch.setattr(baselines, "predict_baselines", with_a_sharp_gbm)
+    candidate = _stand_in(panel, layout, lambda y, r: 0.53 + 0.12 * (y - 0.5) + _noise(r))
+    report = gate.judge(candidate, panel, STRICT)
+    worse = [f for f in report.failures if "beyond chance" in f]
+    assert len(worse) == 2, report.failures
+    compared = report.candidate["against_best_baseline"]
+    assert compared["auc"]["baseline"] == "gbm" and compared["auc"]["interval"][1] < 0
+    assert compared["brier"]["baseline"] == "gbm" and compared["brier"]["interval"][0] > 0
+    low, high = compared["auc"]["interval"]
+    assert f"its AUC {report.candidate['auc']:.4f} is worse than gbm's {report.baselines['gbm']['auc']:.4f}" in worse[0]
+    assert f"(90% interval of the difference {low:+.4f} to {high:+.4f})" in worse[0]
+    assert [f for f in report.failures if "beyond chance" not in f] == []  # nothing else refused it
+    relaxed = gate.judge(candidate, panel, STRICT.model_copy(update={"not_worse_than_baselines": False}))
+    assert relaxed.passed, relaxed.failures
+
+
+def test_a_candidate_within_chance_of_the_best_baseline_passes_with_the_comparison_reported(panel, layout):
+    candidate = _stand_in(panel, layout, lambda y, r: 0.53 + 0.12 * (y - 0.5) + _noise(r))
+    report = gate.judge(candidate, panel, STRICT)
+    assert report.passed, report.failures
+    compared = report.candidate["against_best_baseline"]
+    assert compared["auc"]["baseline"] in {"logreg", "gbm"} and compared["brier"]["baseline"] in {"logreg", "gbm"}
+    assert compared["auc"]["interval"][1] >= 0 and compared["brier"]["interval"][0] <= 0
+
+
 def test_another_member_list_is_refused(panel, layout):
     candidate = _stand_in(panel, layout, lambda y, r: 0.5)
     candidate.symbols = panel.symbols[:-1]

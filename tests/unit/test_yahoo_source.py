@@ -34,7 +34,7 @@ PRICE_FIELDS = ["Open", "High", "Low", "Close", "Adj Close", "Volume"]
 
 @pytest.fixture(scope="module")
 def universe():
-    return load_universe()
+    return load_universe("sensex")  # module-scoped: set up before the autouse fixture clears SENSEX_UNIVERSE
 
 
 @pytest.fixture(scope="module")

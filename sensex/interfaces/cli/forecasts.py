@@ -42,6 +42,8 @@ def predict(as_of: str | None = DateOption("--as-of", "Forecast from this stored
         f"{', S&P 500 to ' + forecast['last_sp500_session'] if forecast['last_sp500_session'] else ''}"
         f"{', STALE' if forecast['stale'] else ''})\n{forecast['note']}"
     )
+    if forecast.get("as_of_notice"):
+        human = f"{forecast['as_of_notice']}\n{human}"
     move = forecast.get("expected_move")
     if move:
         human += (f"\nExpected move ±{move['pct']:.2f}% (about {move['points']:,.0f} points); 80% band for the"

@@ -97,8 +97,16 @@ def range_card(scored: dict | None, synthetic: bool) -> None:
         st.caption("Trained and tested on SYNTHETIC data: a skill figure here proves nothing about markets.")
 
 
+def skill_notice(skill: dict | None) -> None:
+    """A card that cannot claim skill says so above its figures, with every reason."""
+    if skill and skill.get("skill") in ("none", "unknown"):
+        st.warning("No skill shown out of sample: " + "; ".join(skill.get("reasons") or []) + ". Treat its"
+                   " direction as a coin; the track record below is the evidence to watch.")
+
+
 def model_card(card: dict) -> None:
     st.subheader(f"Model card: {card.get('name', 'model')} v{card['version']}")
+    skill_notice(card.get("skill"))
     with common.metric_row():
         st.metric("Version", f"v{card['version']}")
         st.metric("Kind", card.get("kind") or card.get("model_kind") or "n/a")
