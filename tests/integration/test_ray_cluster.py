@@ -24,10 +24,7 @@ from sensex.models.baselines import BASELINES
 from sensex.models.config import load_config
 from sensex.models.walkforward import walk_forward
 
-# Ray is in progress: in one pytest process these tests leave Ray state that breaks later training
-# tests; they run on their own (`pytest tests/integration/test_ray_*.py`) until that is found.
-pytestmark = [pytest.mark.integration, pytest.mark.slow,
-              pytest.mark.skip(reason="Ray fan-out in progress: run on its own, see the module comment")]
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 RAY = str(Path(sys.executable).with_name("ray"))
 START, END, MONTHS = "2021-01-01", "2021-12-31", 6

@@ -25,10 +25,7 @@ from sensex.models import cluster
 from sensex.models.config import config_from_dict
 from sensex.models.segments import split_segments
 
-# Ray is in progress: in one pytest process these tests leave Ray state that breaks later training
-# tests; they run on their own (`pytest tests/integration/test_ray_*.py`) until that is found.
-pytestmark = [pytest.mark.integration, pytest.mark.slow,
-              pytest.mark.skip(reason="Ray fan-out in progress: run on its own, see the module comment")]
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 # Seeds long enough (a few seconds each at one thread) for a worker to be killed in the middle of one.
 FIT = {

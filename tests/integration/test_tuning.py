@@ -18,10 +18,7 @@ from sensex.models.config import load_config
 from sensex.models.segments import split_segments
 from sensex.registry import tracking
 
-# Ray is in progress: in one pytest process these tests leave Ray state that breaks later training
-# tests; they run on their own (`pytest tests/integration/test_ray_*.py`) until that is found.
-pytestmark = [pytest.mark.integration, pytest.mark.slow,
-              pytest.mark.skip(reason="Ray fan-out in progress: run on its own, see the module comment")]
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
