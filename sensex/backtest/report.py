@@ -140,3 +140,19 @@ def backtest_view(settings: Settings, universe, mode: str = "close", rule: str =
                    **{name: [float(v) for v in curve.to_numpy()] for name, curve in series.items()}},
         "monthly": monthly_returns(curves),
     }
+
+
+def simulated_record_view(settings: Settings, universe, mode: str = "close", refit_months: int | None = None) -> dict:
+    """The simulated track record (`sensex.monitoring.simulated_record`) of the stored walk-forward
+    forecasts of `mode`, with where they came from; labelled simulated, and synthetic when the
+    prices were."""
+    from sensex.monitoring.simulated_record import simulated_record
+
+    mode = check_mode(mode)
+    forecasts, source = read_walk_forward(settings, universe.key, mode, refit_months)
+    prices = index_prices(settings, universe.index_symbol)
+    closes = pd.Series(prices["close"].to_numpy(float), index=pd.DatetimeIndex(prices["date"]).normalize())
+    record = simulated_record(forecasts, closes)
+    return {**record, "simulated": True, "mode": mode, "universe": universe.key,
+            "source": {**_source_summary(source), "file": Path(source["file"]).name,
+                       "refit_months": source.get("refit_months"), "synthetic": bool(source.get("synthetic"))}}

@@ -461,6 +461,18 @@ def create_app(settings: Settings | None = None, server: ModelServer | None = No
         except ConfigError as exc:  # a rule these forecasts cannot trade (vol_target without a range forecast)
             raise DataError(str(exc)) from None
 
+    @app.get("/backtest/record", responses=_errors(422, 503))
+    def simulated_record(request: Request, mode: Literal["close", "preopen"] = "close",
+                         refit_months: int | None = Query(None, ge=1, le=240, description="The walk-forward refit every"
+                                                          " N months (default: the one stored last).")):
+        """The simulated track record of the production recipe: the stored walk-forward forecasts scored
+        like the live record (hit rate over calls, Brier, always-UP on the same sessions, per year,
+        reliability). `simulated: true`: forecasts a refit schedule would have issued, not live ones."""
+        from sensex.backtest.report import simulated_record_view
+
+        server = request.app.state.server
+        return _json_safe(simulated_record_view(server.settings, server.universe, mode, refit_months))
+
     @app.get("/metrics", response_class=PlainTextResponse, responses={200: {
         "description": "Prometheus text exposition format",
         "content": {"text/plain": {"schema": {"type": "string"}}}}})

@@ -114,6 +114,24 @@ def test_rule_and_costs_are_selectable_and_each_result_is_cached(backtest_home, 
                      ("close", "long_short", True, 6)]
 
 
+def test_the_track_record_page_shows_the_simulated_record_apart_from_the_live_one(backtest_home):
+    from sensex.backtest.report import simulated_record_view
+    from sensex.market.universe import load_universe
+
+    at = visit(run_app(timeout=120), "views/track_record.py")
+    expected = simulated_record_view(load_settings({"SENSEX_HOME": str(backtest_home)}), load_universe("sensex"), "close")
+    values = [(m.label, m.value) for m in at.metric]
+    start = values.index(("Sessions (simulated)", f"{expected['n']:,}"))
+    following = dict(values[start:start + 3])
+    assert following["Hit rate"] == f"{expected['hit_rate']:.1%}" and following["Brier"] == f"{expected['brier']:.4f}"
+    assert "SIMULATED: nobody issued these forecasts" in texts(at.caption)
+    assert "On SYNTHETIC data: this record proves nothing about markets." in texts(at.caption)
+    low, high = expected["brier_minus_always_up_interval"]
+    assert f"90% interval {low:+.4f} to {high:+.4f}" in texts(at.markdown)
+    assert expected["source"]["file"] == "sensex_close_refit6m.parquet"
+    assert any(c.proto.id and "simulated_reliability" in c.proto.id for c in at.get("plotly_chart"))
+
+
 def test_without_walk_forward_forecasts_the_page_names_the_command(trained_home, tmp_path, monkeypatch):
     home = tmp_path / "home"
     shutil.copytree(trained_home["settings"].home, home, ignore=shutil.ignore_patterns("forecasts"))
@@ -147,6 +165,10 @@ def test_the_backtest_route_and_the_page_through_the_rest_api(backtest_home, mon
         assert refused.status_code == 422 and "Unknown rule 'sometimes'" in refused.json()["detail"]
         unsized = client.get("/backtest", params={"rule": "vol_target"})  # no range forecast in these forecasts
         assert unsized.status_code == 422 and "expected move" in unsized.json()["detail"]
+        record = client.get("/backtest/record").json()
+        assert record["simulated"] is True and record["source"]["synthetic"] is True and record["n"] > 200
+        assert record["years"][0]["year"] == 2021 and record["mode"] == "close"
+        assert client.get("/backtest/record", params={"mode": "preopen"}).status_code == 422  # none stored: a sentence
         missing = client.get("/backtest", params={"refit_months": 3})
         assert missing.status_code == 422 and "refit every 3 months" in missing.json()["detail"]
 

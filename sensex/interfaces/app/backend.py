@@ -159,6 +159,12 @@ class LocalBackend:
 
         return backtest_view(self.settings, self.server.universe, mode, rule, zero_costs, refit_months)
 
+    def simulated_record(self, mode: str, refit_months: int | None = None) -> dict:
+        """The stored walk-forward forecasts of `mode` scored like the live record (`sensex.backtest.report`)."""
+        from sensex.backtest.report import simulated_record_view
+
+        return simulated_record_view(self.settings, self.server.universe, mode, refit_months)
+
 
 class ApiBackend:
     def __init__(self, base_url: str):
@@ -263,6 +269,10 @@ class ApiBackend:
         if refit_months is not None:
             params["refit_months"] = refit_months
         return self._get("/backtest", params=params)
+
+    def simulated_record(self, mode: str, refit_months: int | None = None) -> dict:
+        params = {"mode": mode} if refit_months is None else {"mode": mode, "refit_months": refit_months}
+        return self._get("/backtest/record", params=params)
 
 
 def make_backend(settings: Settings):

@@ -175,6 +175,19 @@ def backtest(forecasts: dict, rule: str, zero_costs: bool) -> dict:
                      rule, zero_costs)
 
 
+@st.cache_data(ttl=3600, max_entries=32, show_spinner="Scoring the stored walk-forward forecasts...")
+def _simulated_record(where: tuple, forecasts_sha256: str, last_date: str | None, mode: str, refit_months: int) -> dict:
+    return backend().simulated_record(mode, refit_months)
+
+
+def simulated_record(forecasts: dict) -> dict:
+    """The simulated track record of one stored forecasts file, cached per file content (and the
+    last stored session: new prices can label the last rows)."""
+    last_date = (st.session_state.get("data_summary") or {}).get("last_date")
+    return _simulated_record(_where(), forecasts.get("sha256") or "", last_date, forecasts["mode"],
+                             forecasts["refit_months"])
+
+
 def metric_row():
     """A row of `st.metric` cards that wraps onto more lines when the page is too narrow for all of
     them (a 1024 px window with the sidebar open): in `st.columns` each card keeps its share of the

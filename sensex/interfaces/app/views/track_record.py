@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from sensex.backtest.report import walk_forward_command
 from sensex.interfaces.app import charts, common
 from sensex.interfaces.app.charts import probability_text, session_text
 
@@ -150,6 +151,61 @@ def model_card(card: dict) -> None:
     )
 
 
+def simulated_section() -> None:
+    """The recipe's simulated record from the stored walk-forward forecasts, apart from the live one."""
+    st.subheader("Simulated record of the recipe (walk-forward, not live)")
+    st.caption("What a model refit every few months would have said each session, each forecast by a model fit on "
+               "the sessions before its block (`sensex evaluate --walk-forward`). SIMULATED: nobody issued these "
+               "forecasts; the live record above is the one that counts. Scored the same way: no calls left out of "
+               "the hit rate, always UP on the same sessions.")
+    files = [f for f in (common.attempt(common.backtest_forecasts) or []) if not f.get("error")]
+    if not files:
+        shown = common.universe()
+        st.info("No walk-forward forecasts are stored yet: "
+                f"`{walk_forward_command('close', None if shown.is_default else shown.spec)}` stores them.")
+        return
+    labels = {f"{f['mode']} mode, refit every {f['refit_months']} months": f for f in files[::-1]}
+    chosen = labels[st.selectbox("Forecasts", list(labels), key="simulated_file", width=380)]
+    simulated = common.attempt(lambda: common.simulated_record(chosen))
+    if simulated is None:
+        return
+    if not simulated.get("hit_rate_interval") and simulated.get("reason"):
+        st.info(simulated["reason"])
+        return
+    source = simulated.get("source") or {}
+    if source.get("synthetic"):
+        st.caption("On SYNTHETIC data: this record proves nothing about markets.")
+    with common.metric_row():
+        st.metric("Sessions (simulated)", f"{simulated['n']:,}", help=f"{simulated['first']} to {simulated['last']}")
+        if simulated["hit_rate"] is not None:
+            low, high = simulated["hit_rate_interval"]
+            st.metric("Hit rate", f"{simulated['hit_rate']:.1%}",
+                      f"{(simulated['hit_rate'] - simulated['always_up_hit_rate']) * 100:+.1f} pp vs always UP "
+                      f"({simulated['always_up_hit_rate']:.1%})",
+                      help=f"Of {simulated['calls']:,} calls, 90% interval {low:.1%} to {high:.1%};"
+                           f" {simulated['abstentions']:,} no calls are abstentions.")
+        st.metric("Brier", f"{simulated['brier']:.4f}", f"{simulated['brier_minus_always_up']:+.4f} vs always UP "
+                  f"({simulated['always_up_brier']:.4f})", delta_color="inverse")
+    interval = simulated.get("brier_minus_always_up_interval")
+    if interval:
+        verdict = ("better than always UP" if interval[1] < 0 else
+                   "worse than always UP" if interval[0] > 0 else "not distinguishable from always UP")
+        st.markdown(f"**Brier minus always UP's: {simulated['brier_minus_always_up']:+.4f}, 90% interval "
+                    f"{interval[0]:+.4f} to {interval[1]:+.4f}: {verdict}.**")
+    years = pd.DataFrame([{"year": str(y["year"]), "sessions": y["n"],
+                           "hit rate": "no calls" if y["hit_rate"] is None else f"{y['hit_rate']:.1%}",
+                           "always UP": f"{y['always_up_hit_rate']:.1%}", "Brier": f"{y['brier']:.4f}",
+                           "always UP Brier": f"{y['always_up_brier']:.4f}"} for y in simulated["years"]])
+    left, right = st.columns([1, 1])
+    with left:
+        st.dataframe(years, hide_index=True)
+    with right:
+        st.plotly_chart(charts.reliability(simulated["reliability"]), config=charts.CHART_CONFIG,
+                        key="simulated_reliability")
+    st.caption(f"From `{source.get('file', '?')}`: model {source.get('model', '?')}, preset {source.get('preset', '?')},"
+               f" MLflow run `{source.get('run_id', 'n/a')}`.")
+
+
 st.header("Track record")
 st.caption("Live forecasts only: each forecast made from the latest stored session, one per session and mode "
            "(the first one logged for it), scored once the target session's close is stored.")
@@ -203,6 +259,9 @@ if record is not None:
                        "target closed: a forecast from stale data, made when its target session had already closed. "
                        "Neither is a forecast anyone could have acted on.")
             st.dataframe(rows_table(record["not_live"]), hide_index=True)
+
+with st.container(border=True):
+    simulated_section()
 
 card = common.attempt(lambda: common.backend().model_card())
 if card is None:
