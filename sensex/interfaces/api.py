@@ -13,7 +13,6 @@ the reason, instead of failing. The docs at
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
 from contextlib import asynccontextmanager
@@ -28,18 +27,25 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
-from pydantic_core import PydanticCustomError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from sensex.core import cache_values as cache_shapes
 from sensex.core import memory
-from sensex.core.errors import ConfigError, DataError, DateError, SensexError, storage_error
+from sensex.core.errors import ConfigError, DataError, SensexError, storage_error
 from sensex.core.redaction import install_log_redaction, redact_text
 from sensex.core.settings import Settings, get_settings
 from sensex.data import store
 from sensex.data.realtime_data import RealtimeDataFetcher
+from sensex.interfaces.api_schema import (
+    AS_OF_HELP,
+    IsoDate,
+    PredictRequest,
+    RuleName,
+    json_safe,
+    validation_sentence,
+)
+from sensex.interfaces.api_schema import declared_errors as _errors
+from sensex.interfaces.http_limits import limit_body
 from sensex.market import dates
 from sensex.monitoring.drift import DEFAULT_HISTORY_STEP, DEFAULT_RECENT_SESSIONS, MIN_SESSIONS
 from sensex.serving.forecast import Forecast
@@ -50,145 +56,6 @@ log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024  # a forecast request is a few bytes of JSON
 DOCS_ASSETS = "/docs-assets"
-
-
-def _iso_date(value: str | None) -> str | None:
-    """Strict YYYY-MM-DD; pydantic turns the error into a 422 whose `msg` is our sentence."""
-    try:
-        return dates.parse_optional(value, "as_of")
-    except DateError as exc:
-        raise PydanticCustomError("date", str(exc)) from None
-
-
-IsoDate = Annotated[str | None, AfterValidator(_iso_date)]
-
-
-def _rule(value: str) -> str:
-    """A backtest rule's canonical name (`sensex.backtest.rules`); an unknown one is a 422 naming the rules."""
-    from sensex.backtest.rules import parse_rule
-
-    try:
-        return parse_rule(value).name
-    except ConfigError as exc:
-        raise PydanticCustomError("rule", str(exc)) from None
-
-
-RuleName = Annotated[str, AfterValidator(_rule)]
-AS_OF_HELP = "Forecast from this stored session (YYYY-MM-DD); default: the latest."
-
-
-class PredictRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")  # a misspelt field is a 422, not silently ignored
-
-    as_of: IsoDate = Field(None, description=AS_OF_HELP, json_schema_extra={"format": "date"},
-                           examples=["2021-12-15"])
-    mode: Literal["close", "preopen"] = Field(
-        "close", description="close: after BSE's close; preopen: before BSE opens, with the overnight S&P 500.")
-
-
-class ErrorBody(BaseModel):
-    """Every error response: a sentence for people, a type for programs."""
-
-    detail: str = Field(description="One sentence: what went wrong and what to do.")
-    error: str = Field(description="The error type, e.g. ModelNotFoundError or RequestValidationError.")
-    errors: list[dict] | None = Field(None, description="For a 422 from validation: each field's problem (pydantic's list).")
-
-
-def _is_forecast(value: object) -> bool:
-    """Whether a cached value is a whole Forecast (what `/predict` must be able to serve)."""
-    try:
-        Forecast.model_validate(value)
-    except ValidationError:
-        return False
-    return True
-
-
-# A cached forecast that is not one (another program's entry in a shared Redis) is a miss, not a 500.
-cache_shapes.expect("forecast:", _is_forecast)
-
-NON_FINITE = "NaN and Infinity are not JSON numbers"
-
-
-def _json_safe(value: object, depth: int = 0) -> object:
-    """`value` as JSON can carry it: NaN and infinities as text, lone surrogates escaped, depth bounded.
-    (Python's JSON parser accepts NaN, Infinity and "\\ud800"; a response cannot hold them.)"""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else repr(value).replace("inf", "Infinity").replace("nan", "NaN")
-    if isinstance(value, str):
-        return value.encode("utf-8", "backslashreplace").decode("utf-8")
-    if value is None or isinstance(value, bool | int):
-        return value
-    if depth > 8:
-        return "..."
-    if isinstance(value, dict):
-        return {str(_json_safe(str(k))): _json_safe(v, depth + 1) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v, depth + 1) for v in value]
-    return _json_safe(str(value), depth + 1)
-
-
-def _has_non_finite(value: object, depth: int = 0) -> bool:
-    if isinstance(value, float):
-        return not math.isfinite(value)
-    if depth > 8:
-        return False
-    if isinstance(value, dict):
-        return any(_has_non_finite(v, depth + 1) for v in value.values())
-    if isinstance(value, list | tuple):
-        return any(_has_non_finite(v, depth + 1) for v in value)
-    return False
-
-
-def _validation_sentence(errors: list[dict]) -> str:
-    """pydantic's errors as one line: `unknown field 'asof'`, `as_of: ... is not a real date`."""
-    parts = []
-    for error in errors:
-        where = ".".join(str(part) for part in error.get("loc", ())[1:]) or "the request body"
-        if error.get("type") == "extra_forbidden":
-            parts.append(f"unknown field {where!r} (see /docs for the fields)")
-        else:
-            parts.append(f"{where}: {error.get('msg', 'invalid')}")
-    if any(_has_non_finite(error.get("input")) for error in errors):
-        parts.append(f"{NON_FINITE} (send a date such as \"2021-12-15\" as text)")
-    sentence = "Invalid request: " + "; ".join(parts) + ("" if parts and parts[-1].endswith(".") else ".")
-    return str(_json_safe(sentence))
-
-
-def _errors(*statuses: int) -> dict:
-    """OpenAPI `responses` for the SensexError statuses a route can return."""
-    what = {400: "Bad option or configuration", 404: "The served model has no member or sector forecasts", 409: "Refused by the promotion gate", 413: "Request body too large",
-            422: "Invalid request (unknown field, malformed or impossible date) or a date the stored data cannot answer for",
-            503: "No production model, no stored data, or SENSEX_HOME cannot be used"}
-    return {status: {"model": ErrorBody, "description": what[status]} for status in statuses}
-
-
-def _limit_body(app, limit: int):
-    """ASGI middleware: a request body over `limit` bytes gets 413. The body (small by then) is
-    read here and handed on, so a chunked body without Content-Length is counted too."""
-    async def middleware(scope, receive, send):
-        if scope["type"] != "http":
-            return await app(scope, receive, send)
-        too_large = JSONResponse(status_code=413, content={
-            "detail": f"The request body is over {limit} bytes: a forecast request is a small JSON object.",
-            "error": "RequestTooLarge"})
-        declared = dict(scope.get("headers") or []).get(b"content-length", b"")
-        if declared.isdigit() and int(declared) > limit:
-            return await too_large(scope, receive, send)
-        buffered, size = [], 0
-        while True:
-            message = await receive()
-            buffered.append(message)
-            size += len(message.get("body", b""))
-            if size > limit:
-                return await too_large(scope, receive, send)
-            if message["type"] != "http.request" or not message.get("more_body"):
-                break
-
-        async def replay():
-            return buffered.pop(0) if buffered else await receive()
-
-        return await app(scope, replay, send)
-    return middleware
 
 
 def _health(server: ModelServer) -> dict:
@@ -250,7 +117,7 @@ def create_app(settings: Settings | None = None, server: ModelServer | None = No
     app = FastAPI(title="SENSEX forecaster", version=_package_version(), lifespan=lifespan,
                   description="Next-session direction of the S&P BSE SENSEX from the production model.",
                   docs_url=None, redoc_url=None)
-    app.add_middleware(_limit_body, limit=MAX_BODY_BYTES)
+    app.add_middleware(limit_body, limit=MAX_BODY_BYTES)
 
     @app.exception_handler(SensexError)
     async def sensex_error(_: Request, exc: SensexError):
@@ -260,9 +127,9 @@ def create_app(settings: Settings | None = None, server: ModelServer | None = No
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError):
         # The errors echo the input, which may hold NaN, Infinity or a lone surrogate: made safe first.
-        errors = _json_safe(jsonable_encoder(_json_safe(exc.errors()), custom_encoder={Exception: str}))
+        errors = json_safe(jsonable_encoder(json_safe(exc.errors()), custom_encoder={Exception: str}))
         return JSONResponse(status_code=422, content={
-            "detail": _validation_sentence(exc.errors()), "error": "RequestValidationError", "errors": errors})
+            "detail": validation_sentence(exc.errors()), "error": "RequestValidationError", "errors": errors})
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException):
@@ -321,7 +188,7 @@ def create_app(settings: Settings | None = None, server: ModelServer | None = No
     @app.get("/health", responses={503: {"description": "Unhealthy: the body says why"}})
     def health(request: Request):
         report = _health(request.app.state.server)
-        return JSONResponse(status_code=503 if report["status"] == "unhealthy" else 200, content=_json_safe(report))
+        return JSONResponse(status_code=503 if report["status"] == "unhealthy" else 200, content=json_safe(report))
 
     @app.get("/version")
     def version_info(request: Request):
@@ -457,7 +324,7 @@ def create_app(settings: Settings | None = None, server: ModelServer | None = No
 
         server = request.app.state.server
         try:
-            return _json_safe(backtest_view(server.settings, server.universe, mode, rule, costs == "zero", refit_months))
+            return json_safe(backtest_view(server.settings, server.universe, mode, rule, costs == "zero", refit_months))
         except ConfigError as exc:  # a rule these forecasts cannot trade (vol_target without a range forecast)
             raise DataError(str(exc)) from None
 
@@ -471,7 +338,7 @@ def create_app(settings: Settings | None = None, server: ModelServer | None = No
         from sensex.backtest.report import simulated_record_view
 
         server = request.app.state.server
-        return _json_safe(simulated_record_view(server.settings, server.universe, mode, refit_months))
+        return json_safe(simulated_record_view(server.settings, server.universe, mode, refit_months))
 
     @app.get("/metrics", response_class=PlainTextResponse, responses={200: {
         "description": "Prometheus text exposition format",

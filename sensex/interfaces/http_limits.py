@@ -1,4 +1,5 @@
-"""The API's HTTP protocol with a deadline for reading each request.
+"""The API's limits on what a client may send: a deadline for reading each request (the HTTP
+protocol below) and a cap on the body's size (`limit_body`, 413 beyond it).
 
 uvicorn closes an idle keep-alive connection, but a client that connects and never finishes its
 request line, headers or body holds its connection, a file descriptor and a slot forever (a
@@ -13,6 +14,7 @@ from __future__ import annotations
 import asyncio
 
 import h11
+from fastapi.responses import JSONResponse
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 REQUEST_READ_TIMEOUT_S = 10.0  # a request is a few hundred bytes: far longer than any honest client needs
@@ -58,3 +60,32 @@ class DeadlineH11Protocol(H11Protocol):
         if not self.transport.is_closing():
             self.logger.info("Closed a connection whose request did not arrive within %.0f s.", self.read_timeout_s)
             self.transport.close()
+
+
+def limit_body(app, limit: int):
+    """ASGI middleware: a request body over `limit` bytes gets 413. The body (small by then) is
+    read here and handed on, so a chunked body without Content-Length is counted too."""
+    async def middleware(scope, receive, send):
+        if scope["type"] != "http":
+            return await app(scope, receive, send)
+        too_large = JSONResponse(status_code=413, content={
+            "detail": f"The request body is over {limit} bytes: a forecast request is a small JSON object.",
+            "error": "RequestTooLarge"})
+        declared = dict(scope.get("headers") or []).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > limit:
+            return await too_large(scope, receive, send)
+        buffered, size = [], 0
+        while True:
+            message = await receive()
+            buffered.append(message)
+            size += len(message.get("body", b""))
+            if size > limit:
+                return await too_large(scope, receive, send)
+            if message["type"] != "http.request" or not message.get("more_body"):
+                break
+
+        async def replay():
+            return buffered.pop(0) if buffered else await receive()
+
+        return await app(scope, replay, send)
+    return middleware
