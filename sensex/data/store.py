@@ -24,9 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
 import os
-import re
 import tempfile
 import threading
 import uuid
@@ -36,6 +34,7 @@ from typing import TYPE_CHECKING
 
 from sensex.core.errors import NoStoreError
 from sensex.core.processes import is_abandoned, owned_prefix
+from sensex.data.store_meta import STAMP_KEY, parse_meta
 from sensex.market.schema import COLUMNS, canonicalize, empty_frame
 
 if TYPE_CHECKING:  # imported where the rows are read or written: `read_meta` needs neither
@@ -47,13 +46,7 @@ DATA_FILE = "ohlcv.parquet"
 META_FILE = "meta.json"
 SYNTHETIC = "synthetic"
 EMBEDDED_META_KEY = b"sensex.meta"
-# In meta.json only: the data file's [mtime_ns, size] when meta.json was written for it. While
-# they still match, meta.json describes the data file and `read_meta` trusts it without opening
-# the Parquet file (no pyarrow: the API's forecast path reads the metadata on every request).
-STAMP_KEY = "data_file_stamp"
 MAX_META_BYTES = 16 * 1024 * 1024  # meta.json of a 100-symbol store is ~20 KB
-MAX_META_DEPTH = 16  # meta.json nests 3 deep
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 # Parsed store (and its embedded metadata) kept per process, keyed on the file's (mtime, size):
 # the app and the API read the same 60-session window many times between updates. A process
@@ -115,52 +108,6 @@ def damaged(path: Path, reason: str) -> NoStoreError:
                         " run `sensex data update` to import the data again.")
 
 
-def _optional_date(value) -> bool:
-    return value is None or (isinstance(value, str) and _ISO_DATE.fullmatch(value) is not None)
-
-
-def _count(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-
-def _symbol_range(value) -> bool:
-    return (isinstance(value, dict) and _optional_date(value.get("first")) and _optional_date(value.get("last"))
-            and _count(value.get("rows", 0)))
-
-
-# What `_describe` writes, by field; a field absent is fine (older stores), one of another type is not.
-_META_FIELDS = {
-    "source": lambda v: isinstance(v, str), "synthetic": lambda v: isinstance(v, bool),
-    "fetched_at": lambda v: isinstance(v, str), "checked_at": lambda v: isinstance(v, str), "rows": _count,
-    "first_date": _optional_date, "last_date": _optional_date, "content_hash": lambda v: isinstance(v, str),
-    "write_id": lambda v: isinstance(v, str),
-    "symbols": lambda v: isinstance(v, dict) and all(_symbol_range(r) for r in v.values()),
-    STAMP_KEY: lambda v: v is None or (isinstance(v, list) and len(v) == 2 and all(_count(x) for x in v)),
-}
-
-
-def _no_constant(name: str):
-    raise ValueError(f"{name} is not JSON")
-
-
-def _parse_meta(raw: bytes) -> dict:
-    """meta.json's (or the embedded) metadata; raises ValueError when it is not what `write` writes."""
-    depth = 0
-    for match in re.finditer(rb"[\[\]{}]", raw):
-        depth += 1 if match.group() in (b"[", b"{") else -1
-        if depth > MAX_META_DEPTH:
-            raise ValueError(f"nested deeper than {MAX_META_DEPTH}")
-    meta = json.loads(raw, parse_constant=_no_constant)
-    if not isinstance(meta, dict):
-        raise ValueError(f"a JSON {type(meta).__name__}, not an object")
-    wrong = [name for name, check in _META_FIELDS.items() if name in meta and not check(meta[name])]
-    if wrong:
-        raise ValueError(f"{', '.join(wrong)} of the wrong type")
-    if any(isinstance(v, float) and not math.isfinite(v) for v in meta.values()):
-        raise ValueError("a number that is not finite")
-    return meta
-
-
 def embedded_meta(store_dir: Path) -> dict | None:
     """The metadata written inside the data file; None without a data file, for a store written
     before files carried it, or when it is not what `write` writes. Raises NoStoreError when the
@@ -182,7 +129,7 @@ def embedded_meta(store_dir: Path) -> dict | None:
     except Exception as exc:  # noqa: BLE001 - ArrowInvalid, OSError, ...: whatever pyarrow says, the file is damaged
         raise damaged(path, f"{type(exc).__name__}: {_first_line(exc)}") from None
     try:
-        meta = _parse_meta(raw) if raw else None
+        meta = parse_meta(raw) if raw else None
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         log.warning("Ignoring the metadata inside %s (%s): it is described from its rows instead.", path, exc)
         meta = None
@@ -202,7 +149,7 @@ def _read_meta_file(store_dir: Path) -> dict | None:
     try:
         if path.stat().st_size > MAX_META_BYTES:
             raise ValueError(f"over {MAX_META_BYTES} bytes")
-        return _parse_meta(path.read_bytes())
+        return parse_meta(path.read_bytes())
     except FileNotFoundError:
         return None
     except (OSError, ValueError, UnicodeDecodeError, RecursionError) as exc:  # torn, foreign, unreadable

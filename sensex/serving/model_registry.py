@@ -11,7 +11,7 @@ from sensex.data import store
 from sensex.market import calendar
 from sensex.registry import model_registry
 from sensex.serving import window_cache
-from sensex.serving.model_server import prepare_latest_windows
+from sensex.serving.latest_windows import prepare_latest_windows
 
 
 class ModelRegistry(model_registry.ModelRegistry):

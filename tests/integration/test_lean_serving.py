@@ -88,10 +88,10 @@ def test_without_a_prepared_window_the_server_computes_it_and_says_nothing_is_wr
 
 
 def test_a_failure_to_prepare_the_window_never_fails_the_promotion_or_update(own_home, monkeypatch, caplog):
-    from sensex.serving import model_server
+    from sensex.serving import latest_windows, model_server
 
-    assert model_server.prepare_latest_windows(own_home) == ["close"]
+    assert latest_windows.prepare_latest_windows(own_home) == ["close"]
     monkeypatch.setattr(model_server.ModelServer, "_latest_inputs",
                         lambda *a, **k: (_ for _ in ()).throw(RuntimeError("disk on fire")))
-    assert model_server.prepare_latest_windows(own_home) == []
+    assert latest_windows.prepare_latest_windows(own_home) == []
     assert "servers compute it themselves" in caplog.text and "disk on fire" in caplog.text

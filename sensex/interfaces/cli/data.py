@@ -41,7 +41,7 @@ def data_update(
         result = update_store(settings, load_universe(settings.universe), source, csv_dir, start, end,
                               exchange=exchange.upper() if exchange else None, progress=progress, replace=replace)
     if result["rows_added"] or result["rows_revised"] or result["replaced_store"]:
-        from sensex.serving.model_server import prepare_latest_windows
+        from sensex.serving.latest_windows import prepare_latest_windows
 
         # Running servers then read the new session's inputs instead of computing them.
         prepare_latest_windows(settings)
