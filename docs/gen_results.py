@@ -197,7 +197,7 @@ SOURCES = {
                       "`--no-model` for the baselines alone"),
     "data": Source(("data.json",), ".venv/bin/python bench/data.py"),
     "serving": Source(("serving.json",), ".venv/bin/python bench/serving.py"),
-    "load": Source(("load.json",), ".venv/bin/python bench/load.py --requests 20000"),
+    "load": Source(("load.json",), ".venv/bin/python bench/load.py --requests 2400 --concurrency 48"),
     "app": Source(("app.json",), ".venv/bin/python bench/app.py --repeats 3", (), "needs Debian's chromium"),
     "training": Source(("training.json",), ".venv/bin/python bench/training.py", (),
                        "reads the real files; about an hour"),
@@ -470,21 +470,35 @@ def serving_section(name: str, data: dict, _part) -> str:
 
 
 def load_section(name: str, data: dict, _part) -> str:
-    rows = [[g["name"], num(g["count"]), num(g["5xx"]), num(g["timeouts"]), num(g["errors"]), num(g["other_status"]),
-             num(g.get("p50_ms"), 1), num(g.get("p99_ms"), 1)] for g in data["groups"]]
+    """The mixed load alone, then with the heavy-page loops beside it, and the comparison."""
     replicas = data.get("replicas", 1)
-    memory = "; ".join(f"server {i + 1}: {num(b, 0)} -> {num(a, 0)} MB ({num(r, 2)}x)" for i, (b, a, r) in
-                       enumerate(zip(data.get("rss_mb_before", []), data.get("rss_mb_after", []), data.get("rss_ratio", []),
-                                     strict=False)))
-    return "\n".join([
-        f"{num(data.get('requests_sent'))} of {num(data.get('requests_planned'))} requests at concurrency "
-        f"{data.get('concurrency')} to {replicas} API process(es){' sharing Redis' if data.get('redis') else ''}, "
-        f"{num(data.get('wall_seconds'), 1)} s: **{num(data.get('throughput_rps'), 1)} requests/s**. "
-        f"{percent(data.get('uncached_share_of_forecasts'))} of the forecasts ask for a date never asked before, "
-        f"{percent(data.get('other_share'))} of all requests go to `/health` and `/predictions`.", "",
-        table(["requests", "count", "5xx", "timeouts", "errors", "other 4xx", "p50 ms", "p99 ms"], rows), "",
-        f"Resident memory before -> after: {memory}.", "",
-        f"Source: `bench/results/{name}` (each run overwrites it: this is the last one)."])
+    out = [f"{num(data.get('requests_per_run'))} requests per run at concurrency {data.get('concurrency')} to {replicas}"
+           f" API process(es){' sharing Redis' if data.get('redis') else ''} on {data.get('cpus')} CPUs;"
+           f" {percent(data.get('uncached_share_of_forecasts'))} of the forecasts ask for a date never asked before,"
+           f" {percent(data.get('other_share'))} of all requests go to `/health` and `/predictions`. The first run is"
+           f" the load alone; the next ones have {data.get('heavy_loops')} more connections asking in turn for"
+           " `/drift`, `/drift/history`, `/explain` and `/market`.", ""]
+    for number, run in enumerate(data.get("runs") or []):
+        label = "alone" if not run.get("heavy_loops") else f"with {run['heavy_loops']} heavy loops"
+        rows = [[g["name"], num(g["count"]), num(g["5xx"]), num(g["timeouts"]), num(g["errors"]), num(g["other_status"]),
+                 num(g.get("p50_ms"), 1), num(g.get("p99_ms"), 1)] for g in run["groups"]]
+        out += [f"Run {number + 1}, {label}: {num(run.get('wall_seconds'), 1)} s,"
+                f" {num(run.get('throughput_rps'), 1)} requests/s; resident memory after it"
+                f" {', '.join(num(m, 0) for m in run.get('rss_mb_after', []))} MB.", "",
+                table(["requests", "count", "5xx", "timeouts", "errors", "other 4xx", "p50 ms", "p99 ms"], rows), ""]
+    comparison = data.get("comparison") or {}
+    rows = [[what, num(c.get("p99_ms_alone"), 1), num(c.get("p99_ms_with_heavy"), 1), num(c.get("target_ms"), 0),
+             "yes" if (c.get("p99_ms_with_heavy") or 0) <= (c.get("target_ms") or 0) else "**no**"]
+            for what, c in comparison.items() if what != "memory"]
+    if rows:
+        out += [table(["p99 of", "alone ms", "with heavy loops ms", "target ms", "met"], rows), ""]
+    memory = comparison.get("memory")
+    if memory:
+        out += [f"Memory after the first heavy run {', '.join(num(m, 0) for m in memory['first_heavy_run_mb'])} MB,"
+                f" after the last {', '.join(num(m, 0) for m in memory['last_heavy_run_mb'])} MB"
+                f" ({', '.join(num(r, 3) for r in memory['ratio'])}x; flat is within 1.05x); before any load"
+                f" {', '.join(num(m, 0) for m in data.get('rss_mb_before', []))} MB.", ""]
+    return "\n".join([*out, f"Source: `bench/results/{name}` (each run overwrites it: this is the last one)."])
 
 
 def app_section(name: str, data: dict, _part) -> str:

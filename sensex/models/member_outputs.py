@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -40,6 +41,11 @@ from sensex.models.members import (
     sector_logits,
     sector_truth,
 )
+
+if TYPE_CHECKING:  # the trainer's types, for annotations only
+    from sensex.models.config import Config
+    from sensex.models.segments import Segments
+    from sensex.models.train import ScoredModel
 
 log = logging.getLogger(__name__)
 STOCK_OUTPUT = "stock_logits"
@@ -199,3 +205,38 @@ def evaluate_members(panel: Panel, fit: MemberFit, rows: dict[str, np.ndarray], 
         "record": record,
         "sectors": names,
     }
+
+
+def member_part(panel: Panel, segments: Segments, scored: ScoredModel, config: Config, evaluation: dict,
+                   sectors: list[str] | None) -> tuple[nn.Module, dict]:
+    """The network to export (with the "stock_logits" output when member forecasts are on) and
+    the bundle's `members` record; adds the member evaluation to `evaluation["members"]`."""
+    if not config.model.member_outputs:
+        return scored.network, {}
+    first = scored.first
+    sectors = list(sectors) if sectors else ["Unknown"] * len(panel.symbols)
+    stock_network = first.network if first.net_config.member_outputs else None
+    network_logits = None
+    if stock_network is not None:
+        def network_logits(rows: np.ndarray) -> np.ndarray:
+            return network_stock_logits(stock_network, first.tensor, rows, first.net_config.window)
+    rows = {"valid": segments.valid, "test": segments.test}
+    fit = fit_members(panel, rows, segments.train, first.tensor, sectors, network_logits)
+    evaluation["members"] = evaluate_members(panel, fit, rows, segments.train, sectors) | {
+        "source": fit.source, "selection": fit.selection}
+    exported = WithStockLogits(scored.network, fit.source, stock_network, fit.coef, fit.intercept,
+                               len(panel.stock_feature_names))
+    record = {
+        "output": STOCK_OUTPUT,
+        "source": fit.source,
+        "sectors": sectors,
+        "calibration": fit.calibration.to_dict(),
+        "sector_calibration": fit.sector_calibration.to_dict(),
+        "selection": fit.selection,
+        "test": evaluation["members"]["model"],
+        "test_baselines": evaluation["members"]["baselines"],
+        "record": evaluation["members"]["record"],
+    }
+    if fit.coef is not None:
+        record["linear"] = {"coef": fit.coef.tolist(), "intercept": fit.intercept}
+    return exported, record

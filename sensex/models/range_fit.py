@@ -18,6 +18,10 @@ sessions at every percentile, for `risk`).
 
 from __future__ import annotations
 
+import logging
+import time
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
@@ -26,6 +30,11 @@ from sensex.features.ranges import RangeData
 from sensex.models import volatility as vol
 from sensex.models.range_portable import BAND_LEVEL, MODEL, band_quantile, move_ratio
 from sensex.models.segments import Segments
+
+if TYPE_CHECKING:
+    from sensex.models.config import Config
+
+log = logging.getLogger(__name__)
 
 BASELINE_KEYS = ("qlike", "mse_log", "r2", "big_move_auc", "coverage_80", "coverage_90")
 
@@ -183,3 +192,19 @@ def gate_qlike(record: dict, data: RangeData, dates: pd.DatetimeIndex) -> dict:
     label = data.label[rows]
     return {"n": int(len(rows)), "start": str(data.dates[rows[0]].date()), "end": str(data.dates[rows[-1]].date()),
             "model": vol.qlike(label, log_h[MODEL][rows]), "ewma": vol.qlike(label, log_h["ewma"][rows])}
+
+
+def range_part(ranges: RangeData | None, segments: Segments, config: Config) -> tuple[dict, dict | None, float | None, str | None]:
+    """The range forecast fit on the direction model's segments (`sensex.models.range_fit`):
+    (bundle record, test report, seconds, why not) - empty when turned off or impossible."""
+    if not config.model.range_forecast:
+        return {}, None, None, "turned off by the preset (model.range_forecast: false)"
+    if ranges is None:
+        return {}, None, None, "no range data was given to train_model"
+    started = time.perf_counter()
+    try:
+        record, scored = fit_part(ranges, segments, seed=config.train.seed)
+    except DataError as exc:  # too little history for it: the direction model is still trained
+        log.warning("No range forecast: %s", exc)
+        return {}, None, None, str(exc)
+    return record, scored, round(time.perf_counter() - started, 2), None

@@ -36,17 +36,10 @@ from sensex.models.ensemble import INPUTS, fit_combiner, seed_spread
 from sensex.models.evaluate import metrics_after_open, report
 from sensex.models.export import SeedStack, export_onnx, parity_gap
 from sensex.models.fitting import FittedNetwork, Progress, fit_network, network_logits
-from sensex.models.member_outputs import (
-    STOCK_OUTPUT,
-    WithStockLogits,
-    evaluate_members,
-    fit_members,
-    network_stock_logits,
-    stock_up,
-)
+from sensex.models.member_outputs import member_part, stock_up
 from sensex.models.members import member_targets
 from sensex.models.portable import gbm_logit, logreg_logit
-from sensex.models.range_fit import fit_part as fit_range_part
+from sensex.models.range_fit import range_part
 from sensex.models.range_fit import summary as range_summary
 from sensex.models.segments import Segments, split_segments
 from sensex.models.uncertainty import (
@@ -278,57 +271,6 @@ def _uncertainty(panel: Panel, segments: Segments, scored: ScoredModel, evaluati
     )
 
 
-def _member_outputs(panel: Panel, segments: Segments, scored: ScoredModel, config: Config, evaluation: dict,
-                   sectors: list[str] | None) -> tuple[nn.Module, dict]:
-    """The network to export (with the "stock_logits" output when member forecasts are on) and
-    the bundle's `members` record; adds the member evaluation to `evaluation["members"]`."""
-    if not config.model.member_outputs:
-        return scored.network, {}
-    first = scored.first
-    sectors = list(sectors) if sectors else ["Unknown"] * len(panel.symbols)
-    stock_network = first.network if first.net_config.member_outputs else None
-    network_logits = None
-    if stock_network is not None:
-        def network_logits(rows: np.ndarray) -> np.ndarray:
-            return network_stock_logits(stock_network, first.tensor, rows, first.net_config.window)
-    rows = {"valid": segments.valid, "test": segments.test}
-    fit = fit_members(panel, rows, segments.train, first.tensor, sectors, network_logits)
-    evaluation["members"] = evaluate_members(panel, fit, rows, segments.train, sectors) | {
-        "source": fit.source, "selection": fit.selection}
-    exported = WithStockLogits(scored.network, fit.source, stock_network, fit.coef, fit.intercept,
-                               len(panel.stock_feature_names))
-    record = {
-        "output": STOCK_OUTPUT,
-        "source": fit.source,
-        "sectors": sectors,
-        "calibration": fit.calibration.to_dict(),
-        "sector_calibration": fit.sector_calibration.to_dict(),
-        "selection": fit.selection,
-        "test": evaluation["members"]["model"],
-        "test_baselines": evaluation["members"]["baselines"],
-        "record": evaluation["members"]["record"],
-    }
-    if fit.coef is not None:
-        record["linear"] = {"coef": fit.coef.tolist(), "intercept": fit.intercept}
-    return exported, record
-
-
-def _range_part(ranges: RangeData | None, segments: Segments, config: Config) -> tuple[dict, dict | None, float | None, str | None]:
-    """The range forecast fit on the direction model's segments (`sensex.models.range_fit`):
-    (bundle record, test report, seconds, why not) - empty when turned off or impossible."""
-    if not config.model.range_forecast:
-        return {}, None, None, "turned off by the preset (model.range_forecast: false)"
-    if ranges is None:
-        return {}, None, None, "no range data was given to train_model"
-    started = time.perf_counter()
-    try:
-        record, scored = fit_range_part(ranges, segments, seed=config.train.seed)
-    except DataError as exc:  # too little history for it: the direction model is still trained
-        log.warning("No range forecast: %s", exc)
-        return {}, None, None, str(exc)
-    return record, scored, round(time.perf_counter() - started, 2), None
-
-
 def train_model(panel: Panel, config: Config, bundle_dir: Path, model_kind: str = "convlstm",
                 data_info: dict | None = None, progress: Progress | None = None,
                 sectors: list[str] | None = None, ranges: RangeData | None = None) -> TrainingReport:
@@ -389,10 +331,10 @@ def train_model(panel: Panel, config: Config, bundle_dir: Path, model_kind: str 
                       for baseline in baselines["test"]},
     }
 
-    export_network, members = _member_outputs(panel, segments, scored, config, evaluation, sectors)
+    export_network, members = member_part(panel, segments, scored, config, evaluation, sectors)
     if config.model.range_forecast and ranges is not None:
         progress("Fitting the range forecast beside HAR, EWMA and GARCH", None, None)
-    range_record, range_report, range_seconds, range_note = _range_part(ranges, segments, config)
+    range_record, range_report, range_seconds, range_note = range_part(ranges, segments, config)
     if range_report is not None:
         evaluation["range"] = range_report
 

@@ -409,3 +409,25 @@ def test_every_setting_is_documented():
     variables = {field.validation_alias for field in Settings.model_fields.values()}
 
     assert variables and not {v for v in variables if f"`{v}`" not in page}
+
+
+def test_load_table_compares_the_heavy_loops_run_with_the_load_alone(repo: Path):
+    def run(heavy: int, cached_p99: float, rss: float) -> dict:
+        group = {"count": 100, "5xx": 0, "timeouts": 0, "errors": 0, "other_status": 0, "p50_ms": 5.0}
+        return {"heavy_loops": heavy, "wall_seconds": 10.0, "throughput_rps": 240.0, "rss_mb_after": [rss],
+                "groups": [{"name": "predict, cached", **group, "p99_ms": cached_p99},
+                           {"name": "GET /health", **group, "p99_ms": 4.0}]}
+    _write(repo, "load.json", {"requests_per_run": 2400, "concurrency": 48, "heavy_loops": 6, "replicas": 1,
+                               "uncached_share_of_forecasts": 0.1, "other_share": 0.1, "cpus": 2,
+                               "rss_mb_before": [250.0], "runs": [run(0, 20.0, 300.0), run(6, 45.0, 400.0), run(6, 44.0, 404.0)],
+                               "comparison": {"predict, cached": {"p99_ms_alone": 20.0, "p99_ms_with_heavy": 45.0, "target_ms": 50.0},
+                                              "GET /health": {"p99_ms_alone": 4.0, "p99_ms_with_heavy": 25.0, "target_ms": 20.0},
+                                              "memory": {"first_heavy_run_mb": [400.0], "last_heavy_run_mb": [404.0],
+                                                         "ratio": [1.01]}}})
+
+    page = gen.render("bench-load", gen.Context(repo))
+
+    assert "Run 2, with 6 heavy loops: 10.0 s, 240.0 requests/s; resident memory after it 400 MB." in page
+    assert "| predict, cached | 20.0 | 45.0 | 50 | yes |" in page
+    assert "| GET /health | 4.0 | 25.0 | 20 | **no** |" in page
+    assert "after the last 404 MB (1.010x; flat is within 1.05x)" in page
