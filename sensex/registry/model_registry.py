@@ -36,15 +36,13 @@ from sensex.registry import cleanup, tracking
 from sensex.registry.gate import metric_drift, threshold_failures
 from sensex.registry.lock import RegistryLock
 from sensex.registry.pointer import Pointer, remove_pointer, write_pointer
+from sensex.registry.versions import GATE_METRICS, PREVIOUS, PRODUCTION, STAGING, describe_version  # noqa: F401
 
 log = logging.getLogger(__name__)
 
 MODEL_NAME = REGISTERED_MODEL[CLOSE]  # the original design's name; the pre-open mode has its own (`sensex.market.modes`)
-PRODUCTION, STAGING, PREVIOUS = "production", "staging", "previous"
 # Step 1's tags on the version being promoted (see the module docstring).
 PROMOTION_ID, PROMOTION_EVENT, PROMOTION_REPLACES = "promotion_id", "promotion_event", "promotion_replaces"
-GATE_METRICS = ("test_accuracy", "test_auc", "test_brier", "test_f1", "test_ece",
-                "baseline_always_up_test_accuracy", "baseline_logreg_test_auc", "baseline_always_up_test_brier")
 
 
 class ModelRegistry:
@@ -122,27 +120,9 @@ class ModelRegistry:
         return out
 
     def _describe(self, mv, aliases_by_version: dict[str, list[str]] | None = None) -> dict:
-        run = self.client.get_run(mv.run_id) if mv.run_id else None
-        metrics = {k: v for k, v in (run.data.metrics.items() if run else []) if k in GATE_METRICS or k.startswith("test_")}
         if aliases_by_version is None:
             aliases_by_version = self._aliases()
-        aliases = sorted(aliases_by_version.get(str(mv.version), []))
-        if PRODUCTION in aliases:
-            stage = "Production"
-        elif STAGING in aliases:
-            stage = "Staging"
-        elif (mv.tags or {}).get("stage") == "Archived":
-            stage = "Archived"
-        else:
-            stage = "None"
-        return {
-            "version": str(mv.version), "run_id": mv.run_id, "stage": stage, "aliases": aliases,
-            "metrics": metrics,
-            "model_kind": (run.data.tags.get("model_kind") if run else None),
-            "mode": (run.data.tags.get(tracking.MODE_TAG, CLOSE) if run else self.mode),
-            "data_source": (run.data.tags.get("data_source") if run else None),
-            "created": datetime.fromtimestamp(mv.creation_timestamp / 1000, UTC).isoformat(timespec="seconds"),
-        }
+        return describe_version(self.client, mv, aliases_by_version.get(str(mv.version), []), self.mode)
 
     def _version_for_alias(self, alias: str):
         from mlflow.exceptions import MlflowException
