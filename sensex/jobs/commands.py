@@ -204,7 +204,8 @@ def _members_summary(report) -> dict | None:
     return {"source": members["source"],
             "validation": {k: v["auc_pooled"] for k, v in members["selection"].items() if isinstance(v, dict)},
             "test": {k: members["model"][k] for k in (*keys, "brier", "accuracy")},
-            "baselines": {name: {k: scored[k] for k in keys} for name, scored in members["baselines"].items()}}
+            "baselines": {name: {k: scored[k] for k in keys} for name, scored in members["baselines"].items()},
+            "range": members.get("range")}  # the members' range forecast on test: coverage, QLIKE
 
 
 def _ensemble_summary(report) -> dict | None:

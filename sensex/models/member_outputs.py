@@ -33,6 +33,7 @@ from torch import nn
 from sensex.features.build import Panel
 from sensex.features.windows import make_windows
 from sensex.models.calibrate import IDENTITY, Calibration, apply_calibration, fit_platt
+from sensex.models.member_ranges import fit_member_ranges
 from sensex.models.members import (
     MemberTargets,
     baseline_scores,
@@ -239,4 +240,9 @@ def member_part(panel: Panel, segments: Segments, scored: ScoredModel, config: C
     }
     if fit.coef is not None:
         record["linear"] = {"coef": fit.coef.tolist(), "intercept": fit.intercept}
+    if config.model.range_forecast:  # how far each member may move, beside how likely it is to rise
+        member_range = fit_member_ranges(panel, segments.train, segments.valid, segments.test)
+        if member_range:
+            record["range"] = member_range
+            evaluation["members"]["range"] = member_range.get("test")
     return exported, record

@@ -29,6 +29,7 @@ Low below the 33rd, High above the 67th (`risk_view`).
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -37,6 +38,7 @@ LEVEL = "0.8"  # the interval and band a forecast shows (the record also holds 0
 BAND_LEVEL = 0.8
 RISK_BANDS = (100.0 / 3.0, 200.0 / 3.0)  # percentiles: Low below the first, High above the second
 NOT_A_DIRECTION = "A range forecast says how far the index may move, never which way."
+MEMBER_NOT_A_DIRECTION = "A range forecast says how far the member may move, never which way."
 
 
 def has_range(meta) -> bool:
@@ -112,3 +114,31 @@ def expected_move(record: dict, row: np.ndarray | None, last_close: float | None
         "note": NOT_A_DIRECTION,
     }
     return {"expected_move": move, **risk_view(record, log_h)}
+
+
+def member_log_variance(record: dict, x: np.ndarray) -> np.ndarray:
+    """ln h of the members' pooled HAR record (`models.member_ranges`) for HAR features `x` (..., 3)."""
+    return float(record["intercept"]) + np.asarray(x, dtype=np.float64) @ np.asarray(record["coef"], dtype=np.float64)
+
+
+def member_moves(record: dict, features: np.ndarray | None, available: np.ndarray) -> list[dict | None]:
+    """Per member, from its (3,) HAR features of the last session: `pct` (the expected absolute
+    move in percent) and `band_pct` (the move that 80% of sessions stay within); None for a member
+    without data, or for every member without a record or features."""
+    available = np.asarray(available, dtype=bool).reshape(-1)
+    if not record or features is None:
+        return [None] * len(available)
+    features = np.asarray(features, dtype=np.float64).reshape(len(available), -1)
+    out: list[dict | None] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for j, row in enumerate(features):
+            if not available[j] or not np.isfinite(row).all():
+                out.append(None)
+                continue
+            log_h = float(member_log_variance(record, row))
+            sigma = 100.0 * math.sqrt(math.exp(log_h))
+            band = 100.0 * math.sqrt(math.exp(log_h + record["band_z"]))
+            out.append({"pct": round(record["move_ratio"] * sigma, 3), "band_pct": round(band, 3),
+                        "level": record["level"], "note": MEMBER_NOT_A_DIRECTION} if math.isfinite(band) else None)
+    return out

@@ -6,6 +6,18 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 
+class MemberMove(BaseModel):
+    """How far, never which way: a member's range forecast (`models.member_ranges`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    pct: float = Field(description="The expected absolute close-to-close move of the member, in percent.")
+    band_pct: float = Field(description="The move that 80% of sessions stay within, in percent (split-conformal on"
+                                        " the validation window, pooled over the members).")
+    level: float = Field(0.8, description="The band's coverage level.")
+    note: str = Field("A range forecast says how far the member may move, never which way.")
+
+
 class MemberForecast(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -14,6 +26,8 @@ class MemberForecast(BaseModel):
     probability: float | None = Field(description="Calibrated P(member closes higher next session); null when the"
                                                   " member has no data on the last session.")
     rank: int | None = Field(description="1 = the member most likely to rise; null without data.")
+    expected_move: MemberMove | None = Field(None, description="How far the member may move next session (a model"
+                                             " with the members' range forecast; null for a member without data).")
 
 
 class SectorForecast(BaseModel):

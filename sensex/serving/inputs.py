@@ -58,7 +58,12 @@ def computed_inputs(settings: Settings, universe: Universe, bundle: Bundle, as_o
     range_row = None
     if ranges is not None and list(ranges.feature_names) == list(bundle.meta.range["feature_names"]):
         range_row = ranges.features[-1].astype(np.float64)
+    member_rows = None
+    if (bundle.meta.members or {}).get("range"):
+        from sensex.models.member_ranges import member_har
+
+        member_rows = member_har(panel)[-1]
     return LatestInputs(tensor[None],
                         {"index": index_design(panel)[-1:], "latest": latest_session_design(window)[-1:]},
                         str(panel.dates[-1].date()), float(realized_volatility(panel)[-1]), last_sp500,
-                        range_row, float(panel.index_close[-1]))
+                        range_row, float(panel.index_close[-1]), member_rows)

@@ -12,16 +12,20 @@ import numpy as np
 from sensex.core.errors import NoMemberForecasts
 from sensex.models.bundle import BundleMeta
 from sensex.models.calibrate import Calibration, apply_calibration
+from sensex.models.range_portable import member_moves
 
 # Context a member or sector answer carries, so it reads on its own (`GET /members`).
 CONTEXT_KEYS = ("universe", "as_of", "target_date", "model_version", "model_kind", "mode", "data_source", "synthetic",
                 "stale", "skill")
 
 
-def member_forecasts(meta: BundleMeta, stock_logits: np.ndarray, available: np.ndarray) -> dict:
+def member_forecasts(meta: BundleMeta, stock_logits: np.ndarray, available: np.ndarray,
+                     range_features: np.ndarray | None = None) -> dict:
     """{"members": [...], "sectors": [...]} from (S,) raw member logits and (S,) availability on the
     last session. Members are ranked by P(UP) (1 = most likely up); a member without data on the
-    last session has no probability and no rank, and counts for no sector."""
+    last session has no probability and no rank, and counts for no sector. With the members' range
+    record and their (S, 3) HAR features, each member also gets its `expected_move` (how far, never
+    which way: `pct`, `band_pct`)."""
     record = meta.members
     symbols, sectors = list(meta.symbols), list(record["sectors"])
     logits = np.asarray(stock_logits, dtype=np.float64).reshape(-1)
@@ -29,8 +33,10 @@ def member_forecasts(meta: BundleMeta, stock_logits: np.ndarray, available: np.n
     probability = apply_calibration(Calibration(**record["calibration"]), logits)
     order = [j for j in np.argsort(-probability, kind="stable") if available[j]]
     rank = {j: r + 1 for r, j in enumerate(order)}
+    moves = member_moves(record.get("range") or {}, range_features, available)
     members = [{"symbol": symbols[j], "sector": sectors[j],
-                "probability": round(float(probability[j]), 4) if available[j] else None, "rank": rank.get(j)}
+                "probability": round(float(probability[j]), 4) if available[j] else None, "rank": rank.get(j),
+                **({"expected_move": moves[j]} if record.get("range") else {})}
                for j in [*order, *(j for j in range(len(symbols)) if not available[j])]]
     sector_calibration = Calibration(**record["sector_calibration"])
     out_sectors = []

@@ -227,6 +227,8 @@ class ModelServer:
         inputs = window_cache.load(directory, self.mode, bundle.meta.onnx_sha256, content_hash)
         if inputs is not None and inputs.range_features is None and has_range(bundle.meta):
             inputs = None  # kept before the range forecast existed: computed again, with its row
+        if inputs is not None and inputs.member_range_features is None and (bundle.meta.members or {}).get("range"):
+            inputs = None  # kept before the members' range forecast existed: likewise
         if inputs is None:
             inputs = self._computed_inputs(bundle, None)
             window_cache.save(directory, self.mode, bundle.meta.onnx_sha256, content_hash, inputs)
@@ -310,7 +312,8 @@ class ModelServer:
                     index_p, stock_logits = bundle.probabilities_with_members(inputs.window, inputs.tabular)
                     probability = float(index_p[0])
                     if stock_logits is not None:
-                        members = member_forecasts(bundle.meta, stock_logits[0], inputs.window[0, -1, :, -1] > 0.5)
+                        members = member_forecasts(bundle.meta, stock_logits[0], inputs.window[0, -1, :, -1] > 0.5,
+                                                   inputs.member_range_features)
                     spread = bundle.spread(inputs.window, inputs.tabular)
                     test, kind = bundle.meta.test_metrics, bundle.meta.kind
             # How far, never which way: the range part of the same bundle, on the same session's

@@ -39,6 +39,9 @@ class LatestInputs:
     # record's order) and the index's close on it; None for a model without a range part.
     range_features: np.ndarray | None = None  # (K,)
     last_close: float | None = None
+    # Each member's HAR features of the last session (`models.member_ranges`), NaN for a member
+    # without data; None for a model without a member range record.
+    member_range_features: np.ndarray | None = None  # (S, 3)
 
 
 def _path(directory: Path, mode: str, model_sha: str, content_hash: str) -> Path:
@@ -50,7 +53,7 @@ _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 ARRAYS = ("window", "index", "latest", "last_session", "volatility", "last_sp500")
 # Written since the range forecast: absent in older files, which then have no range row (the
 # server computes the inputs again for a model that needs one, `ModelServer._latest_inputs`).
-OPTIONAL_ARRAYS = ("range_features", "last_close")
+OPTIONAL_ARRAYS = ("range_features", "last_close", "member_range_features")
 
 
 class DamagedCache(ValueError):
@@ -98,7 +101,8 @@ def _read(path: Path) -> LatestInputs:
     range_row, last_close = _range_row(arrays)
     return LatestInputs(window, {"index": _rows(arrays["index"], "index"), "latest": _rows(arrays["latest"], "latest")},
                         _text(arrays["last_session"], "last_session"), float(volatility),
-                        _text(arrays["last_sp500"], "last_sp500", optional=True), range_row, last_close)
+                        _text(arrays["last_sp500"], "last_sp500", optional=True), range_row, last_close,
+                        _member_rows(arrays, window.shape[2]))
 
 
 def _range_row(arrays: dict) -> tuple[np.ndarray | None, float | None]:
@@ -111,6 +115,16 @@ def _range_row(arrays: dict) -> tuple[np.ndarray | None, float | None]:
     if close.shape != () or close.dtype.kind != "f" or not np.isfinite(close) or close <= 0:
         raise DamagedCache("last_close is not a positive number")
     return row, float(close)
+
+
+def _member_rows(arrays: dict, members: int) -> np.ndarray | None:
+    """The members' range features as `save` writes them: absent or empty means none."""
+    rows = arrays.get("member_range_features")
+    if rows is None or rows.size == 0:
+        return None
+    if rows.ndim != 2 or rows.shape[0] != members or rows.dtype.kind != "f" or np.isinf(rows).any():
+        raise DamagedCache("member_range_features is not one row of numbers per member")
+    return rows
 
 
 def load(directory: Path, mode: str, model_sha: str, content_hash: str | None) -> LatestInputs | None:
@@ -170,7 +184,9 @@ def save(directory: Path, mode: str, model_sha: str, content_hash: str | None, i
                  last_session=np.str_(inputs.last_session), volatility=np.float64(inputs.volatility),
                  last_sp500=np.str_(inputs.last_sp500 or ""),
                  range_features=np.zeros(0) if inputs.range_features is None else np.asarray(inputs.range_features, np.float64),
-                 last_close=np.float64(np.nan if inputs.last_close is None else inputs.last_close))
+                 last_close=np.float64(np.nan if inputs.last_close is None else inputs.last_close),
+                 member_range_features=np.zeros(0) if inputs.member_range_features is None
+                 else np.asarray(inputs.member_range_features, np.float64))
         os.replace(scratch, path)
         for old in directory.glob(f"{mode}-{model_sha[:16]}-*.npz"):
             if old != path:

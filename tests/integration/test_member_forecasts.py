@@ -53,6 +53,12 @@ def test_training_chooses_member_outputs_on_validation_and_exports_one_graph(tra
     assert summary["source"] == members["source"]
     assert set(summary["baselines"]) == {"reversal", "momentum_20", "logreg_members"}
     assert 0 <= summary["test"]["auc_pooled"] <= 1 and np.isfinite(summary["test"]["ic_mean"])
+    # How far each member may move: one pooled HAR, its band calibrated on validation, scored on test.
+    member_range = members["range"]
+    assert member_range["feature_names"] == ["log_var_1", "log_var_5", "log_var_22"] and len(member_range["coef"]) == 3
+    assert member_range["move_ratio"] > 0 and np.isfinite(member_range["band_z"])
+    assert 0.5 < member_range["test"]["coverage_80"] < 1.0 and member_range["test"]["rows"] > 200
+    assert summary["range"] == member_range["test"]
 
 
 def test_predict_returns_members_and_sectors(client, production_bundle):
@@ -66,6 +72,12 @@ def test_predict_returns_members_and_sectors(client, production_bundle):
     assert sorted(s for sector in sectors for s in sector["members"]) == sorted(m["symbol"] for m in ranked)
     assert all(0 < s["probability"] < 1 for s in sectors)
     assert {s["sector"] for s in sectors} <= set(production_bundle.meta.members["sectors"])
+    for member in members:  # how far, never which way, for every member with data
+        move = member["expected_move"]
+        if member["rank"] is None:
+            assert move is None
+        else:
+            assert 0 < move["pct"] < move["band_pct"] < 50 and move["level"] == 0.8 and "never which way" in move["note"]
 
 
 def test_predict_json_on_the_command_line_has_members_and_sectors(capsys, trained_home, monkeypatch):

@@ -72,6 +72,11 @@ def train(
                      f" no calls {uncertainty['test_no_call_share']:.0%}")
     lines.append(_after_open_line(result["metrics_after_open"]))
     lines.extend(_range_lines(result.get("range")))
+    member_range = (result.get("members") or {}).get("range")
+    if member_range:
+        lines.append(f"  members' range forecast (pooled HAR): test QLIKE {member_range['qlike']:.4f} against each member's"
+                     f" 22-session mean {member_range['qlike_mean22']:.4f}, 80% coverage {member_range['coverage_80']:.3f}"
+                     f" on {member_range['rows']:,} member-sessions")
     flag = "" if result["mode"] == "close" else f" --mode {result['mode']}"
     lines.append(f"Next: `sensex registry setup{flag}` registers it and promotes the best version that passes the gate.")
     emit(result, as_json, "\n".join(lines))

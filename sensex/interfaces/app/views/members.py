@@ -10,6 +10,11 @@ from sensex.interfaces.app import common, member_charts
 from sensex.interfaces.app.charts import probability_text, session_text
 
 
+def move_text(move: dict | None) -> str:
+    """`±1.42% (80%: ±2.31%)`: how far, never which way."""
+    return "n/a" if not move else f"±{move['pct']:.2f}% (80%: ±{move['band_pct']:.2f}%)"
+
+
 def record_table(members: list[dict], record: dict) -> pd.DataFrame:
     """Ranked members with their test-window record: every cell a word or a formatted number."""
     def number(value: float | None, fmt: str) -> str:
@@ -20,6 +25,7 @@ def record_table(members: list[dict], record: dict) -> pd.DataFrame:
         "member": m["symbol"],
         "sector": m["sector"],
         "P(UP)": probability_text(m["probability"]) if m["probability"] is not None else "no data",
+        **({"expected move": move_text(m.get("expected_move"))} if "expected_move" in m else {}),
         "test AUC": number(record.get(m["symbol"], {}).get("auc"), "{:.3f}"),
         "test hit rate": number(record.get(m["symbol"], {}).get("accuracy"), "{:.1%}"),
         "test sessions": record.get(m["symbol"], {}).get("n", 0),
@@ -102,3 +108,6 @@ st.subheader("Ranked members and their out-of-sample record")
 if member_card:
     st.markdown(honesty_note(member_card))
 st.dataframe(record_table(forecast["members"], member_card.get("record") or {}), hide_index=True)
+if any(m.get("expected_move") for m in forecast["members"]):
+    st.caption("Expected move: how far each member may move next session, never which way (one HAR model of the "
+               "members' daily range, pooled; the 80% figure is the move 4 sessions in 5 stay within).")
