@@ -118,14 +118,15 @@ def _old_bundle(bundle, directory):
     return load_bundle(directory)
 
 
-def test_an_old_bundle_without_members_still_serves(trained_home, production_bundle, tmp_path, monkeypatch):
+def test_an_old_bundle_without_members_still_serves(own_home, production_bundle, tmp_path, monkeypatch):
     old = _old_bundle(production_bundle, tmp_path / "old")
     assert not old.has_members and old.meta.schema_version == 3
     from sensex.registry import production
 
     original = production.load_pointed  # the server loads the production bundle through the pointer
     monkeypatch.setattr(production, "load_pointed", lambda settings, pointer: (original(settings, pointer)[0], old))
-    with TestClient(create_app(trained_home["settings"])) as client:
+    # A copy of the home: the old bundle's server keeps its own window, which the shared home must not hold.
+    with TestClient(create_app(own_home)) as client:
         forecast = client.post("/predict")
         assert forecast.status_code == 200
         assert "members" not in forecast.json() and "sectors" not in forecast.json()
