@@ -31,11 +31,14 @@ run: $(VENV)/.installed-run
 	fi
 	$(SENSEX) app
 
-# The layer contracts and the documentation are checked before the tests run.
+# The layer contracts and the documentation are checked before the tests run. The tests that start
+# Ray run in a second pytest process: a Ray instance lives as long as the process that started it,
+# and no other test should share a process with one (conftest keeps Ray out of unmarked tests).
 test: $(VENV)/.installed-dev
 	$(VENV)/bin/lint-imports
 	$(DOCS_BUILD)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -m "not ray"
+	$(PY) -m pytest -q -m ray
 
 test-fast: $(VENV)/.installed-dev
 	$(PY) -m pytest -q -m "not slow"

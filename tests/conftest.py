@@ -82,6 +82,36 @@ def _isolated_environment(monkeypatch, tmp_path_factory):
     get_settings.cache_clear()
 
 
+def _ray_process(config) -> bool:
+    return (config.getoption("markexpr") or "").strip() == "ray"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `ray` run in a pytest process of their own (`pytest -m ray`, as `make test`
+    does after the others): a Ray instance lives as long as the process that started it."""
+    if _ray_process(config):
+        return
+    apart = pytest.mark.skip(reason="starts Ray: run with `pytest -m ray` (make test does, in its own process)")
+    for item in items:
+        if item.get_closest_marker("ray") is not None:
+            item.add_marker(apart)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_ray_outside_its_process(request):
+    """Outside the `-m ray` process the fan-out runs its calls here, one after the other, whatever
+    `train.workers` says (module fixtures included: they are set up before any function fixture)."""
+    if _ray_process(request.config):
+        yield
+        return
+    from sensex.models import cluster
+
+    patch = pytest.MonkeyPatch()
+    patch.setattr(cluster, "parallel", lambda cpus, tasks: False)
+    yield
+    patch.undo()
+
+
 @pytest.fixture(scope="session")
 def universe():
     return load_universe("sensex")

@@ -111,6 +111,7 @@ def test_a_registered_ensemble_serves_without_torch(ensemble_home, tmp_path):
     assert low <= forecast["probability"] <= high and forecast["no_call"] == (low <= 0.5 <= high)
 
 
+@pytest.mark.ray
 def test_seeds_as_ray_tasks_are_the_one_process_networks(ensemble_home):
     """`train.workers: 2` fits the seeds as Ray tasks on a local instance of two CPUs, at one
     torch thread each: the same networks, bit for bit, and the same combined forecasts as one

@@ -92,6 +92,7 @@ def test_too_little_history_says_how_much_is_needed(panel, config):
         walk_forward_folds(panel, config, "2019-01-01", "2019-12-31", 12)
 
 
+@pytest.mark.ray
 def test_blocks_as_ray_tasks_give_the_one_process_results(panel, config):
     """`workers=2` runs each block as a Ray task (a local instance of two CPUs) at one torch
     thread: the same fits, bit for bit, as one process with `train.threads: 1`."""

@@ -24,7 +24,7 @@ from sensex.models.baselines import BASELINES
 from sensex.models.config import load_config
 from sensex.models.walkforward import walk_forward
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.ray]
 
 RAY = str(Path(sys.executable).with_name("ray"))
 START, END, MONTHS = "2021-01-01", "2021-12-31", 6

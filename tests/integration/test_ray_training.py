@@ -25,7 +25,7 @@ from sensex.models import cluster
 from sensex.models.config import config_from_dict
 from sensex.models.segments import split_segments
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.ray]
 
 # Seeds long enough (a few seconds each at one thread) for a worker to be killed in the middle of one.
 FIT = {

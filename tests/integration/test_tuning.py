@@ -18,7 +18,7 @@ from sensex.models.config import load_config
 from sensex.models.segments import split_segments
 from sensex.registry import tracking
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.ray]
 
 
 @pytest.fixture(scope="module")
