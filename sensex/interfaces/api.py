@@ -20,6 +20,7 @@ from importlib.metadata import PackageNotFoundError, version
 from importlib.resources import files
 from typing import Annotated, Literal
 
+from anyio import to_thread
 from fastapi import FastAPI, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -45,7 +46,7 @@ from sensex.interfaces.api_schema import (
     validation_sentence,
 )
 from sensex.interfaces.api_schema import declared_errors as _errors
-from sensex.interfaces.http_limits import limit_body
+from sensex.interfaces.http_limits import MAX_CONNECTIONS, limit_body
 from sensex.market import dates
 from sensex.monitoring.drift import DEFAULT_HISTORY_STEP, DEFAULT_RECENT_SESSIONS, MIN_SESSIONS
 from sensex.serving.forecast import Forecast
@@ -86,6 +87,10 @@ def create_app(settings: Settings | None = None, server: ModelServer | None = No
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        # Sync routes run on worker threads (40 by default). Requests waiting their turn for a
+        # forecast or a heavy view hold a thread each while they wait, so 40 of them would leave
+        # `/health` and cached answers queuing for a thread: one thread per allowed connection.
+        to_thread.current_default_thread_limiter().total_tokens = MAX_CONNECTIONS
         app.state.server = server or ModelServer(settings)
         app.state.fetcher = RealtimeDataFetcher(settings, app.state.server.universe)
         served = app.state.server
