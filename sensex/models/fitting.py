@@ -118,3 +118,21 @@ class FittedNetwork:
     def probabilities(self, rows: np.ndarray) -> np.ndarray:
         """Calibrated P(UP) for windows ending at `rows`."""
         return apply_calibration(self.calibration, self.logits(rows))
+
+
+@dataclass
+class ScoredModel:
+    """A trained model's probabilities per segment, whatever its kind."""
+
+    network: nn.Module  # what is exported: one network or the SeedStack
+    first: FittedNetwork  # the (first) network: scaler, tensor, calibration, config
+    probability: dict[str, np.ndarray]
+    spread: dict[str, np.ndarray | None]
+    valid_crossed: np.ndarray  # validation P(UP) from fits that did not see the row (conformal scores)
+    history: list[dict]
+    fit_seconds: float
+    ensemble: dict
+    seed_epochs: list[int] | None = None
+    seed_reports: dict | None = None
+    seed_probability: dict | None = None  # segment -> {"seed_7": P(UP), ...}: each seed calibrated alone
+    seed_seconds: list[float] | None = None

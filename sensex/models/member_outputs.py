@@ -33,6 +33,7 @@ from torch import nn
 from sensex.features.build import Panel
 from sensex.features.windows import make_windows
 from sensex.models.calibrate import IDENTITY, Calibration, apply_calibration, fit_platt
+from sensex.models.fitting import ScoredModel
 from sensex.models.member_ranges import fit_member_ranges
 from sensex.models.members import (
     MemberTargets,
@@ -46,7 +47,6 @@ from sensex.models.members import (
 if TYPE_CHECKING:  # the trainer's types, for annotations only
     from sensex.models.config import Config
     from sensex.models.segments import Segments
-    from sensex.models.train import ScoredModel
 
 log = logging.getLogger(__name__)
 STOCK_OUTPUT = "stock_logits"

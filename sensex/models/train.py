@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 import onnx
 import torch
-from torch import nn
 
 from sensex.core.errors import ConfigError, DataError
 from sensex.features.build import Panel
@@ -35,7 +34,7 @@ from sensex.models.designs import index_design, latest_session_design, realized_
 from sensex.models.ensemble import INPUTS, fit_combiner, seed_spread
 from sensex.models.evaluate import metrics_after_open, report
 from sensex.models.export import SeedStack, export_onnx, parity_gap
-from sensex.models.fitting import FittedNetwork, Progress, fit_network, network_logits
+from sensex.models.fitting import FittedNetwork, Progress, ScoredModel, fit_network, network_logits
 from sensex.models.member_outputs import member_part, stock_up
 from sensex.models.members import member_targets
 from sensex.models.portable import gbm_logit, logreg_logit
@@ -153,24 +152,6 @@ def baseline_logits(portable: dict, panel: Panel, rows: np.ndarray) -> np.ndarra
         logreg_logit(portable["logreg"], index_design(panel)[rows]),
         gbm_logit(gbm, latest_session_design(panel)[rows]) if gbm else np.zeros(len(rows)),
     ])
-
-
-@dataclass
-class ScoredModel:
-    """A trained model's probabilities per segment, whatever its kind."""
-
-    network: nn.Module  # what is exported: one network or the SeedStack
-    first: FittedNetwork  # the (first) network: scaler, tensor, calibration, config
-    probability: dict[str, np.ndarray]
-    spread: dict[str, np.ndarray | None]
-    valid_crossed: np.ndarray  # validation P(UP) from fits that did not see the row (conformal scores)
-    history: list[dict]
-    fit_seconds: float
-    ensemble: dict
-    seed_epochs: list[int] | None = None
-    seed_reports: dict | None = None
-    seed_probability: dict | None = None  # segment -> {"seed_7": P(UP), ...}: each seed calibrated alone
-    seed_seconds: list[float] | None = None
 
 
 def _single(panel: Panel, segments: Segments, config: Config, kind: str, progress: Progress | None = None) -> ScoredModel:

@@ -9,23 +9,22 @@ bot's token `SENSEX_TELEGRAM_TOKEN` (it is part of the bot API's URL, so it is n
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import smtplib
 import ssl
 import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
-from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sensex.core.errors import AlertDeliveryError
 from sensex.core.redaction import redact_url, url_secrets
-
-if TYPE_CHECKING:
-    from sensex.monitoring.alerts import Event
 
 SMTP_PASSWORD_ENV = "SENSEX_SMTP_PASSWORD"
 WEBHOOK_TOKEN_ENV = "SENSEX_WEBHOOK_TOKEN"
@@ -172,6 +171,31 @@ class TelegramConfig(Strict):
     @classmethod
     def _base_url(cls, url: str) -> str:
         return _api_url(url)
+
+
+# -- what is sent ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Event:
+    """Something the daily job saw; rules decide whether it becomes an alert."""
+
+    kind: str  # one of EVENTS
+    message: str
+    date: str | None = None
+    details: dict = field(default_factory=dict)
+
+    def body(self) -> dict:
+        """The webhook body (and the e-mail's attachment-free text): JSON with `event` and `message`."""
+        identity = json.dumps([self.kind, self.date, self.message], default=str)
+        return {
+            "event": self.kind,
+            "message": self.message,
+            "date": self.date,
+            "details": self.details,
+            "source": "sensex",
+            # The same alert carries the same id, so a receiver can drop a duplicate after a retry.
+            "id": hashlib.sha256(identity.encode()).hexdigest()[:16],
+            "sent_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
 
 
 # -- sending ---------------------------------------------------------------------------------------

@@ -26,12 +26,9 @@ wherever one is shown (an error, a log line, the daily summary) its credentials 
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -47,6 +44,7 @@ from sensex.monitoring.alert_channels import (  # noqa: F401 - the channels and 
     WEBHOOK_TOKEN_ENV,
     WEBHOOK_URL_ENV,
     EmailConfig,
+    Event,
     SmsConfig,
     Strict,
     TelegramConfig,
@@ -218,30 +216,6 @@ def load_alerts(home: Path, path: str | Path | None = None, env: dict[str, str] 
 
 
 # -- what is sent ----------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Event:
-    """Something the daily job saw; rules decide whether it becomes an alert."""
-
-    kind: str  # one of EVENTS
-    message: str
-    date: str | None = None
-    details: dict = field(default_factory=dict)
-
-    def body(self) -> dict:
-        """The webhook body (and the e-mail's attachment-free text): JSON with `event` and `message`."""
-        identity = json.dumps([self.kind, self.date, self.message], default=str)
-        return {
-            "event": self.kind,
-            "message": self.message,
-            "date": self.date,
-            "details": self.details,
-            "source": "sensex",
-            # The same alert carries the same id, so a receiver can drop a duplicate after a retry.
-            "id": hashlib.sha256(identity.encode()).hexdigest()[:16],
-            "sent_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        }
-
-
 @dataclass
 class Delivery:
     sent: int = 0  # deliveries that succeeded (one alert to webhook and e-mail counts twice)
