@@ -108,15 +108,12 @@ def judge(candidate: Bundle, panel: Panel, promotion: PromotionConfig, productio
                               "n": int(len(rows)), "basis": basis},
                         candidate=_metrics(y, p), baselines={})
     report.candidate["auc_interval"] = bootstrap_intervals(y, p).get("auc")
+    train_rows = positions_in(panel, *(pd.Timestamp(d) for d in candidate.meta.segments["train"]))
     portable = candidate.meta.baselines
     if not portable:  # a bundle older than schema 3: refit its baselines on its own training window
-        train_start, train_end = (pd.Timestamp(d) for d in candidate.meta.segments["train"])
-        in_train = (panel.dates >= train_start) & (panel.dates <= train_end) & np.isfinite(panel.label)
-        portable = fit_baselines(panel, np.flatnonzero(in_train))
+        portable = fit_baselines(panel, train_rows)
     scored_baselines = predict_baselines(portable, panel, rows)
     if SP500_RULE_FEATURE in panel.market_feature_names:  # a pre-open panel: the rule it must beat
-        train_start, train_end = (pd.Timestamp(d) for d in candidate.meta.segments["train"])
-        train_rows = positions_in(panel, train_start, train_end)
         last_ret = panel.market[:, panel.market_feature_names.index(SP500_RULE_FEATURE)]
         scored_baselines["sp500_rule"] = sp500_rule_predictions(last_ret, panel.label, train_rows, {"gate": rows})["gate"]
     report.baselines = {name: _metrics(y, *scored) for name, scored in scored_baselines.items()}
