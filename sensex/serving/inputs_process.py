@@ -15,6 +15,7 @@ from __future__ import annotations
 import atexit
 import logging
 import multiprocessing
+import os
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -42,9 +43,24 @@ class InputsSpec:
     scaler: Scaler
 
 
+def _follow(settings: Settings) -> None:
+    """Make this process's own settings the API's: the calendar reads its cache and the user's
+    holiday files under SENSEX_HOME through `get_settings()`, and the worker was started with the
+    environment of whichever moment first needed it."""
+    from sensex.core.settings import get_settings
+    from sensex.market import calendar
+
+    home = str(settings.home)
+    if os.environ.get("SENSEX_HOME") != home:
+        os.environ["SENSEX_HOME"] = home
+        get_settings.cache_clear()
+        calendar._recorded_sessions.cache_clear()
+
+
 def _compute(settings: Settings, universe: Universe, spec: InputsSpec, as_of: str | None) -> LatestInputs:
     from sensex.serving.inputs import computed_inputs  # in the worker: pandas and TA-Lib live there
 
+    _follow(settings)
     return computed_inputs(settings, universe, spec, as_of)
 
 
@@ -74,4 +90,6 @@ def computed_elsewhere(settings: Settings, universe: Universe, bundle, as_of: st
     except BrokenProcessPool:  # the worker died (killed, out of memory): a new one next time, this one here
         log.warning("The process computing forecast inputs stopped; computing these here and starting a new one.")
         shutdown()
-        return _compute(settings, universe, spec, as_of)
+        from sensex.serving.inputs import computed_inputs
+
+        return computed_inputs(settings, universe, spec, as_of)
