@@ -140,7 +140,10 @@ def test_a_stored_as_of_still_forecasts(capsys, trained_env):
     assert forecast["as_of_notice"] is None  # the day asked for: nothing to say
 
 
-def test_a_weekend_as_of_says_which_session_the_forecast_is_from(capsys, trained_env):
+def test_a_weekend_as_of_says_which_session_the_forecast_is_from(capsys, own_home, monkeypatch):
+    # A copy of the shared home: the look-backs it logs would otherwise be other tests' newest records.
+    monkeypatch.setenv("SENSEX_HOME", str(own_home.home))
+    get_settings.cache_clear()
     code, out, err = run_cli(capsys, "predict", "--as-of", "2021-12-18")  # a Saturday
     assert code == 0
     first = out.splitlines()[0]

@@ -154,6 +154,9 @@ def test_a_damaged_calendar_cache_is_rebuilt_and_forecasts_go_on(own_home, monke
 def test_foreign_lines_in_the_prediction_log_are_skipped(own_home):
     from sensex.monitoring.drift import closed_forecasts
 
+    # The copy of the shared home carries other tests' forecasts (one per session is logged):
+    # start from an empty log so this test's forecast is the newest record.
+    (own_home.logs_dir / jsonlog.PREDICTION_LOG).unlink(missing_ok=True)
     with serving(own_home) as client:
         assert no_500(client, "POST", "/predict", json={"as_of": AS_OF}).status_code == 200
         before = no_500(client, "GET", "/predictions").json()["predictions"]
