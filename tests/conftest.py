@@ -87,11 +87,11 @@ def _ray_process(config) -> bool:
 
 
 def pytest_collection_modifyitems(config, items):
-    """Tests marked `ray` run in a pytest process of their own (`pytest -m ray`, as `make test`
-    does after the others): a Ray instance lives as long as the process that started it."""
+    """Tests marked `ray` run in a pytest process of their own (`pytest -m ray`, `make test-ray`):
+    a Ray instance lives as long as the process that started it."""
     if _ray_process(config):
         return
-    apart = pytest.mark.skip(reason="starts Ray: run with `pytest -m ray` (make test does, in its own process)")
+    apart = pytest.mark.skip(reason="starts Ray: run with `make test-ray` (`pytest -m ray`, a process of its own)")
     for item in items:
         if item.get_closest_marker("ray") is not None:
             item.add_marker(apart)
