@@ -33,17 +33,18 @@ def member_variance(panel: Panel) -> np.ndarray:
     return np.where(panel.available, span**2 / FOUR_LN2 + gap**2, np.nan)
 
 
-def member_har(panel: Panel) -> np.ndarray:
-    """(D, S, 3) each member's HAR features (`HAR_FEATURE_NAMES`), causal."""
-    variance = member_variance(panel)
+def member_har(panel: Panel, variance: np.ndarray | None = None) -> np.ndarray:
+    """(D, S, 3) each member's HAR features (`HAR_FEATURE_NAMES`), causal (`variance`: the
+    members' `member_variance`, when the caller has it already)."""
+    variance = member_variance(panel) if variance is None else variance
     return np.stack([har_features(variance[:, j]) for j in range(variance.shape[1])], axis=1)
 
 
-def _rows(panel: Panel, features: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _rows(panel: Panel, variance: np.ndarray, features: np.ndarray,
+          rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pooled (X, ln v next, |next move| in %) over `rows` and every member, where all are known."""
     rows = np.asarray(rows)
     rows = rows[rows + 1 < len(panel.dates)]
-    variance = member_variance(panel)
     ret = panel.stock[:, :, panel.stock_feature_names.index("ret_1")]
     with np.errstate(divide="ignore", invalid="ignore"):
         label = np.log(variance[rows + 1])  # (R, S)
@@ -57,9 +58,10 @@ def fit_member_ranges(panel: Panel, train: np.ndarray, valid: np.ndarray, test: 
     """The pooled HAR record ({} when the windows hold too few member-sessions): coefficients fit
     on `train`, the move ratio and the 80% band's quantile on `valid`, coverage and QLIKE beside
     each member's own last-22-session mean on `test`."""
-    features = member_har(panel)
-    x, y, _ = _rows(panel, features, train)
-    xv, yv, move_v = _rows(panel, features, valid)
+    variance = member_variance(panel)
+    features = member_har(panel, variance)
+    x, y, _ = _rows(panel, variance, features, train)
+    xv, yv, move_v = _rows(panel, variance, features, valid)
     if len(y) < MIN_ROWS or len(yv) < MIN_ROWS:
         return {}
     design = np.column_stack([np.ones(len(x)), x])
@@ -69,7 +71,7 @@ def fit_member_ranges(panel: Panel, train: np.ndarray, valid: np.ndarray, test: 
     log_h = member_log_variance(record, xv)
     record.update(move_ratio=move_ratio(log_h, move_v), band_z=band_quantile(log_h, move_v, BAND_LEVEL),
                   level=BAND_LEVEL, valid_rows=int(len(yv)))
-    xt, yt, move_t = _rows(panel, features, test)
+    xt, yt, move_t = _rows(panel, variance, features, test)
     if len(yt):
         log_t = member_log_variance(record, xt)
         mean22 = xt[:, HAR_FEATURE_NAMES.index("log_var_22")]

@@ -33,9 +33,9 @@ from sensex.features.build import Panel
 from sensex.models.bundle import Bundle
 from sensex.models.config import PromotionConfig
 from sensex.models.evaluate import bootstrap_intervals, classification_metrics, paired_difference, predict_rows
+from sensex.models.uncertainty import LEARNED_BASELINES as LEARNED  # the model card judges against the same ones
 
 NAIVE = ("always_up", "prev_day")
-LEARNED = ("logreg", "gbm", "sp500_rule")  # sp500_rule exists in pre-open panels only
 MIN_SHARED_ROWS = 60  # fewer unseen sessions than this: production is not compared
 
 
