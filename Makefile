@@ -32,14 +32,14 @@ run: $(VENV)/.installed-run
 	$(SENSEX) app
 
 # The layer contracts and the documentation are checked before the tests run. The tests that start
-# Ray are apart (`make test-ray`, a pytest process of their own): a Ray instance lives as long as
-# the process that started it, and no other test may share a process with one (conftest keeps Ray
-# out of unmarked tests). They are not yet part of `make test`: their process still ends without a
-# summary after the worker-kill test on the CI machine.
+# Ray run in a pytest process of their own, after the others: a Ray instance lives as long as the
+# process that started it, and no other test may share a process with one (conftest keeps Ray out
+# of unmarked tests). `make test-ray` runs them alone.
 test: $(VENV)/.installed-dev
 	$(VENV)/bin/lint-imports
 	$(DOCS_BUILD)
 	$(PY) -m pytest -q -m "not ray"
+	$(PY) -m pytest -q -m ray
 
 test-ray: $(VENV)/.installed-dev
 	$(PY) -m pytest -q -m ray

@@ -92,7 +92,7 @@ def create_app(settings: Settings | None = None, server: ModelServer | None = No
         # `/health` and cached answers queuing for a thread: one thread per allowed connection.
         to_thread.current_default_thread_limiter().total_tokens = MAX_CONNECTIONS
         app.state.server = server or ModelServer(settings)
-        app.state.server.inputs_elsewhere = True  # new inputs are computed in a worker process
+        app.state.server.compute_elsewhere = True  # new inputs and heavy views: in worker processes
         app.state.fetcher = RealtimeDataFetcher(settings, app.state.server.universe)
         served = app.state.server
         model_version.set_function(lambda: float((served.model_info or {}).get("version") or 0))
@@ -217,7 +217,7 @@ def create_app(settings: Settings | None = None, server: ModelServer | None = No
         with mode_lock:
             if mode not in mode_servers:
                 mode_servers[mode] = ModelServer(served.settings, served.universe, mode=mode)
-                mode_servers[mode].inputs_elsewhere = True
+                mode_servers[mode].compute_elsewhere = True
             return mode_servers[mode]
 
     # Unset fields are left out, so `members` and `sectors` appear only when the model has them.

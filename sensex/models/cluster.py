@@ -50,6 +50,12 @@ def use_address(value: str | None) -> None:
         os.environ[ADDRESS_ENV] = value
 
 
+def _on_loopback(joined: str) -> bool:
+    """Whether a cluster address (`host:port`, `ray://host:port`) names this machine's loopback."""
+    host = joined.split("://")[-1].rsplit(":", 1)[0].strip("[]")
+    return host == "localhost" or host.startswith("127.") or host == "::1"
+
+
 def check_tracking(tracking_uri: str) -> None:
     """Refuse, before any work, a file-based MLflow store when joining a cluster: the runs that
     trials and tasks log there must reach one tracking server."""
@@ -94,6 +100,11 @@ def start(cpus: int | None = None, home: Path | None = None) -> str:
         options = {"configure_logging": False, "log_to_driver": False, "namespace": "sensex"}
         if joined is not None:
             log.info("Joining the Ray cluster at %s", joined)
+            if _on_loopback(joined):
+                # A cluster addressed on loopback runs on this machine with its nodes on loopback:
+                # the driver must be a node of that address too, or the nodes cannot reach the
+                # objects it owns (Ray would pick the machine's own address and fail with OwnerDiedError).
+                options["_node_ip_address"] = "127.0.0.1"
             ray.init(address=joined, **options)
         else:
             folder = temp_dir(home)
@@ -206,6 +217,7 @@ def fan_out(function: Callable, calls: Sequence[tuple], cpus: int) -> Iterator:
                 if sum(any(value is other for other in c) for c in calls) > 1 and id(value) not in shared:
                     shared[id(value)] = ray.put(value)
     refs = [task.remote(function, *(shared.get(id(value), value) for value in call)) for call in calls]
+    done = 0
     try:
         for ref in refs:
             try:
@@ -216,7 +228,14 @@ def fan_out(function: Callable, calls: Sequence[tuple], cpus: int) -> Iterator:
                     raise cause from None
                 raise
             _replay(name, records, node, pid)
+            done += 1
             yield result
     finally:
-        for ref in refs:  # a caller that stops early (an error) leaves no task running
-            ray.cancel(ref, force=True)
+        # A caller that stops early (an error) leaves the other tasks to finish and drops their
+        # results; they are not cancelled. Cancelling races with Ray's own bookkeeping of a task
+        # that completes at that moment, and Ray 2.x then aborts the whole process ("Tried to
+        # complete task that was not pending", ray-project/ray#54527). The tasks end with their
+        # work, or with this process (a local instance stops at exit; a cluster ends a finished
+        # driver's tasks).
+        if done < len(refs):
+            log.info("%d of %d %s tasks are left to finish; their results are not used.", len(refs) - done, len(refs), name)

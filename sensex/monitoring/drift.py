@@ -174,14 +174,33 @@ def _finite(value):
 def drift_report(settings: Settings, bundle: Bundle, info: dict, universe, start: str | None = None,
                  end: str | None = None, recent_sessions: int = DEFAULT_RECENT_SESSIONS,
                  promotion: PromotionConfig | None = None) -> dict:
+    promotion = promotion or PromotionConfig()
+    model_parts = model_and_data_parts(settings, bundle, universe, start, end, recent_sessions, promotion)
+    return assemble(info, bundle, promotion, model_parts, live_part(settings, bundle, universe))
+
+
+def model_and_data_parts(settings: Settings, bundle: Bundle, universe, start: str | None = None,
+                         end: str | None = None, recent_sessions: int = DEFAULT_RECENT_SESSIONS,
+                         promotion: PromotionConfig | None = None) -> dict:
+    """The parts that change only with the model or the stored data (performance, feature PSI): the
+    costly ones, which a server caches on those two alone."""
     from sensex.features.dataset import load_panel
 
     promotion = promotion or PromotionConfig()
     panel = load_panel(settings, universe, mode=bundle.meta.mode)
     parts = {"performance": performance(bundle, panel, start, end, promotion.drift_tolerance),
-             "features": features(bundle, panel, recent_sessions),
-             "live": live(settings, bundle, universe.index_symbol, bundle.meta.mode)}
-    parts = {name: _finite(part) for name, part in parts.items()}  # JSON has no NaN: an undefined figure is null
+             "features": features(bundle, panel, recent_sessions)}
+    return {name: _finite(part) for name, part in parts.items()}  # JSON has no NaN: an undefined figure is null
+
+
+def live_part(settings: Settings, bundle: Bundle, universe) -> dict:
+    """The live record: changes with every logged forecast, cheap to read again."""
+    return _finite(live(settings, bundle, universe.index_symbol, bundle.meta.mode))
+
+
+def assemble(info: dict, bundle: Bundle, promotion: PromotionConfig, model_parts: dict, live_record: dict) -> dict:
+    """The drift report from its three parts, the worst severity and what to do about it."""
+    parts = {**model_parts, "live": live_record}
     severity = worst(*(part["severity"] for part in parts.values()))
     worst_parts = [name for name, part in parts.items() if part["severity"] == severity and severity != "ok"]
     perf = parts["performance"]

@@ -71,9 +71,9 @@ class ModelServer:
         self._held = None  # with a shared (Redis) cache: this process's own copies of forecasts it served
         self.notes: dict[str, str] = {}  # why serving is degraded though it forecasts (health says so)
         self._refused: tuple[str, str] | None = None  # the (version, run) hot reload refused last
-        # The API computes new inputs in a worker process (`serving.inputs_process`): a long
-        # feature computation would otherwise stall its event loop. Others compute them here.
-        self.inputs_elsewhere = False
+        # The API computes new inputs and heavy views in worker processes (`serving.worker_process`):
+        # a long feature or drift computation would otherwise stall its event loop. Others compute here.
+        self.compute_elsewhere = False
 
     @property
     def cache(self):
@@ -239,7 +239,7 @@ class ModelServer:
         return inputs
 
     def _computed_inputs(self, bundle: Bundle, as_of: str | None) -> LatestInputs:
-        if self.inputs_elsewhere:
+        if self.compute_elsewhere:
             from sensex.serving.inputs_process import computed_elsewhere
 
             return computed_elsewhere(self.settings, self.universe, bundle, as_of)

@@ -19,6 +19,7 @@ class Served(Protocol):
     mode: str
     cache: Any
     notes: dict[str, str]
+    compute_elsewhere: bool
     _closes: Any
 
     @property

@@ -4,13 +4,16 @@ model card, the prediction history. Each reads the server's current model and se
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from typing import TYPE_CHECKING
 
 from sensex.core import jsonlog
 from sensex.data import store
+from sensex.models.bundle import Bundle
 from sensex.models.uncertainty import card_skill
 from sensex.serving.served import Served
+from sensex.serving.worker_process import WorkerProcess, follow_home
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -19,6 +22,7 @@ if TYPE_CHECKING:
 # apart from forecasts (`model_server.COMPUTE_SLOTS`), and are cached per model and store
 # content: a crowd asking for them costs one computation, and forecasts never queue behind them.
 HEAVY_SLOTS = threading.BoundedSemaphore(1)
+VIEWS_WORKER = WorkerProcess("heavy views")
 
 
 def _model_data_key(server: Served, kind: str, info: dict, bundle, *parts) -> str:
@@ -28,52 +32,72 @@ def _model_data_key(server: Served, kind: str, info: dict, bundle, *parts) -> st
                                            bundle.meta.onnx_sha256[:12], content_hash, *parts))
 
 
-def _heavy(compute):
+def _heavy(server: Served, function, *args):
+    """`function(*args)` as `cached` computes it: one heavy view at a time, in the views' worker
+    process when the server computes elsewhere (the API: `serving.worker_process`)."""
     def one_at_a_time():
         with HEAVY_SLOTS:
-            return compute()
+            if server.compute_elsewhere:
+                portable = [dataclasses.replace(a, _session=None) if isinstance(a, Bundle) else a for a in args]
+                return VIEWS_WORKER.run(_in_worker, str(server.settings.home), function, *portable)
+            return function(*args)
     return one_at_a_time
+
+
+def _in_worker(home: str, function, *args):
+    follow_home(home)
+    return function(*args)
 
 
 def explain(server: Served, as_of: str | None = None) -> dict:
     """The explanation of the forecast from `as_of` (default: the latest session): occlusion of
     families and members, and the families' Shapley values (`shapley`) beside it."""
     from sensex.core.cache import HISTORY_TTL, cached
-    from sensex.serving.explain import occlusion, shapley
 
     info, bundle, _ = server._current()
+    key = _model_data_key(server, "explain", info, bundle, as_of or "latest")
 
     def compute() -> dict:
-        inputs = server._latest_inputs(bundle, as_of or None)
-        sectors = {m.symbol: m.sector for m in server.universe.members}
-        return {**occlusion(bundle, inputs.window, sectors, inputs.tabular), "as_of": inputs.last_session,
-                "shapley": shapley(bundle, inputs.window, inputs.tabular), "model_version": info["version"]}
+        inputs = server._latest_inputs(bundle, as_of or None)  # here: the window cache and the inputs worker
+        return _heavy(server, explanation, bundle, inputs, server.universe, info["version"])()
 
-    key = _model_data_key(server, "explain", info, bundle, as_of or "latest")
-    return cached(server.cache, key, HISTORY_TTL, _heavy(compute), expect=_is_explanation)
+    return cached(server.cache, key, HISTORY_TTL, compute, expect=_is_explanation)
+
+
+def explanation(bundle, inputs, universe, version: str) -> dict:
+    """Occlusion of families and members and the families' Shapley values for `inputs`."""
+    from sensex.serving.explain import occlusion, shapley
+
+    sectors = {m.symbol: m.sector for m in universe.members}
+    return {**occlusion(bundle, inputs.window, sectors, inputs.tabular), "as_of": inputs.last_session,
+            "shapley": shapley(bundle, inputs.window, inputs.tabular), "model_version": version}
 
 
 def drift(server: Served, start: str | None = None, end: str | None = None, sessions: int | None = None,
           promotion=None) -> dict:
     """The served model's drift report (`sensex.monitoring.drift`): performance on unseen
     sessions, feature PSI, the live record; each with a severity and a reason."""
-    from sensex.core.cache import PRICE_TTL, cached
+    from sensex.core.cache import HISTORY_TTL, PRICE_TTL, cached
     from sensex.models.config import PromotionConfig
-    from sensex.monitoring.drift import drift_report
+    from sensex.monitoring.drift import assemble, live_part, model_and_data_parts
 
     info, bundle, _ = server._current()
     promotion = promotion or PromotionConfig()
     sessions = sessions or promotion.drift_sessions
 
-    def compute() -> dict:
-        return drift_report(server.settings, bundle, info, server.universe, start, end, sessions, promotion)
-
-    # The live part reads the prediction log, which grows without the store changing: its size
-    # and time are in the key.
+    # Performance and feature PSI change only with the model or the data (seconds to compute);
+    # the live record changes with each logged forecast, so it has its own key, with the
+    # prediction log's size and time in it, and is cheap to read again.
+    key = _model_data_key(server, "drift-parts", info, bundle, start, end, sessions, promotion.drift_tolerance)
+    model_parts = cached(server.cache, key, HISTORY_TTL,
+                         _heavy(server, model_and_data_parts, server.settings, bundle, server.universe, start, end,
+                                sessions, promotion), expect=_is_drift_parts)
     log = server.settings.logs_dir / jsonlog.PREDICTION_LOG
     stamp = f"{log.stat().st_size}-{log.stat().st_mtime_ns}" if log.is_file() else "none"
-    key = _model_data_key(server, "drift", info, bundle, start, end, sessions, promotion.drift_tolerance, stamp)
-    return cached(server.cache, key, PRICE_TTL, _heavy(compute), expect=_is_drift_report)
+    live_key = _model_data_key(server, "drift-live", info, bundle, stamp)
+    live_record = cached(server.cache, live_key, PRICE_TTL, lambda: live_part(server.settings, bundle, server.universe),
+                         expect=_is_severity_part)
+    return assemble(info, bundle, promotion, model_parts, live_record)
 
 
 def drift_history(server: Served, step: int | None = None, sessions: int | None = None) -> dict:
@@ -81,7 +105,7 @@ def drift_history(server: Served, step: int | None = None, sessions: int | None 
     since training, the feature PSI per family and the rolling AUC and Brier beside always-UP's.
     Cached per model version and data hash: it changes only when one of them does."""
     from sensex.core.cache import HISTORY_TTL, cached
-    from sensex.monitoring.drift import DEFAULT_HISTORY_STEP, DEFAULT_RECENT_SESSIONS, history
+    from sensex.monitoring.drift import DEFAULT_HISTORY_STEP, DEFAULT_RECENT_SESSIONS
 
     info, bundle, _ = server._current()
     step, sessions = step or DEFAULT_HISTORY_STEP, sessions or DEFAULT_RECENT_SESSIONS
@@ -89,14 +113,16 @@ def drift_history(server: Served, step: int | None = None, sessions: int | None 
     key = (f"drift-history:{server.universe.key}:{server.mode}:{info['version']}:{bundle.meta.onnx_sha256[:12]}:"
            f"{content_hash}:{step}:{sessions}")
 
-    def compute() -> dict:
-        from sensex.features.dataset import load_panel
+    return cached(server.cache, key, HISTORY_TTL,
+                  _heavy(server, drift_over_time, server.settings, server.universe, bundle, info, step, sessions))
 
-        panel = load_panel(server.settings, server.universe, mode=bundle.meta.mode)
-        return {"version": info.get("version"), "run_id": info.get("run_id"),
-                **history(bundle, panel, step, sessions)}
 
-    return cached(server.cache, key, HISTORY_TTL, _heavy(compute))
+def drift_over_time(settings, universe, bundle, info: dict, step: int, sessions: int) -> dict:
+    from sensex.features.dataset import load_panel
+    from sensex.monitoring.drift import history
+
+    panel = load_panel(settings, universe, mode=bundle.meta.mode)
+    return {"version": info.get("version"), "run_id": info.get("run_id"), **history(bundle, panel, step, sessions)}
 
 
 def model_card(server: Served) -> dict:
@@ -172,6 +198,10 @@ def _is_explanation(value) -> bool:
             and isinstance(value.get("probability"), (int, float)) and isinstance(value.get("as_of"), str))
 
 
-def _is_drift_report(value) -> bool:
-    return (isinstance(value, dict) and all(isinstance(value.get(part), dict) for part in ("performance", "features", "live"))
-            and isinstance(value.get("severity"), str))
+def _is_severity_part(value) -> bool:
+    """A drift part as cached: a dict with a severity (a damaged or foreign cache value is a miss)."""
+    return isinstance(value, dict) and isinstance(value.get("severity"), str)
+
+
+def _is_drift_parts(value) -> bool:
+    return isinstance(value, dict) and all(_is_severity_part(value.get(part)) for part in ("performance", "features"))

@@ -36,19 +36,29 @@ def test_explanations_and_drift_are_computed_once_per_model_and_data(own_home, m
     from sensex.serving import explain as explain_module
 
     calls = {"occlusion": 0, "drift": 0}
-    real_occlusion, real_report = explain_module.occlusion, drift_module.drift_report
+    real_occlusion, real_parts = explain_module.occlusion, drift_module.model_and_data_parts
 
     def counted_occlusion(*args, **kwargs):
         calls["occlusion"] += 1
         return real_occlusion(*args, **kwargs)
 
-    def counted_report(*args, **kwargs):
+    def counted_parts(*args, **kwargs):
         calls["drift"] += 1
-        return real_report(*args, **kwargs)
+        return real_parts(*args, **kwargs)
 
     monkeypatch.setattr(explain_module, "occlusion", counted_occlusion)
-    monkeypatch.setattr(drift_module, "drift_report", counted_report)
+    monkeypatch.setattr(drift_module, "model_and_data_parts", counted_parts)
     server = ModelServer(own_home)
     server.cache.clear()
     assert server.explain() == server.explain() and server.drift() == server.drift()
     assert calls == {"occlusion": 1, "drift": 1}
+    # A logged forecast changes the live record, not the model or the data: the live part is read
+    # again, performance and feature drift are not recomputed.
+    from sensex.data import store
+
+    dates = store.read(own_home.store_dir, symbols=[server.universe.index_symbol])["date"]
+    before = server.drift()["live"]["back_dated"]["n"]
+    server.predict(as_of=str(dates.iloc[-2])[:10])  # a look-back whose target session is stored
+    after = server.drift()
+    assert after["live"]["back_dated"]["n"] == before + 1
+    assert calls["drift"] == 1

@@ -85,9 +85,6 @@ def two_nodes(monkeypatch):
         shutil.rmtree(folder, ignore_errors=True)
 
 
-@pytest.mark.skip(reason="fails on this machine: the worker node cannot fetch the driver's objects (OwnerDiedError;"
-                         " the nodes are on loopback, the driver's core worker on the machine's address); open in the"
-                         " Ray issue")
 def test_a_walk_forward_runs_across_two_nodes_with_the_one_process_numbers(two_nodes, market, universe, caplog,
                                                                           monkeypatch):
     import ray

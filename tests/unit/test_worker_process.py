@@ -1,0 +1,40 @@
+"""The API's worker processes (`sensex.serving.worker_process`): computations run in another,
+lower-priority process, errors come back as raised, and a killed worker costs one run here."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+
+import pytest
+
+from sensex.serving.worker_process import NICENESS, WorkerProcess
+
+
+@pytest.fixture
+def worker():
+    process = WorkerProcess("test computations")
+    yield process
+    process.shutdown()
+
+
+def test_a_computation_runs_in_another_process_at_a_lower_priority(worker):
+    assert worker.run(os.getpid) != os.getpid()
+    assert worker.run(os.nice, 0) == min(os.nice(0) + NICENESS, 19)
+
+
+def test_an_error_comes_back_as_it_was_raised(worker):
+    with pytest.raises(ValueError, match="invalid literal"):
+        worker.run(int, "not a number")
+    assert worker.run(int, "12") == 12  # the worker survives its computations' errors
+
+
+def test_a_killed_worker_costs_one_run_here_then_a_new_worker(worker, caplog):
+    first = worker.run(os.getpid)
+    os.kill(first, signal.SIGKILL)
+    with caplog.at_level(logging.WARNING, logger="sensex.serving.worker_process"):
+        assert worker.run(os.getpid) == os.getpid()  # computed here, not lost
+    assert "The process computing test computations stopped" in caplog.text
+    replacement = worker.run(os.getpid)
+    assert replacement not in (first, os.getpid())
