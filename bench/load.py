@@ -100,6 +100,22 @@ def resident_mb(pid: int) -> dict[str, float]:
     return out
 
 
+def children_mb(pid: int) -> float:
+    """VmRSS of `pid`'s child processes (the API's worker processes for forecast inputs and heavy
+    views), in MB: they hold memory for the server too."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = dict(line.split(":", 1) for line in (entry / "status").read_text().splitlines() if ":" in line)
+        except OSError:
+            continue
+        if int(fields.get("PPid", "0").strip()) == pid and "VmRSS" in fields:
+            total += int(fields["VmRSS"].split()[0]) / 1024
+    return total
+
+
 def start_server(home: Path, port: int, redis_url: str | None) -> subprocess.Popen:
     env = {**os.environ, "SENSEX_HOME": str(home), "SENSEX_LOG_LEVEL": "WARNING"}
     env.pop("SENSEX_REDIS_URL", None)
@@ -293,7 +309,8 @@ def main() -> None:
             wall = time.perf_counter() - wall
             time.sleep(1.0)  # let the servers finish what they were doing before reading memory
             runs.append({"heavy_loops": heavy_loops, "results": results, "wall": wall,
-                         "rss": [resident_mb(server.pid) for server in servers]})
+                         "rss": [resident_mb(server.pid) for server in servers],
+                         "workers_rss": [children_mb(server.pid) for server in servers]})
     finally:
         for client in clients:
             client.close()
@@ -338,10 +355,13 @@ def main() -> None:
             print(f"{g['name']:20} {g['count']:>6} {g['5xx']:>5} {g['timeouts']:>5} {g['errors']:>5} {g['other_status']:>5}"
                   f" {fmt(g['p50_ms']):>9} {fmt(g['p99_ms']):>9}")
         rss = [round(r["VmRSS"], 1) for r in run["rss"]]
-        print(f"resident memory after the run: {rss} MB (before any load: {[round(b['VmRSS'], 1) for b in before]})")
+        workers = [round(w, 1) for w in run["workers_rss"]]
+        print(f"resident memory after the run: {rss} MB (before any load: {[round(b['VmRSS'], 1) for b in before]});"
+              f" its worker processes: {workers} MB")
         reported.append({"heavy_loops": run["heavy_loops"], "requests_sent": sent, "wall_seconds": round(wall, 2),
                          "throughput_rps": round(sent / wall, 1) if wall else None, "groups": groups,
-                         "rss_mb_after": rss, "peak_rss_mb": [round(r["VmHWM"], 1) for r in run["rss"]]})
+                         "rss_mb_after": rss, "peak_rss_mb": [round(r["VmHWM"], 1) for r in run["rss"]],
+                         "workers_rss_mb_after": workers})
 
     def p99(run: dict, name: str) -> float | None:
         return next((g["p99_ms"] for g in run["groups"] if g["name"] == name), None)
@@ -359,9 +379,11 @@ def main() -> None:
                   f" target <= {target:.0f} ms: {'met' if worst <= target else 'MISSED'}")
         first, last = heavy[0]["rss_mb_after"], heavy[-1]["rss_mb_after"]
         growth = [round(b / a, 3) for a, b in zip(first, last, strict=True)]
-        comparison["memory"] = {"first_heavy_run_mb": first, "last_heavy_run_mb": last, "ratio": growth}
+        first_workers, last_workers = heavy[0]["workers_rss_mb_after"], heavy[-1]["workers_rss_mb_after"]
+        comparison["memory"] = {"first_heavy_run_mb": first, "last_heavy_run_mb": last, "ratio": growth,
+                                "workers_first_heavy_run_mb": first_workers, "workers_last_heavy_run_mb": last_workers}
         print(f"  memory after the first heavy run {first} MB, after the last {last} MB ({growth}x;"
-              f" flat means within 1.05x)")
+              f" flat means within 1.05x); worker processes {first_workers} -> {last_workers} MB")
     summary = {
         "requests_per_run": args.requests, "concurrency": args.concurrency, "heavy_loops": args.heavy_loops,
         "uncached_share_of_forecasts": args.uncached, "other_share": args.other, "replicas": args.replicas,

@@ -5,8 +5,10 @@ Walk-forward forecasts are kept where every `sensex evaluate --walk-forward` wri
 mode and refit period, replaced atomically (temporary file, then rename) by the next walk-forward of
 the same three. Columns: date (the session t a forecast is issued on), target_date (t + 1), mode,
 model, probability (P(UP)), no_call (the fold's conformal interval straddles 0.5), fold (block
-number) with its block_start, and label. The Parquet file's own metadata records the walk-forward's
-MLflow run, preset, model, span, refit period and the store's content hash.
+number) with its block_start, label, and expected_move (the range forecast refit on the same
+blocks: the expected absolute move as a fraction; NaN where the range forecast was off or a block
+had too little history for it). The Parquet file's own metadata records the walk-forward's MLflow
+run, preset, model, span, refit period and the store's content hash.
 
 Every row was predicted by a model fit on windows ending before its block, so any window of
 them is out of sample. A registered version's forecasts are computed here on demand, on
@@ -30,7 +32,8 @@ from sensex.core.settings import Settings
 
 FOLDER = Path("forecasts") / "walk_forward"
 META_KEY = b"sensex.forecasts"
-COLUMNS = ("date", "target_date", "mode", "model", "probability", "no_call", "fold", "block_start", "label")
+COLUMNS = ("date", "target_date", "mode", "model", "probability", "no_call", "fold", "block_start", "label",
+           "expected_move")
 SOURCE_WALK_FORWARD, SOURCE_VERSION = "walk-forward", "version"
 
 
@@ -38,9 +41,11 @@ def walk_forward_path(settings: Settings, universe_key: str, mode: str, refit_mo
     return settings.home / FOLDER / f"{universe_key}_{mode}_refit{int(refit_months)}m.parquet"
 
 
-def walk_forward_frame(result: dict, model: str, mode: str, target_dates: dict[str, str] | None = None) -> pd.DataFrame:
+def walk_forward_frame(result: dict, model: str, mode: str, target_dates: dict[str, str] | None = None,
+                       expected_move: pd.Series | None = None) -> pd.DataFrame:
     """The rows of `sensex.models.walkforward.walk_forward`'s result for `model`: each session's
-    P(UP), no-call flag and fold. `target_dates` maps a session to the next stored one."""
+    P(UP), no-call flag and fold. `target_dates` maps a session to the next stored one;
+    `expected_move` (by session) is the range forecast's walk-forward (`range_fit.walk_forward`)."""
     predictions = result["predictions"]
     dates = list(predictions["date"])
     no_call = predictions.get(f"{model}:no_call")
@@ -55,6 +60,8 @@ def walk_forward_frame(result: dict, model: str, mode: str, target_dates: dict[s
         "fold": folds,
         "block_start": pd.to_datetime(block_starts),
         "label": np.asarray(predictions["label"], dtype=np.float64),
+        "expected_move": (np.full(len(dates), np.nan) if expected_move is None or expected_move.empty else
+                          expected_move.reindex(pd.to_datetime(dates)).to_numpy(np.float64)),
     })
 
 
@@ -64,7 +71,7 @@ def write_walk_forward(path: Path, frame: pd.DataFrame, meta: dict) -> Path:
     import pyarrow.parquet as pq
 
     meta = {**meta, "written_at": datetime.now(UTC).isoformat(timespec="seconds"), "rows": len(frame)}
-    table = pa.Table.from_pandas(frame[list(COLUMNS)], preserve_index=False)
+    table = pa.Table.from_pandas(frame[[c for c in COLUMNS if c in frame]], preserve_index=False)
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), META_KEY: json.dumps(meta).encode()})
     path.parent.mkdir(parents=True, exist_ok=True)
     # Named after this process, so that `sensex registry doctor` can remove what a kill left.
@@ -119,8 +126,9 @@ def version_forecasts(settings: Settings, universe, mode: str, version: str | in
                       end: str | None) -> tuple[pd.DataFrame, dict]:
     """A registered version's forecasts on the labelled sessions of [start, end], which must lie after
     its validation window (default: from the first session after it to the last labelled one)."""
-    from sensex.features.dataset import load_panel
+    from sensex.features.dataset import load_panel, load_range
     from sensex.models.evaluate import predict_rows
+    from sensex.models.range_portable import has_range
     from sensex.models.uncertainty import intervals, no_call
     from sensex.registry.model_registry import ModelRegistry
 
@@ -140,7 +148,10 @@ def version_forecasts(settings: Settings, universe, mode: str, version: str | in
             f"validation rows ({valid[0]}..{valid[1]})"
         raise ConfigError(f"The window from {first.date()} overlaps version {version}'s {used}: start the backtest"
                           f" after {valid[1]}, the end of its validation window.")
-    panel = load_panel(settings, universe, mode=mode)
+    if has_range(meta):
+        panel, ranges = load_range(settings, universe, mode=mode)
+    else:
+        panel, ranges = load_panel(settings, universe, mode=mode), None
     positions = np.arange(len(panel.dates))
     in_window = panel.dates >= first
     if last is not None:
@@ -158,20 +169,35 @@ def version_forecasts(settings: Settings, universe, mode: str, version: str | in
     frame = pd.DataFrame({
         "date": dates, "target_date": nxt, "mode": mode, "model": meta.kind, "probability": probability,
         "no_call": flags, "fold": 0, "block_start": pd.Timestamp(first), "label": panel.label[rows],
+        "expected_move": _expected_moves(meta.range, ranges, rows) if ranges is not None else np.nan,
     })
     return frame, {"source": SOURCE_VERSION, "version": str(info.get("version")), "model_name": info.get("name"),
                    "run_id": info.get("run_id"), "model": meta.kind, "segments": meta.segments,
                    "conformal_half_width": half_width}
 
 
+def _expected_moves(record: dict, ranges, rows: np.ndarray) -> np.ndarray:
+    """The version's range forecast for each row: the expected absolute move as a fraction, as
+    `range_portable.expected_move` serves it (NaN where a feature is missing)."""
+    from sensex.models.range_portable import log_variance
+
+    ratio = float(record["serving"]["move_ratio"])
+    out = np.full(len(rows), np.nan)
+    for k, row in enumerate(rows):
+        features = ranges.features[row]
+        if np.isfinite(features).all():
+            out[k] = ratio * np.sqrt(np.exp(log_variance(record, features)))
+    return out
+
+
 def store_walk_forward(settings: Settings, universe_key: str, session_dates: pd.DatetimeIndex, result: dict,
-                       summary: dict, data_info: dict) -> Path:
+                       summary: dict, data_info: dict, expected_move: pd.Series | None = None) -> Path:
     """Keep a walk-forward's per-session forecasts for `sensex backtest` (called by
     `sensex.jobs.commands.walk_forward` once its MLflow run is logged); returns the file."""
     sessions = [str(d.date()) for d in pd.DatetimeIndex(session_dates)]
     following = dict(zip(sessions[:-1], sessions[1:], strict=True))
     model, mode = summary["model"], summary["mode"]
-    frame = walk_forward_frame(result, model, mode, following)
+    frame = walk_forward_frame(result, model, mode, following, expected_move)
     meta = {"run_id": summary.get("run_id"), "model": model, "mode": mode, "preset": summary.get("preset"),
             "start": summary.get("start"), "end": summary.get("end"), "refit_months": int(summary["refit_months"]),
             "universe": universe_key, "data_source": data_info.get("source"),

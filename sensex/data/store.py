@@ -21,6 +21,7 @@ an error of pyarrow's. `problem(store_dir)` says the same for `/health` without 
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import logging
@@ -143,13 +144,26 @@ def _first_line(exc: Exception) -> str:
     return (str(exc).strip().splitlines() or [""])[0][:160]
 
 
+# meta.json as last parsed, by its path and file identity: the API reads it on every forecast and
+# health check, and parsing and checking it (one entry per symbol) cost more than the rest of a
+# cached answer. A rewrite is a new file (atomic rename) or a new size and time: parsed again.
+_parsed_meta: dict[Path, tuple[tuple, dict]] = {}
+
+
 def _read_meta_file(store_dir: Path) -> dict | None:
     """meta.json, or None when it is absent or not what `write` writes (rebuilt by `read_meta`)."""
     path = store_dir / META_FILE
     try:
-        if path.stat().st_size > MAX_META_BYTES:
+        info = path.stat()
+        if info.st_size > MAX_META_BYTES:
             raise ValueError(f"over {MAX_META_BYTES} bytes")
-        return parse_meta(path.read_bytes())
+        identity = (info.st_ino, info.st_dev, info.st_size, info.st_mtime_ns)
+        held = _parsed_meta.get(path)
+        if held is not None and held[0] == identity:
+            return copy.deepcopy(held[1])  # a copy: callers may change theirs (`read_meta` pops the stamp)
+        parsed = parse_meta(path.read_bytes())
+        _parsed_meta[path] = (identity, parsed)
+        return copy.deepcopy(parsed)
     except FileNotFoundError:
         return None
     except (OSError, ValueError, UnicodeDecodeError, RecursionError) as exc:  # torn, foreign, unreadable

@@ -258,6 +258,7 @@ def walk_forward(settings: Settings, start: str, end: str, preset: str = "walkfo
     # The range forecast refit on the same folds (train and validate before each block, test the block).
     range_result = (range_fit.walk_forward(ranges, walk_forward_folds(panel, config, start, end, refit_months),
                                            seed=config.train.seed) if config.model.range_forecast else None)
+    expected_move = range_result.pop("expected_move") if range_result else None  # stored, not printed
     summary_keys = ("accuracy", "auc", "brier", "ece", "f1", "precision", "recall")
     pooled = result["pooled"]
     info = data_info(settings)
@@ -274,6 +275,7 @@ def walk_forward(settings: Settings, start: str, end: str, preset: str = "walkfo
         "range": range_result,
     }
     out["run_id"] = tracking.log_walk_forward_run(settings, config, out, info)
-    # Each session's out-of-sample P(UP), no-call flag and fold, for `sensex backtest --walk-forward`.
-    out["forecasts_file"] = str(store_walk_forward(settings, universe.key, panel.dates, result, out, info))
+    # Each session's out-of-sample P(UP), no-call flag, fold and expected move, for `sensex backtest --walk-forward`.
+    out["forecasts_file"] = str(store_walk_forward(settings, universe.key, panel.dates, result, out, info,
+                                                   expected_move))
     return out

@@ -135,8 +135,12 @@ def mlflow_metrics(report: dict | None, prefix: str = "range_test") -> dict[str,
 def walk_forward(data: RangeData, folds: list, seed: int = 0, n_boot: int = vol.BOOT) -> dict:
     """The range forecast refit on each walk-forward fold (`models.walkforward.Fold`: train and
     valid before the block, the block as test), every block's forecasts pooled and scored like
-    the fixed split (`volatility.score_forecasts`), with the QLIKE of each block."""
-    labels, moves, thresholds, blocks = [], [], [], []
+    the fixed split (`volatility.score_forecasts`), with the QLIKE of each block.
+
+    `expected_move` (popped by the caller before the report is shown): each block session's
+    expected absolute move as a fraction, as a served forecast would have given it then, for
+    `sensex backtest`'s volatility targeting."""
+    labels, moves, thresholds, blocks, sessions = [], [], [], [], []
     forecasts: dict[str, list] = {}
     bounds: dict[str, dict[float, list]] = {}
     bands, ratios, skipped = [], [], []
@@ -157,6 +161,7 @@ def walk_forward(data: RangeData, folds: list, seed: int = 0, n_boot: int = vol.
             for level, b in levels.items():
                 bounds.setdefault(name, {}).setdefault(level, []).append(b)
         labels.append(data.label[test])
+        sessions.append(data.dates[test])
         moves.append(data.next_abs_move[test])
         thresholds.append(np.full(len(test), record["big_move_threshold"]))
         bands.append(100.0 * np.sqrt(np.exp(log_h[MODEL][test] + record["serving"]["band_z"])))
@@ -165,7 +170,7 @@ def walk_forward(data: RangeData, folds: list, seed: int = 0, n_boot: int = vol.
                        "chosen": fit.chosen, "train": record["train"], "valid": record["valid"],
                        "qlike": {name: vol.qlike(data.label[test], values[test]) for name, values in log_h.items()}})
     if not blocks:
-        return {"blocks": [], "n": 0, "skipped": skipped}
+        return {"blocks": [], "n": 0, "skipped": skipped, "expected_move": pd.Series(dtype=float)}
     names = list(forecasts)
     out = vol.score_forecasts(np.concatenate(labels), np.concatenate(moves), np.concatenate(thresholds),
                               {name: np.concatenate(forecasts[name]) for name in names},
@@ -174,7 +179,9 @@ def walk_forward(data: RangeData, folds: list, seed: int = 0, n_boot: int = vol.
     move = np.concatenate(moves)
     out["band_coverage_80"] = float(np.mean(move <= np.concatenate(bands)))
     sigma = 100.0 * np.sqrt(np.exp(np.concatenate(forecasts[MODEL])))
-    out["mean_expected_move_pct"] = float(np.mean(np.concatenate(ratios) * sigma))
+    expected_pct = np.concatenate(ratios) * sigma
+    out["mean_expected_move_pct"] = float(np.mean(expected_pct))
+    out["expected_move"] = pd.Series(expected_pct / 100.0, index=pd.DatetimeIndex(np.concatenate(sessions)))
     out["mean_abs_move_pct"] = float(np.mean(move))
     out["mode"] = data.mode
     out["blocks"] = blocks

@@ -37,6 +37,20 @@ def health_check(server: Served) -> dict:
     return report
 
 
+# Whether a model (by its ONNX file's hash) answered a finite logit for a window of zeros. A loaded
+# model's answer to the same input never changes, and the probe cost most of a health check (a
+# load balancer asks every few seconds; under load, at every request to /health).
+_probed: dict[str, bool] = {}
+
+
+def _answers(bundle) -> bool:
+    key = bundle.meta.onnx_sha256
+    if key not in _probed:
+        probe = np.zeros((1, bundle.window, len(bundle.symbols), bundle.scaler.n_channels), np.float32)
+        _probed[key] = bool(np.isfinite(bundle.logits(probe)).all())
+    return _probed[key]
+
+
 def _checks(server: Served) -> dict:
     checks = {"model_loaded": False, "model_inference": False, "cache_healthy": False, "data_fresh": False,
               "model_current": False}
@@ -46,8 +60,7 @@ def _checks(server: Served) -> dict:
     try:
         info, bundle, loaded_at = server._current()
         checks["model_loaded"] = True
-        probe = np.zeros((1, bundle.window, len(bundle.symbols), bundle.scaler.n_channels), np.float32)
-        checks["model_inference"] = bool(np.isfinite(bundle.logits(probe)).all())
+        checks["model_inference"] = _answers(bundle)
         if not checks["model_inference"]:
             reasons.append("The production model answers NaN or infinity: retrain it.")
     except Exception as exc:  # health must report, never raise

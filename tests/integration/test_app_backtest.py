@@ -163,8 +163,9 @@ def test_the_backtest_route_and_the_page_through_the_rest_api(backtest_home, mon
         assert body["monthly"][0]["month"] == "2021-01"
         refused = client.get("/backtest", params={"rule": "sometimes"})
         assert refused.status_code == 422 and "Unknown rule 'sometimes'" in refused.json()["detail"]
-        unsized = client.get("/backtest", params={"rule": "vol_target"})  # no range forecast in these forecasts
-        assert unsized.status_code == 422 and "expected move" in unsized.json()["detail"]
+        # The walk-forward stored the range forecast's expected move: positions sized by it.
+        sized = client.get("/backtest", params={"rule": "vol_target:0.1"})
+        assert sized.status_code == 200 and sized.json()["rule"] == "long_flat+vol_target:0.1"
         record = client.get("/backtest/record").json()
         assert record["simulated"] is True and record["source"]["synthetic"] is True and record["n"] > 200
         assert record["years"][0]["year"] == 2021 and record["mode"] == "close"

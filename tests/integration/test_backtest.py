@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -85,6 +86,23 @@ def test_backtest_of_the_walk_forward_reports_beside_buy_and_hold_and_logs_a_run
     curve = pd.read_csv(client.download_artifacts(result["run_id"], "equity_curve.csv"))
     assert len(curve) == result["window"]["sessions"]
     assert curve["strategy_equity"].iloc[-1] == pytest.approx(result["strategy"]["final_equity"])
+
+
+def test_volatility_targeting_sizes_by_the_expected_move_stored_out_of_sample(walked):
+    """The walk-forward refits the range forecast on each block and stores its expected move; a
+    registered version's comes from its own range record. Sized positions follow 1 / move."""
+    from sensex.backtest.forecasts import read_file
+
+    frame, _ = read_file(walked["home"] / "forecasts" / "walk_forward" / "sensex_close_refit6m.parquet")
+    move = frame["expected_move"].to_numpy()
+    assert np.isfinite(move).all() and (move > 0).all() and (move < 0.1).all()  # a fraction, every session
+    assert frame["expected_move"].nunique() > 50  # a forecast per session, not one figure
+    for source in (["--walk-forward"], ["--version", "1"]):
+        plain = json.loads(sensex_cli(walked["home"], "backtest", *source, "--zero-costs", "--json").stdout)
+        sized = json.loads(sensex_cli(walked["home"], "backtest", *source, "--zero-costs", "--rule",
+                                      "vol_target:0.1", "--json").stdout)
+        assert sized["rule"] == "long_flat+vol_target:0.1" and sized["window"] == plain["window"]
+        assert sized["strategy"]["final_equity"] != plain["strategy"]["final_equity"]
 
 
 def test_zero_costs_and_a_window_without_forecasts(walked):
