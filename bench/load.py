@@ -29,6 +29,13 @@ the cached /predict and /health p99 with and without them, and the server's memo
 (flat: the last heavy run's resident memory within 5% of the first's).
 
     .venv/bin/python bench/load.py --requests 2400 --concurrency 48 --heavy-loops 6 --runs 2
+
+With --rate R the mixed load is an open loop instead of --concurrency connections: request i is
+due at i / R seconds and its latency counts from then (docs/benchmarks.md, "Load", says why the
+latency targets are judged that way). The resident memory of the server's worker processes
+(forecast inputs, heavy views) is reported beside the server's own.
+
+    .venv/bin/python bench/load.py --requests 2400 --rate 50 --heavy-loops 6 --runs 2
 """
 
 from __future__ import annotations
@@ -198,12 +205,44 @@ async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes, bool]
     return status, body, headers.get("connection", "").lower() != "close"
 
 
+async def exchange(port: int, streams: tuple | None, kind: str, as_of: str | None,
+                   timeout: float) -> tuple[object, bool | None, tuple | None]:
+    """One request on a kept-alive connection (`streams`, or a new one): (status, cached, the
+    connection to reuse or None)."""
+    status, cached = None, None
+    reader, writer = streams or (None, None)
+    try:
+        if writer is None:
+            reader, writer = await asyncio.open_connection(HOST, port)
+        writer.write(request_bytes(port, kind, as_of))
+        status, body, keep_alive = await asyncio.wait_for(read_response(reader), timeout)
+        if kind in ("cached", "uncached") and status == 200:
+            cached = json.loads(body).get("cached")
+        if not keep_alive:
+            writer.close()
+            writer = None
+    except TimeoutError:
+        status = "timeout"
+    except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+        status = f"error: {type(exc).__name__}"
+    if isinstance(status, str) and writer is not None:
+        writer.close()  # a connection left mid-response cannot carry the next request
+        writer = None
+    return status, cached, (reader, writer) if writer is not None else None
+
+
 async def drive(requests: list[tuple[str, str | None]], ports: list[int], concurrency: int, timeout: float,
-                deadline: float, heavy_loops: int = 0) -> list[dict]:
+                deadline: float, heavy_loops: int = 0, rate: float | None = None) -> list[dict]:
     """Send `requests` over `concurrency` keep-alive connections (spread over `ports` in turn),
     each sending its next request when its last answer is read: a closed loop, like the thread
     pool it replaced, but the client costs tens of microseconds a request, so the latencies
-    measured are the server's (32 httpx threads in one process were slower than the server)."""
+    measured are the server's (32 httpx threads in one process were slower than the server).
+
+    With `rate`, an open loop instead: request i is due at i / rate seconds, sent on an idle
+    connection (a new one when none is idle, as many users would), and its latency counts from
+    when it was due, so a server that falls behind is charged for the wait (no coordinated
+    omission). A closed loop at a concurrency the server cannot absorb measures its queue
+    (latency = connections / throughput); an open loop below capacity measures its latency."""
     queue = iter(enumerate(requests))
     results: list[dict] = []
     mixed_done = asyncio.Event()
@@ -217,35 +256,46 @@ async def drive(requests: list[tuple[str, str | None]], ports: list[int], concur
 
     async def connection(number: int, source=None) -> None:
         port = ports[number % len(ports)]
-        reader = writer = None
+        streams = None
         for _, (kind, as_of) in source or queue:
             if time.monotonic() > deadline:
                 return
             started = time.perf_counter()
-            status, cached = None, None
-            try:
-                if writer is None:
-                    reader, writer = await asyncio.open_connection(HOST, port)
-                writer.write(request_bytes(port, kind, as_of))
-                status, body, keep_alive = await asyncio.wait_for(read_response(reader), timeout)
-                if kind in ("cached", "uncached") and status == 200:
-                    cached = json.loads(body).get("cached")
-                if not keep_alive:
-                    writer.close()
-                    writer = None
-            except TimeoutError:
-                status = "timeout"
-            except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
-                status = f"error: {type(exc).__name__}"
-            if isinstance(status, str) and writer is not None:
-                writer.close()  # a connection left mid-response cannot carry the next request
-                writer = None
+            status, cached, streams = await exchange(port, streams, kind, as_of, timeout)
             results.append({"kind": kind, "status": status, "seconds": time.perf_counter() - started, "cached": cached})
-        if writer is not None:
-            writer.close()
+        if streams is not None:
+            streams[1].close()
+
+    async def open_loop() -> None:
+        idle: list[tuple] = []
+        begin = time.perf_counter()
+
+        async def one(number: int, kind: str, as_of: str | None) -> None:
+            due = begin + number / rate
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+            if time.monotonic() > deadline:
+                return
+            streams = idle.pop() if idle else None
+            port = ports[number % len(ports)]
+            status, cached, kept = await exchange(port, streams, kind, as_of, timeout)
+            if streams is not None and isinstance(status, str) and status.startswith("error"):
+                # The server closed that idle connection (its keep-alive timeout) as this request
+                # went out: sent again on a new one, as HTTP clients do.
+                status, cached, kept = await exchange(port, None, kind, as_of, timeout)
+            streams = kept
+            results.append({"kind": kind, "status": status, "seconds": time.perf_counter() - due, "cached": cached})
+            if streams is not None:
+                idle.append(streams)
+
+        await asyncio.gather(*(one(number, kind, as_of) for number, (kind, as_of) in enumerate(requests)))
+        for streams in idle:
+            streams[1].close()
 
     async def mixed() -> None:
-        await asyncio.gather(*(connection(number) for number in range(concurrency)))
+        if rate:
+            await open_loop()
+        else:
+            await asyncio.gather(*(connection(number) for number in range(concurrency)))
         mixed_done.set()
 
     await asyncio.gather(mixed(), *(connection(number, heavy(number)) for number in range(heavy_loops)))
@@ -272,6 +322,8 @@ def main() -> None:
     parser.add_argument("--replicas", type=int, default=1, help="API processes behind a round-robin client")
     parser.add_argument("--heavy-loops", type=int, default=6, help="connections asking for the heavy pages beside the load")
     parser.add_argument("--runs", type=int, default=2, help="runs with the heavy loops, after one without")
+    parser.add_argument("--rate", type=float, default=None,
+                        help="an open loop: requests per second offered, latency counted from when each was due")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     if args.replicas > 1 and not args.redis_url:
@@ -305,7 +357,7 @@ def main() -> None:
             requests = plan(args.requests, args.uncached, args.other, args.seed, number, len(phases))
             wall = time.perf_counter()
             results = asyncio.run(drive(requests, ports, args.concurrency, args.timeout,
-                                        time.monotonic() + args.max_seconds, heavy_loops))
+                                        time.monotonic() + args.max_seconds, heavy_loops, args.rate))
             wall = time.perf_counter() - wall
             time.sleep(1.0)  # let the servers finish what they were doing before reading memory
             runs.append({"heavy_loops": heavy_loops, "results": results, "wall": wall,
@@ -348,7 +400,8 @@ def main() -> None:
     for number, run in enumerate(runs):
         sent, wall, groups = len(run["results"]), run["wall"], groups_of(run["results"])
         label = "alone (baseline)" if not run["heavy_loops"] else f"with {run['heavy_loops']} heavy loops"
-        print(f"\nRun {number + 1}, {label}: {sent} requests at concurrency {args.concurrency} in {wall:.1f} s"
+        offered = f"offered at {args.rate:g} req/s (open loop)" if args.rate else f"at concurrency {args.concurrency}"
+        print(f"\nRun {number + 1}, {label}: {sent} requests {offered} in {wall:.1f} s"
               f" = {sent / wall:.1f} req/s; forecasts {args.uncached:.0%} new as_of, {args.other:.0%} other routes")
         print(f"{'':20} {'count':>6} {'5xx':>5} {'t/o':>5} {'err':>5} {'4xx':>5} {'p50 ms':>9} {'p99 ms':>9}")
         for g in groups:
@@ -385,7 +438,8 @@ def main() -> None:
         print(f"  memory after the first heavy run {first} MB, after the last {last} MB ({growth}x;"
               f" flat means within 1.05x); worker processes {first_workers} -> {last_workers} MB")
     summary = {
-        "requests_per_run": args.requests, "concurrency": args.concurrency, "heavy_loops": args.heavy_loops,
+        "requests_per_run": args.requests, "concurrency": None if args.rate else args.concurrency,
+        "rate_offered": args.rate, "heavy_loops": args.heavy_loops,
         "uncached_share_of_forecasts": args.uncached, "other_share": args.other, "replicas": args.replicas,
         "rss_mb_before": [round(b["VmRSS"], 1) for b in before], "redis": bool(args.redis_url),
         "cpus": os.cpu_count(), "runs": reported, "comparison": comparison,

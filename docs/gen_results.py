@@ -472,7 +472,9 @@ def serving_section(name: str, data: dict, _part) -> str:
 def load_section(name: str, data: dict, _part) -> str:
     """The mixed load alone, then with the heavy-page loops beside it, and the comparison."""
     replicas = data.get("replicas", 1)
-    out = [f"{num(data.get('requests_per_run'))} requests per run at concurrency {data.get('concurrency')} to {replicas}"
+    offered = (f"offered at {num(data['rate_offered'], 0)} requests/s (an open loop: each request's latency counts"
+               " from when it was due)" if data.get("rate_offered") else f"at concurrency {data.get('concurrency')}")
+    out = [f"{num(data.get('requests_per_run'))} requests per run {offered} to {replicas}"
            f" API process(es){' sharing Redis' if data.get('redis') else ''} on {data.get('cpus')} CPUs;"
            f" {percent(data.get('uncached_share_of_forecasts'))} of the forecasts ask for a date never asked before,"
            f" {percent(data.get('other_share'))} of all requests go to `/health` and `/predictions`. The first run is"
@@ -484,7 +486,9 @@ def load_section(name: str, data: dict, _part) -> str:
                  num(g.get("p50_ms"), 1), num(g.get("p99_ms"), 1)] for g in run["groups"]]
         out += [f"Run {number + 1}, {label}: {num(run.get('wall_seconds'), 1)} s,"
                 f" {num(run.get('throughput_rps'), 1)} requests/s; resident memory after it"
-                f" {', '.join(num(m, 0) for m in run.get('rss_mb_after', []))} MB.", "",
+                f" {', '.join(num(m, 0) for m in run.get('rss_mb_after', []))} MB"
+                + (f" (its worker processes: {', '.join(num(m, 0) for m in run['workers_rss_mb_after'])} MB)."
+                   if run.get("workers_rss_mb_after") else "."), "",
                 table(["requests", "count", "5xx", "timeouts", "errors", "other 4xx", "p50 ms", "p99 ms"], rows), ""]
     comparison = data.get("comparison") or {}
     rows = [[what, num(c.get("p99_ms_alone"), 1), num(c.get("p99_ms_with_heavy"), 1), num(c.get("target_ms"), 0),

@@ -12,8 +12,10 @@ from __future__ import annotations
 import fcntl
 import json
 import math
+import os
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -135,18 +137,59 @@ def append_once(path: Path, record: dict, key: Callable[[dict], tuple], recent: 
     written. The look and the write happen under the file's lock, so two processes (API replicas,
     a daily job run again after a kill) never both write the same record."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    line = json.dumps(_finite(record), default=str) + "\n"
+    line = (json.dumps(_finite(record), default=str) + "\n").encode()
     wanted = key(record)
-    with open(path, "a", encoding="utf-8") as handle:
+    with open(path, "ab") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
-            if any(key(earlier) == wanted for earlier in _tail_records(path, recent)):
+            keys = _recent_keys(path, handle.fileno(), key, recent)
+            if wanted in keys.keys:
                 return False
             handle.write(line)
             handle.flush()
+            keys.add(wanted, keys.offset + len(line), recent)
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
     return True
+
+
+@dataclass
+class _Keys:
+    """The keys of a log's last records as this process last read them, up to byte `offset` of the
+    file `identity` (inode, device)."""
+
+    identity: tuple[int, int]
+    offset: int
+    keys: list[tuple]
+
+    def add(self, key: tuple, offset: int, recent: int) -> None:
+        self.keys = (self.keys + [key])[-recent:]
+        self.offset = offset
+
+
+# Per (log, key function): parsing the last 2,000 records at every append held the interpreter
+# lock for tens of milliseconds per logged forecast, stalling the API's event loop. Only the bytes
+# appended since (by this or another process) are parsed; a replaced or truncated file is read again.
+_recent: dict[tuple[Path, Callable], _Keys] = {}
+
+
+def _recent_keys(path: Path, fd: int, key: Callable[[dict], tuple], recent: int) -> _Keys:
+    """The keys of the last `recent` records of the locked, open log `fd`."""
+    info = os.fstat(fd)
+    identity, size = (info.st_ino, info.st_dev), info.st_size
+    held = _recent.get((path, key))
+    if held is not None and held.identity == identity and held.offset <= size:
+        if held.offset < size:
+            with open(path, "rb") as reader:
+                reader.seek(held.offset)
+                added = [key(r) for r in map(parse_record, reader.read(size - held.offset).split(b"\n"))
+                         if r is not None]
+            held.keys = (held.keys + added)[-recent:]
+            held.offset = size
+        return held
+    fresh = _Keys(identity, size, [key(r) for r in _tail_records(path, recent)] if size else [])
+    _recent[(path, key)] = fresh
+    return fresh
 
 
 def read(path: Path, limit: int | None = None) -> list[dict]:

@@ -12,6 +12,7 @@ the reason, instead of failing. The docs at
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -32,6 +33,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sensex.core import memory
+from sensex.core.cache import MemoryCache
 from sensex.core.errors import ConfigError, DataError, SensexError, storage_error
 from sensex.core.redaction import install_log_redaction, redact_text
 from sensex.core.settings import Settings, get_settings
@@ -105,6 +107,11 @@ def create_app(settings: Settings | None = None, server: ModelServer | None = No
         stop = threading.Event()
         watcher = threading.Thread(target=watch_registry, args=(app, stop), name="sensex-model-watch", daemon=True)
         watcher.start()
+        # What startup built (modules, the model, the parsed store's metadata) lives as long as the
+        # process: out of the collector's sight, a full collection walks only what requests create
+        # (walking it all paused every request for hundreds of milliseconds under load).
+        gc.collect()
+        gc.freeze()
         yield
         stop.set()
 
@@ -192,8 +199,16 @@ def create_app(settings: Settings | None = None, server: ModelServer | None = No
 
     # -- routes ---------------------------------------------------------------------------------
     @app.get("/health", responses={503: {"description": "Unhealthy: the body says why"}})
-    def health(request: Request):
-        report = _health(request.app.state.server)
+    async def health(request: Request):
+        served = request.app.state.server
+        # With a model in memory and the cache in this process, the check reads only memory and two
+        # small local files (the model's probe is done once): answered on the event loop, it does not
+        # queue for the interpreter behind the worker threads. Otherwise (Redis is a network call; no
+        # model means a load or a registry lookup) it runs on a worker thread.
+        if served.model_info is not None and isinstance(served.cache, MemoryCache):
+            report = _health(served)
+        else:
+            report = await run_in_threadpool(_health, served)
         return JSONResponse(status_code=503 if report["status"] == "unhealthy" else 200, content=json_safe(report))
 
     @app.get("/version")

@@ -193,9 +193,10 @@ def model_and_data_parts(settings: Settings, bundle: Bundle, universe, start: st
     return {name: _finite(part) for name, part in parts.items()}  # JSON has no NaN: an undefined figure is null
 
 
-def live_part(settings: Settings, bundle: Bundle, universe) -> dict:
-    """The live record: changes with every logged forecast, cheap to read again."""
-    return _finite(live(settings, bundle, universe.index_symbol, bundle.meta.mode))
+def live_part(settings: Settings, bundle: Bundle, universe, closes=None) -> dict:
+    """The live record: changes with every logged forecast, cheap to read again (`closes`: the
+    index's stored closes, when the caller holds them)."""
+    return _finite(live(settings, bundle, universe.index_symbol, bundle.meta.mode, closes))
 
 
 def assemble(info: dict, bundle: Bundle, promotion: PromotionConfig, model_parts: dict, live_record: dict) -> dict:

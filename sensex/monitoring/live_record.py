@@ -39,9 +39,11 @@ def mean_interval(values: np.ndarray) -> list[float] | None:
     return [round(float(values.mean()) - half, 4), round(float(values.mean()) + half, 4)]
 
 
-def closed_forecasts(settings: Settings, index_symbol: str, mode: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+def closed_forecasts(settings: Settings, index_symbol: str, mode: str,
+                     closes: pd.Series | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(live, back-dated): one row per as-of session (the first forecast issued for it), with the
-    realized outcome, for forecasts of `mode` whose target session is stored."""
+    realized outcome, for forecasts of `mode` whose target session is stored. `closes`: the
+    index's stored closes by date, when the caller holds them (read from the store otherwise)."""
     import pandas as pd
 
     columns = ["as_of", "target_date", "probability", "direction", "no_call", "model_version", "up"]
@@ -52,7 +54,9 @@ def closed_forecasts(settings: Settings, index_symbol: str, mode: str) -> tuple[
                                    load_universe(settings.universe).key)
     if not records or not store.exists(settings.store_dir):
         return pd.DataFrame(columns=columns), pd.DataFrame(columns=columns)
-    closes = store.read(settings.store_dir, symbols=[index_symbol]).set_index("date")["close"]
+    if closes is None:
+        closes = store.read(settings.store_dir, symbols=[index_symbol]).set_index("date")["close"]
+    closes = closes.copy()
     closes.index = pd.to_datetime(closes.index).strftime("%Y-%m-%d")
     rows, back = {}, {}
     for record in records:
@@ -86,8 +90,8 @@ def _record_summary(table: pd.DataFrame, up_probability: float) -> dict:
             "first": str(table["as_of"].min()), "last": str(table["as_of"].max())}
 
 
-def live(settings: Settings, bundle: Bundle, index_symbol: str, mode: str) -> dict:
-    record, back_dated = closed_forecasts(settings, index_symbol, mode)
+def live(settings: Settings, bundle: Bundle, index_symbol: str, mode: str, closes: pd.Series | None = None) -> dict:
+    record, back_dated = closed_forecasts(settings, index_symbol, mode, closes)
     up_probability = float((bundle.meta.baselines or {}).get("always_up", {}).get("up_share", 0.5))
     out: dict = {"back_dated": _record_summary(back_dated, up_probability) if len(back_dated) else {"n": 0}}
     if len(record) < MIN_SESSIONS:

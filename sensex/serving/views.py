@@ -95,7 +95,8 @@ def drift(server: Served, start: str | None = None, end: str | None = None, sess
     log = server.settings.logs_dir / jsonlog.PREDICTION_LOG
     stamp = f"{log.stat().st_size}-{log.stat().st_mtime_ns}" if log.is_file() else "none"
     live_key = _model_data_key(server, "drift-live", info, bundle, stamp)
-    live_record = cached(server.cache, live_key, PRICE_TTL, lambda: live_part(server.settings, bundle, server.universe),
+    live_record = cached(server.cache, live_key, PRICE_TTL,
+                         lambda: live_part(server.settings, bundle, server.universe, index_closes(server)),
                          expect=_is_severity_part)
     return assemble(info, bundle, promotion, model_parts, live_record)
 

@@ -428,6 +428,7 @@ def test_load_table_compares_the_heavy_loops_run_with_the_load_alone(repo: Path)
     page = gen.render("bench-load", gen.Context(repo))
 
     assert "Run 2, with 6 heavy loops: 10.0 s, 240.0 requests/s; resident memory after it 400 MB." in page
+    assert "at concurrency 48 to 1" in page
     assert "| predict, cached | 20.0 | 45.0 | 50 | yes |" in page
     assert "| GET /health | 4.0 | 25.0 | 20 | **no** |" in page
     assert "after the last 404 MB (1.010x; flat is within 1.05x)" in page

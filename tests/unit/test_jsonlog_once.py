@@ -35,3 +35,36 @@ def test_processes_racing_to_write_the_same_record_write_it_once(tmp_path):
     for worker in workers:
         worker.join(timeout=30)
     assert len(jsonlog.read(path)) == 1
+
+
+def test_records_another_writer_appended_meanwhile_count(tmp_path):
+    """The keys are kept between appends; what another process appended since is read, not missed."""
+    path = tmp_path / "log.json"
+    assert jsonlog.append_once(path, {"universe": "sensex", "as_of": "2022-03-02"}, _key) is True
+    jsonlog.append(path, {"universe": "sensex", "as_of": "2022-03-03"})  # another writer, not through append_once
+    with path.open("ab") as handle:
+        handle.write(b"not json\n")  # a foreign line among them is skipped
+    assert jsonlog.append_once(path, {"universe": "sensex", "as_of": "2022-03-03"}, _key) is False
+    assert jsonlog.append_once(path, {"universe": "sensex", "as_of": "2022-03-04"}, _key) is True
+    assert [r["as_of"] for r in jsonlog.read(path)] == ["2022-03-02", "2022-03-03", "2022-03-04"]
+
+
+def test_a_replaced_or_emptied_log_is_read_again(tmp_path):
+    path = tmp_path / "log.json"
+    record = {"universe": "sensex", "as_of": "2022-03-02"}
+    assert jsonlog.append_once(path, record, _key) is True
+    path.write_bytes(b"")  # emptied (same file)
+    assert jsonlog.append_once(path, record, _key) is True
+    replacement = tmp_path / "new.json"
+    replacement.write_bytes(path.read_bytes())
+    replacement.replace(path)  # a new file holding the same record
+    assert jsonlog.append_once(path, record, _key) is False
+    assert len(jsonlog.read(path)) == 1
+
+
+def test_only_the_last_records_are_looked_at(tmp_path):
+    path = tmp_path / "log.json"
+    for day in range(1, 6):
+        assert jsonlog.append_once(path, {"universe": "sensex", "as_of": f"2022-03-0{day}"}, _key, recent=3) is True
+    assert jsonlog.append_once(path, {"universe": "sensex", "as_of": "2022-03-01"}, _key, recent=3) is True
+    assert jsonlog.append_once(path, {"universe": "sensex", "as_of": "2022-03-05"}, _key, recent=3) is False
