@@ -108,8 +108,8 @@ def create_app(settings: Settings | None = None, server: ModelServer | None = No
         watcher = threading.Thread(target=watch_registry, args=(app, stop), name="sensex-model-watch", daemon=True)
         watcher.start()
         # What startup built (modules, the model, the parsed store's metadata) lives as long as the
-        # process: out of the collector's sight, a full collection walks only what requests create
-        # (walking it all paused every request for hundreds of milliseconds under load).
+        # process: out of the collector's sight, a full collection walks only what requests create,
+        # not the hundreds of thousands of objects the imports made.
         gc.collect()
         gc.freeze()
         yield
