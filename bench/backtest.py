@@ -7,8 +7,10 @@ beside it) into a temporary SENSEX_HOME as bench/model_quality.py does, runs the
 walk-forward over 2012-2021 (`sensex evaluate --walk-forward`: the walkforward preset, ConvLSTM,
 refit every 12 months), which stores each session's out-of-sample P(UP), no-call flag and fold under
 $SENSEX_HOME/forecasts/walk_forward/, then backtests those stored forecasts: rules long_flat,
-long_short, skip_no_call and threshold:0.55 on SENSEX futures with the shipped costs and with zero
-costs, long_flat on the index ETF, each beside buy-and-hold and always-long on the same sessions.
+long_short, skip_no_call, threshold:0.55 and long_flat sized to 15% annualised volatility by the
+range forecast's expected move (vol_target:0.15, refit on the same blocks) on SENSEX futures with
+the shipped costs and with zero costs, long_flat on the index ETF, each beside buy-and-hold and
+always-long on the same sessions.
 Prints the tables and a verdict; merges its mode into bench/results/backtest.json.
 
     .venv/bin/python bench/backtest.py --mode close
@@ -49,6 +51,9 @@ RESULTS = REPO / "bench" / "results"
 SPAN = ("2012-01-01", "2021-12-31")
 REFIT_MONTHS = 12
 RULES = ("long_flat", "long_short", "skip_no_call", "threshold:0.55")
+# Sized by the range forecast the walk-forward refits beside the direction model (stored per
+# session as expected_move): long/flat at 15% annualised volatility.
+SIZED = "vol_target:0.15"
 KEYS = ("cagr", "annual_volatility", "sharpe", "sortino", "max_drawdown", "max_drawdown_dates", "calmar", "hit_rate",
         "exposure", "turnover", "trades", "orders", "final_equity", "total_return", "gross_profit", "net_profit", "costs")
 
@@ -174,8 +179,9 @@ def main() -> int:
         meta = store.read_meta(settings.store_dir) or {}
         timings: dict[str, float] = {}
         stored = walk_forward_path(settings, universe.key, mode, REFIT_MONTHS)
+        # Reused when it covers the span and carries the range forecast's expected move (older files do not).
         reused = stored.is_file() and read_walk_forward(settings, universe.key, mode, REFIT_MONTHS)[1].get("start") \
-            == SPAN[0]
+            == SPAN[0] and "expected_move" in read_walk_forward(settings, universe.key, mode, REFIT_MONTHS)[0]
         if not reused:
             from sensex.jobs import commands
 
@@ -188,8 +194,12 @@ def main() -> int:
         costs = load_costs()
         runs: dict[str, dict] = {}
         seconds: list[float] = []
+        stored_forecasts = read_walk_forward(settings, universe.key, mode, REFIT_MONTHS)[0]
+        sized = bool(np.isfinite(stored_forecasts.get("expected_move", np.array([np.nan]))).all())
+        if not sized:
+            print(f"{SIZED} left out: the stored forecasts lack an expected move for some sessions.", file=sys.stderr)
         for label, chosen in (("default", costs), ("zero", costs.without_costs())):
-            for rule in RULES:
+            for rule in (*RULES, SIZED) if sized else RULES:
                 phase = time.perf_counter()  # a backtest of the stored forecasts: read, price, trade, statistics
                 forecasts, source = read_walk_forward(settings, universe.key, mode, REFIT_MONTHS)
                 result = run_backtest(forecasts, index_prices(settings, universe.index_symbol), mode, rule, chosen)
