@@ -229,6 +229,13 @@ def test_every_page_in_a_browser(dashboard, tmp_path):
             assert any(t["name"] == "live forecasts" for t in drawn)  # the reliability plot
             page.get_by_text("Not part of the track record").click()  # the expander
             settle(page)
+            # The recipe's simulated record, apart from the live one and labelled as such.
+            body = page.inner_text("body")
+            assert "Simulated record of the recipe (walk-forward, not live)" in body
+            assert "SIMULATED: nobody issued these forecasts" in body and "Sessions (simulated)" in body
+            assert "On SYNTHETIC data: this record proves nothing about markets." in body
+            assert "Brier minus always UP's:" in body
+            assert {"live forecasts", "simulated forecasts"} <= {t["name"] for t in traces(page)}  # two reliability plots
             assert_clean(page, "Track record", console_errors)
             shoot(page, shots, "track_record")
 

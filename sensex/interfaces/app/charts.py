@@ -285,14 +285,15 @@ def day_axis(figure: go.Figure, days) -> go.Figure:
     return figure
 
 
-def reliability(table: list[dict]) -> go.Figure:
-    """Mean forecast P(UP) against the observed share of UP sessions, per equal-count bin."""
+def reliability(table: list[dict], label: str = "live forecasts") -> go.Figure:
+    """Mean forecast P(UP) against the observed share of UP sessions, per equal-count bin; `label`
+    names the forecasts (live or simulated) in the legend."""
     frame = pd.DataFrame(table)
     figure = go.Figure()
     figure.add_trace(go.Scatter(x=[0, 100], y=[0, 100], mode="lines", name="perfectly calibrated",
                                 line={"color": FLAT_COLOUR, "dash": "dash"}))
     figure.add_trace(go.Scatter(x=frame["mean_probability"] * 100, y=frame["observed_up_rate"] * 100,
-                                mode="lines+markers", name="live forecasts", marker={"size": 6 + 2 * frame["n"].clip(upper=10)},
+                                mode="lines+markers", name=label, marker={"size": 6 + 2 * frame["n"].clip(upper=10)},
                                 customdata=frame["n"], line={"color": "#1f77b4"},
                                 hovertemplate="forecast %{x:.1f}%, observed %{y:.1f}% (%{customdata} sessions)<extra></extra>"))
     figure.update_xaxes(range=[0, 100], ticksuffix="%", title_text="mean forecast P(UP) in the bin")

@@ -200,7 +200,7 @@ def simulated_section() -> None:
     with left:
         st.dataframe(years, hide_index=True)
     with right:
-        st.plotly_chart(charts.reliability(simulated["reliability"]), config=charts.CHART_CONFIG,
+        st.plotly_chart(charts.reliability(simulated["reliability"], "simulated forecasts"), config=charts.CHART_CONFIG,
                         key="simulated_reliability")
     st.caption(f"From `{source.get('file', '?')}`: model {source.get('model', '?')}, preset {source.get('preset', '?')},"
                f" MLflow run `{source.get('run_id', 'n/a')}`.")
