@@ -6,6 +6,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -74,12 +75,16 @@ def _isolated_environment(monkeypatch, tmp_path_factory):
         monkeypatch.setenv("SENSEX_HOME", str(tmp_path_factory.mktemp("home")))
     get_settings.cache_clear()
     before = dict(os.environ)
+    main = sys.modules["__main__"]
     yield
     # Code under test may set variables directly (`use_universe` does, for the processes it starts);
     # none of them may reach the next test.
     os.environ.clear()
     os.environ.update(before)
     get_settings.cache_clear()
+    # Streamlit's AppTest leaves the page it ran as __main__; a process spawned later (the API's
+    # worker processes) would run that page again on start and die.
+    sys.modules["__main__"] = main
 
 
 def _ray_process(config) -> bool:

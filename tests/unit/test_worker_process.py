@@ -32,6 +32,7 @@ def test_an_error_comes_back_as_it_was_raised(worker):
 
 def test_a_killed_worker_costs_one_run_here_then_a_new_worker(worker, caplog):
     first = worker.run(os.getpid)
+    assert first != os.getpid(), "the computation ran in this process: no worker to kill"
     os.kill(first, signal.SIGKILL)
     with caplog.at_level(logging.WARNING, logger="sensex.serving.worker_process"):
         assert worker.run(os.getpid) == os.getpid()  # computed here, not lost
