@@ -45,6 +45,7 @@ def _heavy(server: Served, function, *args):
 
 
 def _in_worker(home: str, function, *args):
+    """Runs in the views' worker: `function(*args)` with the API's SENSEX_HOME."""
     follow_home(home)
     return function(*args)
 
@@ -119,6 +120,7 @@ def drift_history(server: Served, step: int | None = None, sessions: int | None 
 
 
 def drift_over_time(settings, universe, bundle, info: dict, step: int, sessions: int) -> dict:
+    """The drift history of `bundle` on the stored panel (`monitoring.drift.history`)."""
     from sensex.features.dataset import load_panel
     from sensex.monitoring.drift import history
 

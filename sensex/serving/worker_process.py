@@ -6,7 +6,8 @@ stretches. In the API process that stalls everything else it does: the event loo
 cached forecasts, `/health`. So the API hands each kind of computation to a worker process of its
 own (spawned on the first computation and kept: its parsed store stays warm), and waits for the
 result. The workers run niced: on a machine of few cores the answers the API gives from memory
-come first, the computations take what CPU is left.
+come first, the computations take what CPU is left. A worker exits by itself when the API
+process is gone, however it stopped.
 
 Only plain data crosses (settings, universe, a model bundle without its ONNX session). A worker
 that dies is replaced, and that one computation runs in the calling process instead.
@@ -19,6 +20,7 @@ import logging
 import multiprocessing
 import os
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -32,11 +34,26 @@ T = TypeVar("T")
 NICENESS = 10
 
 
-def _lower_priority() -> None:
+# How often a worker checks that the process that started it is still there.
+PARENT_CHECK_SECONDS = 1.0
+
+
+def _start_worker() -> None:
+    """In each worker, first: a lower priority, and an exit once the API process is gone. A pool's
+    workers outlive a parent that was killed (or stopped before it could shut them down): each
+    kept hundreds of MB after its server had stopped."""
     try:
         os.nice(NICENESS)
     except OSError:  # not allowed here: the work runs at the API's priority
         pass
+    parent = os.getppid()
+
+    def exit_with_parent() -> None:
+        while os.getppid() == parent:  # an orphan is adopted by another process: its parent id changes
+            time.sleep(PARENT_CHECK_SECONDS)
+        os._exit(0)
+
+    threading.Thread(target=exit_with_parent, name="sensex-parent-watch", daemon=True).start()
 
 
 def follow_home(home: str) -> None:
@@ -69,7 +86,7 @@ class WorkerProcess:
             if self._pool is None:
                 # spawn, not fork: the API process runs threads (uvicorn, the model watcher) a fork would copy mid-lock.
                 self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                                                 initializer=_lower_priority)
+                                                 initializer=_start_worker)
             return self._pool
 
     def shutdown(self) -> None:

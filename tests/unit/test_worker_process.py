@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+from pathlib import Path
 
 import pytest
 
@@ -39,3 +40,36 @@ def test_a_killed_worker_costs_one_run_here_then_a_new_worker(worker, caplog):
     assert "The process computing test computations stopped" in caplog.text
     replacement = worker.run(os.getpid)
     assert replacement not in (first, os.getpid())
+
+
+PARENT = """
+import os, sys
+from sensex.serving.worker_process import WorkerProcess
+worker = WorkerProcess("orphan test")
+print(worker.run(os.getpid), flush=True)
+os.kill(os.getpid(), 9)  # killed: no shutdown, no exit handlers
+"""
+
+
+def test_a_worker_exits_when_its_parent_is_killed(tmp_path):
+    """A killed API process leaves no worker behind (each held hundreds of MB)."""
+    import subprocess
+    import sys
+    import time
+
+    parent = subprocess.Popen([sys.executable, "-c", PARENT], stdout=subprocess.PIPE, text=True)
+    child = int(parent.stdout.readline())  # not read to the end: the worker holds the pipe while it lives
+    parent.wait(60)
+    parent.stdout.close()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            return
+        status = Path(f"/proc/{child}/status")
+        if status.exists() and "State:\tZ" in status.read_text():
+            return  # exited, not reaped yet by its new parent
+        time.sleep(0.2)
+    os.kill(child, signal.SIGKILL)
+    pytest.fail(f"worker {child} was still running 20 s after its parent was killed")
