@@ -4,7 +4,6 @@ RAY_ADDRESS, runs its blocks on both nodes, and gives the numbers of one process
 
 from __future__ import annotations
 
-import logging
 import os
 import shutil
 import signal
@@ -85,9 +84,41 @@ def two_nodes(monkeypatch):
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def test_a_walk_forward_runs_across_two_nodes_with_the_one_process_numbers(two_nodes, market, universe, caplog,
-                                                                          monkeypatch):
+# The driver: a process of its own that joins the cluster, as `RAY_ADDRESS=... sensex evaluate
+# --walk-forward` would be (a process that already ran a local instance keeps that instance's node
+# address in Ray's core worker, and the nodes could not reach the objects it owns).
+DRIVER = """
+import logging, pickle, sys
+import ray
+from sensex.data.sources import synthetic
+from sensex.features.build import build_panel
+from sensex.market.universe import load_universe
+from sensex.models.config import Config
+from sensex.models.walkforward import walk_forward
+
+config_json, start, end, months, first, last, out = sys.argv[1:]
+records = []
+class Keep(logging.Handler):
+    def emit(self, record):
+        records.append(record.getMessage())
+logging.getLogger("sensex.models.cluster").addHandler(Keep())
+logging.getLogger("sensex.models.cluster").setLevel(logging.DEBUG)
+config = Config.model_validate_json(config_json)
+universe = load_universe("sensex")
+panel = build_panel(synthetic.generate(universe, first, last), universe)
+spread = walk_forward(panel, config, start, end, kinds=("convlstm",), refit_months=int(months), workers=2)
+nodes = sorted({m.split(" on node ")[1].split(",")[0] for m in records if "ran on node" in m})
+alive = len([n for n in ray.nodes() if n["Alive"]])
+with open(out, "wb") as handle:
+    pickle.dump({"spread": spread, "nodes": nodes, "alive": alive, "cpus": int(ray.cluster_resources()["CPU"])}, handle)
+"""
+
+
+def test_a_walk_forward_runs_across_two_nodes_with_the_one_process_numbers(two_nodes, market, universe, tmp_path):
+    import pickle
+
     import ray
+    from conftest import FIXTURE_END, FIXTURE_START
 
     # The quick preset's network, epochs and patience, with the validation window and training cap
     # the 3.5 years of the synthetic market leave before each block.
@@ -98,14 +129,16 @@ def test_a_walk_forward_runs_across_two_nodes_with_the_one_process_numbers(two_n
     alone = walk_forward(panel, config, START, END, kinds=("convlstm",), refit_months=MONTHS, workers=1)
     assert not ray.is_initialized()  # the reference: one process, one thread, no Ray
 
-    monkeypatch.setenv("RAY_ADDRESS", two_nodes)
-    caplog.set_level(logging.DEBUG, logger="sensex.models.cluster")
-    spread = walk_forward(panel, config, START, END, kinds=("convlstm",), refit_months=MONTHS, workers=2)
-    assert ray.is_initialized() and len([n for n in ray.nodes() if n["Alive"]]) == 2
-    assert int(ray.cluster_resources()["CPU"]) == 2
-    nodes = {r.getMessage().split(" on node ")[1].split(",")[0] for r in caplog.records
-             if "ran on node" in r.getMessage()}
-    assert len(nodes) == 2, f"the blocks ran on {nodes}, not on both nodes"
+    out = tmp_path / "spread.pickle"
+    env = {**os.environ, "RAY_ADDRESS": two_nodes, "RAY_AUTH_MODE": "disabled"}
+    done = subprocess.run([sys.executable, "-c", DRIVER, config.model_dump_json(), START, END, str(MONTHS),
+                           FIXTURE_START, FIXTURE_END, str(out)], env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    with out.open("rb") as handle:
+        result = pickle.load(handle)
+    spread = result["spread"]
+    assert result["alive"] == 2 and result["cpus"] == 2
+    assert len(result["nodes"]) == 2, f"the blocks ran on {result['nodes']}, not on both nodes"
     assert [b["fits"]["convlstm"]["weights_sha256"] for b in spread["blocks"]] == \
         [b["fits"]["convlstm"]["weights_sha256"] for b in alone["blocks"]]
     for name in ("label", "convlstm", *BASELINES):
