@@ -91,7 +91,7 @@ def trimmed(summary: dict) -> dict:
 
 
 def compact_table(rows: list[tuple[str, dict]]) -> str:
-    lines = [f"{'rule':<24}{'costs':<8}{'instr':<8}{'CAGR':>8}{'B&H':>8}{'Sharpe':>8}{'B&H':>7}{'dSharpe [90%]':>22}"
+    lines = [f"{'rule':<27}{'costs':<8}{'instr':<8}{'CAGR':>8}{'B&H':>8}{'Sharpe':>8}{'B&H':>7}{'dSharpe [90%]':>22}"
              f"{'MaxDD':>8}{'Hit':>6}{'Expo':>6}{'Trades':>7}{'Costs L':>9}{'/gross':>8}"
              + ("{:>10}".format("gap CAGR") if rows and "gap_not_tradable" in rows[0][1] else "")]
     for label, s in rows:
@@ -99,7 +99,7 @@ def compact_table(rows: list[tuple[str, dict]]) -> str:
         low, high = d["interval"]
         share = st["costs"]["share_of_gross_profit"]
         difference = f"{d['value']:+.2f} [{low:+.2f},{high:+.2f}]" if low is not None else "n/a"
-        line = (f"{s['rule']:<24}{label:<8}{s['instrument']['key']:<8}{st['cagr']:>+8.1%}{bh['cagr']:>+8.1%}"
+        line = (f"{s['rule']:<27}{label:<8}{s['instrument']['key']:<8}{st['cagr']:>+8.1%}{bh['cagr']:>+8.1%}"
                 f"{st['sharpe'] if st['sharpe'] is not None else float('nan'):>+8.2f}{bh['sharpe']:>+7.2f}"
                 f"{difference:>22}"
                 f"{st['max_drawdown']:>+8.1%}{st['hit_rate'] if st['hit_rate'] is not None else float('nan'):>6.0%}"
