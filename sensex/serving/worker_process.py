@@ -29,11 +29,9 @@ from typing import TypeVar
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-# How much lower the workers' priority is than the API's (0..19; 10 leaves them half the CPU an
-# equally busy API thread gets, as the Linux scheduler weighs nice levels).
+# How much lower the workers' priority is than the API's (0..19). The Linux scheduler weighs nice 10
+# at about a tenth of nice 0: on a busy core the API's threads get about nine tenths of the CPU.
 NICENESS = 10
-
-
 # How often a worker checks that the process that started it is still there.
 PARENT_CHECK_SECONDS = 1.0
 
