@@ -180,8 +180,8 @@ def main() -> int:
         timings: dict[str, float] = {}
         stored = walk_forward_path(settings, universe.key, mode, REFIT_MONTHS)
         # Reused when it covers the span and carries the range forecast's expected move (older files do not).
-        reused = stored.is_file() and read_walk_forward(settings, universe.key, mode, REFIT_MONTHS)[1].get("start") \
-            == SPAN[0] and "expected_move" in read_walk_forward(settings, universe.key, mode, REFIT_MONTHS)[0]
+        kept = read_walk_forward(settings, universe.key, mode, REFIT_MONTHS) if stored.is_file() else None
+        reused = kept is not None and kept[1].get("start") == SPAN[0] and "expected_move" in kept[0]
         if not reused:
             from sensex.jobs import commands
 
