@@ -616,7 +616,8 @@ def range_fixed_section(name: str, data: dict, fixed: dict) -> str:
            f"{test[0]}..{test[1]} (n={scored.get('n')}); every forecaster on the same rows, 90% moving-block bootstrap "
            "interval on QLIKE, and the model's paired QLIKE gain over each baseline (positive: the model is better). "
            "Lower QLIKE and MSE are better; the coverage columns are the share of sessions whose absolute move fell "
-           "inside the 80% and 90% intervals.", "", table(RANGE_HEADER, range_rows(scored, fixed.get("chosen"))), ""]
+           "inside the 80% and 90% intervals, calibrated as served forecasts are: on each forecaster's scores of the "
+           "last 250 settled sessions after training (validation first).", "", table(RANGE_HEADER, range_rows(scored, fixed.get("chosen"))), ""]
     candidates = fixed.get("validation_qlike") or {}
     if candidates:
         listed = ", ".join(f"`{k}` {num(v)}" for k, v in candidates.items())
@@ -631,11 +632,11 @@ def range_fixed_section(name: str, data: dict, fixed: dict) -> str:
         years = "; ".join(f"{year} {num(c['80'][0])} ({percent(c['80'][1])} below, {percent(c['80'][2])} above)"
                           for year, c in by_year.items() if "80" in c)
         out.append(f"- The model's 80% interval by test year, inside (below it, above it): {years}.")
-    rolling = fixed.get("rolling_recalibration_diagnostic")
-    if rolling:
-        out.append(f"- Diagnostic, not what is served: quantiles from the model's last {rolling.get('sessions')} settled "
-                   f"sessions instead of the validation year would have covered {num(rolling.get('coverage_80'))} (80%) "
-                   f"and {num(rolling.get('coverage_90'))} (90%).")
+    fixed_year = fixed.get("validation_calibration_comparison")
+    if fixed_year:
+        out.append(f"- The method the rolling calibration replaced, quantiles from the validation year alone, covered "
+                   f"{num(fixed_year.get('coverage_80'))} (80%) and {num(fixed_year.get('coverage_90'))} (90%) of the "
+                   "same sessions.")
     counts = fixed.get("counts") or {}
     if counts:
         out.append(f"- Sessions without a range (high equal to low): {num(counts.get('no_range_sessions'))} of "

@@ -8,11 +8,14 @@ up to the direction model's last training session (`train.max_train_windows` cap
 windows for speed; a ridge regression on ten features costs milliseconds, so it keeps the whole
 history), validates on the direction model's validation sessions (the learned model's penalty,
 the conformal intervals, the band and the expected move's scale are chosen there) and is scored
-on its test sessions. Nothing after the last validation session is read by the fit.
+on its test sessions. Nothing after the last validation session is read by the fit. The intervals
+and the band then roll as a served forecast's do (`volatility.RangeFit.bounds`): each test
+session is calibrated on the scores of the last 250 settled sessions before it, validation first.
 
 The bundle's record (`BundleMeta.range`) is `RangeFit.portable` plus `serving`:
 `move_ratio` (validation mean of |move| / (100 sqrt h)), `band_z` (the 80% one-sided conformal
-quantile behind `range_low`/`range_high`) and `risk_quantiles` (the model's ln h over its training
+quantile behind `range_low`/`range_high` on validation, used while fewer than 20 later sessions
+are settled) and `risk_quantiles` (the model's ln h over its training
 sessions at every percentile, for `risk`).
 """
 
@@ -28,7 +31,7 @@ import pandas as pd
 from sensex.core.errors import DataError
 from sensex.features.ranges import RangeData
 from sensex.models import volatility as vol
-from sensex.models.range_portable import BAND_LEVEL, MODEL, band_quantile, move_ratio
+from sensex.models.range_portable import BAND_LEVEL, CALIBRATION_SESSIONS, MODEL, band_quantile, move_ratio
 from sensex.models.segments import Segments
 
 if TYPE_CHECKING:
@@ -36,6 +39,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+CALIBRATION = (f"rolling: each session's intervals and band from the forecaster's scores of the last"
+               f" {CALIBRATION_SESSIONS} settled sessions after its training window (validation first)")
 BASELINE_KEYS = ("qlike", "mse_log", "r2", "big_move_auc", "coverage_80", "coverage_90")
 
 
@@ -79,13 +84,15 @@ def score(record: dict, data: RangeData, rows: np.ndarray, seed: int = 0, n_boot
     rows = np.asarray(rows)[vol.forecastable(data)[rows]]
     fit = vol.RangeFit(portable=record)
     out = vol.evaluate_range(data, fit, rows, seed=seed, n_boot=n_boot)
-    log_h = fit.forecasts(data)[MODEL][rows]
+    all_log_h = fit.forecasts(data)[MODEL]
+    log_h = all_log_h[rows]
     move = data.next_abs_move[rows]
     serving = record.get("serving", {})
     if len(rows):
         out["start"], out["end"] = str(data.dates[rows[0]].date()), str(data.dates[rows[-1]].date())
+        out["calibration"] = CALIBRATION
         if serving:
-            band = 100.0 * np.sqrt(np.exp(log_h + serving["band_z"]))
+            band = fit.band(data, all_log_h, rows, serving["band_z"])
             out["band_coverage_80"] = float(np.mean(move <= band))
             out["mean_expected_move_pct"] = float(np.mean(serving["move_ratio"] * 100.0 * np.sqrt(np.exp(log_h))))
             out["mean_abs_move_pct"] = float(np.mean(move))
@@ -112,7 +119,7 @@ def summary(report: dict | None) -> dict | None:
     the model's metrics and intervals, each baseline's metrics and the model's paired QLIKE gain."""
     if not report or "metrics" not in report:
         return None
-    keep = ("n", "start", "end", "mode", "coverage_80", "coverage_90", "band_coverage_80", "mean_expected_move_pct",
+    keep = ("n", "start", "end", "mode", "calibration", "coverage_80", "coverage_90", "band_coverage_80", "mean_expected_move_pct",
             "mean_abs_move_pct", "big_move_share", "fit")
     return {**{k: report[k] for k in keep if k in report},
             "metrics": report["metrics"],
@@ -157,14 +164,14 @@ def walk_forward(data: RangeData, folds: list, seed: int = 0, n_boot: int = vol.
         log_h = fit.forecasts(data)
         for name, values in log_h.items():
             forecasts.setdefault(name, []).append(values[test])
-        for name, levels in fit.bounds(log_h, test).items():
+        for name, levels in fit.bounds(data, log_h, test).items():
             for level, b in levels.items():
                 bounds.setdefault(name, {}).setdefault(level, []).append(b)
         labels.append(data.label[test])
         sessions.append(data.dates[test])
         moves.append(data.next_abs_move[test])
         thresholds.append(np.full(len(test), record["big_move_threshold"]))
-        bands.append(100.0 * np.sqrt(np.exp(log_h[MODEL][test] + record["serving"]["band_z"])))
+        bands.append(fit.band(data, log_h[MODEL], test, record["serving"]["band_z"]))
         ratios.append(np.full(len(test), record["serving"]["move_ratio"]))
         blocks.append({"block": [str(fold.block_start.date()), str(fold.block_end.date())], "n": int(len(test)),
                        "chosen": fit.chosen, "train": record["train"], "valid": record["valid"],
@@ -184,6 +191,7 @@ def walk_forward(data: RangeData, folds: list, seed: int = 0, n_boot: int = vol.
     out["expected_move"] = pd.Series(expected_pct / 100.0, index=pd.DatetimeIndex(np.concatenate(sessions)))
     out["mean_abs_move_pct"] = float(np.mean(move))
     out["mode"] = data.mode
+    out["calibration"] = CALIBRATION
     out["blocks"] = blocks
     out["skipped"] = skipped
     return out

@@ -17,10 +17,15 @@ What a forecast gets (`expected_move`), for the session after the last one read:
 - `pct`: the expected absolute close-to-close move in percent: k * 100 * sqrt(h), k the mean of
   |move| / (100 sqrt(h)) on the validation window (measured, not the 0.80 of a normal law);
 - `points`: the same in index points, from the last close;
-- `interval_pct`: the 80% split-conformal interval of the absolute move (`volatility.calibrate_moves`);
+- `interval_pct`: the 80% conformal interval of the absolute move (`interval_quantiles`);
 - `range_low`, `range_high`: the 80% band for the target session's close: last close * exp(-+q),
-  q the move that the absolute move stays below 80% of the time (a one-sided split-conformal
-  quantile on validation, `band_quantile`). Symmetric: a range forecast says how far, never which way.
+  q the move that the absolute move stays below 80% of the time (a one-sided conformal quantile,
+  `upper_quantile`). Symmetric: a range forecast says how far, never which way;
+- `calibration`: where those quantiles come from. They roll: the model's scores of its last
+  CALIBRATION_SESSIONS settled sessions after its training window (`recent_scores`, computed
+  with the forecast's inputs), so the band widens after a calm year turns wild instead of
+  keeping the validation year's width for the model's whole life; with fewer than
+  MIN_CALIBRATION of them (an as-of date inside training), the validation quantiles in the bundle.
 
 `risk` becomes the forecast's percentile among the model's forecasts over its training window:
 Low below the 33rd, High above the 67th (`risk_view`).
@@ -36,6 +41,11 @@ import numpy as np
 MODEL = "model"
 LEVEL = "0.8"  # the interval and band a forecast shows (the record also holds 0.9)
 BAND_LEVEL = 0.8
+# The intervals and the band roll: a forecast's quantiles come from the model's scores of the last
+# CALIBRATION_SESSIONS settled sessions after its training window (about a year: at the end of
+# training those are the validation sessions), not from the validation year for ever.
+CALIBRATION_SESSIONS = 250
+MIN_CALIBRATION = 20  # fewer settled sessions than this: the validation quantiles saved in the bundle
 RISK_BANDS = (100.0 / 3.0, 200.0 / 3.0)  # percentiles: Low below the first, High above the second
 NOT_A_DIRECTION = "A range forecast says how far the index may move, never which way."
 MEMBER_NOT_A_DIRECTION = "A range forecast says how far the member may move, never which way."
@@ -47,22 +57,77 @@ def has_range(meta) -> bool:
     return bool(record.get("forecasters", {}).get(MODEL)) and bool(record.get("serving"))
 
 
-def log_variance(record: dict, row: np.ndarray) -> float:
-    """ln h of the learned model for one session's features `row`, in `record["feature_names"]` order."""
+def log_variances(record: dict, rows: np.ndarray) -> np.ndarray:
+    """(N,) ln h of the learned model for sessions' features `rows` (N, K), in `record["feature_names"]` order."""
     model = record["forecasters"][MODEL]
     names = list(record["feature_names"])
-    x = np.asarray(row, dtype=np.float64).reshape(-1)[[names.index(f) for f in model["feature_names"]]]
+    x = np.asarray(rows, dtype=np.float64).reshape(-1, len(names))[:, [names.index(f) for f in model["feature_names"]]]
     z = (x - np.asarray(model["center"], dtype=np.float64)) / np.asarray(model["scale"], dtype=np.float64)
-    return float(model["intercept"] + z @ np.asarray(model["coef"], dtype=np.float64) + model.get("log_scale", 0.0))
+    return model["intercept"] + z @ np.asarray(model["coef"], dtype=np.float64) + model.get("log_scale", 0.0)
+
+
+def log_variance(record: dict, row: np.ndarray) -> float:
+    """ln h of the learned model for one session's features `row`, in `record["feature_names"]` order."""
+    return float(log_variances(record, np.asarray(row, dtype=np.float64).reshape(1, -1))[0])
+
+
+def scores(log_h: np.ndarray, abs_move: np.ndarray) -> np.ndarray:
+    """The conformal score of each session, z = ln((m/100)^2) - ln h (m its absolute move in
+    percent): -inf for a session that did not move, NaN where the move or the forecast is unknown."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.log((np.asarray(abs_move, dtype=np.float64) / 100.0) ** 2) - np.asarray(log_h, dtype=np.float64)
+
+
+def interval_quantiles(z_sorted: np.ndarray, level: float) -> list[float]:
+    """[z_low, z_high]: the split-conformal quantiles of sorted scores for a central `level`
+    interval, one per tail (the floor((n+1) a/2)-th and ceil((n+1)(1 - a/2))-th smallest, a = 1 - level)."""
+    n, tail = len(z_sorted), (1.0 - level) / 2.0
+    # (rounded first: 20 * 0.1 is 1.9999999999999996 in floating point)
+    low_rank, high_rank = int(np.floor(round((n + 1) * tail, 9))), int(np.ceil(round((n + 1) * (1.0 - tail), 9)))
+    low = float(z_sorted[low_rank - 1]) if low_rank >= 1 else float("-inf")
+    high = float(z_sorted[high_rank - 1]) if high_rank <= n else float("inf")
+    return [low, high]
+
+
+def upper_quantile(z_sorted: np.ndarray, level: float = BAND_LEVEL) -> float:
+    """The one-sided split-conformal quantile of sorted scores: the ceil((n + 1) level)-th smallest."""
+    rank = int(np.ceil(round((len(z_sorted) + 1) * level, 9)))
+    return float(z_sorted[rank - 1]) if 1 <= rank <= len(z_sorted) else float("inf")
 
 
 def band_quantile(log_h: np.ndarray, abs_move: np.ndarray, level: float = BAND_LEVEL) -> float:
     """The split-conformal quantile of z = ln((m/100)^2) - ln h such that the absolute move m stays
     below 100 sqrt(h e^z) for `level` of the sessions: the ceil((n + 1) level)-th smallest z."""
-    with np.errstate(divide="ignore"):
-        z = np.sort(np.log((np.asarray(abs_move, dtype=np.float64) / 100.0) ** 2) - np.asarray(log_h, dtype=np.float64))
-    rank = int(np.ceil(round((len(z) + 1) * level, 9)))
-    return float(z[rank - 1]) if 1 <= rank <= len(z) else float("inf")
+    return upper_quantile(np.sort(scores(log_h, abs_move)), level)
+
+
+def recent_quantiles(recent: np.ndarray | None, level: float = float(LEVEL)) -> dict | None:
+    """The quantiles a served forecast uses, from the model's scores of the last settled sessions
+    after its training window (`recent_scores`, at most CALIBRATION_SESSIONS): {"interval":
+    [z_low, z_high], "band_z", "n"}; None when fewer than MIN_CALIBRATION (the bundle's
+    validation quantiles are used then)."""
+    if recent is None:
+        return None
+    z = np.sort(np.asarray(recent, dtype=np.float64)[-CALIBRATION_SESSIONS:])
+    if len(z) < MIN_CALIBRATION or np.isnan(z).any():
+        return None
+    return {"interval": interval_quantiles(z, level), "band_z": upper_quantile(z, BAND_LEVEL), "n": int(len(z))}
+
+
+def recent_scores(record: dict, features: np.ndarray, abs_move: np.ndarray, dates: list[str]) -> np.ndarray:
+    """The learned model's scores (`scores`) of the sessions dated after its training window whose
+    next move is known, oldest first, the last CALIBRATION_SESSIONS of them. `features` (D, K) in
+    the record's order, `abs_move` (D,) the next session's absolute move (NaN when not yet known),
+    `dates` (D,) ISO dates, a tail of the store; rows without every feature are left out, and so
+    are its first `serving.warmup` rows (their longest HAR term is not whole in a tail)."""
+    features = np.asarray(features, dtype=np.float64).reshape(len(dates), -1)
+    after = np.array([day > record["train"]["fit_end"] for day in dates], dtype=bool)
+    after[:record["serving"].get("warmup", 22)] = False
+    known = after & np.isfinite(features).all(axis=1) & np.isfinite(np.asarray(abs_move, dtype=np.float64))
+    if not known.any():
+        return np.zeros(0)
+    z = scores(log_variances(record, features[known]), np.asarray(abs_move, dtype=np.float64)[known])
+    return z[-CALIBRATION_SESSIONS:]
 
 
 def move_ratio(log_h: np.ndarray, abs_move: np.ndarray) -> float:
@@ -84,9 +149,13 @@ def risk_view(record: dict, log_h: float) -> dict:
     return {"risk": word, "risk_percentile": round(percentile, 1), "risk_basis": basis}
 
 
-def expected_move(record: dict, row: np.ndarray | None, last_close: float | None) -> dict | None:
+def expected_move(record: dict, row: np.ndarray | None, last_close: float | None,
+                  recent: np.ndarray | None = None) -> dict | None:
     """The forecast's `expected_move` and risk fields from one session's range features; None when
-    the record, the features or the last close are missing (an older bundle, a gap in the data)."""
+    the record, the features or the last close are missing (an older bundle, a gap in the data).
+
+    `recent`: the model's scores of the settled sessions before it (`recent_scores`); the interval
+    and the band take their quantiles there (`recent_quantiles`), else from validation."""
     if not record or row is None or last_close is None or not math.isfinite(last_close) or last_close <= 0:
         return None
     row = np.asarray(row, dtype=np.float64).reshape(-1)
@@ -98,11 +167,13 @@ def expected_move(record: dict, row: np.ndarray | None, last_close: float | None
     serving = record["serving"]
     sigma = 100.0 * math.sqrt(math.exp(log_h))
     pct = serving["move_ratio"] * sigma
-    z_low, z_high = record["intervals"][MODEL][LEVEL]
-    if not all(math.isfinite(v) for v in (z_low, z_high, serving["band_z"], pct)):
+    rolled = recent_quantiles(recent)
+    (z_low, z_high), band_z = ((rolled["interval"], rolled["band_z"]) if rolled
+                               else (record["intervals"][MODEL][LEVEL], serving["band_z"]))
+    if not all(math.isfinite(v) for v in (z_high, band_z, pct)) or math.isnan(z_low):
         return None  # fewer validation sessions than the level needs (fit_range asks for 20: never)
     interval = [100.0 * math.sqrt(math.exp(log_h + z_low)), 100.0 * math.sqrt(math.exp(log_h + z_high))]
-    band = 100.0 * math.sqrt(math.exp(log_h + serving["band_z"]))  # the 80% quantile of the absolute move, %
+    band = 100.0 * math.sqrt(math.exp(log_h + band_z))  # the 80% quantile of the absolute move, %
     move = {
         "pct": round(pct, 3),
         "points": round(last_close * pct / 100.0, 1),
@@ -110,6 +181,8 @@ def expected_move(record: dict, row: np.ndarray | None, last_close: float | None
         "range_low": round(last_close * math.exp(-band / 100.0), 2),
         "range_high": round(last_close * math.exp(band / 100.0), 2),
         "level": BAND_LEVEL,
+        "calibration": (f"the model's last {rolled['n']} settled sessions" if rolled
+                        else f"validation {record.get('valid', {}).get('fit_start', '?')}..{record.get('valid', {}).get('fit_end', '?')}"),
         "last_close": round(float(last_close), 2),
         "note": NOT_A_DIRECTION,
     }

@@ -46,11 +46,14 @@ class ExpectedMove(BaseModel):
 
     pct: float = Field(description="The expected absolute close-to-close move of the target session, in percent.")
     points: float = Field(description="The same in index points, from the last close.")
-    interval_pct: list[float] = Field(description="[low, high]: the 80% split-conformal interval of the absolute move,"
-                                                  " in percent (calibrated on the validation window).")
+    interval_pct: list[float] = Field(description="[low, high]: the 80% conformal interval of the absolute move,"
+                                                  " in percent (calibrated as `calibration` says).")
     range_low: float = Field(description="Low end of the 80% band for the target session's close, in index points.")
     range_high: float = Field(description="High end of the 80% band for the target session's close, in index points.")
     level: float = Field(0.8, description="The band's and the interval's coverage level.")
+    calibration: str | None = Field(None, description="Which sessions calibrated the interval and the band: the"
+                                                      " model's last 250 settled sessions after its training window,"
+                                                      " or its validation window while fewer than 20 are settled.")
     last_close: float | None = Field(None, description="The index close the band is drawn around (the as-of session's).")
     note: str = Field("A range forecast says how far the index may move, never which way.")
 

@@ -24,7 +24,7 @@ def computed_inputs(settings: Settings, universe: Universe, bundle: Bundle, as_o
     from sensex.features.overnight import sp500_gap_reason
     from sensex.features.windows import model_input
     from sensex.models.designs import index_design, latest_session_design, realized_volatility
-    from sensex.models.range_portable import has_range
+    from sensex.models.range_portable import CALIBRATION_SESSIONS, has_range, recent_scores
 
     as_of = pd.Timestamp(as_of) if as_of is not None else None
     # Only the tail the window needs, plus the indicators' warm-up (the range features' 22
@@ -32,6 +32,10 @@ def computed_inputs(settings: Settings, universe: Universe, bundle: Bundle, as_o
     sessions = bundle.window + bundle.meta.warmup
     ranges = None
     if has_range(bundle.meta):
+        # The range band is calibrated on the last 250 settled sessions (their features need 22
+        # more before them, and the last session has no outcome yet).
+        warmup = bundle.meta.range["serving"].get("warmup", 22)
+        sessions = max(sessions, CALIBRATION_SESSIONS + warmup + 1)
         panel, ranges = load_range(settings, universe, end=as_of, sessions=sessions, mode=bundle.meta.mode)
     else:
         panel = load_panel(settings, universe, end=as_of, sessions=sessions, mode=bundle.meta.mode)
@@ -55,9 +59,11 @@ def computed_inputs(settings: Settings, universe: Universe, bundle: Bundle, as_o
     window = dataclasses.replace(panel, stock=panel.stock[-bundle.window:], market=panel.market[-bundle.window:],
                                  available=panel.available[-bundle.window:])
     tensor = model_input(window, bundle.scaler)  # (T, S, C)
-    range_row = None
+    range_row = range_scores = None
     if ranges is not None and list(ranges.feature_names) == list(bundle.meta.range["feature_names"]):
         range_row = ranges.features[-1].astype(np.float64)
+        range_scores = recent_scores(bundle.meta.range, ranges.features, ranges.next_abs_move,
+                                     [str(day.date()) for day in ranges.dates])
     member_rows = None
     if (bundle.meta.members or {}).get("range"):
         from sensex.models.member_ranges import member_har
@@ -66,4 +72,4 @@ def computed_inputs(settings: Settings, universe: Universe, bundle: Bundle, as_o
     return LatestInputs(tensor[None],
                         {"index": index_design(panel)[-1:], "latest": latest_session_design(window)[-1:]},
                         str(panel.dates[-1].date()), float(realized_volatility(panel)[-1]), last_sp500,
-                        range_row, float(panel.index_close[-1]), member_rows)
+                        range_row, float(panel.index_close[-1]), member_rows, range_scores)

@@ -232,6 +232,8 @@ class ModelServer:
             inputs = None  # kept before the range forecast existed: computed again, with its row
         if inputs is not None and inputs.member_range_features is None and (bundle.meta.members or {}).get("range"):
             inputs = None  # kept before the members' range forecast existed: likewise
+        if inputs is not None and inputs.range_scores is None and has_range(bundle.meta):
+            inputs = None  # kept before the band was calibrated on recent sessions: likewise
         if inputs is None:
             inputs = self._computed_inputs(bundle, None)
             window_cache.save(directory, self.mode, bundle.meta.onnx_sha256, content_hash, inputs)
@@ -325,7 +327,8 @@ class ModelServer:
                     test, kind = bundle.meta.test_metrics, bundle.meta.kind
             # How far, never which way: the range part of the same bundle, on the same session's
             # inputs (numpy, `models.range_portable`); none for the fallback baseline or an older bundle.
-            range_view = None if fallback else expected_move(bundle.meta.range, inputs.range_features, inputs.last_close)
+            range_view = None if fallback else expected_move(bundle.meta.range, inputs.range_features, inputs.last_close,
+                                                             inputs.range_scores)
             assessment = assess(bundle.meta, probability, spread, inputs.volatility, fallback=fallback,
                                 range_view=range_view)
             return Forecast(

@@ -42,6 +42,10 @@ class LatestInputs:
     # Each member's HAR features of the last session (`models.member_ranges`), NaN for a member
     # without data; None for a model without a member range record.
     member_range_features: np.ndarray | None = None  # (S, 3)
+    # The range model's conformal scores of the settled sessions after its training window, the
+    # last 250 (`range_portable.recent_scores`): the served interval and band are calibrated on
+    # them. Empty when none is settled yet; None for a model without a range part.
+    range_scores: np.ndarray | None = None  # (<= 250,)
 
 
 def _path(directory: Path, mode: str, model_sha: str, content_hash: str) -> Path:
@@ -53,7 +57,7 @@ _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 ARRAYS = ("window", "index", "latest", "last_session", "volatility", "last_sp500")
 # Written since the range forecast: absent in older files, which then have no range row (the
 # server computes the inputs again for a model that needs one, `ModelServer._latest_inputs`).
-OPTIONAL_ARRAYS = ("range_features", "last_close", "member_range_features")
+OPTIONAL_ARRAYS = ("range_features", "last_close", "member_range_features", "range_scores")
 
 
 class DamagedCache(ValueError):
@@ -102,7 +106,7 @@ def _read(path: Path) -> LatestInputs:
     return LatestInputs(window, {"index": _rows(arrays["index"], "index"), "latest": _rows(arrays["latest"], "latest")},
                         _text(arrays["last_session"], "last_session"), float(volatility),
                         _text(arrays["last_sp500"], "last_sp500", optional=True), range_row, last_close,
-                        _member_rows(arrays, window.shape[2]))
+                        _member_rows(arrays, window.shape[2]), _range_scores(arrays, range_row))
 
 
 def _range_row(arrays: dict) -> tuple[np.ndarray | None, float | None]:
@@ -115,6 +119,18 @@ def _range_row(arrays: dict) -> tuple[np.ndarray | None, float | None]:
     if close.shape != () or close.dtype.kind != "f" or not np.isfinite(close) or close <= 0:
         raise DamagedCache("last_close is not a positive number")
     return row, float(close)
+
+
+def _range_scores(arrays: dict, range_row: np.ndarray | None) -> np.ndarray | None:
+    """The range model's recent scores as `save` writes them: none without a range row, or in a
+    file written before they existed (the server then computes the inputs again)."""
+    scores = arrays.get("range_scores")
+    if scores is None or range_row is None:
+        return None
+    # -inf is a session that did not move (its log move); NaN or +inf is not a score
+    if scores.ndim != 1 or scores.dtype.kind != "f" or np.isnan(scores).any() or np.isposinf(scores).any():
+        raise DamagedCache("range_scores is not a row of scores")
+    return scores
 
 
 def _member_rows(arrays: dict, members: int) -> np.ndarray | None:
@@ -186,7 +202,8 @@ def save(directory: Path, mode: str, model_sha: str, content_hash: str | None, i
                  range_features=np.zeros(0) if inputs.range_features is None else np.asarray(inputs.range_features, np.float64),
                  last_close=np.float64(np.nan if inputs.last_close is None else inputs.last_close),
                  member_range_features=np.zeros(0) if inputs.member_range_features is None
-                 else np.asarray(inputs.member_range_features, np.float64))
+                 else np.asarray(inputs.member_range_features, np.float64),
+                 **({} if inputs.range_scores is None else {"range_scores": np.asarray(inputs.range_scores, np.float64)}))
         os.replace(scratch, path)
         for old in directory.glob(f"{mode}-{model_sha[:16]}-*.npz"):
             if old != path:

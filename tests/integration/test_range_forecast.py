@@ -59,6 +59,8 @@ def test_the_forecast_carries_the_expected_move_and_logs_its_band(own_home):
     low, high = move["interval_pct"]
     assert 0 < low < move["pct"] < high
     assert "never which way" in move["note"]
+    # Calibrated on the model's recent settled sessions (its validation and test windows here).
+    assert move["calibration"] == "the model's last 250 settled sessions"
     assert forecast["risk"] in ("Low", "Medium", "High") and forecast["realized_risk"] in ("Low", "Medium", "High")
     expected_word = ("Low" if forecast["risk_percentile"] < 100 / 3 else
                      "High" if forecast["risk_percentile"] > 200 / 3 else "Medium")

@@ -36,8 +36,14 @@ def test_forecasts_rebuilt_from_the_rows_known_then_are_the_same(fitted, univers
 
 def test_the_diagnostics_stay_on_the_test_rows(fitted):
     _, data, fit, train, test = fitted
-    rolling = risk.rolling_coverage(data, fit, test, sessions=120)
-    assert 0 < rolling["coverage_80"] < rolling["coverage_90"] <= 1
+    fixed_year = risk.validation_coverage(data, fit, test)
+    assert 0 < fixed_year["coverage_80"] < fixed_year["coverage_90"] <= 1
+    # The validation year's quantiles applied to every test row, not the rolling ones.
+    log_h = fit.forecasts(data)[vol.MODEL][test]
+    low, high = fit.portable["intervals"][vol.MODEL]["0.8"]
+    move = data.next_abs_move[test]
+    inside = (move >= 100 * np.sqrt(np.exp(log_h + low))) & (move <= 100 * np.sqrt(np.exp(log_h + high)))
+    assert fixed_year["coverage_80"] == pytest.approx(inside.mean())
     by_year = risk.coverage_by_year(data, fit, test)
     assert list(by_year) == ["2021"] and by_year["2021"]["n"] == len(test)
     inside, below, above = by_year["2021"]["80"]
