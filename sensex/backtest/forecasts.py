@@ -179,14 +179,13 @@ def version_forecasts(settings: Settings, universe, mode: str, version: str | in
 def _expected_moves(record: dict, ranges, rows: np.ndarray) -> np.ndarray:
     """The version's range forecast for each row: the expected absolute move as a fraction, as
     `range_portable.expected_move` serves it (NaN where a feature is missing)."""
-    from sensex.models.range_portable import log_variance
+    from sensex.models.range_portable import expected_fraction, log_variances
 
-    ratio = float(record["serving"]["move_ratio"])
-    out = np.full(len(rows), np.nan)
-    for k, row in enumerate(rows):
-        features = ranges.features[row]
-        if np.isfinite(features).all():
-            out[k] = ratio * np.sqrt(np.exp(log_variance(record, features)))
+    features = ranges.features[np.asarray(rows, dtype=int)]
+    whole = np.isfinite(features).all(axis=1)
+    out = np.full(len(features), np.nan)
+    if whole.any():
+        out[whole] = expected_fraction(float(record["serving"]["move_ratio"]), log_variances(record, features[whole]))
     return out
 
 

@@ -31,7 +31,14 @@ import pandas as pd
 from sensex.core.errors import DataError
 from sensex.features.ranges import RangeData
 from sensex.models import volatility as vol
-from sensex.models.range_portable import BAND_LEVEL, CALIBRATION_SESSIONS, MODEL, band_quantile, move_ratio
+from sensex.models.range_portable import (
+    BAND_LEVEL,
+    CALIBRATION_SESSIONS,
+    MODEL,
+    band_quantile,
+    expected_fraction,
+    move_ratio,
+)
 from sensex.models.segments import Segments
 
 if TYPE_CHECKING:
@@ -94,7 +101,7 @@ def score(record: dict, data: RangeData, rows: np.ndarray, seed: int = 0, n_boot
         if serving:
             band = fit.band(data, all_log_h, rows, serving["band_z"])
             out["band_coverage_80"] = float(np.mean(move <= band))
-            out["mean_expected_move_pct"] = float(np.mean(serving["move_ratio"] * 100.0 * np.sqrt(np.exp(log_h))))
+            out["mean_expected_move_pct"] = 100.0 * float(np.mean(expected_fraction(serving["move_ratio"], log_h)))
             out["mean_abs_move_pct"] = float(np.mean(move))
     out["mode"] = data.mode
     out["fit"] = {"train": record.get("train"), "valid": record.get("valid"), "chosen": record.get("chosen")}
@@ -185,8 +192,7 @@ def walk_forward(data: RangeData, folds: list, seed: int = 0, n_boot: int = vol.
                                for name, levels in bounds.items()}, seed=seed, n_boot=n_boot)
     move = np.concatenate(moves)
     out["band_coverage_80"] = float(np.mean(move <= np.concatenate(bands)))
-    sigma = 100.0 * np.sqrt(np.exp(np.concatenate(forecasts[MODEL])))
-    expected_pct = np.concatenate(ratios) * sigma
+    expected_pct = 100.0 * expected_fraction(np.concatenate(ratios), np.concatenate(forecasts[MODEL]))
     out["mean_expected_move_pct"] = float(np.mean(expected_pct))
     out["expected_move"] = pd.Series(expected_pct / 100.0, index=pd.DatetimeIndex(np.concatenate(sessions)))
     out["mean_abs_move_pct"] = float(np.mean(move))

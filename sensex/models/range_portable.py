@@ -136,6 +136,13 @@ def move_ratio(log_h: np.ndarray, abs_move: np.ndarray) -> float:
     return float(np.mean(np.asarray(abs_move, dtype=np.float64) / sigma))
 
 
+def expected_fraction(move_ratio_k: float, log_h: np.ndarray | float) -> np.ndarray:
+    """The expected absolute close-to-close move as a fraction, k sqrt(h), for ln h forecasts: the
+    one formula behind a forecast's `pct`, the walk-forward's and a version's expected moves
+    (the backtest's volatility targeting) and evaluation's mean expected move."""
+    return move_ratio_k * np.sqrt(np.exp(np.asarray(log_h, dtype=np.float64)))
+
+
 def risk_view(record: dict, log_h: float) -> dict:
     """The forecast's percentile among the model's training-window forecasts, and its word."""
     serving = record["serving"]
@@ -165,8 +172,7 @@ def expected_move(record: dict, row: np.ndarray | None, last_close: float | None
     if not math.isfinite(log_h):
         return None
     serving = record["serving"]
-    sigma = 100.0 * math.sqrt(math.exp(log_h))
-    pct = serving["move_ratio"] * sigma
+    pct = 100.0 * float(expected_fraction(serving["move_ratio"], log_h))
     rolled = recent_quantiles(recent)
     (z_low, z_high), band_z = ((rolled["interval"], rolled["band_z"]) if rolled
                                else (record["intervals"][MODEL][LEVEL], serving["band_z"]))
@@ -210,8 +216,8 @@ def member_moves(record: dict, features: np.ndarray | None, available: np.ndarra
                 out.append(None)
                 continue
             log_h = float(member_log_variance(record, row))
-            sigma = 100.0 * math.sqrt(math.exp(log_h))
             band = 100.0 * math.sqrt(math.exp(log_h + record["band_z"]))
-            out.append({"pct": round(record["move_ratio"] * sigma, 3), "band_pct": round(band, 3),
+            pct = 100.0 * float(expected_fraction(record["move_ratio"], log_h))
+            out.append({"pct": round(pct, 3), "band_pct": round(band, 3),
                         "level": record["level"], "note": MEMBER_NOT_A_DIRECTION} if math.isfinite(band) else None)
     return out
