@@ -22,5 +22,7 @@ def load_bench(name: str, module_name: str) -> ModuleType:
     return module
 
 
-# The real data's folder, from the benchmarks' one setting (SENSEX_REAL_DATA); tests that read it skip without it.
-REAL_SENSEX = load_bench("real_data", "bench_real_data").REAL
+# The real data's folders, from the benchmarks' one setting (SENSEX_REAL_DATA); tests that read them skip without them.
+_REAL_DATA = load_bench("real_data", "bench_real_data")
+REAL_SENSEX = _REAL_DATA.REAL  # BSESN.csv and one CSV per member
+REAL_GLOBAL = _REAL_DATA.GLOBAL  # GSPC.csv

@@ -57,6 +57,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
+from sensex.core.advice import update_advice
 from sensex.data.quality_checks import (
     ACTIONS,
     EXCLUDES,
@@ -185,14 +186,14 @@ def _context_entry(series: context.ContextSeries, entry: dict, usable_last: obje
     if not entry["rows"]:
         reason = (
             f"No {series.name} ({series.yahoo}) rows are stored: pre-open forecasts need them;"
-            f" run `sensex data update` (csv: add {series.file_names[0]} to the folder)."
+            f" {update_advice()} with {series.file_names[0]} in DIR."
         )
     elif not entry["valid"]:
         reason = f"The {series.name} rows are not usable ({', '.join(entry['excluded_by'])}): fetch or import {series.yahoo} again."
     elif needed is not None and pd.Timestamp(usable_last) < needed:
         reason = (
             f"The {series.name} data ends on {iso(usable_last)} but the pre-open forecast of the next BSE"
-            f" session needs its close of {iso(needed)}: run `sensex data update`."
+            f" session needs its close of {iso(needed)}: {update_advice()} with a newer {series.file_names[0]} in DIR."
         )
     return {
         **entry,
@@ -269,7 +270,7 @@ def validate_data_quality(
     if stale:
         warnings.append(
             f"The data ends on {iso(last_date) or 'no date'} but the last completed BSE session"
-            f" is {iso(expected)}: run `sensex data update` (offline, import newer CSV files with `sensex data update --source csv --csv-dir DIR`)."
+            f" is {iso(expected)}: {update_advice()}."
         )
     if calendar_info.get("fallback") and calendar_info.get("message"):
         warnings.append(calendar_info["message"])

@@ -30,6 +30,7 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
+from sensex.core.advice import update_advice
 from sensex.core.errors import DataError
 from sensex.features.build import Panel
 from sensex.market import calendar, context
@@ -132,8 +133,8 @@ def sp500_gap_reason(row: pd.Series) -> str | None:
     have = "no S&P 500 close at all" if pd.isna(last) else f"the last S&P 500 close stored is {pd.Timestamp(last).date()}"
     return (
         f"The pre-open forecast for {pd.Timestamp(row['target_date']).date()} needs the S&P 500 close of"
-        f" {needed.date()} (and the one before BSE's previous close), but {have}: run `sensex data update`"
-        " to fetch ^GSPC, or use the close mode."
+        f" {needed.date()} (and the one before BSE's previous close), but {have}: {update_advice()}"
+        f" with a newer {context.SP500.file_names[0]} in DIR, or use the close mode."
     )
 
 

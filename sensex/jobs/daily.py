@@ -80,9 +80,9 @@ def drift_message(mode: str, version, severity: str, parts: dict[str, dict]) -> 
     """One readable sentence for the drift alert: the parts that say watch or retrain, each with its
     reason; parts without enough sessions are named as not judged, not as problems."""
     flagged = [f"{name} says {part['severity']}: {part['reason'].rstrip('.')}" for name, part in parts.items()
-               if part["severity"] != "ok"]
+               if part["judged"] and part["severity"] != "ok"]
     unjudged = [name for name, part in parts.items() if not part["judged"]]
-    detail = "; ".join(flagged) if flagged else "no part shows drift"
+    detail = "; ".join(flagged) if flagged else "no judged part shows drift"
     if unjudged:
         detail += f" (not judged yet, too few sessions: {', '.join(unjudged)})"
     return f"Drift for mode {mode}, model v{version}: {severity} ({detail})."

@@ -11,6 +11,7 @@ import calendar as month_calendar
 import re
 from datetime import date, datetime
 
+from sensex.core.advice import update_advice
 from sensex.core.errors import DateError
 
 ISO_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
@@ -135,7 +136,7 @@ def check_as_of(value: str | date, first_stored: str | None, last_stored: str | 
         missing_from = calendar.next_session(last).date()
         if last < completed and missing_from <= day:
             raise DateError(
-                f"{name} {day} is after the last stored session {last}: run `sensex data update`, or pick"
+                f"{name} {day} is after the last stored session {last}: {update_advice()}, or pick"
                 f" a date up to {last}."
             )
     return day

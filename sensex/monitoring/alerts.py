@@ -60,7 +60,8 @@ log = logging.getLogger(__name__)
 
 ALERTS_FILE = "alerts.yaml"
 MAX_ALERTS_BYTES = 1 << 20  # an alerts file is a few hundred bytes
-# Drift severities in increasing order (the vocabulary of `sensex registry drift`).
+# Drift severities in increasing order (the vocabulary of `sensex registry drift`); its `not_judged`
+# (too few sessions for a verdict) is not among them, so it fires no drift rule.
 SEVERITIES = ("ok", "watch", "retrain")
 EVENTS = ("forecast", "drift", "data_not_ready", "promotion", "daily_failed", "test")
 CHANNELS = ("webhook", "email", "sms", "telegram")

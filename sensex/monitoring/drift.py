@@ -1,4 +1,5 @@
-"""Drift of the served model, three ways, each with a severity (ok, watch, retrain) and a reason:
+"""Drift of the served model, three ways, each with a severity (ok, watch, retrain) and a reason;
+a part with too few sessions for a verdict is `judged: false` with severity `not_judged`, never `ok`:
 
 - `performance`: the model scored on labelled sessions after its test window, against its own
   test metrics (worse by more than the promotion config's `drift_tolerance`: retrain; by more
@@ -11,7 +12,8 @@
   closed, hit rate and Brier beside always-UP on the same sessions, with 90% intervals.
 
 Everything comes from the served bundle and the store: no MLflow, so `GET /drift` can answer in
-the API process. The report's overall severity is the worst of the three.
+the API process. The report's overall severity is the worst of the judged parts; `not_judged` when
+no part is judged.
 """
 
 from __future__ import annotations
@@ -25,7 +27,13 @@ from sensex.core.errors import ConfigError, DataError
 from sensex.core.settings import Settings
 from sensex.models.bundle import Bundle
 from sensex.models.config import PromotionConfig
-from sensex.monitoring.live_record import MIN_SESSIONS, closed_forecasts, live, wilson  # noqa: F401 - importable from here too
+from sensex.monitoring.live_record import (  # noqa: F401 - importable from here too
+    MIN_SESSIONS,
+    NOT_JUDGED,
+    closed_forecasts,
+    live,
+    wilson,
+)
 
 if TYPE_CHECKING:  # the API imports this module's constants at start; pandas comes with a report
     pass
@@ -37,11 +45,14 @@ RECOMMENDATION = {
     "ok": "no action",
     "watch": "keep serving and check again after more sessions; retrain if it persists",
     "retrain": "retrain and re-run `sensex registry setup`",
+    NOT_JUDGED: "no verdict yet: check again once more sessions and closed forecasts are stored",
 }
 
 
 def worst(*severities: str) -> str:
-    return max(severities, key=SEVERITIES.index)
+    """The worst verdict among the judged severities; `not_judged` when none is judged."""
+    judged = [severity for severity in severities if severity != NOT_JUDGED]
+    return max(judged, key=SEVERITIES.index) if judged else NOT_JUDGED
 
 
 # -- performance on unseen sessions -----------------------------------------------------------------
@@ -58,10 +69,10 @@ def performance(bundle: Bundle, panel, start: str | None, end: str | None, toler
     try:
         scored = score(bundle, panel, start, end)
     except DataError:
-        return {"severity": "ok", "judged": False, "reason": f"Too few sessions from {start} to {end}: {advice}",
+        return {"severity": NOT_JUDGED, "judged": False, "reason": f"Too few sessions from {start} to {end}: {advice}",
                 "n": 0, "window": [start, end]}
     if scored.n < MIN_SESSIONS:
-        return {"severity": "ok", "judged": False, "reason": f"Only {scored.n} sessions from {start} to {end}: {advice}",
+        return {"severity": NOT_JUDGED, "judged": False, "reason": f"Only {scored.n} sessions from {start} to {end}: {advice}",
                 "n": scored.n, "window": [scored.start, scored.end]}
     changes, severities = {}, []
     for key, worse_if_lower in (("accuracy", True), ("auc", True), ("brier", False)):
@@ -129,7 +140,7 @@ def features(bundle: Bundle, panel, recent_sessions: int = DEFAULT_RECENT_SESSIO
     last = len(panel.dates) - 1
     unseen = max(0, min(recent_sessions, last + 1 - first_unseen))
     if in_train.sum() < MIN_SESSIONS or unseen < MIN_SESSIONS:
-        return {"severity": "ok", "judged": False, "families": [],
+        return {"severity": NOT_JUDGED, "judged": False, "families": [],
                 "reason": f"Only {unseen} sessions after the training window among the last {recent_sessions}:"
                           f" feature drift needs {MIN_SESSIONS}."}
     counts = _feature_counts(bundle, panel, in_train)
@@ -147,7 +158,7 @@ def features(bundle: Bundle, panel, recent_sessions: int = DEFAULT_RECENT_SESSIO
     window = {"training": [str(train_start.date()), str(train_end.date())],
               "recent": [str(dates[0].date()), str(dates[-1].date())], "recent_sessions": int(unseen)}
     if not families:
-        return {"severity": "ok", "judged": False, "families": [], **window,
+        return {"severity": NOT_JUDGED, "judged": False, "families": [], **window,
                 "reason": "No feature has enough defined values to compare."}
     top = families[0]
     severity = worst("ok", *(row["severity"] for row in families))
@@ -203,17 +214,28 @@ def assemble(info: dict, bundle: Bundle, promotion: PromotionConfig, model_parts
     """The drift report from its three parts, the worst severity and what to do about it."""
     parts = {**model_parts, "live": live_record}
     severity = worst(*(part["severity"] for part in parts.values()))
-    worst_parts = [name for name, part in parts.items() if part["severity"] == severity and severity != "ok"]
     perf = parts["performance"]
     return {
         "version": info.get("version"), "run_id": info.get("run_id"), "mode": bundle.meta.mode, **parts,
-        "severity": severity, "recommendation": RECOMMENDATION[severity],
-        "reason": (f"{', '.join(worst_parts)} say {severity}." if worst_parts else "No part shows drift."),
+        "severity": severity, "recommendation": RECOMMENDATION[severity], "reason": overall_reason(parts, severity),
         # The report before it had three parts (`sensex daily` and scripts read these): kept.
         "drift_detected": perf["severity"] == "retrain", "drifted_metrics": perf.get("drifted_metrics", []),
         "metrics": perf.get("metrics", {}), "window": perf.get("window"), "n": perf.get("n", 0),
         "tolerance": promotion.drift_tolerance, "baselines": perf.get("baselines", {}),
     }
+
+
+def overall_reason(parts: dict[str, dict], severity: str) -> str:
+    """One sentence for the report's overall severity: the parts that set it, and those not judged
+    (a part without a verdict is never counted as showing no drift)."""
+    unjudged = [name for name, part in parts.items() if part["severity"] == NOT_JUDGED]
+    if severity == NOT_JUDGED:
+        return (f"Nothing could be judged yet: {', '.join(unjudged)} need more sessions (each part's reason says"
+                " how many).")
+    flagged = [name for name, part in parts.items() if part["severity"] == severity and severity != "ok"]
+    verdict = f"{', '.join(flagged)} say {severity}" if flagged else "No judged part shows drift"
+    pending = f"; not judged yet: {', '.join(unjudged)}" if unjudged else ""
+    return f"{verdict}{pending}."
 
 
 # -- drift over time --------------------------------------------------------------------------------

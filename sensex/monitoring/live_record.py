@@ -20,6 +20,8 @@ if TYPE_CHECKING:  # pandas comes with a report, not with the import
     import pandas as pd
 
 MIN_SESSIONS = 20  # labelled sessions (or closed forecasts) before a verdict means anything
+# The severity of a drift part with too few sessions for a verdict: never `ok`, which would claim one.
+NOT_JUDGED = "not_judged"
 Z90 = 1.6449
 
 
@@ -95,7 +97,7 @@ def live(settings: Settings, bundle: Bundle, index_symbol: str, mode: str, close
     up_probability = float((bundle.meta.baselines or {}).get("always_up", {}).get("up_share", 0.5))
     out: dict = {"back_dated": _record_summary(back_dated, up_probability) if len(back_dated) else {"n": 0}}
     if len(record) < MIN_SESSIONS:
-        return {**out, "severity": "ok", "judged": False, "n": int(len(record)),
+        return {**out, "severity": NOT_JUDGED, "judged": False, "n": int(len(record)),
                 "reason": f"Only {len(record)} live forecasts have a closed target session: the live record needs"
                           f" {MIN_SESSIONS} to judge (back-dated look-backs do not count)."}
     summary = _record_summary(record, up_probability)

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
+from sensex.core.advice import update_advice
 from sensex.core.errors import NoProductionModel, SensexError
 from sensex.core.redaction import redact_text
 from sensex.data import store
@@ -86,9 +87,8 @@ def _checks(server: Served) -> dict:
             detail["data"]["model_trained_on"] = "synthetic" if bundle.meta.data.get("synthetic") else "real"
             reasons.append(mismatch)
         if not checks["data_fresh"]:
-            reasons.append(f"The stored data ends {meta.get('last_date')}, before the last completed session: run"
-                           " `sensex data update` (offline: `sensex data update --source csv --csv-dir DIR` with"
-                           " newer CSV files).")
+            reasons.append(f"The stored data ends {meta.get('last_date')}, before the last completed session:"
+                           f" {update_advice()}.")
     else:
         detail["data"] = "no data stored: run `sensex data update`"
         reasons.append("No data is stored: run `sensex data update`.")

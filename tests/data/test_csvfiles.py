@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from bench_scripts import REAL_SENSEX
+from bench_scripts import REAL_GLOBAL, REAL_SENSEX
 
 from sensex.core.errors import DataSourceError
 from sensex.data.sources.csvfiles import MAX_ROW_PROBLEMS, load_directory
 from sensex.data.sources.synthetic import generate
+from sensex.market import calendar
+from sensex.market.context import CONTEXT_SERIES, SP500
 from sensex.market.schema import COLUMNS
 from sensex.market.universe import load_universe
 
@@ -353,23 +356,85 @@ def test_directory_without_usable_file_raises(tmp_path, universe):
 
 
 def test_default_today_rejects_future_rows(tmp_path, universe):
-    tomorrow = (pd.Timestamp.today().normalize() + pd.Timedelta(days=1)).strftime("%Y-%m-%d")
+    tomorrow = (pd.Timestamp(calendar.now_ist().date()) + pd.Timedelta(days=1)).strftime("%Y-%m-%d")  # BSE's today
     write(tmp_path, "TCS.csv", PLAIN + f"{tomorrow},1,2,1,2,2,10\n")
     result = load_directory(tmp_path, universe)
     assert len(result.frame) == 3
     assert any(p["row"] == 5 and "after today" in p["problem"] for p in result.problems)
 
 
+# --- sessions that have not closed: capped at the last completed one, as the other sources -----
+
+# Mon 2024-07-01 at 14:00 IST: BSE is open (it closes at 15:30 and its bar settles by 16:30).
+DURING_THE_SESSION = datetime(2024, 7, 1, 14, 0, tzinfo=calendar.IST)
+AFTER_THE_BAR_SETTLED = datetime(2024, 7, 1, 16, 45, tzinfo=calendar.IST)
+TODAYS_ROW = "2024-07-01,112,113,110,111,111,400\n"  # line 5: saved mid-session
+
+
+def test_a_session_under_way_is_not_imported(tmp_path, universe, monkeypatch):
+    monkeypatch.setattr(calendar, "now_ist", lambda: DURING_THE_SESSION)  # the clock the import reads
+    write(tmp_path, "TCS.csv", PLAIN.replace("2024-06-26", "2024-06-28") + TODAYS_ROW)
+    result = load_directory(tmp_path, universe)
+    assert rows_of(result, "TCS")["date"].max() == pd.Timestamp("2024-06-28")
+    listed = {p["row"]: p["problem"] for p in problems_of(result, "TCS.csv") if p["row"]}
+    assert listed == {5: "date 2024-07-01 is after the last completed session (2024-06-28), so its prices are not"
+                         " final; import the file again once that session has closed"}
+    assert "sessions not closed yet: 1" in problems_of(result, "TCS.csv")[-1]["problem"]
+    # Once the bar has settled the same row is the session's close.
+    settled = load_directory(tmp_path, universe, now=AFTER_THE_BAR_SETTLED)
+    assert rows_of(settled, "TCS")["date"].max() == pd.Timestamp("2024-07-01") and settled.problems == []
+
+
+def test_the_sp500_is_capped_by_its_own_exchange(tmp_path, universe):
+    """GSPC.csv is dated in New York: its Friday session closes at 16:00 EDT, 01:30 IST on Saturday."""
+    write(tmp_path, "GSPC.csv", HEADER + "2024-06-27,5470,5490,5460,5482,5482,100\n2024-06-28,5480,5520,5470,5500,5500,90\n")
+    write(tmp_path, "TCS.csv", PLAIN)
+    friday_afternoon_in_new_york = datetime(2024, 6, 29, 0, 30, tzinfo=calendar.IST)
+    during = load_directory(tmp_path, universe, now=friday_afternoon_in_new_york)
+    assert rows_of(during, SP500.symbol)["date"].tolist() == [pd.Timestamp("2024-06-27")]
+    assert [p["row"] for p in problems_of(during, "GSPC.csv") if p["row"]] == [3]
+    settled = load_directory(tmp_path, universe, now=datetime(2024, 6, 29, 3, 0, tzinfo=calendar.IST))
+    assert rows_of(settled, SP500.symbol)["date"].max() == pd.Timestamp("2024-06-28") and settled.problems == []
+
+
+def test_data_update_from_csv_files_stores_no_session_under_way(tmp_path, universe, monkeypatch):
+    from sensex.core.settings import load_settings
+    from sensex.data import store
+    from sensex.data.ingest import update_store
+
+    monkeypatch.setattr(calendar, "now_ist", lambda: DURING_THE_SESSION)
+    sessions = pd.bdate_range("2024-04-01", "2024-07-01")  # the last one is today, still trading
+    folder = tmp_path / "csv"
+    folder.mkdir()
+    write(folder, "BSESN.csv", HEADER + "".join(_good_lines(sessions, 70000.0, seed=1)))
+    write(folder, "TCS.csv", HEADER + "".join(_good_lines(sessions, 3800.0, seed=2)))
+    settings = load_settings({"SENSEX_HOME": str(tmp_path / "home")})
+    result = update_store(settings, universe, "csv", csv_dir=folder, yahoo_reachable=lambda: False)
+    assert result["last_date"] == "2024-06-28"
+    assert store.read(settings.store_dir)["date"].max() == pd.Timestamp("2024-06-28")
+    assert any("2024-07-01 is after the last completed session" in p["problem"] for p in result["problems"]["TCS.csv"])
+
+
 # --- the real files ------------------------------------------------------------------------
+
+CONTEXT_FILES = {name for series in CONTEXT_SERIES for name in series.file_names}
+
+
+def check_real_import(result, universe) -> None:
+    """One file per symbol of the universe, every one read cleanly, and nothing else but context
+    series (the getting-started guide puts GSPC.csv beside the member files)."""
+    member_files = [name for name in result.files_read if name not in CONTEXT_FILES]
+    assert len(member_files) == len(universe.all_symbols) and result.files_rejected == []
+    assert result.problems == []
+    context_read = {series.symbol for series in CONTEXT_SERIES if set(series.file_names) & set(result.files_read)}
+    assert set(result.frame["symbol"]) == set(universe.all_symbols) | context_read
 
 
 def test_real_directory_imports_every_file(universe):
     if not REAL_DATA.is_dir():
         pytest.skip(f"real SENSEX data not found at {REAL_DATA.resolve()} (set SENSEX_REAL_DATA)")
     result = load_directory(REAL_DATA, universe)
-    assert len(result.files_read) == 31 and result.files_rejected == []
-    assert result.problems == []
-    assert set(result.frame["symbol"]) == set(universe.all_symbols)
+    check_real_import(result, universe)
     index = rows_of(result, "SENSEX")
     assert index["date"].min() == pd.Timestamp("2000-01-03")
     assert index["date"].max() == pd.Timestamp("2021-12-31")
@@ -377,6 +442,22 @@ def test_real_directory_imports_every_file(universe):
     mm = rows_of(result, "MM")  # M&M.NS in MM.csv
     assert mm["date"].min() == pd.Timestamp("1996-01-01")
     assert not np.isclose(mm["adj_close"], mm["close"]).all()  # dividends are in Adj Close
+
+
+def test_gspc_beside_the_real_member_files_is_the_sp500(tmp_path, universe):
+    """The folder the getting-started guide describes: the member files and GSPC.csv together."""
+    gspc = REAL_GLOBAL / "GSPC.csv"
+    if not REAL_DATA.is_dir() or not gspc.is_file():
+        pytest.skip(f"real data not found at {REAL_DATA.resolve()} and {gspc.resolve()} (set SENSEX_REAL_DATA)")
+    for path in {path.name: path for path in [*REAL_DATA.glob("*.csv"), gspc]}.values():  # GSPC.csv may be there already
+        (tmp_path / path.name).symlink_to(path.resolve())
+    result = load_directory(tmp_path, universe)
+    check_real_import(result, universe)
+    assert "GSPC.csv" in result.files_read
+    sp500 = rows_of(result, SP500.symbol).set_index("date")
+    assert len(sp500) == 6799  # every NYSE session of the file, on New York dates
+    assert sp500.index.min() == pd.Timestamp("1995-01-03") and sp500.index.max() == pd.Timestamp("2021-12-31")
+    assert sp500.loc[pd.Timestamp("2008-10-15"), "close"] == pytest.approx(907.84, abs=0.01)
 
 
 # --- refused prices: non-finite, absurd, and duplicates that would replace real rows -----------

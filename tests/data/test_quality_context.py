@@ -52,6 +52,7 @@ def test_sp500_ending_early_blocks_pre_open_only(market, universe):
     entry = report["context"][SP500]
     assert not entry["pre_open_ready"]
     assert "2024-06-20" in entry["reason"] and "2024-06-28" in entry["reason"]
+    assert "offline, import newer CSV files with `sensex data update --source csv --csv-dir DIR`" in entry["reason"]
     assert entry["reason"] in report["warnings"]
     assert report["status"] == "valid"  # the close mode does not need it
 
@@ -60,7 +61,8 @@ def test_no_sp500_says_so_without_a_warning(market, universe):
     report = validate_data_quality(market[market["symbol"] != SP500], universe, now=AFTER_END)
     entry = report["context"][SP500]
     assert entry["rows"] == 0 and not entry["pre_open_ready"]
-    assert "^GSPC" in entry["reason"] and "GSPC.csv" in entry["reason"]
+    assert "^GSPC" in entry["reason"] and "GSPC.csv in DIR" in entry["reason"]
+    assert "offline, import newer CSV files with `sensex data update --source csv --csv-dir DIR`" in entry["reason"]
     assert not any("S&P" in w for w in report["warnings"])
 
 

@@ -107,6 +107,17 @@ def test_stale_data_turns_the_card_into_a_warning(app_home):
     assert "drift: " in shown and "not seen in training" in texts(at.caption)  # the performance part's reason
 
 
+def test_a_stale_no_call_is_not_reported_as_a_direction(app_home, monkeypatch):
+    from sensex.interfaces.app.backend import LocalBackend
+
+    real = LocalBackend.predict
+    monkeypatch.setattr(LocalBackend, "predict", lambda self: {**real(self), "direction": "UP", "no_call": True})
+    at = run_app()  # stale: the fixture's data ends in 2021
+    assert "No forecast for the next session" in texts(at.warning)
+    record = next(c.value for c in at.caption if c.value.startswith("For the record"))
+    assert "the model makes no call" in record and "says UP" not in record
+
+
 def test_market_page_draws_candles_treemap_and_formatted_movers(app_home, fresh_clock):
     at = visit(run_app(), "views/market.py")
     assert len(charts(at)) == 3  # candles with volume, treemap, sector bars
@@ -206,6 +217,7 @@ def test_app_without_data_says_what_to_do(home):
     at = AppTest.from_file(APP, default_timeout=30).run()
     assert not at.exception
     assert "sensex data update" in texts(at.error)
+    assert "offline, import newer CSV files with `sensex data update --source csv --csv-dir DIR`" in texts(at.error)
 
 
 def test_data_summary_counts_sessions_behind(monkeypatch):

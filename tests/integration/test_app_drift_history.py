@@ -10,8 +10,11 @@ import pytest
 from app_pages import fresh_app_caches, run_app, texts, use_home, visit  # noqa: F401 - fresh_app_caches is autouse
 from streamlit.testing.v1 import AppTest
 
+from sensex.core import jsonlog
 from sensex.core.settings import get_settings
 from sensex.interfaces.app.backend import LocalBackend
+from sensex.market import calendar
+from sensex.monitoring.live_record import MIN_SESSIONS
 
 pytestmark = pytest.mark.integration
 MONITORING = "views/monitoring.py"
@@ -83,3 +86,18 @@ def test_without_a_model_the_history_adds_no_error(trained_home, tmp_path, monke
     errors = [e.value for e in at.error]
     assert len(errors) == 2 and all("No production model" in e for e in errors)
     assert not at.get("plotly_chart") and "No drift history" not in texts(at.info)
+
+
+def test_a_live_record_of_no_calls_only_shows_no_hit_rate(model_home):
+    """Enough closed forecasts to judge the live record, every one a no call: abstentions, not a 0% hit rate."""
+    log = get_settings().logs_dir / jsonlog.PREDICTION_LOG
+    log.unlink(missing_ok=True)
+    for day in calendar.sessions("2021-11-01", "2021-12-30")[:MIN_SESSIONS]:
+        jsonlog.append(log, {"timestamp": f"{calendar.next_session(day).date()}T03:00:00+00:00",
+                             "prediction": {"direction": "UP", "probability": 0.501, "confidence": "Low", "no_call": True},
+                             "model_version": "1", "as_of": str(day.date()),
+                             "target_date": str(calendar.next_session(day).date()), "back_dated": False})
+    at = monitoring()
+    shown = {m.label: m.value for m in at.metric}
+    assert shown["Live forecasts scored"] == str(MIN_SESSIONS) and shown["Hit rate"] == "no calls yet"
+    assert f"{MIN_SESSIONS} of the {MIN_SESSIONS} forecasts were no calls: abstentions" in texts(at.caption)

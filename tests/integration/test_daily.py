@@ -81,7 +81,8 @@ def test_the_days_work_is_done_once_and_a_second_run_changes_nothing(daily_home,
         # The three-part report: performance and features judged on the new sessions, no live record yet.
         parts = by_action["drift"]["parts"]
         assert parts["performance"]["judged"] and parts["features"]["judged"] and not parts["live"]["judged"]
-        assert by_action["drift"]["severity"] == max((p["severity"] for p in parts.values()),
+        assert parts["live"]["severity"] == "not_judged"
+        assert by_action["drift"]["severity"] == max((p["severity"] for p in parts.values() if p["judged"]),
                                                      key=("ok", "watch", "retrain").index)
         # The forecast was logged, and alerted (every forecast matches min_probability 0.0).
         logged = jsonlog.read(settings.logs_dir / jsonlog.PREDICTION_LOG)
@@ -294,13 +295,13 @@ def test_a_preopen_forecast_waiting_for_the_sp500_close_is_not_a_failure_and_the
 
 def _report(performance: tuple[str, bool], features: tuple[str, bool], live: tuple[str, bool]) -> dict:
     """A drift report as `ModelServer.drift` gives it, with each part's (severity, judged)."""
-    from sensex.monitoring.drift import RECOMMENDATION, SEVERITIES
+    from sensex.monitoring.drift import RECOMMENDATION, worst
 
     parts = {name: {"severity": severity, "judged": judged,
                     "reason": f"{name} reason ({'judged' if judged else 'too few sessions'})."}
              for name, (severity, judged) in zip(("performance", "features", "live"), (performance, features, live),
                                                  strict=True)}
-    severity = max((part["severity"] for part in parts.values()), key=SEVERITIES.index)
+    severity = worst(*(part["severity"] for part in parts.values()))
     return {"version": "3", "mode": "close", **parts, "severity": severity, "recommendation": RECOMMENDATION[severity],
             "drift_detected": parts["performance"]["severity"] == "retrain", "window": ["2022-01-03", "2022-03-01"],
             "n": 40}
@@ -326,18 +327,18 @@ def _drift_step(home, report: dict | Exception):
 
 
 def test_daily_drift_takes_the_reports_overall_severity_and_names_the_parts_that_flag(home):
-    severity, summary, events = _drift_step(home, _report(("ok", True), ("watch", True), ("ok", False)))
+    severity, summary, events = _drift_step(home, _report(("ok", True), ("watch", True), ("not_judged", False)))
     assert severity == "watch" and summary["status"] == "ok" and "drift:close" in summary["done"]
     action = summary["actions"][0]
     assert action["status"] == "done" and action["severity"] == "watch" and action["n"] == 40
     assert {name: part["severity"] for name, part in action["parts"].items()} == \
-        {"performance": "ok", "features": "watch", "live": "ok"}
+        {"performance": "ok", "features": "watch", "live": "not_judged"}
     assert action["parts"]["live"]["judged"] is False
     message = events[0].message
     assert events[0].kind == "drift" and events[0].details["severity"] == "watch"
     assert "features says watch: features reason (judged)" in message
     assert "performance says" not in message  # an ok part is not named as a problem
-    assert "not judged yet, too few sessions: live" in message
+    assert "not judged yet, too few sessions: live" in message and "live says" not in message
 
     severity, _, events = _drift_step(home, _report(("retrain", True), ("watch", True), ("ok", True)))
     assert severity == "retrain"
@@ -347,7 +348,8 @@ def test_daily_drift_takes_the_reports_overall_severity_and_names_the_parts_that
 def test_daily_drift_with_nothing_to_judge_is_a_skip_and_a_broken_report_a_failure(home):
     from sensex.core.errors import DataError
 
-    severity, summary, events = _drift_step(home, _report(("ok", False), ("ok", False), ("ok", False)))
+    severity, summary, events = _drift_step(home, _report(("not_judged", False), ("not_judged", False),
+                                                          ("not_judged", False)))
     assert severity is None and summary["status"] == "ok" and events == []
     action = summary["actions"][0]
     assert action["status"] == "skipped" and action["message"].startswith("Nothing to judge yet:")

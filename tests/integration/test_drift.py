@@ -12,7 +12,7 @@ import pytest
 
 from sensex.core import jsonlog
 from sensex.data import store
-from sensex.monitoring.drift import SEVERITIES, psi, wilson
+from sensex.monitoring.drift import NOT_JUDGED, SEVERITIES, psi, wilson, worst
 from sensex.serving.model_server import ModelServer
 
 pytestmark = pytest.mark.integration
@@ -21,8 +21,9 @@ PARTS = ("performance", "features", "live")
 
 def check_shape(report: dict) -> None:
     for part in PARTS:
-        assert report[part]["severity"] in SEVERITIES and report[part]["reason"].endswith(".")
-    assert report["severity"] == max((report[p]["severity"] for p in PARTS), key=SEVERITIES.index)
+        judged = report[part]["judged"]
+        assert report[part]["severity"] in (SEVERITIES if judged else (NOT_JUDGED,)) and report[part]["reason"].endswith(".")
+    assert report["severity"] == worst(*(report[p]["severity"] for p in PARTS)) != NOT_JUDGED
     assert report["recommendation"]
 
 
@@ -62,7 +63,8 @@ def test_the_cli_and_the_api_report_three_parts(own_home):
     families = {row["family"] for row in features["families"]}
     assert "market context" in families and len(families) > 3
     assert all(row["psi"] >= 0 for row in features["families"])
-    assert report["live"]["judged"] is False  # nothing logged yet
+    assert report["live"]["judged"] is False and report["live"]["severity"] == NOT_JUDGED  # nothing logged yet
+    assert report["reason"].endswith("; not judged yet: live.")
     with TestClient(create_app(own_home)) as client:
         served = client.get("/drift", params={"start": "2021-06-01", "sessions": 40})
         assert served.status_code == 200

@@ -165,3 +165,4 @@ def test_a_degraded_health_always_has_a_reason(own_home):
     health = ModelServer(own_home).health_check()
     assert health["checks"]["data_fresh"] is False and health["status"] == "degraded"
     assert health["reason"] and "before the last completed session" in health["reason"]
+    assert "offline, import newer CSV files with `sensex data update --source csv --csv-dir DIR`" in health["reason"]

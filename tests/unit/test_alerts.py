@@ -96,7 +96,7 @@ def test_forecast_rule_is_about_the_forecasts_own_side(rule, details, fires):
 
 @pytest.mark.parametrize("threshold, severity, fires", [
     ("retrain", "retrain", True), ("retrain", "watch", False), ("watch", "retrain", True),
-    ("watch", "watch", True), ("watch", "ok", False),
+    ("watch", "watch", True), ("watch", "ok", False), ("watch", "not_judged", False),
 ])
 def test_drift_rule_fires_at_or_above_its_severity(threshold, severity, fires):
     config = _config(rules=[{"when": "drift", "severity": threshold}])

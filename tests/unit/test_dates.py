@@ -108,8 +108,10 @@ class TestAsOf:
         # The store ends 2021-12-31 (a Friday): Monday 2022-01-03 is missing, so an as-of from it on would
         # silently be answered from older data.
         assert dates.check_as_of("2022-01-02", self.first, "2021-12-31", now=NOW) == date(2022, 1, 2)
-        with pytest.raises(DateError, match="is after the last stored session 2021-12-31: run `sensex data update`"):
+        with pytest.raises(DateError, match="is after the last stored session 2021-12-31: run `sensex data update`") as caught:
             dates.check_as_of("2022-01-03", self.first, "2021-12-31", now=NOW)
+        # Offline the update changes nothing: the message names the CSV import too.
+        assert "(offline, import newer CSV files with `sensex data update --source csv --csv-dir DIR`)" in str(caught.value)
 
     def test_malformed_as_of_is_refused_first(self):
         with pytest.raises(DateError, match="not a real date"):

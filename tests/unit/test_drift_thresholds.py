@@ -58,5 +58,24 @@ def test_thresholds_never_fall_below_the_usual_reading(panel):
 
 def test_too_few_sessions_after_training_is_not_judged(panel):
     report = drift.features(served(), ending(panel, "2019-07-10"), 60)
-    assert report["judged"] is False and "feature drift needs" in report["reason"]
-    assert report["families"] == []
+    assert report["judged"] is False and report["severity"] == drift.NOT_JUDGED  # never `ok`: no verdict was reached
+    assert "feature drift needs" in report["reason"] and report["families"] == []
+
+
+def unjudged(reason: str) -> dict:
+    return {"severity": drift.NOT_JUDGED, "judged": False, "reason": reason}
+
+
+def test_a_report_with_nothing_judged_is_not_judged_never_ok():
+    served_model = SimpleNamespace(meta=SimpleNamespace(mode="close"))
+    parts = {"performance": unjudged("Only 3 sessions."), "features": unjudged("Only 3 sessions.")}
+    report = drift.assemble({"version": "1"}, served_model, drift.PromotionConfig(), parts, unjudged("Only 2 forecasts."))
+    assert report["severity"] == drift.NOT_JUDGED
+    assert report["reason"].startswith("Nothing could be judged yet: performance, features, live need more sessions")
+    assert report["recommendation"] == drift.RECOMMENDATION[drift.NOT_JUDGED] != drift.RECOMMENDATION["ok"]
+    assert report["drift_detected"] is False
+    # One judged part gives the verdict; the others are named as not judged, not counted as fine.
+    parts["features"] = {"severity": "ok", "judged": True, "reason": "Largest shift: momentum PSI 0.05."}
+    report = drift.assemble({"version": "1"}, served_model, drift.PromotionConfig(), parts, unjudged("Only 2."))
+    assert report["severity"] == "ok"
+    assert report["reason"] == "No judged part shows drift; not judged yet: performance, live."

@@ -147,6 +147,8 @@ def test_missing_sp500_sessions_make_rows_incomplete_with_a_reason():
     assert out.loc["2021-06-30", "sp500_complete"]  # targets 07-01: the close of 06-30 is stored
     reason = sp500_gap_reason(out.loc[pd.Timestamp("2021-07-09")])
     assert reason is not None and "2021-07-09" in reason and "2021-06-30" in reason and "sensex data update" in reason
+    assert "offline, import newer CSV files with `sensex data update --source csv --csv-dir DIR`" in reason
+    assert "a newer GSPC.csv in DIR" in reason
     assert sp500_gap_reason(out.loc[pd.Timestamp("2021-06-30")]) is None
 
 

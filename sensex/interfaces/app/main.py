@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from sensex.core.advice import update_advice
 from sensex.interfaces.app import charts, clock_chip, common, universe_picker
 from sensex.market.calendar import calendar_status
 
@@ -24,8 +25,8 @@ if summary is None:
     st.stop()
 if not summary["available"]:
     flag = "" if shown.is_default else f" --universe {shown.spec}"
-    st.error(f"No {shown.name} data stored yet: the store has no {shown.index_symbol} index rows. Run "
-             f"`sensex data update{flag}` (it falls back to the synthetic market offline).")
+    st.error(f"No {shown.name} data stored yet: the store has no {shown.index_symbol} index rows."
+             f" {update_advice(flag, verb='Run')}; offline without CSV files it builds the synthetic market.")
     st.stop()
 st.session_state["data_summary"] = summary
 if summary["synthetic"]:

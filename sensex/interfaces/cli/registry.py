@@ -100,7 +100,8 @@ def registry_drift(start: str | None = DateOption("--start", "First session to s
 
     dates.check_order(start, end)
     result = ModelServer(command_settings(universe), mode=mode).drift(start, end, sessions, load_config(preset).promotion)
-    lines = [f"Drift of v{result['version']} ({result['mode']}): {result['severity'].upper()} - {result['recommendation']}"]
+    overall = result["severity"].replace("_", " ").upper()  # not_judged: NOT JUDGED
+    lines = [f"Drift of v{result['version']} ({result['mode']}): {overall} - {result['recommendation']}"]
     lines += [f"  {part:<12}{_verdict(result[part]):<11}{result[part]['reason']}" for part in ("performance", "features", "live")]
     emit(result, as_json, "\n".join(lines))
 

@@ -18,7 +18,7 @@ import re
 import zlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import numpy as np
@@ -33,8 +33,14 @@ from sensex.data.sources.csvfiles.layout import (
     detect_layout,
     head,
 )
-from sensex.data.sources.csvfiles.rows import RowProblems, clean_rows, read_rows, resolve_duplicate_dates
-from sensex.market import context
+from sensex.data.sources.csvfiles.rows import (
+    RowProblems,
+    clean_rows,
+    drop_unfinished_sessions,
+    read_rows,
+    resolve_duplicate_dates,
+)
+from sensex.market import calendar, context, exchanges
 from sensex.market.schema import COLUMNS, canonicalize, empty_frame
 from sensex.market.universe import Universe
 
@@ -139,11 +145,34 @@ def _symbols_from_column(
     return rows[rows["symbol"].notna()]
 
 
+def last_completed_sessions(
+    universe: Universe,
+    context_series: Iterable[context.ContextSeries] = context.CONTEXT_SERIES,
+    now: datetime | None = None,
+) -> dict[str, pd.Timestamp]:
+    """Per symbol, the last session of its own exchange whose daily bar is final by `now` (default:
+    the market clock, `calendar.now_ist`): what the Yahoo and synthetic sources stop at too.
+    A context series trades on its own exchange (the S&P 500 on NYSE, dated in New York)."""
+    now = now or calendar.now_ist()
+    members = exchanges.last_completed_session(universe.exchange, now)
+    caps = {symbol: members for symbol in universe.all_symbols}
+    for series in context_series:
+        caps[series.symbol] = exchanges.last_completed_session(series.calendar, now)
+    return caps
+
+
 def load_file(
-    path: Path, universe: Universe, lookup: dict[str, str], today: pd.Timestamp
+    path: Path, universe: Universe, lookup: dict[str, str], today: pd.Timestamp,
+    last_completed: Mapping[str, pd.Timestamp] | None = None,
 ) -> tuple[pd.DataFrame, list[dict]]:
-    """Good rows of one file with their symbol, and its problems; raises Rejected for an unusable file."""
+    """Good rows of one file with their symbol, and its problems; raises Rejected for an unusable file.
+
+    `last_completed` (default: `last_completed_sessions` now) caps each symbol's dates: a row of a
+    session that has not closed yet is refused, not stored as if it were that session's close.
+    """
     name = path.name
+    if last_completed is None:
+        last_completed = last_completed_sessions(universe)
     try:
         first_lines = head(path)
     except (OSError, EOFError, zlib.error, csv.Error) as exc:  # unreadable, or a damaged .gz
@@ -207,6 +236,8 @@ def load_file(
 
     rows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     if not rows.empty:
+        rows = drop_unfinished_sessions(rows, last_completed, problems)
+    if not rows.empty:
         rows = resolve_duplicate_dates(rows, problems)
     file_problems.extend(problems.report(total_rows))
     if rows.empty:
@@ -220,11 +251,12 @@ def load_file(
 
 
 def _load_one(
-    path: Path, universe: Universe, lookup: dict[str, str], today: pd.Timestamp
+    path: Path, universe: Universe, lookup: dict[str, str], today: pd.Timestamp,
+    last_completed: Mapping[str, pd.Timestamp],
 ) -> tuple[pd.DataFrame, list[dict]]:
     """`load_file`, with any surprise of one file turned into its rejection: never the others'."""
     try:
-        return load_file(path, universe, lookup, today)
+        return load_file(path, universe, lookup, today, last_completed)
     except (Rejected, MemoryError):
         raise
     except Exception as exc:  # noqa: BLE001 - one file's surprise must not stop the others
@@ -242,10 +274,14 @@ def load_directory(
     directory: str | Path, universe: Universe, *, today: date | pd.Timestamp | None = None,
     context_series: Iterable[context.ContextSeries] = context.CONTEXT_SERIES,
     progress: Callable[[str, int | None, int | None], None] | None = None,
+    now: datetime | None = None,
 ) -> CsvImport:
     """Import every CSV file of `directory`; bad rows and bad files are reported, not fatal.
 
-    `today` (default: the local date) bounds the dates accepted; it exists for tests.
+    `now` (default: the market clock, `calendar.now_ist`) caps each symbol at the last session of
+    its exchange completed by then (`last_completed_sessions`): a file saved during the session
+    holds a row for it whose prices are not its close yet. `today` (default: `now`'s date in IST)
+    bounds the dates accepted; it exists for tests.
     `context_series` are imported too, from their own files (`GSPC.csv` or `^GSPC.csv` for the S&P 500).
     `progress(description, done, total)` hears each file as it is read.
     Raises DataSourceError when the directory is missing or no file in it is usable.
@@ -256,7 +292,10 @@ def load_directory(
             f"CSV directory {directory} does not exist: pass --csv-dir (or SENSEX_CSV_DIR) with"
             " a folder of per-symbol CSV files such as RELIANCE.csv and BSESN.csv."
         )
-    today = pd.Timestamp(today if today is not None else date.today()).normalize()
+    now = now or calendar.now_ist()
+    today = pd.Timestamp(today if today is not None else now.astimezone(calendar.IST).date()).normalize()
+    context_series = tuple(context_series)
+    last_completed = last_completed_sessions(universe, context_series, now)
     lookup = symbol_lookup(universe, {series.symbol: (series.yahoo,) for series in context_series})
     result = CsvImport(frame=empty_frame())
     frames: list[pd.DataFrame] = []
@@ -266,7 +305,7 @@ def load_directory(
         if progress is not None:
             progress(f"Importing {path.name}", done, len(paths))
         try:
-            rows, file_problems = _load_one(path, universe, lookup, today)
+            rows, file_problems = _load_one(path, universe, lookup, today, last_completed)
         except Rejected as rejected:
             message = rejected.args[0]
             earlier = rejected.args[1] if len(rejected.args) > 1 else []

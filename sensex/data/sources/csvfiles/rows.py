@@ -4,8 +4,10 @@ Rows that cannot be trusted are refused and reported by file and line number (th
 an editor shows it, header lines included): lines with too many fields as they are read, then each
 row for the first check it fails, in this order: unparseable dates, unparseable or missing numbers,
 dates after today, infinite numbers (`inf`, `-inf`, price or volume), zero or negative prices,
-negative volumes, absurd prices. At most `MAX_ROW_PROBLEMS` rows are listed per file, followed by
-one line with the totals.
+negative volumes, absurd prices; then, once each row has its symbol, dates after the last completed
+session of the symbol's exchange (a file saved during the session, or before its bar settles an
+hour after the close, holds prices that are not that session's close yet). At most
+`MAX_ROW_PROBLEMS` rows are listed per file, followed by one line with the totals.
 
 A price is absurd (a typo, a unit error, a corrupt export; nothing a market printed) when
 
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -311,6 +314,29 @@ def clean_rows(
     if tickers is not None:
         frame["ticker"] = tickers
     return frame[keep]
+
+
+def drop_unfinished_sessions(
+    frame: pd.DataFrame, last_completed: Mapping[str, pd.Timestamp], problems: RowProblems
+) -> pd.DataFrame:
+    """Rows dated after their symbol's last completed session, dropped and reported: the other
+    sources stop there too, and a stored intraday row would pass for the session's close (the
+    store's freshness and the forecasts' labels would then rest on it). A symbol without an entry
+    in `last_completed` is not capped here."""
+    cap = frame["symbol"].map(last_completed)
+    early = (frame["date"] > cap).to_numpy()  # no cap (NaT) compares False
+    if not early.any():
+        return frame
+    problems.add(
+        frame["line"].to_numpy()[early],
+        "sessions not closed yet",
+        [
+            f"date {day.date()} is after the last completed session ({last.date()}), so its prices are not final;"
+            " import the file again once that session has closed"
+            for day, last in zip(frame["date"][early][:MAX_ROW_PROBLEMS], cap[early][:MAX_ROW_PROBLEMS], strict=True)
+        ],
+    )
+    return frame[~early]
 
 
 def resolve_duplicate_dates(frame: pd.DataFrame, problems: RowProblems) -> pd.DataFrame:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from sensex.core.advice import update_advice
 from sensex.interfaces.app import charts, common
 from sensex.interfaces.app.charts import probability_text, session_text
 from sensex.market import clock as market_clock
@@ -16,12 +17,14 @@ def stale_card(forecast: dict, summary: dict) -> None:
         f"**No forecast for the next session: the stored data is stale.** It ends on "
         f"{session_text(forecast['as_of'])}, and {behind:,} BSE session{'s' * (behind != 1)} "
         f"{'have' if behind != 1 else 'has'} closed since (the last on {session_text(summary['expected_last_date'])}). "
-        f"Run `sensex data update{common.universe_flag()}` (offline, import newer CSV files with "
-        f"`sensex data update --source csv --csv-dir DIR{common.universe_flag()}`), then press Run Prediction.",
+        f"{update_advice(common.universe_flag(), verb='Run')}, then press Run Prediction.",
         icon=":material/history:",
     )
+    # A no call names no direction, here as on the live card: its `direction` is only the side of 50%.
+    says = "makes no call (too close to 50% to name a direction)" if forecast.get("no_call") else (
+        f"says {forecast['direction']}")
     st.caption(
-        f"For the record: from the stored data the model says {forecast['direction']} with P(UP) "
+        f"For the record: from the stored data the model {says} with P(UP) "
         f"{probability_text(forecast['probability'])} for {session_text(forecast['target_date'])}, "
         "a session that has already closed. Model v"
         f"{forecast['model_version']}."

@@ -100,7 +100,7 @@ PART_TITLE = {"performance": "Performance on unseen sessions", "features": "Feat
 drift = common.attempt(common.drift)
 if drift:
     with st.container(horizontal=True):
-        st.badge(f"drift: {drift['severity']}", color=SEVERITY_COLOUR.get(drift["severity"], "gray"),
+        st.badge(f"drift: {drift['severity'].replace('_', ' ')}", color=SEVERITY_COLOUR.get(drift["severity"], "gray"),
                  icon=":material/trending_down:")
         st.markdown(f"model v{drift.get('version')} · {drift['recommendation']}")
     for column, part in zip(st.columns(3), ("performance", "features", "live"), strict=True):
@@ -119,14 +119,23 @@ if drift:
         st.dataframe(pd.DataFrame(families), hide_index=True)
     live = drift["live"]
     if live.get("judged"):
+        abstained = live.get("abstentions", 0)
         with common.metric_row():
             st.metric("Live forecasts scored", f"{live['n']:,}")
-            st.metric("Hit rate", f"{live['hit_rate']:.1%}",
-                      help=f"90% interval {live['hit_rate_interval'][0]:.1%} to {live['hit_rate_interval'][1]:.1%}")
+            if live.get("hit_rate") is None:  # every scored forecast was a no call: nothing to hit or miss
+                st.metric("Hit rate", "no calls yet",
+                          help=f"All {abstained:,} scored forecasts were no calls (abstentions), not misses.")
+            else:
+                st.metric("Hit rate", f"{live['hit_rate']:.1%}",
+                          help=f"Of {live.get('calls', live['n']):,} calls; 90% interval {live['hit_rate_interval'][0]:.1%}"
+                               f" to {live['hit_rate_interval'][1]:.1%}.")
             st.metric("Always-UP hit rate", f"{live['always_up']['hit_rate']:.1%}")
             st.metric("Brier", f"{live['brier']:.4f}", delta=f"{live['brier'] - live['always_up']['brier']:+.4f} vs always-UP",
                       delta_color="inverse", help=f"Always-UP's Brier on the same sessions: {live['always_up']['brier']:.4f}"
                                                   " (lower is better).")
+        if abstained:
+            st.caption(f"{abstained:,} of the {live['n']:,} forecasts were no calls: abstentions, left out of the hit"
+                       " rate and kept in the Brier score, which judges every P(UP).")
     if (live.get("back_dated") or {}).get("n"):
         st.caption(f"{live['back_dated']['n']} back-dated look-backs are kept apart: they are not a live record.")
 
