@@ -26,7 +26,7 @@ from fastapi import FastAPI, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.concurrency import run_in_threadpool
@@ -51,6 +51,7 @@ from sensex.interfaces.api_schema import declared_errors as _errors
 from sensex.interfaces.http_limits import MAX_CONNECTIONS, limit_body
 from sensex.market import dates
 from sensex.monitoring.drift import DEFAULT_HISTORY_STEP, DEFAULT_RECENT_SESSIONS, MIN_SESSIONS
+from sensex.serving import views
 from sensex.serving.forecast import Forecast
 from sensex.serving.member_forecasts import forecast_part
 from sensex.serving.model_server import ModelServer
@@ -63,6 +64,11 @@ DOCS_ASSETS = "/docs-assets"
 
 def _health(server: ModelServer) -> dict:
     return server.health_check()  # total: a damaged store or cache is a `degraded` report, never an error
+
+
+def _json(body: bytes) -> Response:
+    """An answer already encoded (`serving.views.answer_json`): sent as it is."""
+    return Response(content=body, media_type="application/json")
 
 
 def _package_version() -> str:
@@ -268,33 +274,46 @@ def create_app(settings: Settings | None = None, server: ModelServer | None = No
         server = request.app.state.server
         return forecast_part(server.predict(checked_as_of(server, as_of)), "sectors")
 
+    async def heavy_answer(request: Request, view: str, *args) -> Response:
+        """A heavy view's answer: from this process's kept bytes on the event loop when it has
+        them (a dict lookup: no thread, no lock wait behind the threads computing), else made on
+        a worker thread (`serving.views.answer_json`)."""
+        served = request.app.state.server
+        if served.model_info is not None:
+            kept = views.kept_answer(served, view, *args)
+            if kept is not None:
+                return _json(kept)
+        return _json(await run_in_threadpool(views.answer_json, served, view, *args))
+
     @app.get("/explain", responses=_errors(422, 503))
-    def explain(request: Request, as_of: Annotated[IsoDate, Query(description=AS_OF_HELP, examples=["2021-12-15"])] = None):
-        server = request.app.state.server
-        return server.explain(checked_as_of(server, as_of))
+    async def explain(request: Request,
+                      as_of: Annotated[IsoDate, Query(description=AS_OF_HELP, examples=["2021-12-15"])] = None):
+        return await heavy_answer(request, "explain", checked_as_of(request.app.state.server, as_of))
 
     @app.get("/drift", responses=_errors(422, 503))
-    def drift(request: Request,
-              start: Annotated[IsoDate, Query(description="First session to score (default: after the test window).")] = None,
-              end: Annotated[IsoDate, Query(description="Last session to score (default: the last stored).")] = None,
-              sessions: int | None = Query(None, ge=20, le=5000, description="Latest sessions the feature drift"
-                                                                               " compares with training (default 60).")):
+    async def drift(request: Request,
+                    start: Annotated[IsoDate, Query(description="First session to score (default: after the test window).")] = None,
+                    end: Annotated[IsoDate, Query(description="Last session to score (default: the last stored).")] = None,
+                    sessions: int | None = Query(None, ge=20, le=5000, description="Latest sessions the feature drift"
+                                                                                     " compares with training (default 60).")):
         """Performance on unseen sessions, feature drift (PSI per family), the live record: each
-        with `severity` (ok, watch, retrain) and `reason`, then the overall `severity` and `recommendation`."""
+        with `severity` (ok, watch, retrain; not_judged with `judged: false` when too few sessions) and
+        `reason`, then the overall `severity` (the worst judged one; not_judged when none is) and
+        `recommendation`."""
         dates.check_order(start, end)
-        return request.app.state.server.drift(start, end, sessions)
+        return await heavy_answer(request, "drift", start, end, sessions)
 
     @app.get("/drift/history", responses=_errors(422, 503))
-    def drift_history(request: Request,
-                      step: int = Query(DEFAULT_HISTORY_STEP, ge=1, le=1000,
-                                        description="Sessions between two as-of points."),
-                      sessions: int = Query(DEFAULT_RECENT_SESSIONS, ge=MIN_SESSIONS, le=5000,
-                                            description="Trailing sessions each point's PSI and rolling AUC and"
-                                                        " Brier read.")):
+    async def drift_history(request: Request,
+                            step: int = Query(DEFAULT_HISTORY_STEP, ge=1, le=1000,
+                                              description="Sessions between two as-of points."),
+                            sessions: int = Query(DEFAULT_RECENT_SESSIONS, ge=MIN_SESSIONS, le=5000,
+                                                  description="Trailing sessions each point's PSI and rolling AUC and"
+                                                              " Brier read.")):
         """Drift over time: as-of points every `step` sessions from the end of the model's training
         window to the last stored session, each with the feature PSI per family (and its severity)
         and the rolling AUC and Brier beside always-UP's on labels known by that date."""
-        return request.app.state.server.drift_history(step, sessions)
+        return await heavy_answer(request, "drift_history", step, sessions)
 
     @app.get("/predictions", responses=_errors(422, 503))
     def predictions(request: Request, limit: int = Query(50, ge=1, le=5000)):

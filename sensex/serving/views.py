@@ -9,9 +9,11 @@ import threading
 from typing import TYPE_CHECKING
 
 from sensex.core import jsonlog
+from sensex.core.cache import HISTORY_TTL, PRICE_TTL, cached
 from sensex.data import store
 from sensex.models.bundle import Bundle
 from sensex.models.uncertainty import card_skill
+from sensex.serving.answers import Answers
 from sensex.serving.served import Served
 from sensex.serving.worker_process import WorkerProcess, follow_home
 
@@ -23,6 +25,44 @@ if TYPE_CHECKING:
 # content: a crowd asking for them costs one computation, and forecasts never queue behind them.
 HEAVY_SLOTS = threading.BoundedSemaphore(1)
 VIEWS_WORKER = WorkerProcess("heavy views")
+
+
+ANSWERS = Answers()  # the API's encoded heavy answers in this process (`answer_json`)
+
+
+def answer_json(server: Served, view: str, *args) -> bytes:
+    """The JSON bytes of the heavy view `view` ("explain", "drift", "drift_history") with `args`,
+    as the API sends it: kept in this process under a key naming the home, the model, the store's
+    content and, for drift, the prediction log (`serving.answers`), so a repeated request neither
+    decodes the cache entry nor encodes the answer again."""
+    make = {"explain": explain, "drift": drift, "drift_history": drift_history}[view]
+    # Drift holds the live record, kept PRICE_TTL like its cache entry; the others change only
+    # with the model or the data.
+    ttl = PRICE_TTL if view == "drift" else HISTORY_TTL
+    return ANSWERS.get(_answer_key(server, view, args), lambda: make(server, *args), ttl,
+                       still=lambda: _answer_key(server, view, args))
+
+
+def kept_answer(server: Served, view: str, *args) -> bytes | None:
+    """`answer_json`'s bytes when this process keeps them, else None: no computation and no model
+    load (the caller checks a model is loaded), so the API can answer it on its event loop."""
+    return ANSWERS.peek(_answer_key(server, view, args))
+
+
+def _answer_key(server: Served, view: str, args: tuple) -> str:
+    info, bundle, _ = server._current()
+    stamp = _log_stamp(server) if view == "drift" else ""
+    return _model_data_key(server, f"answer-{view}", info, bundle, server.settings.home, stamp, *args)
+
+
+def _log_stamp(server: Served) -> str:
+    """The prediction log's size and time: what the live record is read from."""
+    log = server.settings.logs_dir / jsonlog.PREDICTION_LOG
+    try:
+        status = log.stat()
+    except FileNotFoundError:
+        return "none"
+    return f"{status.st_size}-{status.st_mtime_ns}"
 
 
 def _model_data_key(server: Served, kind: str, info: dict, bundle, *parts) -> str:
@@ -53,8 +93,6 @@ def _in_worker(home: str, function, *args):
 def explain(server: Served, as_of: str | None = None) -> dict:
     """The explanation of the forecast from `as_of` (default: the latest session): occlusion of
     families and members, and the families' Shapley values (`shapley`) beside it."""
-    from sensex.core.cache import HISTORY_TTL, cached
-
     info, bundle, _ = server._current()
     key = _model_data_key(server, "explain", info, bundle, as_of or "latest")
 
@@ -78,7 +116,6 @@ def drift(server: Served, start: str | None = None, end: str | None = None, sess
           promotion=None) -> dict:
     """The served model's drift report (`sensex.monitoring.drift`): performance on unseen
     sessions, feature PSI, the live record; each with a severity and a reason."""
-    from sensex.core.cache import HISTORY_TTL, PRICE_TTL, cached
     from sensex.models.config import PromotionConfig
     from sensex.monitoring.drift import assemble, live_part, model_and_data_parts
 
@@ -93,9 +130,7 @@ def drift(server: Served, start: str | None = None, end: str | None = None, sess
     model_parts = cached(server.cache, key, HISTORY_TTL,
                          _heavy(server, model_and_data_parts, server.settings, bundle, server.universe, start, end,
                                 sessions, promotion), expect=_is_drift_parts)
-    log = server.settings.logs_dir / jsonlog.PREDICTION_LOG
-    stamp = f"{log.stat().st_size}-{log.stat().st_mtime_ns}" if log.is_file() else "none"
-    live_key = _model_data_key(server, "drift-live", info, bundle, stamp)
+    live_key = _model_data_key(server, "drift-live", info, bundle, _log_stamp(server))
     live_record = cached(server.cache, live_key, PRICE_TTL,
                          lambda: live_part(server.settings, bundle, server.universe, index_closes(server)),
                          expect=_is_severity_part)
@@ -106,7 +141,6 @@ def drift_history(server: Served, step: int | None = None, sessions: int | None 
     """Drift over time (`sensex.monitoring.drift.history`): per as-of point every `step` sessions
     since training, the feature PSI per family and the rolling AUC and Brier beside always-UP's.
     Cached per model version and data hash: it changes only when one of them does."""
-    from sensex.core.cache import HISTORY_TTL, cached
     from sensex.monitoring.drift import DEFAULT_HISTORY_STEP, DEFAULT_RECENT_SESSIONS
 
     info, bundle, _ = server._current()

@@ -125,8 +125,12 @@ def test_the_route_serves_the_history_and_the_server_caches_it(trained_home):
         assert body["points"] and body["thresholds"] == {"watch": 0.10, "retrain": 0.25}
         server = client.app.state.server
         hits = server.cache.stats().get("hits", 0)
+        # The same model and data: the API's kept answer (`serving.answers`), not even a cache read ...
         assert client.get("/drift/history", params={"step": 30, "sessions": 40}).json() == body
-        assert server.cache.stats().get("hits", 0) == hits + 1  # the same model and data: from the cache
+        assert server.cache.stats().get("hits", 0) == hits
+        # ... and the server's own call (the CLI's, the dashboard's) reads the cache.
+        assert server.drift_history(30, 40) == body
+        assert server.cache.stats().get("hits", 0) == hits + 1
         assert client.get("/drift/history", params={"step": 0}).status_code == 422
         assert client.get("/drift/history", params={"sessions": 5}).status_code == 422
         assert "/drift/history" in client.get("/openapi.json").json()["paths"]
