@@ -23,6 +23,7 @@ from sensex.backtest import engine, statistics
 from sensex.backtest.costs import Costs, load_costs
 from sensex.backtest.forecasts import SOURCE_VERSION, read_walk_forward, version_forecasts
 from sensex.backtest.rules import Rule, parse_rule
+from sensex.core.advice import update_advice
 from sensex.core.errors import ConfigError, DataError
 from sensex.core.settings import Settings
 from sensex.market.modes import PREOPEN, check_mode
@@ -96,7 +97,7 @@ def run_backtest(forecasts: pd.DataFrame, prices: pd.DataFrame, mode: str, rule:
     market, keep = engine.align(engine.index_prices(prices), rows["date"])
     if not keep.any():
         raise DataError(f"None of the {len(rows)} {what} in the window is followed by a stored index session:"
-                        " update the store (`sensex data update`) or choose an earlier window.")
+                        f" {update_advice()}, or choose an earlier window.")
     rows = rows[keep].reset_index(drop=True)
     move = None
     if expected_move is not None:

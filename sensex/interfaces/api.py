@@ -49,6 +49,7 @@ from sensex.interfaces.api_schema import (
 )
 from sensex.interfaces.api_schema import declared_errors as _errors
 from sensex.interfaces.http_limits import MAX_CONNECTIONS, limit_body
+from sensex.interfaces.pacing import HEAVY_RATE, Pacer
 from sensex.market import dates
 from sensex.monitoring.drift import DEFAULT_HISTORY_STEP, DEFAULT_RECENT_SESSIONS, MIN_SESSIONS
 from sensex.serving import views
@@ -226,6 +227,7 @@ def create_app(settings: Settings | None = None, server: ModelServer | None = No
     def model(request: Request):
         return request.app.state.server.model_card()
 
+    heavy_pace = Pacer(HEAVY_RATE)  # the heavy routes' share of this process (`interfaces.pacing`)
     mode_servers: dict[str, ModelServer] = {}
     mode_lock = threading.Lock()
 
@@ -278,6 +280,7 @@ def create_app(settings: Settings | None = None, server: ModelServer | None = No
         """A heavy view's answer: from this process's kept bytes on the event loop when it has
         them (a dict lookup: no thread, no lock wait behind the threads computing), else made on
         a worker thread (`serving.views.answer_json`)."""
+        await heavy_pace.wait()
         served = request.app.state.server
         if served.model_info is not None:
             kept = views.kept_answer(served, view, *args)
@@ -320,8 +323,9 @@ def create_app(settings: Settings | None = None, server: ModelServer | None = No
         return {"predictions": request.app.state.server.prediction_history(limit)}
 
     @app.get("/market", responses=_errors(422, 503))
-    def market(request: Request):
-        return request.app.state.fetcher.get_market_overview()
+    async def market(request: Request):
+        await heavy_pace.wait()
+        return await run_in_threadpool(request.app.state.fetcher.get_market_overview)
 
     @app.get("/market/clock", responses=_errors(503))
     def market_clock(request: Request):

@@ -74,7 +74,8 @@ class _Rule(Strict):
 
 
 class ForecastRule(_Rule):
-    """A forecast whose own side is at least this likely: P(UP) for an UP call, 1 - P(UP) for DOWN."""
+    """A forecast whose own side is at least this likely: P(UP) for an UP call, 1 - P(UP) for DOWN.
+    A no call has no side: only a rule for every forecast (no direction, no minimum) hears it."""
 
     when: Literal["forecast"]
     min_probability: float = Field(0.0, ge=0.0, le=1.0)
@@ -82,8 +83,13 @@ class ForecastRule(_Rule):
 
     def matches(self, event: Event) -> bool:
         direction, probability = event.details.get("direction"), event.details.get("probability")
-        if probability is None or (self.direction and (direction != self.direction or event.details.get("no_call"))):
-            return False  # a no call is not a forecast of either direction
+        if probability is None:
+            return False
+        if event.details.get("no_call"):
+            # Its `direction` is only the side of 50% P(UP) leans to; the model itself calls neither.
+            return self.direction is None and self.min_probability == 0.0
+        if self.direction and direction != self.direction:
+            return False
         side = probability if direction == "UP" else 1.0 - probability
         return side >= self.min_probability
 

@@ -86,8 +86,16 @@ class Forecast(BaseModel):
     interval: list[float] = Field(description="[low, high] on P(UP): split-conformal at 90%, calibrated on the"
                                               " validation window (widened to the ensemble seeds' spread).")
     no_call: bool = Field(description="True when the interval reaches 0.5 from both sides: no direction is called.")
-    skill: str = Field(description="'shown' when the test AUC's 90% interval lies above 0.5 and P(UP) varies"
-                                   " (sd >= 0.01 on the test window); otherwise 'none'.")
+    skill: str = Field(description="The model card's verdict: 'shown' when the test AUC's 90% interval lies above 0.5,"
+                                   " P(UP) varies (sd >= 0.01 on the test window), the model called more than 10% of"
+                                   " its test sessions and its test AUC is above every learned baseline's; otherwise"
+                                   " 'none'.")
+    skill_reasons: list[str] = Field(default_factory=list, description="Why no skill is shown, every reason (empty"
+                                                                       " when skill is shown), as on the model card.")
+    data_matches_model: bool | None = Field(None, description="False when the model was trained on real prices and the"
+                                            " store now holds synthetic ones, or the reverse; null when unknown.")
+    data_warning: str | None = Field(None, description="Set when data_matches_model is false: one sentence saying to"
+                                                       " retrain.")
     model_kind: str | None = None
     model_test_auc: float | None = None
     model_test_accuracy: float | None = None

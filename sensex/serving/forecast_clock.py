@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sensex.core.advice import update_advice
 from sensex.market import calendar
 from sensex.market import clock as market_clock
 
@@ -43,9 +44,8 @@ def clock_note(reading: market_clock.ClockReading, target_date: str, status: str
     if status == CLOSED:
         if not latest:
             return f"A look back: the target session {_day(target_date)} has closed and its outcome is known."
-        return (f"The target session {_day(target_date)} has already closed: run `sensex data update` (the daily bar"
-                " settles about an hour after the 15:30 IST close; offline, import newer CSV files with"
-                " `--source csv --csv-dir DIR`) for the forecast of the next session.")
+        return (f"The target session {_day(target_date)} has already closed: {update_advice()} for the forecast of"
+                " the next session (the daily bar settles about an hour after the 15:30 IST close).")
     opens = reading.session.open if calendar.midnight(target_date) == reading.session.date else None
     when = f", which opens at {opens.strftime('%H:%M')} IST" if opens else ""
     return f"This forecast targets the close of {'today' if today else _day(target_date)}{when}."

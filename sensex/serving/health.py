@@ -11,6 +11,7 @@ from sensex.core.errors import NoProductionModel, SensexError
 from sensex.core.redaction import redact_text
 from sensex.data import store
 from sensex.market import exchanges
+from sensex.serving import data_match
 from sensex.serving.served import Served
 
 
@@ -81,10 +82,10 @@ def _checks(server: Served) -> dict:
     if meta:
         checks["data_fresh"] = not exchanges.is_stale(server.universe.exchange, meta.get("last_date"))
         detail["data"] = {"last_date": meta.get("last_date"), "source": meta.get("source")}
-        mismatch = _trained_on_other_data(bundle, meta)
+        mismatch = data_match.trained_on_other_data(bundle, meta, data_match.retrain_flag(server.mode, server.universe))
         if mismatch:  # said first: stale data is common, a model serving other prices is not
             checks["data_matches_model"] = False
-            detail["data"]["model_trained_on"] = "synthetic" if bundle.meta.data.get("synthetic") else "real"
+            detail["data"]["model_trained_on"] = data_match.trained_kind(bundle.meta.data).lower()
             reasons.append(mismatch)
         if not checks["data_fresh"]:
             reasons.append(f"The stored data ends {meta.get('last_date')}, before the last completed session:"
@@ -112,17 +113,6 @@ def _checks(server: Served) -> dict:
         "reason": reasons[0] if status != "healthy" and reasons else None,
         "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-
-
-def _trained_on_other_data(bundle, meta: dict) -> str | None:
-    """A sentence when the served model learnt from real prices and the store now holds synthetic
-    ones, or the reverse (`sensex data update --source ... --replace`); None when they agree."""
-    trained = (bundle.meta.data or {}).get("synthetic") if bundle is not None else None
-    if trained is None or bool(trained) == bool(meta.get("synthetic")):
-        return None
-    kinds = ("SYNTHETIC", "real") if trained else ("real", "SYNTHETIC")
-    return (f"The production model was trained on {kinds[0]} prices but the store now holds {kinds[1]} ones:"
-            " retrain with `sensex train`, then `sensex registry setup`.")
 
 
 def _cache_rejections(server: Served) -> dict | None:

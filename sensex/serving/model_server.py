@@ -30,7 +30,7 @@ from sensex.market.universe import Universe, load_universe
 from sensex.models.bundle import Bundle
 from sensex.models.portable import baseline_probabilities
 from sensex.models.range_portable import expected_move, has_range
-from sensex.serving import fallback, health, views, window_cache
+from sensex.serving import data_match, fallback, health, views, window_cache
 from sensex.serving.assessment import assess
 from sensex.serving.forecast import Forecast
 from sensex.serving.forecast_clock import with_clock
@@ -256,8 +256,10 @@ class ModelServer:
         return self._fallback
 
     def _forecast_key(self, bundle: Bundle, version: str, meta: dict, as_of: str | None) -> str:
+        # The source too: a forecast says which prices it read (`synthetic`, `data_warning`), and
+        # the same rows imported as another kind of prices hash alike.
         return (f"forecast:{self.universe.key}:{self.mode}:{version}:{bundle.meta.onnx_sha256[:12]}:"
-                f"{meta.get('content_hash')}:{as_of or 'latest'}")
+                f"{meta.get('content_hash')}:{meta.get('source')}:{as_of or 'latest'}")
 
     def cached_forecast(self, as_of: str | None = None) -> dict | None:
         """The forecast `predict` would return from this process's memory, or None.
@@ -350,6 +352,8 @@ class ModelServer:
                 model_test_accuracy=test.get("accuracy"),
                 latency_ms=round((time.perf_counter() - started) * 1000, 1),
                 **assessment,
+                # A model answering from prices of another kind than it learnt from says so (`data_match`).
+                **data_match.served_fields(self, bundle, meta),
                 **members,
             ).model_dump(exclude={} if members else {"members", "sectors"})
 

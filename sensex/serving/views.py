@@ -13,6 +13,7 @@ from sensex.core.cache import HISTORY_TTL, PRICE_TTL, cached
 from sensex.data import store
 from sensex.models.bundle import Bundle
 from sensex.models.uncertainty import card_skill
+from sensex.serving import data_match
 from sensex.serving.answers import Answers
 from sensex.serving.served import Served
 from sensex.serving.worker_process import WorkerProcess, follow_home
@@ -182,6 +183,8 @@ def model_card(server: Served) -> dict:
         "test_baselines": meta.test_baselines,
         "uncertainty": meta.uncertainty,
         "skill": card_skill(meta.uncertainty, meta.test_metrics, meta.test_baselines),
+        # Whether the store now holds the kind of prices (real or synthetic) the model learnt from.
+        **data_match.served_fields(server, bundle),
         "ensemble": meta.ensemble,
         "n_stock_features": len(meta.stock_features),
         "n_market_features": len(meta.market_features),

@@ -107,6 +107,48 @@ def test_stale_data_turns_the_card_into_a_warning(app_home):
     assert "drift: " in shown and "not seen in training" in texts(at.caption)  # the performance part's reason
 
 
+def test_the_forecast_card_gives_the_model_cards_skill_reasons_and_says_when_the_model_learnt_other_prices(
+        app_home, fresh_clock, monkeypatch):
+    from sensex.interfaces.app.backend import LocalBackend
+
+    other = ("The production model was trained on SYNTHETIC prices but the store now holds real ones: retrain with"
+             " `sensex train` then `sensex registry setup`.")
+    real = LocalBackend.predict
+    monkeypatch.setattr(LocalBackend, "predict", lambda self: {
+        **real(self), "skill": "none", "skill_reasons": ["it made no call on 96% of its test sessions"],
+        "data_warning": other})
+    at = run_app()
+    assert "No skill shown (it made no call on 96% of its test sessions): read its P(UP) as a coin flip" in texts(at.warning)
+    assert other in texts(at.error)
+
+
+def test_the_model_card_says_when_the_model_learnt_other_prices(app_home, monkeypatch):
+    from sensex.interfaces.app.backend import LocalBackend
+
+    other = ("The production model was trained on SYNTHETIC prices but the store now holds real ones: retrain with"
+             " `sensex train` then `sensex registry setup`.")
+    real = LocalBackend.model_card
+    monkeypatch.setattr(LocalBackend, "model_card", lambda self: {**real(self), "data_warning": other})
+    at = visit(run_app(), "views/track_record.py")
+    assert other in texts(at.error)
+
+
+READY = ":green-badge[ready to forecast]"
+STALE = ":orange-badge[stale: forecasts would be for a past session]"
+
+
+def test_monitoring_never_says_ready_to_forecast_beside_a_stale_store(app_home):
+    at = visit(run_app(), "views/monitoring.py")  # the fixture's data ends in 2021: today it is stale
+    badges = [m.value for m in at.markdown]
+    assert STALE in badges and READY not in badges
+    assert any("days old" in badge and badge.startswith(":red-badge[") for badge in badges)
+
+
+def test_monitoring_says_ready_to_forecast_beside_a_fresh_store(app_home, fresh_clock):
+    badges = [m.value for m in visit(run_app(), "views/monitoring.py").markdown]
+    assert READY in badges and STALE not in badges
+
+
 def test_a_stale_no_call_is_not_reported_as_a_direction(app_home, monkeypatch):
     from sensex.interfaces.app.backend import LocalBackend
 

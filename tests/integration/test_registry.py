@@ -139,3 +139,19 @@ def test_drift_cli_scores_sessions_after_the_test_window(trained_home):
     result = json.loads(scored.stdout)
     assert result["n"] > 100 and set(result["metrics"]) == {"accuracy", "auc", "brier"}
     assert result["performance"]["judged"] is True and result["performance"]["n"] == result["n"]
+
+
+def test_setup_on_a_fresh_home_prints_no_registration_chatter(tmp_path, universe):
+    """MLflow announces "Registered model ... already exists" on stderr when a version is added to
+    the registered model setup has just created: on a fresh home that read like an error."""
+    settings = load_settings({"SENSEX_HOME": str(tmp_path / "home")})
+    update_store(settings, universe, "synthetic", start=FIXTURE_START, end=FIXTURE_END, yahoo_reachable=lambda: False)
+    config = tmp_path / "tiny.yaml"
+    config.write_text(TINY_CONFIG)
+    commands.train(settings, str(config))
+    env = {**os.environ, "SENSEX_HOME": str(settings.home), "SENSEX_LOG_LEVEL": "WARNING"}
+    done = subprocess.run([sys.executable, "-m", "sensex", "registry", "setup", "--preset", str(config)],
+                          capture_output=True, text=True, env=env, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("Promoted: v1 ")
+    assert "Registered model" not in done.stderr and "already exists" not in done.stderr, done.stderr

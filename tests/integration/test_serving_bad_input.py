@@ -160,6 +160,70 @@ def test_health_says_why_when_the_store_holds_other_prices_than_the_model_learnt
     assert "trained on SYNTHETIC prices but the store now holds real ones" in health["reason"]
 
 
+OTHER_PRICES = ("The production model was trained on SYNTHETIC prices but the store now holds real ones: retrain with"
+                " `sensex train` then `sensex registry setup`.")
+
+
+def as_real_prices(settings) -> None:
+    """The same rows, now said to be real prices (as `data update --source csv --replace` would leave them)."""
+    from sensex.data import store
+
+    store.write(settings.store_dir, store.read(settings.store_dir), "csv")
+
+
+def test_the_forecast_says_when_the_store_holds_other_prices_than_the_model_learnt_from(own_home, monkeypatch,
+                                                                                        capsys):
+    from sensex.core.settings import get_settings
+    from sensex.interfaces import cli
+
+    before = ModelServer(own_home).predict(log_prediction=False)
+    assert before["data_matches_model"] is True and before["data_warning"] is None
+    as_real_prices(own_home)
+    after = ModelServer(own_home).predict(log_prediction=False)  # not the cached forecast of the synthetic store
+    assert after["data_matches_model"] is False and after["data_warning"] == OTHER_PRICES
+    assert after["probability"] == before["probability"] and after["synthetic"] is False
+    monkeypatch.setenv("SENSEX_HOME", str(own_home.home))
+    get_settings.cache_clear()
+    assert cli.run(["predict"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == OTHER_PRICES  # first: it says what the figures are worth
+
+
+def test_the_model_card_says_when_the_store_holds_other_prices_than_the_model_learnt_from(own_home):
+    server = ModelServer(own_home)
+    card = server.model_card()
+    assert card["data_matches_model"] is True and card["data_warning"] is None
+    as_real_prices(own_home)
+    card = server.model_card()
+    assert card["data_matches_model"] is False and card["data_warning"] == OTHER_PRICES
+
+
+def test_replacing_real_prices_with_synthetic_ones_warns_that_the_production_model_learnt_from_other_data(
+        own_home, monkeypatch, capsys):
+    """The issue's case: a production model trained on real prices, then `data update --source
+    synthetic --replace`. The update says the model now answers from other prices, and what to do."""
+    from conftest import FIXTURE_END, FIXTURE_START
+
+    from sensex.core.settings import get_settings
+    from sensex.interfaces import cli
+    from sensex.models.bundle import META_FILE, bundle_files
+
+    described = bundle_files(read_pointer(own_home, MODEL).bundle_dir(own_home))[META_FILE]
+    meta = json.loads(described.read_text())
+    described.write_text(json.dumps({**meta, "data": {**meta["data"], "synthetic": False, "source": "csv"}}))
+    as_real_prices(own_home)  # the store and the model agree: real prices
+    monkeypatch.setenv("SENSEX_HOME", str(own_home.home))
+    get_settings.cache_clear()
+    update = ["data", "update", "--source", "synthetic", "--start", FIXTURE_START, "--end", FIXTURE_END]
+    assert cli.run([*update, "--json"]) == 2  # refused without --replace: nothing to warn about
+    capsys.readouterr()
+    assert cli.run([*update, "--replace"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "Warning: the production close model was trained on real prices but the store now holds SYNTHETIC ones:"
+        " retrain with `sensex train` then `sensex registry setup`.")
+    assert cli.run([*update, "--json"]) == 0  # still so on the next update, and in its JSON
+    assert json.loads(capsys.readouterr().out)["model_warning"].startswith("Warning: the production close model")
+
+
 def test_a_degraded_health_always_has_a_reason(own_home):
     """Stale data alone (the fixture market ends in 2021) degrades health: the reason says so."""
     health = ModelServer(own_home).health_check()

@@ -94,6 +94,16 @@ def test_forecast_rule_is_about_the_forecasts_own_side(rule, details, fires):
     assert bool(alerts.matching_channels(config, Event("forecast", "m", "2022-03-02", details))) is fires
 
 
+@pytest.mark.parametrize("rule, fires", [
+    ({"when": "forecast", "min_probability": 0.0, "direction": "UP"}, False),  # not an UP forecast
+    ({"when": "forecast", "min_probability": 0.6}, False),  # P(UP) 0.62, but no side is called
+    ({"when": "forecast", "min_probability": 0.0}, True),  # every forecast: a no call is one
+])
+def test_a_no_call_is_not_alerted_as_a_direction(rule, fires):
+    no_call = {"direction": "UP", "probability": 0.62, "no_call": True}
+    assert bool(alerts.matching_channels(_config(rules=[rule]), Event("forecast", "m", "2022-03-02", no_call))) is fires
+
+
 @pytest.mark.parametrize("threshold, severity, fires", [
     ("retrain", "retrain", True), ("retrain", "watch", False), ("watch", "retrain", True),
     ("watch", "watch", True), ("watch", "ok", False), ("watch", "not_judged", False),

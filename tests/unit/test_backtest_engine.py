@@ -10,6 +10,7 @@ from sensex.backtest import engine
 from sensex.backtest.costs import load_costs
 from sensex.backtest.rules import parse_rule
 from sensex.backtest.run import run_backtest
+from sensex.core.advice import update_advice
 from sensex.core.errors import ConfigError, DataError
 
 
@@ -113,8 +114,10 @@ def test_the_window_must_hold_forecasts_followed_by_a_stored_session():
     with pytest.raises(DataError, match="from 2030-01-01"):
         run_backtest(forecasts, prices, "close", "long_flat", load_costs(), start="2030-01-01")
     last = forecasts.assign(date=prices["date"].iloc[-1])[:1]
-    with pytest.raises(DataError, match="followed by a stored index session"):
+    with pytest.raises(DataError, match="followed by a stored index session") as caught:
         run_backtest(last, prices, "close", "long_flat", load_costs())
+    # The same advice as every other stale-data message, with its offline CSV import.
+    assert update_advice() in str(caught.value)
 
 
 def test_an_etf_cannot_be_sold_short():

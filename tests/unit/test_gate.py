@@ -209,3 +209,46 @@ def test_a_range_forecast_below_ewma_passes_and_the_figures_are_the_saved_record
 def test_a_bundle_without_a_range_part_is_judged_on_its_direction_alone(panel, layout, ranges):
     report = gate.judge(_skilled(panel, layout), panel, STRICT, ranges=ranges)
     assert report.passed and report.range is None
+
+
+# --- pre-open mode: the S&P 500 rule is a learned baseline the candidate must not lose to ----------
+
+@pytest.fixture(scope="module")
+def preopen(universe):
+    from conftest import FIXTURE_END, FIXTURE_START
+
+    from sensex.data.sources import synthetic
+    from sensex.features.overnight import add_overnight
+
+    market = synthetic.generate(universe, FIXTURE_START, FIXTURE_END, with_context=True)
+    panel = add_overnight(build_panel(market, universe), market)
+    labelled = np.flatnonzero(np.isfinite(panel.label))
+    train, valid, test = labelled[300:600], labelled[600:700], labelled[700:]
+    layout = {"train": train, "valid": valid, "test": test, "baselines": fit_baselines(panel, train),
+              "segments": _segments(panel, train, valid, test)}
+    return panel, layout
+
+
+def test_a_preopen_candidate_the_sp500_rule_beats_beyond_chance_is_refused_naming_it(preopen, monkeypatch):
+    """The pre-open gate scores the S&P 500 rule on the same sessions (a close panel has no such
+    rule) and refuses a candidate it beats beyond the paired interval, as it does for gbm."""
+    from sensex.models import baselines  # the gate imports sp500_rule_predictions when it judges
+
+    panel, layout = preopen
+
+    def a_sharp_rule(last_ret, label, train_rows, eval_rows):
+        sharp = {name: np.array([0.5 + 0.35 * (label[r] - 0.5) + _noise(r) for r in rows]) for name, rows in eval_rows.items()}
+        return {name: (p, (p >= 0.5).astype(int)) for name, p in sharp.items()}
+
+    monkeypatch.setattr(baselines, "sp500_rule_predictions", a_sharp_rule)
+    candidate = _stand_in(panel, layout, lambda y, r: 0.53 + 0.12 * (y - 0.5) + _noise(r))
+    report = gate.judge(candidate, panel, STRICT)
+    assert set(report.baselines) == {"always_up", "prev_day", "logreg", "gbm", "sp500_rule"}
+    worse = [f for f in report.failures if "beyond chance" in f]
+    assert len(worse) == 2 and all("than sp500_rule's" in f for f in worse), report.failures
+    compared = report.candidate["against_best_baseline"]
+    assert compared["auc"]["baseline"] == "sp500_rule" and compared["auc"]["interval"][1] < 0
+    assert compared["brier"]["baseline"] == "sp500_rule" and compared["brier"]["interval"][0] > 0
+    assert [f for f in report.failures if "beyond chance" not in f] == []  # nothing else refused it
+    relaxed = gate.judge(candidate, panel, STRICT.model_copy(update={"not_worse_than_baselines": False}))
+    assert relaxed.passed, relaxed.failures

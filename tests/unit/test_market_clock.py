@@ -5,6 +5,7 @@ from datetime import datetime
 import pandas as pd
 import pytest
 
+from sensex.core.advice import update_advice
 from sensex.market import calendar
 from sensex.market import clock as market_clock
 from sensex.serving import forecast_clock
@@ -113,6 +114,8 @@ def test_forecasts_know_the_clock(instant, target, status, words):
     assert stamped["clock_state"] == market_clock.read_clock(at(instant)).state
     assert stamped["target_status"] == status
     assert words in stamped["clock_note"]
+    if status == "closed":  # worded as every other "update the data" message, offline CSV import included
+        assert update_advice() in stamped["clock_note"]
     assert stamped["direction"] == "UP"  # the forecast's own fields are kept
 
 

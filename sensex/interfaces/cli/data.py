@@ -35,11 +35,15 @@ def data_update(
     dates.check_order(start, end)
     from sensex.data.ingest import update_store
     from sensex.market.universe import load_universe
+    from sensex.serving.data_match import production_warning
 
     with Progress(as_json) as progress:
         settings = writable_home(universe)
-        result = update_store(settings, load_universe(settings.universe), source, csv_dir, start, end,
+        chosen = load_universe(settings.universe)
+        result = update_store(settings, chosen, source, csv_dir, start, end,
                               exchange=exchange.upper() if exchange else None, progress=progress, replace=replace)
+    # After a --replace the store may hold another kind of prices than the production models learnt from.
+    result["model_warning"] = production_warning(settings, chosen)
     if result["rows_added"] or result["rows_revised"] or result["replaced_store"]:
         from sensex.serving.latest_windows import prepare_latest_windows
 
@@ -52,6 +56,8 @@ def data_update(
         f"{' (SYNTHETIC prices, not real)' if result['synthetic'] else ''}; quality {quality['status']}"
         f" ({quality['statistics']['valid_symbols']}/{quality['statistics']['total_symbols']} members valid)."
     )
+    if result["model_warning"]:
+        human += f"\n{result['model_warning']}"
     emit(result, as_json, human)
 
 

@@ -44,6 +44,8 @@ def predict(as_of: str | None = DateOption("--as-of", "Forecast from this stored
     )
     if forecast.get("as_of_notice"):
         human = f"{forecast['as_of_notice']}\n{human}"
+    if forecast.get("data_warning"):  # first: it says what every figure below is worth
+        human = f"{forecast['data_warning']}\n{human}"
     move = forecast.get("expected_move")
     if move:
         human += (f"\nExpected move ±{move['pct']:.2f}% (about {move['points']:,.0f} points); 80% band for the"

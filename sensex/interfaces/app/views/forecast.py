@@ -60,8 +60,10 @@ def live_card(forecast: dict) -> None:
     if no_call:
         st.info("No call: the forecast is too close to 50% to name a direction; the model abstains today.")
     if forecast.get("skill") == "none":
-        st.warning("No skill shown: out of sample this model was not distinguishable from a coin, "
-                   "so read its P(UP) as a coin flip, not as an edge.", icon=":material/casino:")
+        # The model card's reasons (a coin-like AUC, no call on most test sessions, a better baseline).
+        reasons = "; ".join(forecast.get("skill_reasons") or []) or "out of sample it was not distinguishable from a coin"
+        st.warning(f"No skill shown ({reasons}): read its P(UP) as a coin flip, not as an edge.",
+                   icon=":material/casino:")
 
 
 def expected_move(forecast: dict) -> None:
@@ -124,6 +126,8 @@ def forecast_card(forecast: dict, summary: dict) -> None:
     stale = bool(forecast.get("stale")) or summary["stale"]
     with st.container(border=True):
         badges(forecast, summary, stale)
+        if forecast.get("data_warning"):  # the model learnt from another kind of prices than it reads now
+            st.error(forecast["data_warning"], icon=":material/swap_horiz:")
         if stale:
             stale_card(forecast, summary)
         else:

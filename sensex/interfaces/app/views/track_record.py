@@ -108,6 +108,8 @@ def skill_notice(skill: dict | None) -> None:
 def model_card(card: dict) -> None:
     st.subheader(f"Model card: {card.get('name', 'model')} v{card['version']}")
     skill_notice(card.get("skill"))
+    if card.get("data_warning"):  # the model learnt from another kind of prices than the store holds now
+        st.error(card["data_warning"], icon=":material/swap_horiz:")
     with common.metric_row():
         st.metric("Version", f"v{card['version']}")
         st.metric("Kind", card.get("kind") or card.get("model_kind") or "n/a")
