@@ -76,6 +76,7 @@ def test_fresh_data_shows_the_forecast_card_on_load(app_home, fresh_clock):
     assert sentence in [m.value for m in at.markdown]
     assert "How far, not which way" in texts(at.info) and "never in which direction" in texts(at.info)
     assert f"{move['range_low']:,.0f} to {move['range_high']:,.0f}" in texts(at.caption)
+    assert move["calibration"].startswith("the model's last ") and f"calibrated on {move['calibration']}" in texts(at.caption)
     assert "proves nothing about markets" in texts(at.caption)  # synthetic data
 
     visit(at, "views/explanations.py")

@@ -77,7 +77,8 @@ def expected_move(forecast: dict) -> None:
     st.markdown(f"**{charts.expected_move_text(move)}**")
     st.caption(f"80% band for the {session_text(forecast['target_date'])} close: {move['range_low']:,.0f} to "
                f"{move['range_high']:,.0f} (around the last close {move['last_close']:,.0f}); the move's 80% interval"
-               f" {move['interval_pct'][0]:.2f}% to {move['interval_pct'][1]:.2f}%. Risk {forecast['risk']}: percentile"
+               f" {move['interval_pct'][0]:.2f}% to {move['interval_pct'][1]:.2f}%, both calibrated on"
+               f" {move.get('calibration') or 'the validation window'}. Risk {forecast['risk']}: percentile"
                f" {forecast.get('risk_percentile') or 0:.0f} of the range forecasts over the training window (realized"
                f" volatility alone says {forecast.get('realized_risk')}).")
     st.info("How far, not which way: the expected move says how much the index may move next session, never in which"
