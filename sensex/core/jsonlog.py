@@ -139,7 +139,7 @@ def append_once(path: Path, record: dict, key: Callable[[dict], tuple], recent: 
     path.parent.mkdir(parents=True, exist_ok=True)
     line = (json.dumps(_finite(record), default=str) + "\n").encode()
     wanted = key(record)
-    with open(path, "ab") as handle:
+    with open(path, "a+b") as handle:  # read too: its start says whether it is the file last read
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             keys = _recent_keys(path, handle.fileno(), key, recent)
@@ -147,22 +147,28 @@ def append_once(path: Path, record: dict, key: Callable[[dict], tuple], recent: 
                 return False
             handle.write(line)
             handle.flush()
-            keys.add(wanted, keys.offset + len(line), recent)
+            keys.add(wanted, keys.offset + len(line), recent, line)
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
     return True
 
 
+HEAD_BYTES = 256  # how much of a log's start identifies it beside its inode
+
+
 @dataclass
 class _Keys:
     """The keys of a log's last records as this process last read them, up to byte `offset` of the
-    file `identity` (inode, device)."""
+    file `identity` (inode, device) that starts with `head`."""
 
     identity: tuple[int, int]
     offset: int
     keys: list[tuple]
+    head: bytes = b""
 
-    def add(self, key: tuple, offset: int, recent: int) -> None:
+    def add(self, key: tuple, offset: int, recent: int, line: bytes) -> None:
+        if self.offset == 0:  # this process wrote the file's first line: that is how it starts
+            self.head = line[:HEAD_BYTES]
         self.keys = (self.keys + [key])[-recent:]
         self.offset = offset
 
@@ -173,12 +179,26 @@ class _Keys:
 _recent: dict[tuple[Path, Callable], _Keys] = {}
 
 
+def _same_file(held: _Keys, fd: int, identity: tuple[int, int], size: int) -> bool:
+    """Whether the open log is the file `held` was read from, grown or not. The inode alone is not
+    enough: a deleted log's inode is reused by the next file created, whose records would then be
+    taken for appended ones and the deleted log's keys kept (a forecast never logged again). So
+    the file must also start as it did."""
+    if held.identity != identity or held.offset > size:
+        return False
+    head = os.pread(fd, HEAD_BYTES, 0)
+    if not head.startswith(held.head):
+        return False
+    held.head = head
+    return True
+
+
 def _recent_keys(path: Path, fd: int, key: Callable[[dict], tuple], recent: int) -> _Keys:
     """The keys of the last `recent` records of the locked, open log `fd`."""
     info = os.fstat(fd)
     identity, size = (info.st_ino, info.st_dev), info.st_size
     held = _recent.get((path, key))
-    if held is not None and held.identity == identity and held.offset <= size:
+    if held is not None and _same_file(held, fd, identity, size):
         if held.offset < size:
             with open(path, "rb") as reader:
                 reader.seek(held.offset)
@@ -187,7 +207,8 @@ def _recent_keys(path: Path, fd: int, key: Callable[[dict], tuple], recent: int)
             held.keys = (held.keys + added)[-recent:]
             held.offset = size
         return held
-    fresh = _Keys(identity, size, [key(r) for r in _tail_records(path, recent)] if size else [])
+    fresh = _Keys(identity, size, [key(r) for r in _tail_records(path, recent)] if size else [],
+                  os.pread(fd, HEAD_BYTES, 0) if size else b"")
     _recent[(path, key)] = fresh
     return fresh
 

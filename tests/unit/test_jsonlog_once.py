@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 
 from sensex.core import jsonlog
@@ -68,3 +69,17 @@ def test_only_the_last_records_are_looked_at(tmp_path):
         assert jsonlog.append_once(path, {"universe": "sensex", "as_of": f"2022-03-0{day}"}, _key, recent=3) is True
     assert jsonlog.append_once(path, {"universe": "sensex", "as_of": "2022-03-01"}, _key, recent=3) is True
     assert jsonlog.append_once(path, {"universe": "sensex", "as_of": "2022-03-05"}, _key, recent=3) is False
+
+
+def test_a_log_rewritten_in_place_is_read_again_not_taken_for_appended_records(tmp_path):
+    """The same inode holding other records (a deleted log's inode reused by the next file, or a
+    log rewritten in place): its records are not appended ones, and the old keys do not count."""
+    path = tmp_path / "log.json"
+    logged = {"universe": "sensex", "as_of": "2021-12-31"}
+    assert jsonlog.append_once(path, logged, _key) is True
+    with open(path, "r+b") as handle:  # same inode, longer, without the logged record
+        others = [{"universe": "sensex", "as_of": f"2021-11-{day:02d}", "note": "x" * 40} for day in range(15, 20)]
+        handle.write(b"".join((json.dumps(r) + "\n").encode() for r in others))
+    assert jsonlog.append_once(path, logged, _key) is True  # not in this file: written
+    assert [r["as_of"] for r in jsonlog.read(path)][-1] == "2021-12-31"
+    assert jsonlog.append_once(path, logged, _key) is False
