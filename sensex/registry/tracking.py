@@ -36,6 +36,10 @@ RELIABILITY_PLOT = "reliability_test.png"
 SUMMARY_METRICS = ("accuracy", "auc", "brier", "f1", "precision", "recall", "ece")
 # MLflow 3's UI opens an experiment on the view its kind names; without the tag it guesses GenAI.
 EXPERIMENT_KIND_TAG, EXPERIMENT_KIND = "mlflow.experimentKind", "custom_model_development"
+# MLflow draws a progress bar on stderr for every model download, even into a log file: a
+# `registry setup` printed seven of them around its one-line answer. Every MLflow call of the
+# project goes through this module, so it is said once here (a user's own setting wins).
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 
 def configure(settings: Settings):

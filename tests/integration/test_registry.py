@@ -155,3 +155,4 @@ def test_setup_on_a_fresh_home_prints_no_registration_chatter(tmp_path, universe
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("Promoted: v1 ")
     assert "Registered model" not in done.stderr and "already exists" not in done.stderr, done.stderr
+    assert "Downloading artifacts" not in done.stderr, done.stderr  # no progress bars around the answer
