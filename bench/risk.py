@@ -59,10 +59,12 @@ from sensex.models.volatility import (
     BOOT,
     MODEL,
     block_indices,
+    coverage,
     date_rows,
     evaluate_range,
     fit_range,
     forecastable,
+    move_bounds,
     qlike,
     raw_log_forecast,
     score_forecasts,
@@ -169,8 +171,7 @@ def validation_coverage(data: RangeData, fit, test: np.ndarray) -> dict:
     log_h = fit.forecasts(data)[MODEL][test]
     move, out = data.next_abs_move[test], {}
     for level, z in fit.portable["intervals"][MODEL].items():
-        bounds = 100.0 * np.sqrt(np.exp(log_h[:, None] + np.asarray(z)[None, :]))
-        out[f"coverage_{round(float(level) * 100)}"] = float(np.mean((move >= bounds[:, 0]) & (move <= bounds[:, 1])))
+        out[f"coverage_{round(float(level) * 100)}"] = coverage(move_bounds(log_h, z), move)
     return out
 
 

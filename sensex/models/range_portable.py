@@ -114,6 +114,11 @@ def recent_quantiles(recent: np.ndarray | None, level: float = float(LEVEL)) -> 
     return {"interval": interval_quantiles(z, level), "band_z": upper_quantile(z, BAND_LEVEL), "n": int(len(z))}
 
 
+def warmup(record: dict) -> int:
+    """Sessions before a row's longest range feature is whole (`volatility.WARMUP`, saved in the record)."""
+    return int(record["serving"].get("warmup", 22))
+
+
 def recent_scores(record: dict, features: np.ndarray, abs_move: np.ndarray, dates: list[str]) -> np.ndarray:
     """The learned model's scores (`scores`) of the sessions dated after its training window whose
     next move is known, oldest first, the last CALIBRATION_SESSIONS of them. `features` (D, K) in
@@ -122,7 +127,7 @@ def recent_scores(record: dict, features: np.ndarray, abs_move: np.ndarray, date
     are its first `serving.warmup` rows (their longest HAR term is not whole in a tail)."""
     features = np.asarray(features, dtype=np.float64).reshape(len(dates), -1)
     after = np.array([day > record["train"]["fit_end"] for day in dates], dtype=bool)
-    after[:record["serving"].get("warmup", 22)] = False
+    after[:warmup(record)] = False
     known = after & np.isfinite(features).all(axis=1) & np.isfinite(np.asarray(abs_move, dtype=np.float64))
     if not known.any():
         return np.zeros(0)

@@ -24,7 +24,7 @@ def computed_inputs(settings: Settings, universe: Universe, bundle: Bundle, as_o
     from sensex.features.overnight import sp500_gap_reason
     from sensex.features.windows import model_input
     from sensex.models.designs import index_design, latest_session_design, realized_volatility
-    from sensex.models.range_portable import CALIBRATION_SESSIONS, has_range, recent_scores
+    from sensex.models.range_portable import CALIBRATION_SESSIONS, has_range, recent_scores, warmup
 
     as_of = pd.Timestamp(as_of) if as_of is not None else None
     # Only the tail the window needs, plus the indicators' warm-up (the range features' 22
@@ -34,8 +34,7 @@ def computed_inputs(settings: Settings, universe: Universe, bundle: Bundle, as_o
     if has_range(bundle.meta):
         # The range band is calibrated on the last 250 settled sessions (their features need 22
         # more before them, and the last session has no outcome yet).
-        warmup = bundle.meta.range["serving"].get("warmup", 22)
-        sessions = max(sessions, CALIBRATION_SESSIONS + warmup + 1)
+        sessions = max(sessions, CALIBRATION_SESSIONS + warmup(bundle.meta.range) + 1)
         panel, ranges = load_range(settings, universe, end=as_of, sessions=sessions, mode=bundle.meta.mode)
     else:
         panel = load_panel(settings, universe, end=as_of, sessions=sessions, mode=bundle.meta.mode)
